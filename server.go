@@ -1,0 +1,388 @@
+package pop3
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrServerClosed is returned by Serve, ListenAndServe and ListenAndServeTLS
+// after Close or Shutdown.
+var ErrServerClosed = errors.New("pop3: server closed")
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultIdleTimeout         = 10 * time.Minute // RFC 1939 §3: at least 10 minutes
+	DefaultAuthTimeout         = 3 * time.Minute
+	DefaultWriteTimeout        = time.Minute
+	DefaultMaxLineLength       = 2048 // like Dovecot; RFC 2449 §4 asks for at least 255
+	DefaultMaxAuthLineLength   = 16 << 10
+	DefaultAuthFailureDelay    = 2 * time.Second
+	DefaultMaxAuthFailures     = 3
+	DefaultMaxBadCommands      = 20
+	DefaultMaxBadCommandsLogin = 3
+	DefaultMaxConnections      = 10000
+	DefaultMaxConnectionsPerIP = 100
+)
+
+// Server is a POP3 server. Create it with NewServer, set its exported
+// fields, then call Serve, ListenAndServe or ListenAndServeTLS. The fields
+// must not change once serving has started. Zero values mean the documented
+// defaults, except where a field says otherwise.
+type Server struct {
+	// Addr is the TCP address ListenAndServe and ListenAndServeTLS listen
+	// on; empty means ":110" and ":995" respectively.
+	Addr string
+	// Domain is the server's host name, used in the APOP timestamp and
+	// passed to the backend in ConnInfo. Empty means the system's host
+	// name.
+	Domain string
+	// Backend authenticates users and opens their maildrops.
+	Backend Backend
+	// TLSConfig enables STLS (RFC 2595) on cleartext connections and is
+	// required by ListenAndServeTLS (implicit TLS, RFC 8314).
+	TLSConfig *tls.Config
+	// AllowInsecureAuth permits cleartext logins (USER/PASS, AUTH PLAIN,
+	// AUTH LOGIN) on connections that are neither TLS nor from a loopback
+	// address. By default they are refused, with "-ERR [AUTH]" and a text
+	// saying that TLS is required, and CAPA does not offer them there.
+	AllowInsecureAuth bool
+
+	// IdleTimeout closes a connection that sends no command for this long
+	// (default 10 minutes, the minimum of RFC 1939 §3). Nothing is
+	// deleted when it fires.
+	IdleTimeout time.Duration
+	// AuthTimeout bounds the whole AUTHORIZATION state (default 3
+	// minutes), so that a client trickling bytes cannot hold a connection
+	// without logging in.
+	AuthTimeout time.Duration
+	// WriteTimeout drops a client that accepts no data for this long while
+	// the server writes to it (default 1 minute).
+	WriteTimeout time.Duration
+	// MaxLineLength is the longest command line accepted, CRLF included
+	// (default 2048). A longer line is answered "-ERR line too long", is
+	// discarded without being buffered, and counts as a bad command.
+	MaxLineLength int
+	// MaxAuthLineLength is the longest AUTH command or SASL response line
+	// (default 16 KiB), since OAuth tokens exceed MaxLineLength.
+	MaxAuthLineLength int
+	// MaxConnections and MaxConnectionsPerIP limit concurrent connections
+	// in all and from one IP address; 0 means unlimited. NewServer sets
+	// them to DefaultMaxConnections and DefaultMaxConnectionsPerIP. A
+	// connection over a limit is answered "-ERR [SYS/TEMP] too many
+	// connections" and closed at once.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// AuthFailureDelay is how long a failed login waits before its -ERR
+	// (default 2 seconds; negative means none).
+	AuthFailureDelay time.Duration
+	// MaxAuthFailures is how many failed logins one connection may make
+	// before it is closed (default 3).
+	MaxAuthFailures int
+	// MaxBadCommands is how many unknown, malformed or wrong-state
+	// commands a logged-in connection may send before it is closed
+	// (default 20); MaxBadCommandsBeforeLogin is the same before login
+	// (default 3).
+	MaxBadCommands            int
+	MaxBadCommandsBeforeLogin int
+	// Implementation is the IMPLEMENTATION capability's text (RFC 2449
+	// §6.9), shown only after login; empty shows none.
+	Implementation string
+	// Greeting is the text of the greeting; empty means "POP3 server
+	// ready".
+	Greeting string
+
+	// Logger receives one record per session end and every backend error.
+	// Credentials never reach it. Nil means slog.Default().
+	Logger *slog.Logger
+	// Debug, when set, receives a protocol trace of every session, with
+	// passwords, APOP digests and SASL payloads redacted.
+	Debug io.Writer
+
+	inShutdown atomic.Bool
+	connID     atomic.Uint64
+	debugMu    sync.Mutex
+
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	sessions  map[*session]struct{}
+	perIP     map[string]int
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// NewServer returns a server for backend with every limit at its default.
+func NewServer(backend Backend) *Server {
+	return &Server{
+		Backend:             backend,
+		MaxConnections:      DefaultMaxConnections,
+		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+	}
+}
+
+func (srv *Server) logger() *slog.Logger {
+	if srv.Logger != nil {
+		return srv.Logger
+	}
+	return slog.Default()
+}
+
+func (srv *Server) domain() string {
+	if srv.Domain != "" {
+		return srv.Domain
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// ListenAndServe listens on Addr (default ":110") and serves cleartext
+// connections, with STLS when TLSConfig is set.
+func (srv *Server) ListenAndServe() error {
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":110"
+	}
+	if srv.shuttingDown() {
+		return ErrServerClosed
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return srv.Serve(l)
+}
+
+// ListenAndServeTLS listens on Addr (default ":995") and serves implicit
+// TLS connections (RFC 8314 §3.3) with TLSConfig.
+func (srv *Server) ListenAndServeTLS() error {
+	if srv.TLSConfig == nil {
+		return errors.New("pop3: ListenAndServeTLS needs Server.TLSConfig")
+	}
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":995"
+	}
+	if srv.shuttingDown() {
+		return ErrServerClosed
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return srv.Serve(tls.NewListener(l, srv.TLSConfig))
+}
+
+// Serve accepts connections on l and serves each in its own goroutine
+// until l fails or the server is closed; it then returns ErrServerClosed.
+// When l yields *tls.Conn (a tls.Listener), each connection is implicit TLS
+// (RFC 8314): the greeting is sent only after the handshake, and a failed
+// handshake closes the connection quietly. Serve closes l.
+func (srv *Server) Serve(l net.Listener) error {
+	if !srv.trackListener(&l, true) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer srv.trackListener(&l, false)
+
+	var delay time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if srv.shuttingDown() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				srv.logger().Warn("pop3: accept failed; retrying", "err", err, "delay", delay)
+				select {
+				case <-time.After(delay):
+				case <-srv.doneChan():
+					return ErrServerClosed
+				}
+				continue
+			}
+			return err
+		}
+		delay = 0
+		srv.startSession(conn)
+	}
+}
+
+// startSession registers conn and starts its session, or refuses it when a
+// connection limit is reached or the server is shutting down.
+func (srv *Server) startSession(conn net.Conn) {
+	ip := remoteIP(conn.RemoteAddr())
+	s := newSession(srv, conn)
+
+	srv.mu.Lock()
+	refuse := ""
+	switch {
+	case srv.shuttingDown():
+		refuse = "server shutting down"
+	case srv.MaxConnections > 0 && len(srv.sessions) >= srv.MaxConnections:
+		refuse = "too many connections"
+	case srv.MaxConnectionsPerIP > 0 && srv.perIP[ip] >= srv.MaxConnectionsPerIP:
+		refuse = "too many connections"
+	}
+	if refuse == "" {
+		if srv.sessions == nil {
+			srv.sessions = make(map[*session]struct{})
+			srv.perIP = make(map[string]int)
+		}
+		srv.sessions[s] = struct{}{}
+		srv.perIP[ip]++
+		srv.wg.Add(1)
+	}
+	srv.mu.Unlock()
+
+	if refuse != "" {
+		srv.logger().Warn("pop3: connection refused", "remote", conn.RemoteAddr().String(), "reason", refuse)
+		refuseConn(conn, refuse)
+		return
+	}
+	go func() {
+		defer srv.wg.Done()
+		defer func() {
+			srv.mu.Lock()
+			delete(srv.sessions, s)
+			if srv.perIP[ip]--; srv.perIP[ip] <= 0 {
+				delete(srv.perIP, ip)
+			}
+			srv.mu.Unlock()
+		}()
+		s.serve()
+	}()
+}
+
+// refuseConn answers a connection over a limit and closes it at once. A
+// cleartext write to a fresh connection cannot block, but an implicit TLS
+// one needs a handshake first, so a short deadline bounds it.
+func refuseConn(conn net.Conn, text string) {
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(conn, "-ERR ["+CodeSysTemp+"] "+text+"\r\n")
+	_ = conn.Close()
+}
+
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+func (srv *Server) shuttingDown() bool { return srv.inShutdown.Load() }
+
+func (srv *Server) doneChan() chan struct{} {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.done == nil {
+		srv.done = make(chan struct{})
+	}
+	return srv.done
+}
+
+func (srv *Server) trackListener(l *net.Listener, add bool) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.listeners == nil {
+		srv.listeners = make(map[*net.Listener]struct{})
+	}
+	if add {
+		if srv.shuttingDown() {
+			return false
+		}
+		srv.listeners[l] = struct{}{}
+	} else {
+		delete(srv.listeners, l)
+	}
+	return true
+}
+
+// closeListenersLocked stops accepting; srv.mu is held.
+func (srv *Server) closeListenersLocked() {
+	for l := range srv.listeners {
+		_ = (*l).Close()
+	}
+	if srv.done == nil {
+		srv.done = make(chan struct{})
+	}
+	select {
+	case <-srv.done:
+	default:
+		close(srv.done)
+	}
+}
+
+// Close stops the listeners and closes every connection at once, without
+// UPDATE: nothing is deleted, every open maildrop is closed. It waits for
+// the sessions to end and is safe to call more than once.
+func (srv *Server) Close() error {
+	srv.inShutdown.Store(true)
+	srv.mu.Lock()
+	srv.closeListenersLocked()
+	for s := range srv.sessions {
+		s.closeHard()
+	}
+	srv.mu.Unlock()
+	srv.wg.Wait()
+	return nil
+}
+
+// Shutdown stops the listeners, then ends every session gracefully: a
+// session waiting for a command is told "-ERR [SYS/TEMP] server shutting
+// down" and closed without UPDATE; a command in progress (a RETR, the
+// UPDATE after QUIT) completes first. When ctx ends before all sessions
+// have, the rest are closed at once and ctx's error is returned. Shutdown
+// is safe to call more than once.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.inShutdown.Store(true)
+	srv.mu.Lock()
+	srv.closeListenersLocked()
+	for s := range srv.sessions {
+		s.interruptIdle()
+	}
+	srv.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		srv.mu.Lock()
+		for s := range srv.sessions {
+			s.closeHard()
+		}
+		srv.mu.Unlock()
+		<-finished
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,594 @@
+package pop3_test
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/memory"
+)
+
+const (
+	msgDots = "From: bob@example.com\r\nSubject: dots\r\n\r\nHello\r\n.starts with a dot\r\n..two\r\n.\r\nbye\r\n"
+	msgLF   = "Subject: two\n\nline1\nline2\nline3\n" // stored as CRLF by the memory backend
+)
+
+var msgLFasCRLF = strings.ReplaceAll(msgLF, "\n", "\r\n")
+
+// The example session of RFC 1939 §10, with APOP, two messages of 120 and
+// 200 octets, both retrieved and deleted.
+func TestRFC1939Section10Example(t *testing.T) {
+	b := memory.New()
+	require.NoError(t, b.AddUser("mrose", "tanstaaf"))
+	m1 := sized("Subject: first\r\n\r\n", 120)
+	m2 := sized("Subject: second\r\n\r\n", 200)
+	for _, m := range []string{m1, m2} {
+		_, err := b.AppendMessage("mrose", []byte(m))
+		require.NoError(t, err)
+	}
+	addr := startServer(t, pop3.NewServer(b))
+
+	c := dial(t, addr)
+	greeting := c.line()
+	ts := regexp.MustCompile(`<[^>]+>`).FindString(greeting)
+	require.NotEmpty(t, ts, "greeting %q has no APOP timestamp", greeting)
+	c.cmd("APOP mrose " + pop3.APOPDigest(ts, "tanstaaf"))
+	play(t, c, `
+		S: +OK maildrop has 2 messages (320 octets)
+		C: STAT
+		S: +OK 2 320
+		C: LIST
+		S: +OK 2 messages (320 octets)
+		S: 1 120
+		S: 2 200
+		S: .
+	`)
+	c.cmd("RETR 1")
+	assert.Equal(t, "+OK 120 octets", c.line())
+	assert.Equal(t, m1, c.body())
+	play(t, c, `
+		C: DELE 1
+		S: +OK message 1 deleted
+	`)
+	c.cmd("RETR 2")
+	assert.Equal(t, "+OK 200 octets", c.line())
+	assert.Equal(t, m2, c.body())
+	play(t, c, `
+		C: DELE 2
+		S: +OK message 2 deleted
+		C: QUIT
+		S: +OK bye, 0 messages left
+		S: <closed>
+	`)
+	left, err := b.Messages("mrose")
+	require.NoError(t, err)
+	assert.Empty(t, left)
+}
+
+// sized pads a message with body lines to exactly n octets.
+func sized(header string, n int) string {
+	body := strings.Repeat("x", n-len(header)-2) + "\r\n"
+	return header + body
+}
+
+func TestGreeting(t *testing.T) {
+	t.Run("APOP timestamp differs per connection", func(t *testing.T) {
+		srv, _ := newMemoryServer(t)
+		addr := startServer(t, srv)
+		re := regexp.MustCompile(`^\+OK .*(<\d+\.\d+\.[0-9a-f]+@[^>]+>)$`)
+		seen := map[string]bool{}
+		for range 5 {
+			g := dial(t, addr).line()
+			m := re.FindStringSubmatch(g)
+			require.NotNil(t, m, "greeting %q", g)
+			assert.False(t, seen[m[1]], "timestamp %s repeated", m[1])
+			seen[m[1]] = true
+		}
+	})
+	t.Run("no timestamp without APOP", func(t *testing.T) {
+		addr := startServer(t, pop3.NewServer(&fakeBackend{}))
+		g := dial(t, addr).line()
+		assert.True(t, strings.HasPrefix(g, "+OK "), g)
+		assert.NotContains(t, g, "<")
+		assert.NotContains(t, g, ">")
+	})
+}
+
+func TestUserPass(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots)
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK ...
+		C: PASS secret
+		S: -ERR PASS must follow USER
+		C: USER nobody
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [AUTH] authentication failed
+		C: USER alice
+		S: +OK send PASS
+		C: NOOP
+		S: -ERR command not valid in the AUTHORIZATION state
+		C: PASS secret
+		S: -ERR PASS must follow USER
+		C: user alice
+		S: +OK send PASS
+		C: pass secret
+		S: +OK maildrop has 1 messages (82 octets)
+		C: QUIT
+		S: +OK bye, 1 messages left
+		S: <closed>
+	`)
+}
+
+func TestPasswordWithSpaces(t *testing.T) {
+	b := memory.New()
+	require.NoError(t, b.AddUser("carol", "  two words  "))
+	addr := startServer(t, pop3.NewServer(b))
+	c := transcript(t, addr, `
+		S: +OK ...
+		C: USER carol
+		S: +OK send PASS
+		C: PASS two words
+		S: -ERR [AUTH] authentication failed
+		C: USER carol
+		S: +OK send PASS
+	`)
+	c.cmd("PASS   two words  ")
+	assert.Equal(t, "+OK maildrop has 0 messages (0 octets)", c.line())
+}
+
+func TestAPOPFailure(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK ...
+		C: APOP alice c4c9334bac560ecc979e58001b3e22fb
+		S: -ERR [AUTH] authentication failed
+		C: APOP alice
+		S: -ERR missing argument
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK ...
+	`)
+	addr = startServer(t, pop3.NewServer(&fakeBackend{}))
+	transcript(t, addr, `
+		S: +OK ...
+		C: APOP alice c4c9334bac560ecc979e58001b3e22fb
+		S: -ERR APOP not supported
+	`)
+}
+
+func TestTransactionCommands(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots, msgLF)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	size1, size2 := len(msgDots), len(msgLFasCRLF)
+	play(t, c, fmt.Sprintf(`
+		C: STAT
+		S: +OK 2 %[3]d
+		C: LIST
+		S: +OK 2 messages (%[3]d octets)
+		S: 1 %[1]d
+		S: 2 %[2]d
+		S: .
+		C: LIST 2
+		S: +OK 2 %[2]d
+		C: LIST 3
+		S: -ERR no such message, only 2 in maildrop
+		C: UIDL
+		S: +OK unique-id listing follows
+		S: 1 ...
+		S: 2 ...
+		S: .
+		C: LAST
+		S: +OK 0
+		C: NOOP
+		S: +OK
+	`, size1, size2, size1+size2))
+
+	c.cmd("RETR 1")
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", size1), c.line())
+	assert.Equal(t, msgDots, c.body())
+	c.cmd("LAST")
+	assert.Equal(t, "+OK 1", c.line())
+
+	c.cmd("TOP 2 1")
+	assert.Equal(t, "+OK top of message follows", c.line())
+	assert.Equal(t, "Subject: two\r\n\r\nline1\r\n", c.body())
+	c.cmd("LAST")
+	assert.Equal(t, "+OK 1", c.line(), "TOP does not count for LAST")
+
+	play(t, c, fmt.Sprintf(`
+		C: DELE 2
+		S: +OK message 2 deleted
+		C: LAST
+		S: +OK 2
+		C: DELE 2
+		S: -ERR message 2 already deleted
+		C: RETR 2
+		S: -ERR message 2 already deleted
+		C: TOP 2 0
+		S: -ERR message 2 already deleted
+		C: LIST 2
+		S: -ERR message 2 already deleted
+		C: UIDL 2
+		S: -ERR message 2 already deleted
+		C: STAT
+		S: +OK 1 %[1]d
+		C: LIST
+		S: +OK 1 messages (%[1]d octets)
+		S: 1 %[1]d
+		S: .
+		C: UIDL
+		S: +OK unique-id listing follows
+		S: 1 ...
+		S: .
+		C: RSET
+		S: +OK maildrop has 2 messages (%[2]d octets)
+		C: LAST
+		S: +OK 0
+		C: LIST 2
+		S: +OK 2 %[3]d
+		C: QUIT
+		S: +OK bye, 2 messages left
+		S: <closed>
+	`, size1, size1+size2, size2))
+}
+
+func TestTop(t *testing.T) {
+	const noBody = "Subject: only a header\r\nX: y\r\n"
+	srv, _ := newMemoryServer(t, msgDots, noBody, msgLF)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	for _, tc := range []struct {
+		cmd, want string
+	}{
+		{"TOP 1 0", "From: bob@example.com\r\nSubject: dots\r\n\r\n"},
+		{"TOP 1 2", "From: bob@example.com\r\nSubject: dots\r\n\r\nHello\r\n.starts with a dot\r\n"},
+		{"TOP 1 4", "From: bob@example.com\r\nSubject: dots\r\n\r\nHello\r\n.starts with a dot\r\n..two\r\n.\r\n"},
+		{"TOP 1 99999999", msgDots},
+		{"TOP 1 123456789012345678901234567890", msgDots},
+		{"TOP 2 0", noBody},
+		{"TOP 2 5", noBody},
+		{"top 3 2", "Subject: two\r\n\r\nline1\r\nline2\r\n"},
+	} {
+		c.cmd(tc.cmd)
+		require.Equal(t, "+OK top of message follows", c.line(), tc.cmd)
+		assert.Equal(t, tc.want, c.body(), tc.cmd)
+	}
+}
+
+// Every malformed or out-of-range argument is -ERR and the session goes
+// on.
+func TestBadArguments(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots, msgLF)
+	srv.MaxBadCommands = 1000
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	for _, tc := range []struct{ cmd, want string }{
+		{"LIST 0", "-ERR no such message, only 2 in maildrop"},
+		{"LIST 3", "-ERR no such message, only 2 in maildrop"},
+		{"LIST -1", "-ERR invalid message number: -1"},
+		{"LIST +1", "-ERR invalid message number: +1"},
+		{"LIST 1a", "-ERR invalid message number: 1a"},
+		{"LIST 123456789012345678901234567890", "-ERR no such message, only 2 in maildrop"},
+		{"LIST 1 2", "-ERR too many arguments"},
+		{"RETR", "-ERR missing argument"},
+		{"RETR 0", "-ERR no such message, only 2 in maildrop"},
+		{"RETR x", "-ERR invalid message number: x"},
+		{"RETR 1 1", "-ERR too many arguments"},
+		{"TOP 1", "-ERR missing argument"},
+		{"TOP 1 x", "-ERR invalid line count: x"},
+		{"TOP 1 -1", "-ERR invalid line count: -1"},
+		{"TOP 9 1", "-ERR no such message, only 2 in maildrop"},
+		{"TOP 1 1 1", "-ERR too many arguments"},
+		{"DELE", "-ERR missing argument"},
+		{"DELE 3", "-ERR no such message, only 2 in maildrop"},
+		{"DELE 1x", "-ERR invalid message number: 1x"},
+		{"UIDL 0", "-ERR no such message, only 2 in maildrop"},
+		{"UIDL 1 2", "-ERR too many arguments"},
+		{"STAT 1", "-ERR too many arguments"},
+		{"NOOP 1", "-ERR too many arguments"},
+		{"RSET 1", "-ERR too many arguments"},
+		{"LAST 1", "-ERR too many arguments"},
+		{"QUIT now", "-ERR too many arguments"},
+		{"XYZZY", "-ERR unknown command"},
+		{"RETRIEVE 1", "-ERR unknown command"},
+		{"", "-ERR unknown command"},
+	} {
+		c.cmd(tc.cmd)
+		assert.Equal(t, tc.want, c.line(), tc.cmd)
+	}
+	play(t, c, `
+		C: STAT
+		S: +OK 2 ...
+		C: DELE 1
+		S: +OK message 1 deleted
+	`)
+	c.conn.Close()
+	require.NoError(t, srv.Close())
+	left, err := srv.Backend.(*memory.Backend).Messages("alice")
+	require.NoError(t, err)
+	assert.Len(t, left, 2, "no QUIT, nothing deleted")
+}
+
+// Every command is -ERR in the state it does not belong to.
+func TestWrongState(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots)
+	srv.MaxBadCommandsBeforeLogin = 100
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "RETR 1", "TOP 1 0", "UIDL", "UIDL 1", "DELE 1", "NOOP", "RSET", "LAST"} {
+		c.cmd(cmd)
+		assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.line(), cmd)
+	}
+	c.cmd("USER alice")
+	c.line()
+	c.cmd("PASS secret")
+	require.True(t, strings.HasPrefix(c.line(), "+OK"))
+	for _, cmd := range []string{"USER alice", "PASS secret", "APOP alice 0123", "AUTH PLAIN", "AUTH", "STLS"} {
+		c.cmd(cmd)
+		assert.Equal(t, "-ERR command not valid in the TRANSACTION state", c.line(), cmd)
+	}
+	c.cmd("NOOP")
+	assert.Equal(t, "+OK", c.line())
+}
+
+func TestCaseAndLineEnds(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	c.send("uSeR alice\npAsS secret\n")
+	assert.Equal(t, "+OK send PASS", c.line())
+	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.line())
+	c.send("stat\nStAt\r\n")
+	assert.Equal(t, "+OK 1 82", c.line())
+	assert.Equal(t, "+OK 1 82", c.line())
+}
+
+func TestCapa(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.Implementation = "gopop3 test"
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	c.cmd("CAPA")
+	require.Equal(t, "+OK capability list follows", c.line())
+	before := strings.Split(strings.TrimSpace(c.body()), "\r\n")
+	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN"}, before)
+
+	c.cmd("USER alice")
+	c.line()
+	c.cmd("PASS secret")
+	c.line()
+	c.cmd("capa")
+	require.Equal(t, "+OK capability list follows", c.line())
+	after := strings.Split(strings.TrimSpace(c.body()), "\r\n")
+	assert.Equal(t, []string{"TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", "IMPLEMENTATION gopop3 test"}, after)
+	assert.NotContains(t, after, "LAST")
+}
+
+func TestQuitInAuthorization(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK ...
+		C: USER alice
+		S: +OK send PASS
+		C: QUIT
+		S: +OK bye
+		S: <closed>
+	`)
+}
+
+// A maildrop open in one session answers [IN-USE] to another, and the
+// first session is untouched.
+func TestMaildropLock(t *testing.T) {
+	srv, b := newMemoryServer(t, msgDots, msgLF)
+	addr := startServer(t, srv)
+	first := dial(t, addr)
+	first.login()
+	first.cmd("DELE 1")
+	require.Equal(t, "+OK message 1 deleted", first.line())
+
+	second := transcript(t, addr, `
+		S: +OK ...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [IN-USE] ...
+		C: STAT
+		S: -ERR command not valid in the AUTHORIZATION state
+	`)
+
+	play(t, first, `
+		C: STAT
+		S: +OK 1 37
+		C: QUIT
+		S: +OK bye, 1 messages left
+		S: <closed>
+	`)
+	play(t, second, `
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages (37 octets)
+	`)
+	left, err := b.Messages("alice")
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	assert.Equal(t, msgLFasCRLF, string(left[0].Data))
+}
+
+// UIDs are the same in every session and survive the deletion of others.
+func TestUIDLStable(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots, msgLF, "Subject: 3\r\n\r\nthree\r\n")
+	addr := startServer(t, srv)
+	uidl := func(deleteFirst bool) map[string]string {
+		c := dial(t, addr)
+		c.login()
+		c.cmd("UIDL")
+		require.Equal(t, "+OK unique-id listing follows", c.line())
+		out := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(c.body()), "\r\n") {
+			n, uid, ok := strings.Cut(l, " ")
+			require.True(t, ok, l)
+			require.Regexp(t, `^[\x21-\x7e]{1,70}$`, uid)
+			out[n] = uid
+			c.cmd("UIDL " + n)
+			assert.Equal(t, "+OK "+n+" "+uid, c.line())
+		}
+		if deleteFirst {
+			c.cmd("DELE 1")
+			c.line()
+		}
+		c.cmd("QUIT")
+		require.True(t, strings.HasPrefix(c.line(), "+OK"))
+		c.expectClosed()
+		return out
+	}
+	first := uidl(false)
+	require.Len(t, first, 3)
+	assert.Len(t, map[string]bool{first["1"]: true, first["2"]: true, first["3"]: true}, 3, "UIDs are unique")
+	assert.Equal(t, first, uidl(true))
+	assert.Equal(t, map[string]string{"1": first["2"], "2": first["3"]}, uidl(false))
+}
+
+// Pipelined commands are all answered, in order.
+func TestPipelining(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots, msgLF)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	c.send("USER alice\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nLIST\r\nNOOP\r\nBOGUS\r\nQUIT\r\n")
+	assert.Equal(t, "+OK send PASS", c.line())
+	assert.True(t, strings.HasPrefix(c.line(), "+OK maildrop has 2"))
+	assert.Equal(t, fmt.Sprintf("+OK 2 %d", len(msgDots)+len(msgLFasCRLF)), c.line())
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgDots)), c.line())
+	assert.Equal(t, msgDots, c.body())
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgLFasCRLF)), c.line())
+	assert.Equal(t, msgLFasCRLF, c.body())
+	assert.Equal(t, "+OK message 1 deleted", c.line())
+	assert.True(t, strings.HasPrefix(c.line(), "+OK 1 messages"))
+	assert.Equal(t, "2 "+strconv.Itoa(len(msgLFasCRLF))+"\r\n", c.body())
+	assert.Equal(t, "+OK", c.line())
+	assert.Equal(t, "-ERR unknown command", c.line())
+	assert.Equal(t, "+OK bye, 1 messages left", c.line())
+	c.expectClosed()
+}
+
+// Nothing is deleted when the connection drops without QUIT.
+func TestDropWithoutQuit(t *testing.T) {
+	srv, b := newMemoryServer(t, msgDots, msgLF)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	c.cmd("DELE 1")
+	require.Equal(t, "+OK message 1 deleted", c.line())
+	c.cmd("DELE 2")
+	require.Equal(t, "+OK message 2 deleted", c.line())
+	require.NoError(t, c.conn.Close())
+
+	// The maildrop is released once the session notices the drop.
+	require.Eventually(t, func() bool {
+		d := dial(t, addr)
+		d.line()
+		d.cmd("USER alice")
+		d.line()
+		d.cmd("PASS secret")
+		return strings.HasPrefix(d.line(), "+OK")
+	}, 5*time.Second, 20*time.Millisecond)
+	left, err := b.Messages("alice")
+	require.NoError(t, err)
+	assert.Len(t, left, 2)
+}
+
+// QUIT answers -ERR when the backend could not remove the messages, and
+// still releases the maildrop.
+func TestQuitWithFailingDelete(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots, msgDots, msgDots}, deleteErr: fmt.Errorf("disk full")}
+	addr := startServer(t, pop3.NewServer(fb))
+	c := dial(t, addr)
+	c.login()
+	play(t, c, `
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: DELE 3
+		S: +OK message 3 deleted
+		C: QUIT
+		S: -ERR [SYS/TEMP] some deleted messages not removed
+		S: <closed>
+	`)
+	assert.Equal(t, [][]int{{0, 2}}, fb.deletes())
+	assert.Equal(t, int32(1), fb.opens.Load())
+	assert.Equal(t, int32(1), fb.closes.Load())
+}
+
+// QUIT without marks does not call Delete.
+func TestQuitWithoutMarks(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots}}
+	addr := startServer(t, pop3.NewServer(fb))
+	c := dial(t, addr)
+	c.login()
+	play(t, c, `
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: RSET
+		S: +OK maildrop has 1 messages (82 octets)
+		C: QUIT
+		S: +OK bye, 1 messages left
+		S: <closed>
+	`)
+	assert.Empty(t, fb.deletes())
+	assert.Equal(t, int32(1), fb.closes.Load())
+}
+
+// LIST and STAT sizes are the octets RETR sends before dot-stuffing.
+func TestSizesEqualRetrOctets(t *testing.T) {
+	msgs := []string{
+		msgDots,
+		msgLF,
+		"no final newline",
+		"bare\rCR\r\n",
+		".\r\n..\r\n...\n",
+		"",
+		strings.Repeat("long line with .dots. ", 4000) + "\n.\n",
+	}
+	srv, b := newMemoryServer(t, msgs...)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	stored, err := b.Messages("alice")
+	require.NoError(t, err)
+	var total int
+	for i := range msgs {
+		n := strconv.Itoa(i + 1)
+		c.cmd("LIST " + n)
+		l := c.line()
+		_, sizeText, _ := strings.Cut(strings.TrimPrefix(l, "+OK "), " ")
+		size, err := strconv.Atoi(sizeText)
+		require.NoError(t, err, l)
+		c.cmd("RETR " + n)
+		assert.Equal(t, "+OK "+sizeText+" octets", c.line())
+		body := c.body()
+		assert.Equal(t, size, len(body), "message %d", i+1)
+		assert.Equal(t, string(stored[i].Data), body, "message %d", i+1)
+		total += size
+	}
+	c.cmd("STAT")
+	assert.Equal(t, fmt.Sprintf("+OK %d %d", len(msgs), total), c.line())
+}

@@ -1,0 +1,73 @@
+package pop3
+
+import (
+	"bytes"
+	"io"
+)
+
+// topReader cuts a message down to what TOP sends (RFC 1939 §7): the
+// header, the blank line that ends it, and at most a number of body lines.
+// A message without a blank line is all header and is sent whole.
+type topReader struct {
+	r      io.ReadCloser
+	inBody bool
+	left   int // body lines still to send
+	line   int // what the current line holds so far: lineEmpty, lineCR or lineText
+	done   bool
+}
+
+const (
+	lineEmpty = iota
+	lineCR
+	lineText
+)
+
+func newTopReader(r io.ReadCloser, lines int) *topReader {
+	return &topReader{r: r, left: lines}
+}
+
+func (t *topReader) Read(p []byte) (int, error) {
+	if t.done {
+		return 0, io.EOF
+	}
+	n, err := t.r.Read(p)
+	for i := 0; i < n; {
+		if t.inBody && t.left <= 0 {
+			t.done = true
+			return i, nil
+		}
+		j := bytes.IndexByte(p[i:n], '\n')
+		if j < 0 {
+			t.extend(p[i:n])
+			break
+		}
+		t.extend(p[i : i+j])
+		if t.inBody {
+			t.left--
+		} else if t.line != lineText {
+			t.inBody = true // the blank line between header and body
+		}
+		t.line = lineEmpty
+		i += j + 1
+	}
+	if t.inBody && t.left <= 0 {
+		t.done = true
+		if err == nil {
+			err = io.EOF
+		}
+	}
+	return n, err
+}
+
+// extend records that b (no LF) was added to the current line.
+func (t *topReader) extend(b []byte) {
+	switch {
+	case len(b) == 0:
+	case t.line == lineEmpty && len(b) == 1 && b[0] == '\r':
+		t.line = lineCR
+	default:
+		t.line = lineText
+	}
+}
+
+func (t *topReader) Close() error { return t.r.Close() }
