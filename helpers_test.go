@@ -168,8 +168,8 @@ func transcript(t testing.TB, addr, script string) *client {
 
 func play(t testing.TB, c *client, script string) {
 	t.Helper()
-	for n, raw := range strings.Split(strings.TrimSpace(script), "\n") {
-		l := strings.TrimSpace(raw)
+	for n, raw := range strings.Split(strings.Trim(script, "\n\t"), "\n") {
+		l := strings.TrimLeft(strings.TrimRight(raw, "\r"), " \t")
 		switch {
 		case l == "":
 		case strings.HasPrefix(l, "C: "):

@@ -94,7 +94,6 @@ type Backend struct {
 // backend's mutex.
 type user struct {
 	b        *Backend
-	name     string
 	password string            // the APOP shared secret
 	pwHash   [sha256.Size]byte // SHA-256 of password, for Login
 	msgs     []*message        // the live maildrop, oldest first
@@ -135,7 +134,6 @@ func (b *Backend) AddUser(username, password string) error {
 	}
 	b.users[username] = &user{
 		b:        b,
-		name:     username,
 		password: password,
 		pwHash:   sha256.Sum256([]byte(password)),
 	}
@@ -149,8 +147,8 @@ func (b *Backend) AddUser(username, password string) error {
 //
 // The message is stored with CRLF line ends, so that the size reported by
 // STAT and LIST is exactly the number of octets RETR serves before
-// dot-stuffing (RFC 1939 §11): a bare LF becomes CRLF, a CRLF is kept, and
-// a CR that is not followed by LF is kept as it is. A message that does not
+// dot-stuffing (RFC 1939 §11): a bare LF or a bare CR becomes CRLF and a
+// CRLF is kept (RFC 5322 §2.3). A message that does not
 // end in CRLF gets one appended. An empty raw message is stored empty, with
 // size 0. raw is copied; the caller may reuse it.
 //
@@ -355,20 +353,26 @@ func (mb *mailbox) isClosed() bool {
 	return mb.closed
 }
 
-// normalize returns a copy of raw with every bare LF turned into CRLF and a
-// final CRLF added when raw does not end in one. CRLF and a CR not followed
-// by LF are kept. Empty input gives empty output.
+// normalize returns a copy of raw in which every line ends in CRLF: a bare
+// LF and a bare CR each become CRLF (RFC 5322 §2.3 allows CR and LF only
+// together), and a final CRLF is added when raw does not end in one. That
+// makes the stored size exactly what RETR sends (RFC 1939 §11). Empty input
+// gives empty output.
 func normalize(raw []byte) []byte {
 	if len(raw) == 0 {
 		return []byte{}
 	}
-	bare := bytes.Count(raw, []byte("\n")) - bytes.Count(raw, []byte("\r\n"))
-	out := make([]byte, 0, len(raw)+bare+2)
-	for i, c := range raw {
-		if c == '\n' && (i == 0 || raw[i-1] != '\r') {
-			out = append(out, '\r')
+	out := make([]byte, 0, len(raw)+len(raw)/32+2)
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\r' && i+1 < len(raw) && raw[i+1] == '\n':
+			out = append(out, '\r', '\n')
+			i++
+		case c == '\r' || c == '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	if !bytes.HasSuffix(out, []byte("\r\n")) {
 		out = append(out, '\r', '\n')

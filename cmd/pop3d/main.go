@@ -1,0 +1,348 @@
+// Command pop3d is a demo POP3 server built on github.com/gopop3/pop3 and
+// its in-memory backend. It is meant for trying the library and for testing
+// POP3 clients, not for keeping mail: every mailbox lives in memory, and
+// whatever a client deletes is gone only until the server restarts.
+//
+// Usage:
+//
+//	pop3d [flags]
+//
+// By default pop3d listens on 127.0.0.1:1110 with one user, "demo" with
+// password "demo", who has two welcome messages, and prints how to connect
+// with nc, telnet or curl. It stops gracefully on SIGINT or SIGTERM.
+//
+// The flags are:
+//
+//	-addr HOST:PORT
+//	    where to listen for POP3 (default 127.0.0.1:1110); port 0 picks a
+//	    free port, and the one chosen is printed
+//	-domain NAME
+//	    the server's host name, used in the APOP timestamp (default localhost)
+//	-load DIR
+//	    serve the mailboxes in DIR instead of the demo one: each
+//	    subdirectory DIR/USER is a user whose password is the first line of
+//	    DIR/USER/password, and every other regular file in it is one raw
+//	    message (LF or CRLF line ends), served in file-name order; names
+//	    starting with "." are skipped
+//	-tls-cert FILE, -tls-key FILE
+//	    a PEM certificate and its key: enables STLS on -addr and implicit
+//	    TLS (POP3S, RFC 8314) on -tls-addr
+//	-tls-self-signed
+//	    like -tls-cert and -tls-key with a self-signed certificate for
+//	    localhost and 127.0.0.1, made at start-up and kept in memory; clients
+//	    must be told not to verify it (curl -k)
+//	-tls-addr HOST:PORT
+//	    where to listen for implicit TLS when TLS is on (default
+//	    127.0.0.1:1995)
+//	-insecure-auth
+//	    allow cleartext logins (USER/PASS, AUTH PLAIN/LOGIN) on connections
+//	    that are neither TLS nor from a loopback address; by default they
+//	    are refused there
+//	-debug
+//	    write a protocol trace of every session to stderr (passwords
+//	    redacted) and log at debug level
+//
+// Log records go to stderr; the connection instructions go to stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/memory"
+)
+
+const (
+	defaultAddr    = "127.0.0.1:1110"
+	defaultTLSAddr = "127.0.0.1:1995"
+	shutdownGrace  = 10 * time.Second
+	implementation = "gopop3 pop3d"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal, restore the default behaviour so that a
+		// second Ctrl-C kills a shutdown that takes too long.
+		<-ctx.Done()
+		stop()
+	}()
+
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	var ue *usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue):
+		os.Exit(2) // already reported, with the usage
+	default:
+		fmt.Fprintln(os.Stderr, "pop3d:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is a bad command line. run has printed it, with the usage, by
+// the time it returns one.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// listening tells where run serves: Addr for POP3 (with STLS when TLS is
+// on), TLSAddr for implicit TLS, empty without TLS.
+type listening struct {
+	Addr    string
+	TLSAddr string
+}
+
+type options struct {
+	addr, tlsAddr, domain string
+	load                  string
+	tlsCert, tlsKey       string
+	tlsSelfSigned         bool
+	insecureAuth          bool
+	debug                 bool
+}
+
+// parseFlags parses args; every error it returns is a *usageError (or
+// flag.ErrHelp) and has been written to stderr.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("pop3d", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", defaultAddr, "listen for POP3 (and STLS) on `HOST:PORT`; port 0 picks a free one")
+	fs.StringVar(&o.tlsAddr, "tls-addr", defaultTLSAddr, "listen for implicit TLS (POP3S) on `HOST:PORT` when TLS is on")
+	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `name`, used in the APOP timestamp")
+	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
+	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
+	fs.BoolVar(&o.debug, "debug", false, "trace every session's protocol to stderr (passwords redacted)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: pop3d [flags]\n\n"+
+			"pop3d is a demo POP3 server on an in-memory mailbox (user demo, password demo).\n\n"+
+			"Flags:\n")
+		fs.PrintDefaults()
+	}
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{err} // flag has printed it and the usage
+	}
+	var problem string
+	switch {
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		problem = "-tls-cert and -tls-key go together"
+	case o.tlsCert != "" && o.tlsSelfSigned:
+		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
+	}
+	if problem != "" {
+		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)
+		fs.Usage()
+		return nil, &usageError{errors.New(problem)}
+	}
+	return &o, nil
+}
+
+// run is the whole program: it parses args, serves until ctx is cancelled,
+// then shuts down gracefully and returns nil. It writes the connection
+// instructions to stdout and logs to stderr. When ready is not nil, it is
+// called once the server accepts connections.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(listening)) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	backend := memory.New()
+	var mailboxes *loaded
+	if o.load != "" {
+		if mailboxes, err = loadDir(backend, o.load); err != nil {
+			return err
+		}
+	} else if mailboxes, err = loadDemo(backend, o.domain, time.Now()); err != nil {
+		return err
+	}
+
+	tlsConfig, err := newTLSConfig(o.tlsCert, o.tlsKey, o.tlsSelfSigned)
+	if err != nil {
+		return err
+	}
+
+	srv := pop3.NewServer(backend)
+	srv.Domain = o.domain
+	srv.Implementation = implementation
+	srv.TLSConfig = tlsConfig
+	srv.AllowInsecureAuth = o.insecureAuth
+	srv.Logger = logger
+	if o.debug {
+		srv.Debug = stderr
+	}
+
+	// Listen before printing anything, so that the addresses printed are
+	// the real ones (port 0) and a busy port fails at once.
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	var tl net.Listener
+	if tlsConfig != nil {
+		if tl, err = lc.Listen(ctx, "tcp", o.tlsAddr); err != nil {
+			l.Close()
+			return err
+		}
+	}
+	where := listening{Addr: l.Addr().String()}
+	if tl != nil {
+		where.TLSAddr = tl.Addr().String()
+	}
+	printInstructions(stdout, o, mailboxes, where)
+
+	serveErr := make(chan error, 2)
+	serve := func(l net.Listener) {
+		err := srv.Serve(l)
+		if errors.Is(err, pop3.ErrServerClosed) {
+			err = nil
+		}
+		serveErr <- err
+	}
+	serving := 1
+	go serve(l)
+	logger.Info("pop3d: serving POP3", "addr", where.Addr, "stls", tlsConfig != nil)
+	if tl != nil {
+		serving++
+		go serve(tlsListener(tl, tlsConfig))
+		logger.Info("pop3d: serving POP3 over implicit TLS", "addr", where.TLSAddr)
+	}
+	if ready != nil {
+		ready(where)
+	}
+
+	// Serve only returns early when a listener fails; either way, or when
+	// ctx ends, the server shuts down.
+	var failed error
+	select {
+	case <-ctx.Done():
+		logger.Info("pop3d: shutting down", "grace", shutdownGrace)
+	case failed = <-serveErr:
+		serving--
+		logger.Error("pop3d: listener failed; shutting down", "err", failed)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("pop3d: sessions still open after the grace period were closed", "err", err)
+	}
+	for ; serving > 0; serving-- {
+		if err := <-serveErr; err != nil && failed == nil {
+			failed = err
+		}
+	}
+	if failed == nil {
+		logger.Info("pop3d: stopped")
+	}
+	return failed
+}
+
+// printInstructions tells the user how to connect.
+func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
+	host, port := connectHostPort(where.Addr)
+	user, pass := mb.exampleUser, mb.examplePass
+	if o.load != "" {
+		fmt.Fprintf(w, "pop3d: loaded %s and %s from %s\n",
+			plural(len(mb.users), "user"), plural(mb.messages, "message"), o.load)
+	} else {
+		fmt.Fprintf(w, "pop3d: demo mailbox: user %q, password %q, %s\n", user, pass, plural(mb.messages, "message"))
+	}
+	fmt.Fprintf(w, "pop3d: serving POP3 on %s", where.Addr)
+	if where.TLSAddr != "" {
+		fmt.Fprintf(w, " (with STLS) and POP3 over TLS on %s", where.TLSAddr)
+	}
+	fmt.Fprintf(w, "\n\nTry it:\n\n")
+	fmt.Fprintf(w, "  $ nc %s %s\n", host, port)
+	fmt.Fprintf(w, "  USER %s\n", user)
+	if o.load != "" {
+		fmt.Fprintf(w, "  PASS %s    (the first line of %s)\n", pass, filepath.Join(o.load, user, passwordFile))
+	} else {
+		fmt.Fprintf(w, "  PASS %s\n", pass)
+	}
+	fmt.Fprintf(w, "  LIST\n  RETR 1\n  QUIT\n\n")
+	fmt.Fprintf(w, "or with curl:\n\n")
+	fmt.Fprintf(w, "  curl %s\n", pop3URL("pop3", user, pass, net.JoinHostPort(host, port)))
+	if where.TLSAddr != "" {
+		k := ""
+		if o.tlsSelfSigned {
+			fmt.Fprintf(w, "\nTLS uses a self-signed certificate for localhost and 127.0.0.1, made at start-up:\n"+
+				"tell clients not to verify it (curl -k).\n\n")
+			k = "-k "
+		} else {
+			fmt.Fprintf(w, "\nTLS uses the certificate %s.\n\n", o.tlsCert)
+		}
+		thost, tport := connectHostPort(where.TLSAddr)
+		fmt.Fprintf(w, "  curl %s%s\n", k, pop3URL("pop3s", user, pass, net.JoinHostPort(thost, tport)))
+		fmt.Fprintf(w, "  curl %s--ssl-reqd %s    (STLS)\n", k, pop3URL("pop3", user, pass, net.JoinHostPort(host, port)))
+	}
+	if !o.insecureAuth && !isLoopback(where.Addr) {
+		fmt.Fprintf(w, "\nNote: cleartext logins from other hosts are refused without TLS (use STLS, or -insecure-auth).\n")
+	}
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
+}
+
+// connectHostPort returns the host and port a local client should connect
+// to for a listener at addr: an unspecified host (0.0.0.0, ::) becomes
+// 127.0.0.1.
+func connectHostPort(addr string) (host, port string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return host, port
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// pop3URL is curl's URL for message 1 of user's maildrop.
+func pop3URL(scheme, user, pass, hostport string) string {
+	u := url.URL{Scheme: scheme, User: url.UserPassword(user, pass), Host: hostport, Path: "/1"}
+	return u.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", what)
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

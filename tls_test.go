@@ -1,0 +1,285 @@
+package pop3_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+)
+
+// testCerts makes a CA and a certificate it signed for localhost and
+// 127.0.0.1, in memory: the server's config and a client config that
+// trusts the CA.
+func testCerts(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pop3 test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	require.NoError(t, err)
+
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	client = &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	return server, client
+}
+
+// startTLS sends STLS, checks the answer and upgrades the client.
+func (c *client) startTLS(cfg *tls.Config) {
+	c.t.Helper()
+	c.cmd("STLS")
+	require.Equal(c.t, "+OK begin TLS negotiation", c.line())
+	require.Zero(c.t, c.r.Buffered(), "nothing may follow +OK before the handshake")
+	tc := tls.Client(c.conn, cfg)
+	require.NoError(c.t, tc.Handshake())
+	c.conn = tc
+	c.r = bufio.NewReader(tc)
+}
+
+func (c *client) capa() []string {
+	c.t.Helper()
+	c.cmd("CAPA")
+	require.Equal(c.t, "+OK capability list follows", c.line())
+	return strings.Split(strings.TrimSuffix(c.body(), "\r\n"), "\r\n")
+}
+
+// tlsRecorder is a memory-like backend that records the ConnInfo of every
+// login.
+type tlsRecorder struct {
+	fakeBackend
+	mu    sync.Mutex
+	infos []pop3.ConnInfo
+}
+
+func (r *tlsRecorder) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	r.mu.Lock()
+	r.infos = append(r.infos, *c)
+	r.mu.Unlock()
+	return r.fakeBackend.Login(ctx, c, username, password)
+}
+
+func (r *tlsRecorder) lastInfo() pop3.ConnInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.infos[len(r.infos)-1]
+}
+
+func TestSTLS(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	rec := &tlsRecorder{fakeBackend: fakeBackend{msgs: []string{msgDots}}}
+	srv := pop3.NewServer(rec)
+	srv.TLSConfig = serverCfg
+	addr := startServer(t, srv)
+
+	c := dial(t, addr)
+	c.line()
+	assert.Contains(t, c.capa(), "STLS")
+	c.cmd("USER alice")
+	require.Equal(t, "+OK send PASS", c.line())
+	c.startTLS(clientCfg)
+
+	caps := c.capa()
+	assert.NotContains(t, caps, "STLS", "CAPA reflects the new state")
+	assert.Contains(t, caps, "USER")
+	assert.Contains(t, caps, "SASL PLAIN LOGIN")
+	play(t, c, `
+		C: PASS secret
+		S: -ERR PASS must follow USER
+		C: STLS
+		S: -ERR TLS already active
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages (82 octets)
+		C: STLS
+		S: -ERR command not valid in the TRANSACTION state
+	`)
+	info := rec.lastInfo()
+	require.NotNil(t, info.TLS, "the backend sees the TLS state")
+	assert.True(t, info.TLS.HandshakeComplete)
+	assert.Equal(t, "localhost", info.TLS.ServerName)
+}
+
+// Commands pipelined after STLS in cleartext are thrown away, never
+// executed inside the TLS session (CVE-2011-0411).
+func TestSTLSInjection(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	srv, _ := newMemoryServer(t, msgDots)
+	srv.TLSConfig = serverCfg
+	addr := startServer(t, srv)
+
+	c := dial(t, addr)
+	c.line()
+	c.send("STLS\r\nUSER alice\r\n")
+	require.Equal(t, "+OK begin TLS negotiation", c.line())
+	tc := tls.Client(c.conn, clientCfg)
+	require.NoError(t, tc.Handshake())
+	c.conn, c.r = tc, bufio.NewReader(tc)
+	play(t, c, `
+		C: NOOP
+		S: -ERR command not valid in the AUTHORIZATION state
+		C: PASS secret
+		S: -ERR PASS must follow USER
+	`)
+}
+
+func TestSTLSUnavailable(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	assert.NotContains(t, c.capa(), "STLS")
+	play(t, c, `
+		C: STLS
+		S: -ERR STLS not available
+		C: NOOP
+		S: -ERR command not valid in the AUTHORIZATION state
+	`)
+}
+
+func TestImplicitTLS(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	rec := &tlsRecorder{fakeBackend: fakeBackend{msgs: []string{msgDots}}}
+	srv := pop3.NewServer(rec)
+	srv.TLSConfig = serverCfg
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := serveOn(t, srv, tls.NewListener(l, serverCfg))
+
+	// A client that does not speak TLS gets no greeting and is closed.
+	plain := dial(t, addr)
+	plain.send("USER alice\r\n\r\n\r\n")
+	plain.expectClosed()
+
+	c := dialTLS(t, addr, clientCfg)
+	assert.True(t, strings.HasPrefix(c.line(), "+OK "))
+	caps := c.capa()
+	assert.NotContains(t, caps, "STLS")
+	assert.Contains(t, caps, "USER")
+	play(t, c, `
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages (82 octets)
+	`)
+	assert.NotNil(t, rec.lastInfo().TLS)
+}
+
+func TestListenAndServeTLSNeedsConfig(t *testing.T) {
+	srv := pop3.NewServer(&fakeBackend{})
+	assert.Error(t, srv.ListenAndServeTLS())
+}
+
+// remoteConn makes a loopback connection look as if it came from far away.
+type remoteConn struct{ net.Conn }
+
+func (remoteConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000} // TEST-NET-1, never dialled
+}
+
+type remoteListener struct{ net.Listener }
+
+func (l remoteListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return remoteConn{c}, nil
+}
+
+// The cleartext policy: TLS / loopback / remote address × AllowInsecureAuth.
+func TestCleartextPolicy(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	for _, tc := range []struct {
+		name          string
+		remote, useTLS bool
+		allowInsecure bool
+		allowed       bool
+	}{
+		{"loopback", false, false, false, true},
+		{"loopback, insecure allowed", false, false, true, true},
+		{"remote", true, false, false, false},
+		{"remote, insecure allowed", true, false, true, true},
+		{"remote over STLS", true, true, false, true},
+		{"remote over STLS, insecure allowed", true, true, true, true},
+		{"loopback over STLS", false, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := newMemoryServer(t, msgDots)
+			srv.TLSConfig = serverCfg
+			srv.AllowInsecureAuth = tc.allowInsecure
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			var ln net.Listener = l
+			if tc.remote {
+				ln = remoteListener{l}
+			}
+			addr := serveOn(t, srv, ln)
+			c := dial(t, addr)
+			c.line()
+			if tc.useTLS {
+				c.startTLS(clientCfg)
+			}
+			caps := c.capa()
+			if tc.allowed {
+				assert.Contains(t, caps, "USER")
+				assert.Contains(t, caps, "SASL PLAIN LOGIN")
+				c.cmd("USER alice")
+				assert.Equal(t, "+OK send PASS", c.line())
+				c.cmd("PASS secret")
+				assert.True(t, strings.HasPrefix(c.line(), "+OK maildrop"))
+				return
+			}
+			assert.NotContains(t, caps, "USER")
+			assert.NotContains(t, strings.Join(caps, " "), "SASL")
+			assert.Contains(t, caps, "STLS")
+			for _, cmd := range []string{"USER alice", "AUTH PLAIN AGFsaWNlAHNlY3JldA==", "AUTH LOGIN"} {
+				c.cmd(cmd)
+				assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.line(), cmd)
+			}
+			c.cmd("PASS secret")
+			assert.Equal(t, "-ERR PASS must follow USER", c.line())
+		})
+	}
+}
