@@ -232,10 +232,10 @@ func (l remoteListener) Accept() (net.Conn, error) {
 func TestCleartextPolicy(t *testing.T) {
 	serverCfg, clientCfg := testCerts(t)
 	for _, tc := range []struct {
-		name          string
+		name           string
 		remote, useTLS bool
-		allowInsecure bool
-		allowed       bool
+		allowInsecure  bool
+		allowed        bool
 	}{
 		{"loopback", false, false, false, true},
 		{"loopback, insecure allowed", false, false, true, true},
