@@ -19,8 +19,6 @@ import (
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func TestAuthPlain(t *testing.T) {
-	srv, _ := newMemoryServer(t, msgDots)
-	addr := startServer(t, srv)
 	for _, tc := range []struct {
 		name   string
 		script string
@@ -101,7 +99,8 @@ func TestAuthPlain(t *testing.T) {
 			S: -ERR authentication cancelled`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			transcript(t, addr, "S: +OK ...\n"+tc.script)
+			srv, _ := newMemoryServer(t, msgDots)
+			transcript(t, startServer(t, srv), "S: +OK ...\n"+tc.script)
 		})
 	}
 }

@@ -47,62 +47,68 @@ func init() {
 	}
 }
 
-// maxArgs is the most arguments any command takes; more is an error.
-const maxArgs = 2
-
 // dispatch runs one command line. It returns an error only when the
 // session must end.
 func (s *session) dispatch(line []byte) error {
-	keyword, rest, hasRest := bytes.Cut(line, []byte{' '})
-	var key [4]byte
-	var cmd *command
-	if len(keyword) <= len(key) {
-		for i, c := range keyword {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			key[i] = c
-		}
-		cmd = commands[string(key[:len(keyword)])]
-	}
+	name, cmd, args, err := parseCommand(line, s.state)
 	if s.srv.Debug != nil {
-		s.trace("C: " + redact(string(key[:min(len(keyword), 4)]), line))
+		s.trace("C: " + redact(name, line))
 	}
-
-	var err error
-	switch {
-	case cmd == nil:
-		err = syntaxError("unknown command")
-	case cmd.states&s.state == 0:
-		err = syntaxError("command not valid in the " + s.state.String() + " state")
-	default:
-		var argv [maxArgs + 1]string
-		args := argv[:0]
-		if cmd.restArg {
-			if hasRest && len(rest) > 0 {
-				args = append(args, string(rest))
-			}
-		} else {
-			for _, f := range bytes.Fields(rest) {
-				if len(args) == len(argv) {
-					break
-				}
-				args = append(args, string(f))
-			}
-		}
-		switch {
-		case len(args) < cmd.minArgs:
-			err = syntaxError("missing argument")
-		case len(args) > cmd.maxArgs:
-			err = syntaxError("too many arguments")
-		default:
-			err = s.runHandler(cmd, args)
-		}
+	if err == nil {
+		err = s.runHandler(cmd, args)
 	}
-	if string(key[:]) != "USER" || len(keyword) != 4 {
+	if name != "USER" {
 		s.pendingUser, s.haveUser = "", false // PASS must come right after USER
 	}
 	return s.answer(err)
+}
+
+// parseCommand splits a command line into its keyword, upper-cased, and
+// its arguments (RFC 1939 §3), and checks them against the command table
+// for state st. Keywords are case-insensitive; arguments are separated by
+// spaces, except for a command that takes the rest of the line. A
+// syntaxError reports an unknown command, one not valid in st, or a wrong
+// number of arguments.
+func parseCommand(line []byte, st state) (name string, cmd *command, args []string, err error) {
+	keyword, rest, _ := bytes.Cut(line, []byte{' '})
+	if len(keyword) > 4 {
+		return "", nil, nil, syntaxError("unknown command")
+	}
+	var key [4]byte
+	for i, c := range keyword {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		key[i] = c
+	}
+	cmd = commands[string(key[:len(keyword)])]
+	if cmd == nil {
+		return "", nil, nil, syntaxError("unknown command")
+	}
+	name = string(key[:len(keyword)])
+	if cmd.states&st == 0 {
+		return name, nil, nil, syntaxError("command not valid in the " + st.String() + " state")
+	}
+	if cmd.restArg {
+		if len(rest) > 0 {
+			args = []string{string(rest)}
+		}
+	} else {
+		for len(rest) > 0 && len(args) <= cmd.maxArgs {
+			var field []byte
+			field, rest, _ = bytes.Cut(bytes.TrimLeft(rest, " "), []byte{' '})
+			if len(field) > 0 {
+				args = append(args, string(field))
+			}
+		}
+	}
+	switch {
+	case len(args) < cmd.minArgs:
+		return name, nil, nil, syntaxError("missing argument")
+	case len(args) > cmd.maxArgs:
+		return name, nil, nil, syntaxError("too many arguments")
+	}
+	return name, cmd, args, nil
 }
 
 // runHandler calls a handler and recovers a panic in it, which ends the

@@ -24,8 +24,10 @@ type fakeBackend struct {
 	// failReadAfter makes a message reader fail after that many bytes
 	// (0: never).
 	failReadAfter int
-	// block, when set, makes Message wait until it is closed.
-	block chan struct{}
+	// block and blockDelete, when set, make Message and Delete wait until
+	// they are closed; entered is signalled when one starts waiting.
+	block, blockDelete chan struct{}
+	entered            chan struct{}
 
 	mu      sync.Mutex
 	deleted [][]int
@@ -78,6 +80,7 @@ func (m *fakeMailbox) Message(ctx context.Context, i int) (io.ReadCloser, error)
 		panic("fake: panic in Message")
 	}
 	if m.b.block != nil {
+		m.b.signalEntered()
 		select {
 		case <-m.b.block:
 		case <-ctx.Done():
@@ -98,6 +101,10 @@ func (m *fakeMailbox) Delete(_ context.Context, indexes []int) error {
 	if m.b.panicIn == "delete" {
 		panic("fake: panic in Delete")
 	}
+	if m.b.blockDelete != nil {
+		m.b.signalEntered()
+		<-m.b.blockDelete
+	}
 	m.b.mu.Lock()
 	defer m.b.mu.Unlock()
 	m.b.deleted = append(m.b.deleted, indexes)
@@ -110,6 +117,12 @@ func (m *fakeMailbox) Close() error {
 		panic("fake: panic in Close")
 	}
 	return nil
+}
+
+func (b *fakeBackend) signalEntered() {
+	if b.entered != nil {
+		b.entered <- struct{}{}
+	}
 }
 
 func (b *fakeBackend) deletes() [][]int {

@@ -250,35 +250,52 @@ func hasLF(br *bufio.Reader, n int) bool {
 }
 
 // readLine reads one line of at most limit octets, terminator included,
-// and returns it without its CRLF or LF. With allowAuth, a line that
-// starts "AUTH " may be as long as MaxAuthLineLength. A longer line
-// returns errLineTooLong as soon as the limit is passed; the caller
-// answers and then calls discardLine.
+// and returns it without its CRLF or LF; the result is valid until the next
+// read. With allowAuth, a line that starts "AUTH " may be as long as
+// MaxAuthLineLength. A longer line returns errLineTooLong as soon as the
+// limit is passed, without waiting for its end; errLineTooLongPending then
+// tells the caller to answer and call discardLine. A partial line at EOF is
+// dropped.
 func (s *session) readLine(limit int, allowAuth bool) ([]byte, error) {
 	s.lineBuf = s.lineBuf[:0]
 	for {
-		frag, err := s.br.ReadSlice('\n')
-		if err == nil || err == bufio.ErrBufferFull {
-			if len(s.lineBuf)+len(frag) > limit && allowAuth && isAuthLine(s.lineBuf, frag) {
-				limit = max(limit, orDefault(s.srv.MaxAuthLineLength, DefaultMaxAuthLineLength))
-			}
-			if len(s.lineBuf)+len(frag) > limit {
-				if err == nil {
-					return nil, errLineTooLong // the whole line is read already
-				}
+		buf, err := s.br.Peek(max(s.br.Buffered(), 1))
+		if len(buf) == 0 {
+			return nil, err
+		}
+		i := bytes.IndexByte(buf, '\n')
+		end := i + 1
+		if i < 0 {
+			end = len(buf)
+		}
+		if len(s.lineBuf)+end > limit && allowAuth && isAuthLine(s.lineBuf, buf[:end]) {
+			limit = max(limit, orDefault(s.srv.MaxAuthLineLength, DefaultMaxAuthLineLength))
+		}
+		if len(s.lineBuf)+end > limit {
+			_, _ = s.br.Discard(end)
+			if i < 0 {
 				return nil, errLineTooLongPending
 			}
+			return nil, errLineTooLong
 		}
-		switch {
-		case err == nil && len(s.lineBuf) == 0:
-			return trimEOL(frag), nil
-		case err == nil:
-			s.lineBuf = append(s.lineBuf, frag...)
-			return trimEOL(s.lineBuf), nil
-		case err == bufio.ErrBufferFull:
-			s.lineBuf = append(s.lineBuf, frag...)
-		default:
-			return nil, err // a partial last line without LF is dropped
+		if i >= 0 {
+			line := buf[:end]
+			if len(s.lineBuf) > 0 {
+				s.lineBuf = append(s.lineBuf, line...)
+				line = s.lineBuf
+			}
+			_, _ = s.br.Discard(end)
+			return trimEOL(line), nil
+		}
+		if len(buf) == s.br.Size() {
+			// A full buffer without LF: keep it and read on.
+			s.lineBuf = append(s.lineBuf, buf...)
+			_, _ = s.br.Discard(len(buf))
+			continue
+		}
+		// Wait for at least one more octet.
+		if _, err := s.br.Peek(len(buf) + 1); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -565,6 +582,9 @@ func (e syntaxError) Error() string { return string(e) }
 // followed by anything that could make it look complete.
 func (s *session) writeMessage(r io.Reader) error {
 	if err := writeDotStuffed(s.bw, r); err != nil {
+		// Send what was read, so that the client sees a truncated message
+		// rather than nothing, then hang up.
+		_ = s.bw.Flush()
 		return &fatalError{err}
 	}
 	return nil

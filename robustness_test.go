@@ -1,0 +1,582 @@
+package pop3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+)
+
+// goroutinesSettle waits until the goroutine count is back to at most
+// baseline.
+func goroutinesSettle(t testing.TB, baseline int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logCapture is a slog handler target that keeps every record as text.
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func captureLogs(srv *pop3.Server) *logCapture {
+	lc := &logCapture{}
+	srv.Logger = slog.New(slog.NewTextHandler(lc, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return lc
+}
+
+func TestLineTooLong(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots)
+	srv.MaxLineLength = 100
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	// The answer comes as soon as the limit is passed, before any LF.
+	c.send(strings.Repeat("x", 150))
+	assert.Equal(t, "-ERR line too long", c.line())
+	c.send(strings.Repeat("y", 5000) + "\r\n")
+	// A line of exactly the limit, CRLF included, is fine.
+	c.cmd("USER " + strings.Repeat("a", 100-len("USER \r\n")))
+	assert.Equal(t, "+OK send PASS", c.line())
+	c.cmd("USER " + strings.Repeat("a", 101-len("USER \r\n")))
+	assert.Equal(t, "-ERR line too long", c.line())
+	play(t, c, `
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages (82 octets)
+	`)
+}
+
+// A 100 MB line without LF is discarded as it comes, not buffered.
+func TestHugeLineCostsNoMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends 100 MB")
+	}
+	srv, _ := newMemoryServer(t)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	chunk := bytes.Repeat([]byte("z"), 64<<10)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	done := make(chan error, 1)
+	go func() {
+		for sent := 0; sent < 100<<20; sent += len(chunk) {
+			if _, err := c.conn.Write(chunk); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err := c.conn.Write([]byte("\r\nNOOP\r\n"))
+		done <- err
+	}()
+	assert.Equal(t, "-ERR line too long", c.line())
+	assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.line())
+	require.NoError(t, <-done)
+	runtime.ReadMemStats(&after)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "bytes allocated while discarding 100 MB")
+}
+
+func TestMaxBadCommands(t *testing.T) {
+	t.Run("before login", func(t *testing.T) {
+		srv, _ := newMemoryServer(t)
+		srv.MaxBadCommandsBeforeLogin = 3
+		transcript(t, startServer(t, srv), `
+			S: +OK ...
+			C: FOO
+			S: -ERR unknown command
+			C: STAT
+			S: -ERR command not valid in the AUTHORIZATION state
+			C: USER
+			S: -ERR missing argument
+			C: BAR
+			S: -ERR unknown command
+			S: -ERR too many bad commands, closing connection
+			S: <closed>
+		`)
+	})
+	t.Run("after login", func(t *testing.T) {
+		srv, _ := newMemoryServer(t, msgDots)
+		srv.MaxBadCommands = 2
+		srv.MaxBadCommandsBeforeLogin = 1
+		transcript(t, startServer(t, srv), `
+			S: +OK ...
+			C: FOO
+			S: -ERR unknown command
+			C: USER alice
+			S: +OK send PASS
+			C: PASS secret
+			S: +OK maildrop has 1 messages (82 octets)
+			C: RETR x
+			S: -ERR invalid message number: x
+			C: RETR 9
+			S: -ERR no such message, only 1 in maildrop
+			C: USER bob
+			S: -ERR command not valid in the TRANSACTION state
+			C: NOOP
+			S: +OK
+			C: LIST 1 2
+			S: -ERR too many arguments
+			S: -ERR too many bad commands, closing connection
+			S: <closed>
+		`)
+	})
+	t.Run("default", func(t *testing.T) {
+		srv, _ := newMemoryServer(t)
+		c := dial(t, startServer(t, srv))
+		c.line()
+		for range pop3.DefaultMaxBadCommandsLogin {
+			c.cmd("NOPE")
+			assert.Equal(t, "-ERR unknown command", c.line())
+		}
+		c.cmd("NOPE")
+		assert.Equal(t, "-ERR unknown command", c.line())
+		assert.Equal(t, "-ERR too many bad commands, closing connection", c.line())
+		c.expectClosed()
+	})
+}
+
+func TestConnectionLimits(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	for _, tc := range []struct {
+		name  string
+		total int
+		perIP int
+	}{
+		{"MaxConnections", 2, 0},
+		{"MaxConnectionsPerIP", 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := newMemoryServer(t)
+			srv.MaxConnections = tc.total
+			srv.MaxConnectionsPerIP = tc.perIP
+			addr := startServer(t, srv)
+			first := dial(t, addr)
+			first.line()
+			second := dial(t, addr)
+			second.line()
+			third := dial(t, addr)
+			assert.Equal(t, "-ERR [SYS/TEMP] too many connections", third.line())
+			third.expectClosed()
+
+			first.cmd("QUIT")
+			assert.Equal(t, "+OK bye", first.line())
+			first.expectClosed()
+			require.Eventually(t, func() bool {
+				c := dial(t, addr)
+				ok := strings.HasPrefix(c.line(), "+OK")
+				c.conn.Close()
+				return ok
+			}, 5*time.Second, 10*time.Millisecond)
+		})
+	}
+	goroutinesSettle(t, baseline)
+}
+
+func TestIdleTimeout(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots}}
+	srv := pop3.NewServer(fb)
+	srv.IdleTimeout = 200 * time.Millisecond
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	play(t, c, `
+		C: DELE 1
+		S: +OK message 1 deleted
+	`)
+	// Commands reset the timer.
+	for range 4 {
+		time.Sleep(100 * time.Millisecond)
+		c.cmd("NOOP")
+		require.Equal(t, "+OK", c.line())
+	}
+	start := time.Now()
+	assert.Equal(t, "-ERR disconnected for inactivity", c.line())
+	c.expectClosed()
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Empty(t, fb.deletes(), "no UPDATE after a timeout")
+	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+}
+
+// A client that trickles bytes cannot stay in AUTHORIZATION past
+// AuthTimeout.
+func TestAuthTimeout(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.AuthTimeout = 300 * time.Millisecond
+	srv.IdleTimeout = time.Minute
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				if _, err := c.conn.Write([]byte("N")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	assert.Equal(t, "-ERR authentication took too long", c.line())
+	c.expectClosed()
+	assert.Less(t, time.Since(start), 3*time.Second)
+}
+
+// A client that stops reading in the middle of a large RETR is dropped
+// after WriteTimeout, and its maildrop is closed.
+func TestWriteTimeout(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	big := strings.Repeat(strings.Repeat("w", 98)+"\r\n", 500_000) // 50 MB
+	fb := &fakeBackend{msgs: []string{big}}
+	srv := pop3.NewServer(fb)
+	srv.WriteTimeout = 200 * time.Millisecond
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	c.cmd("RETR 1")
+	// Read nothing more.
+	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+	c.conn.Close()
+	goroutinesSettle(t, baseline+2) // the server's accept loop and its cleanup
+}
+
+func TestBackendErrors(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots}, openErr: errors.New("mount /var/mail/alice failed")}
+	srv := pop3.NewServer(fb)
+	logs := captureLogs(srv)
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK ...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [SYS/TEMP] open failed, try again later
+		C: QUIT
+		S: +OK bye
+	`)
+	assert.Contains(t, logs.String(), "mount /var/mail/alice failed", "the detail goes to the log")
+}
+
+// A reader error in the middle of RETR closes the connection: the message
+// is never terminated, so it cannot look complete.
+func TestReadErrorMidMessage(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots}, failReadAfter: 30}
+	srv := pop3.NewServer(fb)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	c.cmd("RETR 1")
+	assert.Equal(t, "+OK 82 octets", c.line())
+	rest, err := io.ReadAll(c.r)
+	require.NoError(t, err)
+	assert.Equal(t, msgDots[:30], string(rest))
+	assert.NotContains(t, string(rest), "\r\n.\r\n")
+	assert.Equal(t, int32(1), fb.closes.Load())
+	assert.Empty(t, fb.deletes())
+}
+
+// A panicking backend ends only its own session: the client is told, the
+// maildrop is closed exactly once, nothing is deleted, and other sessions
+// go on.
+func TestBackendPanics(t *testing.T) {
+	for _, tc := range []struct {
+		panicIn string
+		script  string
+		opened  bool
+	}{
+		{"login", "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] internal error", false},
+		{"open", "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] internal error", false},
+		{"message", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: RETR 2\nS: -ERR [SYS/TEMP] internal error", true},
+		{"read", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows\nS: From: bob@...", true},
+		{"delete", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: -ERR [SYS/TEMP] internal error", true},
+		{"close", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK bye, 1 messages left", true},
+	} {
+		t.Run(tc.panicIn, func(t *testing.T) {
+			fb := &fakeBackend{msgs: []string{msgDots, msgDots}, panicIn: tc.panicIn}
+			srv := pop3.NewServer(fb)
+			logs := captureLogs(srv)
+			addr := startServer(t, srv)
+
+			other := dial(t, addr) // another session, open all along
+			other.line()
+
+			transcript(t, addr, "S: +OK ...\n"+tc.script+"\nS: <closed>")
+
+			play(t, other, "C: USER alice\nS: +OK send PASS")
+			assert.Contains(t, logs.String(), "panic")
+			assert.Contains(t, logs.String(), "goroutine", "the stack is logged")
+			if tc.panicIn == "delete" || tc.panicIn == "message" || tc.panicIn == "read" {
+				assert.Empty(t, fb.deletes(), "no UPDATE after a panic")
+			}
+			want := int32(0)
+			if tc.opened {
+				want = 1
+			}
+			require.Eventually(t, func() bool { return fb.closes.Load() == want }, 5*time.Second, 10*time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
+			assert.Equal(t, want, fb.closes.Load(), "Close exactly once")
+		})
+	}
+}
+
+const loginScript = "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop has 2 messages (164 octets)\n"
+
+func TestShutdown(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	fb := &fakeBackend{msgs: []string{msgDots}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
+	srv := pop3.NewServer(fb)
+	srv.Logger = discardLogger()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	addr := l.Addr().String()
+
+	idle := dial(t, addr)
+	idle.login()
+	busy := dial(t, addr)
+	busy.line()
+	busy.send("USER alice\r\nPASS secret\r\n")
+	busy.line()
+	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", busy.line())
+	busy.cmd("DELE 1")
+	busy.line()
+	busy.cmd("RETR 1")
+	assert.Equal(t, "-ERR message 1 already deleted", busy.line())
+	busy.cmd("RSET")
+	busy.line()
+	busy.cmd("RETR 1")
+	<-fb.entered // the RETR is in progress
+
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", idle.line())
+	idle.expectClosed()
+	select {
+	case <-shut:
+		t.Fatal("Shutdown returned while a RETR was in progress")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(fb.block)
+	assert.Equal(t, "+OK 82 octets", busy.line())
+	assert.Equal(t, msgDots, busy.body(), "the RETR in progress completes")
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", busy.line())
+	busy.expectClosed()
+	require.NoError(t, <-shut)
+	assert.ErrorIs(t, <-served, pop3.ErrServerClosed)
+	assert.Empty(t, fb.deletes())
+	assert.Equal(t, int32(2), fb.closes.Load())
+
+	_, err = net.Dial("tcp", addr)
+	assert.Error(t, err, "no longer accepting")
+	require.NoError(t, srv.Shutdown(context.Background()), "idempotent")
+	require.NoError(t, srv.Close(), "idempotent")
+	assert.ErrorIs(t, srv.Serve(l), pop3.ErrServerClosed)
+	goroutinesSettle(t, baseline)
+}
+
+// QUIT's UPDATE completes before Shutdown closes the session.
+func TestShutdownDuringUpdate(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots}, blockDelete: make(chan struct{}), entered: make(chan struct{}, 1)}
+	srv := pop3.NewServer(fb)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	c.cmd("DELE 1")
+	c.line()
+	c.cmd("QUIT")
+	<-fb.entered
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	close(fb.blockDelete)
+	assert.Equal(t, "+OK bye, 0 messages left", c.line())
+	c.expectClosed()
+	require.NoError(t, <-shut)
+	assert.Equal(t, [][]int{{0}}, fb.deletes())
+}
+
+// When Shutdown's context ends first, the remaining sessions are closed at
+// once.
+func TestShutdownDeadline(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	fb := &fakeBackend{msgs: []string{msgDots}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
+	srv := pop3.NewServer(fb)
+	srv.Logger = discardLogger()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(l)
+	c := dial(t, l.Addr().String())
+	c.login()
+	c.cmd("RETR 1")
+	<-fb.entered // stuck in the backend for good
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
+	c.expectClosed()
+	assert.Equal(t, int32(1), fb.closes.Load())
+	goroutinesSettle(t, baseline)
+}
+
+func TestCloseEndsEverything(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	srv, b := newMemoryServer(t, msgDots)
+	srv.Logger = discardLogger()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	c := dial(t, l.Addr().String())
+	c.login()
+	c.cmd("DELE 1")
+	c.line()
+	require.NoError(t, srv.Close())
+	c.expectClosed()
+	assert.ErrorIs(t, <-served, pop3.ErrServerClosed)
+	require.NoError(t, srv.Close())
+	left, err := b.Messages("alice")
+	require.NoError(t, err)
+	assert.Len(t, left, 1)
+	goroutinesSettle(t, baseline)
+}
+
+// Nothing that can hold a credential reaches the log or the Debug trace.
+func TestCredentialsNeverLogged(t *testing.T) {
+	const password = "S3cr3t-P4ss word"
+	b := &apopFake{secret: password}
+	srv := pop3.NewServer(b)
+	logs := captureLogs(srv)
+	trace := &logCapture{}
+	srv.Debug = trace
+	addr := startServer(t, srv)
+
+	c := dial(t, addr)
+	g := c.line()
+	ts := g[strings.Index(g, "<"):]
+	digest := pop3.APOPDigest(ts, password)
+	plain := b64("\x00alice\x00" + password)
+	play(t, c, `
+		C: USER alice
+		S: +OK send PASS
+		C: PASS `+password+`x
+		S: -ERR [AUTH] authentication failed
+		C: AUTH PLAIN `+plain+`
+		S: +OK maildrop has 0 messages (0 octets)
+		C: QUIT
+		S: +OK bye, 0 messages left
+	`)
+	c = dial(t, addr)
+	c.line()
+	play(t, c, `
+		C: AUTH LOGIN
+		S: + `+b64("Username:")+`
+		C: `+b64("alice")+`
+		S: + `+b64("Password:")+`
+		C: `+b64(password)+`
+		S: +OK maildrop has 0 messages (0 octets)
+		C: QUIT
+		S: +OK bye, 0 messages left
+	`)
+	c = dial(t, addr)
+	g = c.line()
+	ts = g[strings.Index(g, "<"):]
+	digest = pop3.APOPDigest(ts, password)
+	play(t, c, `
+		C: APOP alice `+digest+`
+		S: +OK maildrop has 0 messages (0 octets)
+		C: QUIT
+		S: +OK bye, 0 messages left
+		S: <closed>
+	`)
+	require.NoError(t, srv.Close())
+
+	all := logs.String() + trace.String()
+	for _, secret := range []string{"S3cr3t", plain, b64(password), digest} {
+		assert.NotContains(t, all, secret)
+	}
+	assert.Contains(t, trace.String(), "C: USER alice")
+	assert.Contains(t, trace.String(), "C: PASS <redacted>")
+	assert.Contains(t, trace.String(), "C: AUTH PLAIN <redacted>")
+	assert.Contains(t, trace.String(), "C: APOP alice <redacted>")
+	assert.Contains(t, trace.String(), "S: +OK maildrop has 0 messages")
+	assert.Contains(t, logs.String(), "session ended")
+	assert.Contains(t, logs.String(), "user=alice")
+}
+
+// apopFake is a backend with one empty maildrop and APOP.
+type apopFake struct {
+	fakeBackend
+	secret string
+}
+
+func (a *apopFake) Login(_ context.Context, _ *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	if username != "alice" || password != a.secret {
+		return nil, pop3.ErrAuthFailed
+	}
+	return fakeUser{&a.fakeBackend}, nil
+}
+
+func (a *apopFake) LoginAPOP(_ context.Context, _ *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
+	if username != "alice" || !pop3.VerifyAPOP(timestamp, a.secret, digest) {
+		return nil, pop3.ErrAuthFailed
+	}
+	return fakeUser{&a.fakeBackend}, nil
+}
+
+// The end-of-session log line carries the counts.
+func TestSessionLogLine(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots, msgLF)
+	logs := captureLogs(srv)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	c.send("RETR 1\r\nTOP 2 0\r\nDELE 1\r\nQUIT\r\n")
+	c.line()
+	c.body()
+	c.line()
+	c.body()
+	c.line()
+	c.line()
+	c.expectClosed()
+	require.NoError(t, srv.Close())
+	assert.Regexp(t, `session ended" conn=\d+ remote=127\.0\.0\.1:\d+ user=alice tls=false retr=1 top=1 del=1 bytes_out=\d+`, logs.String())
+}
