@@ -38,8 +38,10 @@ func (c *halfConn) Close() error {
 	c.w.Close()
 	return c.r.Close()
 }
-func (c *halfConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110} }
-func (c *halfConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000} }
+func (c *halfConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110} }
+func (c *halfConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}
+}
 func (c *halfConn) SetDeadline(time.Time) error      { return nil }
 func (c *halfConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *halfConn) SetWriteDeadline(time.Time) error { return nil }
