@@ -2,9 +2,9 @@ module github.com/gopop3/pop3
 
 go 1.22
 
-require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
-
 require (
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/stretchr/testify v1.12.1
 )
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

@@ -42,7 +42,10 @@
 //	    write a protocol trace of every session to stderr (passwords
 //	    redacted) and log at debug level
 //
-// Log records go to stderr; the connection instructions go to stdout.
+// Log records go to stderr; the connection instructions go to stdout. The
+// exit status is 0 after a graceful shutdown, 2 for a bad command line and
+// 1 for any other error (a busy port, an unreadable -load directory, a
+// user directory without a password file, a bad certificate).
 package main
 
 import (
@@ -124,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.addr, "addr", defaultAddr, "listen for POP3 (and STLS) on `HOST:PORT`; port 0 picks a free one")
 	fs.StringVar(&o.tlsAddr, "tls-addr", defaultTLSAddr, "listen for implicit TLS (POP3S) on `HOST:PORT` when TLS is on")
-	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `name`, used in the APOP timestamp")
+	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
 	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")

@@ -263,10 +263,9 @@ func TestCancelReturnsNil(t *testing.T) {
 
 	// A logged-in session is told and closed; run returns nil.
 	require.NoError(t, s.stop(t))
-	l, err := c.r.ReadString('\n')
-	if err == nil {
-		assert.True(t, strings.HasPrefix(l, "-ERR"), "after shutdown: %q", l)
-	}
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", c.line())
+	_, err := c.r.ReadByte()
+	assert.ErrorIs(t, err, io.EOF)
 	_, err = net.DialTimeout("tcp", s.Addr, time.Second)
 	assert.Error(t, err, "the listener is closed")
 }
