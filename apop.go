@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,13 +21,16 @@ var timestampCounter atomic.Uint64
 func newTimestamp(domain string) string {
 	var r [8]byte
 	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails on supported systems
+	// Keep the domain a dot-atom (RFC 822 msg-id): drop specials and
+	// empty labels.
 	domain = strings.Map(func(c rune) rune {
-		if c <= ' ' || c >= 0x7f || c == '<' || c == '>' || c == '@' {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`()<>@,;:\".[]`, c) && c != '.' {
 			return -1
 		}
 		return c
 	}, domain)
-	if domain == "" {
+	domain = strings.Join(slices.DeleteFunc(strings.Split(domain, "."), func(l string) bool { return l == "" }), ".")
+	if domain == "" || len(domain) > 100 {
 		domain = "localhost"
 	}
 	return "<" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(timestampCounter.Add(1), 10) +

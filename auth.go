@@ -114,6 +114,7 @@ func (s *session) cmdAuth(args []string) error {
 			return err
 		}
 	}
+	responded := response != nil
 	for {
 		var (
 			challenge []byte
@@ -139,13 +140,38 @@ func (s *session) cmdAuth(args []string) error {
 		case done && user == nil:
 			s.log.Error("pop3: SASL mechanism succeeded without a user", "mech", mech)
 			return s.authFailed(ErrAuthFailed)
+		case done && len(challenge) > 0:
+			// Additional data with success (RFC 4422 §5, e.g. SCRAM's
+			// server signature): POP3's +OK cannot carry it, so it goes as
+			// a last challenge, which the client answers with an empty
+			// response (RFC 5034 §4).
+			final, err := s.saslChallenge(challenge)
+			if err != nil {
+				return s.saslAbort(err, true)
+			}
+			if len(final) != 0 {
+				return s.authFailed(ErrAuthFailed)
+			}
+			fallthrough
 		case done:
 			return s.login(username, user)
 		}
 		if response, err = s.saslChallenge(challenge); err != nil {
-			return err
+			return s.saslAbort(err, responded)
 		}
+		responded = true
 	}
+}
+
+// saslAbort ends an exchange that the client cancelled or broke. Once the
+// client has sent a response, a cancel counts as a failed login, with its
+// delay: otherwise a mechanism that rejects and then waits for the
+// client's last word (OAUTHBEARER) would allow unlimited guesses.
+func (s *session) saslAbort(err error, responded bool) error {
+	if errors.Is(err, errAuthCancelled) && responded {
+		return s.authFailed(ErrAuthFailed)
+	}
+	return err
 }
 
 // saslChallenge sends "+ " and the base64 challenge (RFC 5034 §4) and reads
@@ -157,7 +183,10 @@ func (s *session) saslChallenge(challenge []byte) ([]byte, error) {
 	if err := s.bw.Flush(); err != nil {
 		return nil, err
 	}
-	s.setReadDeadline()
+	if err := s.awaitInput(); err != nil {
+		_ = s.replyErr(CodeSysTemp, "server shutting down")
+		return nil, &fatalError{err}
+	}
 	line, err := s.readLine(orDefault(s.srv.MaxAuthLineLength, DefaultMaxAuthLineLength), false)
 	if errors.Is(err, errLineTooLongPending) {
 		if err := s.discardLine(); err != nil {
@@ -203,7 +232,7 @@ func decodeSASL(arg string) ([]byte, error) {
 		return []byte{}, nil
 	}
 	b, err := base64.StdEncoding.DecodeString(arg)
-	if err != nil {
+	if err != nil || strings.ContainsAny(arg, "\r\n") { // the decoder would skip CR and LF
 		return nil, &Error{Text: "invalid base64 in SASL response"}
 	}
 	if b == nil {

@@ -236,8 +236,7 @@ func TestAuthFailureDelayAndLimit(t *testing.T) {
 		C: APOP alice `+pop3.APOPDigest(ts, "wrong")+`
 		S: -ERR [AUTH] authentication failed
 		C: AUTH PLAIN `+b64("\x00alice\x00wrong")+`
-		S: -ERR [AUTH] authentication failed
-		S: -ERR too many failed logins, closing connection
+		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
 		S: <closed>
 	`)
 	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
@@ -271,4 +270,83 @@ func TestLoginErrorCodes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// successDataBackend offers XDATA, a mechanism that succeeds at once with
+// additional data, as SCRAM's last step does.
+type successDataBackend struct{ fakeBackend }
+
+func (b *successDataBackend) SASLMechanisms(*pop3.ConnInfo) []string { return []string{"XDATA"} }
+
+func (b *successDataBackend) SASLServer(_ context.Context, _ *pop3.ConnInfo, _ string, authenticated func(string, pop3.User)) (sasl.Server, error) {
+	return saslFunc(func(response []byte) ([]byte, bool, error) {
+		if string(response) != "alice" {
+			return nil, true, errors.New("who?")
+		}
+		authenticated("alice", fakeUser{&b.fakeBackend})
+		return []byte("server-signature"), true, nil
+	}), nil
+}
+
+type saslFunc func([]byte) ([]byte, bool, error)
+
+func (f saslFunc) Next(r []byte) ([]byte, bool, error) { return f(r) }
+
+// Additional data with success goes out as a last challenge, answered by
+// an empty response (RFC 5034 §4, RFC 4422 §5).
+func TestAuthSuccessWithData(t *testing.T) {
+	be := &successDataBackend{fakeBackend{msgs: []string{msgDots}}}
+	addr := startServer(t, pop3.NewServer(be))
+	transcript(t, addr, `
+		S: +OK ...
+		C: AUTH XDATA `+b64("alice")+`
+		S: + `+b64("server-signature")+`
+		C: =
+		S: +OK maildrop has 1 messages (82 octets)
+	`)
+	transcript(t, addr, `
+		S: +OK ...
+		C: AUTH XDATA `+b64("alice")+`
+		S: + `+b64("server-signature")+`
+		C: `+b64("not empty")+`
+		S: -ERR [AUTH] authentication failed
+	`)
+}
+
+// A cancel after the client has answered counts as a failed login, so that
+// a reject-then-wait mechanism cannot be used to guess without limit.
+func TestAuthCancelAfterResponseCounts(t *testing.T) {
+	be := &oauthBackend{fakeBackend: fakeBackend{msgs: []string{msgDots}}, token: "good"}
+	srv := pop3.NewServer(be)
+	srv.MaxAuthFailures = 2
+	bad := b64("n,a=alice,\x01auth=Bearer bad\x01\x01")
+	c := transcript(t, startServer(t, srv), `
+		S: +OK ...
+		C: AUTH OAUTHBEARER
+		S: + 
+		C: *
+		S: -ERR authentication cancelled
+		C: AUTH OAUTHBEARER `+bad+`
+		S: + ...
+		C: *
+		S: -ERR [AUTH] authentication failed
+	`)
+	play(t, c, `
+		C: AUTH OAUTHBEARER `+bad+`
+		S: + ...
+		C: *
+		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
+		S: <closed>
+	`)
+}
+
+func TestSASLResponseWithCR(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	c := transcript(t, startServer(t, srv), `
+		S: +OK ...
+		C: AUTH PLAIN
+		S: + 
+	`)
+	c.send("AGFs\raWNlAHNlY3JldA==\r\n")
+	assert.Equal(t, "-ERR invalid base64 in SASL response", c.line())
 }

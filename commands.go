@@ -57,8 +57,8 @@ func (s *session) dispatch(line []byte) error {
 	if err == nil {
 		err = s.runHandler(cmd, args)
 	}
-	if name != "USER" {
-		s.pendingUser, s.haveUser = "", false // PASS must come right after USER
+	if name != "USER" || err != nil {
+		s.pendingUser, s.haveUser = "", false // PASS must come right after a successful USER
 	}
 	return s.answer(err)
 }
@@ -70,6 +70,11 @@ func (s *session) dispatch(line []byte) error {
 // syntaxError reports an unknown command, one not valid in st, or a wrong
 // number of arguments.
 func parseCommand(line []byte, st state) (name string, cmd *command, args []string, err error) {
+	if hasControl(line) {
+		// RFC 1939 §3: keywords and arguments are printable characters.
+		// (Octets of 0x80 and up pass, for UTF-8 names and passwords.)
+		return "", nil, nil, syntaxError("control character in command")
+	}
 	keyword, rest, _ := bytes.Cut(line, []byte{' '})
 	if len(keyword) > 4 {
 		return "", nil, nil, syntaxError("unknown command")
@@ -111,6 +116,15 @@ func parseCommand(line []byte, st state) (name string, cmd *command, args []stri
 	return name, cmd, args, nil
 }
 
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 // runHandler calls a handler and recovers a panic in it, which ends the
 // session without UPDATE.
 func (s *session) runHandler(cmd *command, args []string) error {
@@ -130,10 +144,7 @@ func (s *session) answer(err error) error {
 	)
 	switch {
 	case errors.As(err, &se):
-		if werr := s.replyErr("", string(se)); werr != nil {
-			return werr
-		}
-		if !s.countBadCommand() {
+		if !s.badCommand(string(se)) {
 			return errors.New("too many bad commands")
 		}
 		return nil
@@ -152,9 +163,13 @@ func (s *session) answer(err error) error {
 	return s.replyErr(e.Code, e.Text)
 }
 
-// redact hides what can carry a credential in a traced command line.
+// redact hides what can carry a credential in a traced command line. A
+// line that is not a known command is not shown at all: it may be a
+// password or a SASL response sent out of turn.
 func redact(keyword string, line []byte) string {
 	switch keyword {
+	case "":
+		return "<unrecognised line of " + strconv.Itoa(len(line)) + " octets>"
 	case "PASS":
 		return "PASS <redacted>"
 	case "APOP":
@@ -228,15 +243,16 @@ func (s *session) cmdAPOP(args []string) error {
 
 // cmdCapa handles CAPA (RFC 2449 §5), in both states.
 func (s *session) cmdCapa([]string) error {
+	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
 	caps := []string{"TOP", "UIDL"}
-	if s.state == stateAuthorization && s.cleartextAllowed() {
+	if s.cleartextAllowed() {
 		caps = append(caps, "USER")
 	}
 	caps = append(caps, "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE")
 	if mechs := s.saslMechanisms(); len(mechs) > 0 {
 		caps = append(caps, "SASL "+strings.Join(mechs, " "))
 	}
-	if s.state == stateAuthorization && s.canSTLS() {
+	if s.canSTLS() {
 		caps = append(caps, "STLS")
 	}
 	if s.state == stateTransaction && s.srv.Implementation != "" {
@@ -248,10 +264,16 @@ func (s *session) cmdCapa([]string) error {
 	return s.writeLines(caps)
 }
 
-// writeLines writes the lines of a multi-line response (none of which can
-// start with a dot) and its terminator.
+// writeLines writes the lines of a multi-line response and its
+// terminator. The lines come from configuration and backends (capability
+// texts, mechanism names), so any CR or LF in them is replaced and a
+// leading dot doubled, to keep the framing whole.
 func (s *session) writeLines(lines []string) error {
 	for _, l := range lines {
+		l = strings.NewReplacer("\r", " ", "\n", " ").Replace(l)
+		if strings.HasPrefix(l, ".") {
+			l = "." + l
+		}
 		if _, err := s.bw.WriteString(l); err != nil {
 			return err
 		}

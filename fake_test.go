@@ -16,6 +16,7 @@ import (
 // whose maildrop holds msgs, and hooks to fail or panic at each step.
 type fakeBackend struct {
 	msgs []string
+	uids []string // overrides the default "uid-N" when set
 
 	loginErr  error  // returned by Login
 	openErr   error  // returned by Open
@@ -71,6 +72,9 @@ func (m *fakeMailbox) Messages() []pop3.MessageInfo {
 	infos := make([]pop3.MessageInfo, len(m.b.msgs))
 	for i, msg := range m.b.msgs {
 		infos[i] = pop3.MessageInfo{Size: int64(len(msg)), UID: "uid-" + strconv.Itoa(i+1)}
+		if i < len(m.b.uids) {
+			infos[i].UID = m.b.uids[i]
+		}
 	}
 	return infos
 }

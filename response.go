@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Response codes of RFC 2449 §8, RFC 3206 and RFC 5034, for Error.Code.
@@ -75,14 +76,40 @@ func writeLine(w responseWriter, status, text string) error {
 			return r
 		}, line)
 	}
-	if len(line) > maxResponseLine-2 {
-		line = line[:maxResponseLine-2]
-	}
+	line = truncateUTF8(line, maxResponseLine-2)
 	if _, err := w.WriteString(line); err != nil {
 		return err
 	}
 	_, err := w.WriteString("\r\n")
 	return err
+}
+
+// truncateUTF8 cuts s to at most n octets without splitting a UTF-8
+// sequence.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// validCode reports whether code can stand in brackets as a response code
+// (RFC 2449 §8: resp-level *("/" resp-level), resp-level = 1*rchar).
+func validCode(code string) bool {
+	for _, level := range strings.Split(code, "/") {
+		if level == "" {
+			return false
+		}
+		for i := 0; i < len(level); i++ {
+			if c := level[i]; c <= ' ' || c >= 0x7f || c == '/' || c == ']' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Dot writer states, the same as net/textproto's so that the bytes are the

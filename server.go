@@ -108,6 +108,9 @@ type Server struct {
 
 	inShutdown atomic.Bool
 	connID     atomic.Uint64
+	refusing   atomic.Int32
+	hostOnce   sync.Once
+	hostname   string
 	debugMu    sync.Mutex
 
 	mu        sync.Mutex
@@ -138,10 +141,13 @@ func (srv *Server) domain() string {
 	if srv.Domain != "" {
 		return srv.Domain
 	}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		return h
-	}
-	return "localhost"
+	srv.hostOnce.Do(func() {
+		srv.hostname = "localhost"
+		if h, err := os.Hostname(); err == nil && h != "" {
+			srv.hostname = h
+		}
+	})
+	return srv.hostname
 }
 
 // orDefault returns v, or def when v is zero.
@@ -199,7 +205,10 @@ func (srv *Server) Serve(l net.Listener) error {
 		l.Close()
 		return ErrServerClosed
 	}
-	defer srv.trackListener(&l, false)
+	defer func() {
+		srv.trackListener(&l, false)
+		l.Close()
+	}()
 
 	var delay time.Duration
 	for {
@@ -208,18 +217,19 @@ func (srv *Server) Serve(l net.Listener) error {
 			if srv.shuttingDown() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				srv.logger().Warn("pop3: accept failed; retrying", "err", err, "delay", delay)
-				select {
-				case <-time.After(delay):
-				case <-srv.doneChan():
-					return ErrServerClosed
-				}
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Anything else (EMFILE, ECONNABORTED, a timeout) may pass:
+			// back off and go on rather than stop serving for good.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			srv.logger().Warn("pop3: accept failed; retrying", "err", err, "delay", delay)
+			select {
+			case <-time.After(delay):
+			case <-srv.doneChan():
+				return ErrServerClosed
+			}
+			continue
 		}
 		delay = 0
 		srv.startSession(conn)
@@ -254,8 +264,8 @@ func (srv *Server) startSession(conn net.Conn) {
 	srv.mu.Unlock()
 
 	if refuse != "" {
-		srv.logger().Warn("pop3: connection refused", "remote", conn.RemoteAddr().String(), "reason", refuse)
-		refuseConn(conn, refuse)
+		srv.logger().Warn("pop3: connection refused", "remote", addrString(conn.RemoteAddr()), "reason", refuse)
+		srv.refuse(conn, refuse)
 		return
 	}
 	go func() {
@@ -272,13 +282,35 @@ func (srv *Server) startSession(conn net.Conn) {
 	}()
 }
 
-// refuseConn answers a connection over a limit and closes it at once. A
-// cleartext write to a fresh connection cannot block, but an implicit TLS
-// one needs a handshake first, so a short deadline bounds it.
-func refuseConn(conn net.Conn, text string) {
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	_, _ = io.WriteString(conn, "-ERR ["+CodeSysTemp+"] "+text+"\r\n")
-	_ = conn.Close()
+// maxRefusing bounds the goroutines that refuse implicit TLS connections.
+const maxRefusing = 64
+
+// refuse answers a connection over a limit and closes it at once. A
+// cleartext write to a fresh connection cannot block, so it is done here;
+// an implicit TLS one needs a handshake first, which must not stall the
+// accept loop, so it gets a goroutine of its own, bounded by a deadline and
+// in number (past maxRefusing the connection is just closed).
+func (srv *Server) refuse(conn net.Conn, text string) {
+	reply := "-ERR [" + CodeSysTemp + "] " + text + "\r\n"
+	if _, isTLS := conn.(*tls.Conn); !isTLS {
+		_ = conn.SetDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(conn, reply)
+		_ = conn.Close()
+		return
+	}
+	if srv.refusing.Add(1) > maxRefusing {
+		srv.refusing.Add(-1)
+		_ = conn.Close()
+		return
+	}
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		defer srv.refusing.Add(-1)
+		_ = conn.SetDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(conn, reply)
+		_ = conn.Close()
+	}()
 }
 
 func remoteIP(a net.Addr) string {
@@ -345,28 +377,40 @@ func (srv *Server) Close() error {
 	srv.inShutdown.Store(true)
 	srv.mu.Lock()
 	srv.closeListenersLocked()
-	for s := range srv.sessions {
+	srv.mu.Unlock()
+	for _, s := range srv.activeSessions() {
 		s.closeHard()
 	}
-	srv.mu.Unlock()
 	srv.wg.Wait()
 	return nil
+}
+
+// activeSessions lists the sessions, so that they can be closed without
+// holding srv.mu (closing a TLS connection may take a while).
+func (srv *Server) activeSessions() []*session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	list := make([]*session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		list = append(list, s)
+	}
+	return list
 }
 
 // Shutdown stops the listeners, then ends every session gracefully: a
 // session waiting for a command is told "-ERR [SYS/TEMP] server shutting
 // down" and closed without UPDATE; a command in progress (a RETR, the
 // UPDATE after QUIT) completes first. When ctx ends before all sessions
-// have, the rest are closed at once and ctx's error is returned. Shutdown
-// is safe to call more than once.
+// have, the rest are closed at once and ctx's error is returned without
+// waiting further. Shutdown is safe to call more than once.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.inShutdown.Store(true)
 	srv.mu.Lock()
 	srv.closeListenersLocked()
-	for s := range srv.sessions {
+	srv.mu.Unlock()
+	for _, s := range srv.activeSessions() {
 		s.interruptIdle()
 	}
-	srv.mu.Unlock()
 
 	finished := make(chan struct{})
 	go func() {
@@ -377,12 +421,11 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-finished:
 		return nil
 	case <-ctx.Done():
-		srv.mu.Lock()
-		for s := range srv.sessions {
+		// Like net/http, return at once: a backend call that ignores its
+		// cancelled context must not hold Shutdown.
+		for _, s := range srv.activeSessions() {
 			s.closeHard()
 		}
-		srv.mu.Unlock()
-		<-finished
 		return ctx.Err()
 	}
 }

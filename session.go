@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -179,6 +180,8 @@ func (s *session) greet() error {
 	if text == "" {
 		text = "POP3 server ready"
 	}
+	// Leave room for the timestamp: the line may be cut, the timestamp not.
+	text = truncateUTF8(text, 300)
 	if _, ok := s.srv.Backend.(APOPBackend); ok {
 		s.timestamp = newTimestamp(s.info.Domain)
 		text += " " + s.timestamp
@@ -223,11 +226,8 @@ func (s *session) readCommand() ([]byte, error) {
 			return nil, err
 		}
 	}
-	s.setReadDeadline()
-	// Checked after the deadline is set: Shutdown sets its flag before it
-	// moves the deadline, so one of the two always stops the read.
-	if s.srv.shuttingDown() {
-		return nil, errShutdown
+	if err := s.awaitInput(); err != nil {
+		return nil, err
 	}
 	return s.readLine(orDefault(s.srv.MaxLineLength, DefaultMaxLineLength), true)
 }
@@ -240,6 +240,18 @@ func (s *session) setReadDeadline() {
 		deadline = s.authDeadline
 	}
 	_ = s.conn.SetReadDeadline(deadline)
+}
+
+// awaitInput arms the read deadlines before a read of client input, and
+// reports a shutdown. The check comes after the deadline is set: Shutdown
+// sets its flag before it moves the deadline, so one of the two always
+// stops the read.
+func (s *session) awaitInput() error {
+	s.setReadDeadline()
+	if s.srv.shuttingDown() {
+		return errShutdown
+	}
+	return nil
 }
 
 var errShutdown = errors.New("server shutting down")
@@ -337,13 +349,15 @@ func (s *session) handleReadError(err error) bool {
 	switch {
 	case errors.Is(err, errLineTooLong):
 		s.trace("C: <line too long>")
-		s.replyErr("", "line too long")
+		if !s.badCommand("line too long") {
+			return false
+		}
 		if errors.Is(err, errLineTooLongPending) {
 			if s.bw.Flush() != nil || s.discardLine() != nil {
 				return false
 			}
 		}
-		return s.countBadCommand()
+		return true
 	case errors.Is(err, errShutdown) || s.srv.shuttingDown():
 		s.replyErr(CodeSysTemp, "server shutting down")
 	case errors.As(err, &ne) && ne.Timeout():
@@ -360,18 +374,20 @@ func (s *session) handleReadError(err error) bool {
 	return false
 }
 
-// countBadCommand counts an unknown, malformed or wrong-state command and
-// reports whether the session goes on.
-func (s *session) countBadCommand() bool {
+// badCommand answers an unknown, malformed or wrong-state command, counts
+// it, and reports whether the session goes on. The command that passes the
+// limit gets one -ERR that says both why it failed and that the connection
+// closes, so that a pipelining client can still pair replies with commands.
+func (s *session) badCommand(text string) bool {
 	s.badCommands++
 	limit := orDefault(s.srv.MaxBadCommandsBeforeLogin, DefaultMaxBadCommandsLogin)
 	if s.state == stateTransaction {
 		limit = orDefault(s.srv.MaxBadCommands, DefaultMaxBadCommands)
 	}
 	if s.badCommands <= limit {
-		return true
+		return s.replyErr("", text) == nil
 	}
-	s.replyErr("", "too many bad commands, closing connection")
+	_ = s.replyErr("", text+"; too many bad commands, closing connection")
 	_ = s.bw.Flush()
 	return false
 }
@@ -387,6 +403,10 @@ func (s *session) reply(status, text string) error {
 func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
 
 func (s *session) replyErr(code, text string) error {
+	if code != "" && !validCode(code) {
+		s.log.Error("pop3: invalid response code dropped", "code", code)
+		code = ""
+	}
 	if code != "" {
 		text = "[" + code + "] " + text
 	}
@@ -459,11 +479,51 @@ func (s *session) login(username string, user User) error {
 	s.username = username
 	s.log = s.log.With("user", username)
 	s.msgs = mbox.Messages()
+	s.checkUIDs()
 	s.deleted = make([]bool, len(s.msgs))
 	s.state = stateTransaction
 	s.badCommands = 0
 	n, size := s.stat()
 	return s.replyf("maildrop has %d messages (%d octets)", n, size)
+}
+
+// checkUIDs repairs unique-ids that would break the UIDL framing or RFC
+// 1939 §7 (1 to 70 octets of 0x21 to 0x7E): a backend bug, logged, that
+// must not take the session down with it.
+func (s *session) checkUIDs() {
+	if !slices.ContainsFunc(s.msgs, func(m MessageInfo) bool { return !validUID(m.UID) }) {
+		return
+	}
+	s.log.Error("pop3: backend returned invalid unique-ids; repairing them")
+	s.msgs = slices.Clone(s.msgs) // the backend's slice is not ours to change
+	for i, m := range s.msgs {
+		if validUID(m.UID) {
+			continue
+		}
+		uid := []byte(m.UID)
+		for j, c := range uid {
+			if c < 0x21 || c > 0x7e {
+				uid[j] = '_'
+			}
+		}
+		uid = uid[:min(len(uid), 70)]
+		if len(uid) == 0 {
+			uid = []byte("_" + strconv.Itoa(i+1))
+		}
+		s.msgs[i].UID = string(uid)
+	}
+}
+
+func validUID(uid string) bool {
+	if len(uid) == 0 || len(uid) > 70 {
+		return false
+	}
+	for i := 0; i < len(uid); i++ {
+		if uid[i] < 0x21 || uid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // stat counts the messages not marked as deleted and their size.
@@ -496,15 +556,12 @@ func (s *session) authFailed(err error) error {
 			}
 		}
 	}
-	if err := s.replyErr(e.Code, e.Text); err != nil {
-		return err
-	}
 	if s.authFailures >= orDefault(s.srv.MaxAuthFailures, DefaultMaxAuthFailures) {
-		_ = s.replyErr("", "too many failed logins, closing connection")
+		_ = s.replyErr(e.Code, e.Text+"; too many failed logins, closing connection")
 		_ = s.bw.Flush()
 		return errTooManyFailures
 	}
-	return nil
+	return s.replyErr(e.Code, e.Text)
 }
 
 var errTooManyFailures = errors.New("too many failed logins")

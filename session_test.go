@@ -378,7 +378,8 @@ func TestCapa(t *testing.T) {
 	c.cmd("capa")
 	require.Equal(t, "+OK capability list follows", c.line())
 	after := strings.Split(strings.TrimSpace(c.body()), "\r\n")
-	assert.Equal(t, []string{"TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", "IMPLEMENTATION gopop3 test"}, after)
+	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
+	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", "IMPLEMENTATION gopop3 test"}, after)
 	assert.NotContains(t, after, "LAST")
 }
 
@@ -591,4 +592,67 @@ func TestSizesEqualRetrOctets(t *testing.T) {
 	}
 	c.cmd("STAT")
 	assert.Equal(t, fmt.Sprintf("+OK %d %d", len(msgs), total), c.line())
+}
+
+// PASS is valid only right after a successful USER (RFC 1939 §7).
+func TestPassAfterFailedUser(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	transcript(t, startServer(t, srv), `
+		S: +OK ...
+		C: USER alice
+		S: +OK send PASS
+		C: USER
+		S: -ERR missing argument
+		C: PASS secret
+		S: -ERR PASS must follow USER
+	`)
+}
+
+// Control characters are refused (RFC 1939 §3: printable characters); UTF-8
+// passes.
+func TestControlCharacters(t *testing.T) {
+	b := memory.New()
+	require.NoError(t, b.AddUser("zoë", "pässwörd"))
+	srv := pop3.NewServer(b)
+	srv.MaxBadCommandsBeforeLogin = 10
+	c := dial(t, startServer(t, srv))
+	c.line()
+	for _, line := range []string{"USER al\x00ice", "USER\talice", "PASS a\x01b", "\x7f"} {
+		c.cmd(line)
+		assert.Equal(t, "-ERR control character in command", c.line(), "%q", line)
+	}
+	play(t, c, `
+		C: USER zoë
+		S: +OK send PASS
+		C: PASS pässwörd
+		S: +OK maildrop has 0 messages (0 octets)
+	`)
+}
+
+// A long greeting text is cut, never the APOP timestamp.
+func TestLongGreetingKeepsTimestamp(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.Greeting = strings.Repeat("ü", 400)
+	srv.Domain = "mail.(example).com..:;"
+	c := dial(t, startServer(t, srv))
+	g := c.line()
+	assert.Regexp(t, `^\+OK (ü)+ <\d+\.\d+\.[0-9a-f]+@mail\.example\.com>$`, g)
+}
+
+// Unique-ids that would break the framing are repaired, not sent.
+func TestInvalidUIDsRepaired(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{msgDots, msgDots, msgDots}, uids: []string{"good", "bad uid\r\n.", ""}}
+	srv := pop3.NewServer(fb)
+	logs := captureLogs(srv)
+	c := dial(t, startServer(t, srv))
+	c.login()
+	play(t, c, `
+		C: UIDL
+		S: +OK unique-id listing follows
+		S: 1 good
+		S: 2 bad_uid__.
+		S: 3 _3
+		S: .
+	`)
+	assert.Contains(t, logs.String(), "invalid unique-ids")
 }
