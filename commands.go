@@ -50,7 +50,7 @@ func init() {
 // dispatch runs one command line. It returns an error only when the
 // session must end.
 func (s *session) dispatch(line []byte) error {
-	name, cmd, args, err := parseCommand(line, s.state)
+	name, cmd, args, err := parseCommand(line, s.state, s.argv[:0])
 	if s.srv.Debug != nil {
 		s.trace("C: " + redact(name, line))
 	}
@@ -68,8 +68,8 @@ func (s *session) dispatch(line []byte) error {
 // for state st. Keywords are case-insensitive; arguments are separated by
 // spaces, except for a command that takes the rest of the line. A
 // syntaxError reports an unknown command, one not valid in st, or a wrong
-// number of arguments.
-func parseCommand(line []byte, st state) (name string, cmd *command, args []string, err error) {
+// number of arguments. The arguments are appended to args.
+func parseCommand(line []byte, st state, args []string) (name string, cmd *command, _ []string, err error) {
 	if hasControl(line) {
 		// RFC 1939 §3: keywords and arguments are printable characters.
 		// (Octets of 0x80 and up pass, for UTF-8 names and passwords.)
@@ -96,7 +96,7 @@ func parseCommand(line []byte, st state) (name string, cmd *command, args []stri
 	}
 	if cmd.restArg {
 		if len(rest) > 0 {
-			args = []string{string(rest)}
+			args = append(args, string(rest))
 		}
 	} else {
 		for len(rest) > 0 && len(args) <= cmd.maxArgs {

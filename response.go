@@ -64,23 +64,25 @@ type responseWriter interface {
 // 512 octets and with any CR or LF in text replaced, so that no text a
 // backend chooses can break the framing.
 func writeLine(w responseWriter, status, text string) error {
-	line := status
-	if text != "" {
-		line += " " + text
-	}
-	if strings.ContainsAny(line, "\r\n") {
-		line = strings.Map(func(r rune) rune {
+	if len(status)+1+len(text) > maxResponseLine-2 || strings.ContainsAny(text, "\r\n") {
+		text = strings.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' {
 				return ' '
 			}
 			return r
-		}, line)
+		}, text)
+		text = truncateUTF8(text, maxResponseLine-2-len(status)-1)
 	}
-	line = truncateUTF8(line, maxResponseLine-2)
-	if _, err := w.WriteString(line); err != nil {
-		return err
+	_, err := w.WriteString(status)
+	if text != "" && err == nil {
+		_, err = w.WriteString(" ")
+		if err == nil {
+			_, err = w.WriteString(text)
+		}
 	}
-	_, err := w.WriteString("\r\n")
+	if err == nil {
+		_, err = w.Write(crlf)
+	}
 	return err
 }
 

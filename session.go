@@ -57,19 +57,21 @@ type session struct {
 	bw   *bufio.Writer
 	info ConnInfo
 
-	lineBuf      []byte
-	state        state
-	authDeadline time.Time
-	timestamp    string // APOP greeting timestamp; empty without APOP
-	pendingUser  string // the name from USER, kept only until the next command
-	haveUser     bool
-	username     string
-	mbox         Mailbox
-	msgs         []MessageInfo
-	deleted      []bool
-	nDeleted     int
-	sizeDeleted  int64
-	last         int // LAST (RFC 1460): highest message number accessed
+	lineBuf       []byte
+	argv          [3]string // parseCommand's arguments, reused
+	writeDeadline time.Time
+	state         state
+	authDeadline  time.Time
+	timestamp     string // APOP greeting timestamp; empty without APOP
+	pendingUser   string // the name from USER, kept only until the next command
+	haveUser      bool
+	username      string
+	mbox          Mailbox
+	msgs          []MessageInfo
+	deleted       []bool
+	nDeleted      int
+	sizeDeleted   int64
+	last          int // LAST (RFC 1460): highest message number accessed
 
 	badCommands  int
 	authFailures int
@@ -104,7 +106,13 @@ type connWriter struct{ s *session }
 
 func (w connWriter) Write(p []byte) (int, error) {
 	s := w.s
-	_ = s.conn.SetWriteDeadline(time.Now().Add(orDefault(s.srv.WriteTimeout, DefaultWriteTimeout)))
+	// Moving a deadline costs a timer update, so it is moved only when it
+	// has come a tenth of the timeout nearer.
+	timeout := orDefault(s.srv.WriteTimeout, DefaultWriteTimeout)
+	if now := time.Now(); s.writeDeadline.Sub(now) < timeout-timeout/10 {
+		s.writeDeadline = now.Add(timeout)
+		_ = s.conn.SetWriteDeadline(s.writeDeadline)
+	}
 	n, err := s.conn.Write(p)
 	s.bytesOut += int64(n)
 	return n, err
@@ -170,6 +178,7 @@ func (s *session) handshake(tc *tls.Conn) error {
 		return err
 	}
 	_ = tc.SetDeadline(time.Time{})
+	s.writeDeadline = time.Time{}
 	st := tc.ConnectionState()
 	s.info.TLS = &st
 	return nil
