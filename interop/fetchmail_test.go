@@ -175,11 +175,7 @@ func TestFetchmail(t *testing.T) {
 
 			f.runFetchmail(t)
 			assertDelivered(t, srv.loaded, readFiles(t, f.out), fetchmailAdded...)
-			if c.keep {
-				srv.assertUnchanged(t)
-			} else {
-				srv.assertEmptied(t)
-			}
+			srv.assertKeptOrEmptied(t, c.keep)
 			for _, line := range c.traced {
 				srv.assertTraced(t, line)
 			}
@@ -192,11 +188,7 @@ func TestFetchmail(t *testing.T) {
 			r := f.runFetchmail(t, fetchmailNoMail)
 			assert.Contains(t, r.stdout, "normal termination, status 1", "%s", r)
 			assert.Len(t, readFiles(t, f.out), len(srv.loaded), "nothing more is delivered")
-			if c.keep {
-				srv.assertUnchanged(t)
-			} else {
-				srv.assertEmptied(t)
-			}
+			srv.assertKeptOrEmptied(t, c.keep)
 		})
 	}
 }

@@ -155,22 +155,14 @@ func TestGetmail(t *testing.T) {
 
 			g.runGetmail(t)
 			assertDelivered(t, srv.loaded, g.delivered(t), getmailAdded...)
-			if c.delete {
-				srv.assertEmptied(t)
-			} else {
-				srv.assertUnchanged(t)
-			}
+			srv.assertKeptOrEmptied(t, !c.delete)
 			for _, line := range c.traced {
 				srv.assertTraced(t, line)
 			}
 
 			g.runGetmail(t)
 			assertDelivered(t, srv.loaded, g.delivered(t), getmailAdded...)
-			if c.delete {
-				srv.assertEmptied(t)
-			} else {
-				srv.assertUnchanged(t)
-			}
+			srv.assertKeptOrEmptied(t, !c.delete)
 		})
 	}
 }

@@ -270,6 +270,17 @@ func (s *testServer) assertEmptied(t *testing.T) {
 	s.assertMaildrop(t, nil)
 }
 
+// assertKeptOrEmptied checks the maildrop after a client ran in keep mode
+// (unchanged) or delete mode (emptied).
+func (s *testServer) assertKeptOrEmptied(t *testing.T, keep bool) {
+	t.Helper()
+	if keep {
+		s.assertUnchanged(t)
+	} else {
+		s.assertEmptied(t)
+	}
+}
+
 // assertTraced checks that the server trace has exactly this client line
 // (such as "STLS", "AUTH PLAIN", or "AUTH PLAIN <redacted>" for one with an
 // initial response) in some session.

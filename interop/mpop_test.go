@@ -95,11 +95,7 @@ func TestMpop(t *testing.T) {
 
 			m.runMpop(t)
 			assertDelivered(t, srv.loaded, readMaildir(t, m.maildir), mpopAdded...)
-			if c.keep {
-				srv.assertUnchanged(t)
-			} else {
-				srv.assertEmptied(t)
-			}
+			srv.assertKeptOrEmptied(t, c.keep)
 			for _, line := range c.traced {
 				srv.assertTraced(t, line)
 			}
@@ -107,11 +103,7 @@ func TestMpop(t *testing.T) {
 			// Nothing is new the second time.
 			m.runMpop(t)
 			assertDelivered(t, srv.loaded, readMaildir(t, m.maildir), mpopAdded...)
-			if c.keep {
-				srv.assertUnchanged(t)
-			} else {
-				srv.assertEmptied(t)
-			}
+			srv.assertKeptOrEmptied(t, c.keep)
 		})
 	}
 }

@@ -172,11 +172,7 @@ func TestPoplib(t *testing.T) {
 			for _, line := range tc.traced {
 				srv.assertTraced(t, line)
 			}
-			if tc.deleteAll {
-				srv.assertEmptied(t)
-			} else {
-				srv.assertUnchanged(t)
-			}
+			srv.assertKeptOrEmptied(t, !tc.deleteAll)
 		})
 	}
 }
