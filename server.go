@@ -17,7 +17,9 @@ import (
 // after Close or Shutdown.
 var ErrServerClosed = errors.New("pop3: server closed")
 
-// Defaults for the zero values of Server's fields.
+// Defaults of Server's fields. A zero field means its default, except
+// MaxConnections and MaxConnectionsPerIP, where zero means unlimited and
+// NewServer sets the default.
 const (
 	DefaultIdleTimeout         = 10 * time.Minute // RFC 1939 §3: at least 10 minutes
 	DefaultAuthTimeout         = 3 * time.Minute
