@@ -378,7 +378,8 @@ func (s *session) handleReadError(err error) bool {
 	}
 	// The goodbye gets a short write deadline of its own: the client may be
 	// gone.
-	_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	s.writeDeadline = time.Now().Add(time.Second)
+	_ = s.conn.SetWriteDeadline(s.writeDeadline)
 	_ = s.bw.Flush()
 	return false
 }
