@@ -181,6 +181,7 @@ func (s *session) handshake(tc *tls.Conn) error {
 	s.writeDeadline = time.Time{}
 	st := tc.ConnectionState()
 	s.info.TLS = &st
+	s.log = s.log.With("tls_version", tls.VersionName(st.Version))
 	return nil
 }
 
