@@ -201,3 +201,32 @@ func memInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse + m.StackInuse)
 }
+
+// BenchmarkRetrLarge retrieves one 20 MB message over loopback TCP, read
+// and un-stuffed by the client, to compare with other servers' figures.
+func BenchmarkRetrLarge(b *testing.B) {
+	big := strings.Repeat(strings.Repeat("r", 76)+"\r\n.dot line\r\n", 20<<20/90)
+	fb := &fakeBackend{msgs: []string{big}}
+	srv := pop3.NewServer(fb)
+	addr := startServer(b, srv)
+	c := dial(b, addr)
+	c.login()
+	b.SetBytes(int64(len(big)))
+	b.ResetTimer()
+	for range b.N {
+		_ = c.conn.SetDeadline(time.Now().Add(time.Minute))
+		c.cmd("RETR 1")
+		if l := c.line(); !strings.HasPrefix(l, "+OK") {
+			b.Fatal(l)
+		}
+		for {
+			l, err := c.r.ReadSlice('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(l) == 3 && l[0] == '.' {
+				break
+			}
+		}
+	}
+}
