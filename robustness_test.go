@@ -10,7 +10,6 @@ import (
 	"net"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/syncbuf"
 )
 
 // goroutinesSettle waits until the goroutine count is back to at most
@@ -34,26 +34,9 @@ func goroutinesSettle(t testing.TB, baseline int) {
 	}
 }
 
-// logCapture is a slog handler target that keeps every record as text.
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func captureLogs(srv *pop3.Server) *logCapture {
-	lc := &logCapture{}
+// captureLogs sends srv's log records, as text, to a buffer.
+func captureLogs(srv *pop3.Server) *syncbuf.Buffer {
+	lc := &syncbuf.Buffer{}
 	srv.Logger = slog.New(slog.NewTextHandler(lc, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return lc
 }
@@ -483,7 +466,7 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	b := &apopFake{secret: password}
 	srv := pop3.NewServer(b)
 	logs := captureLogs(srv)
-	trace := &logCapture{}
+	trace := &syncbuf.Buffer{}
 	srv.Debug = trace
 	addr := startServer(t, srv)
 
@@ -584,7 +567,7 @@ func TestSessionLogLine(t *testing.T) {
 func TestTraceHidesUnrecognisedLines(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.MaxBadCommandsBeforeLogin = 10
-	trace := &logCapture{}
+	trace := &syncbuf.Buffer{}
 	srv.Debug = trace
 	c := dial(t, startServer(t, srv))
 	c.line()

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/memory"
 )
@@ -148,25 +148,6 @@ func manyMessages(n int) []string {
 	return msgs
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use: the server writes
-// its trace while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testServer is a pop3.Server on a memory backend, serving cleartext
 // connections with STLS on one port and implicit TLS on another.
 type testServer struct {
@@ -177,7 +158,7 @@ type testServer struct {
 	port, tlsPort int
 	// trace is the server's protocol trace (Server.Debug) and its
 	// warnings; it is logged when the test fails.
-	trace *syncBuffer
+	trace *syncbuf.Buffer
 	// loaded is the maildrop as stored, before any client ran.
 	loaded []memory.Message
 }
@@ -189,7 +170,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	s := &testServer{
 		backend: memory.New(),
 		certs:   testcert.New(t),
-		trace:   &syncBuffer{},
+		trace:   &syncbuf.Buffer{},
 	}
 	require.NoError(t, s.backend.AddUser(testUser, testPassword))
 	for _, f := range fixtures() {
