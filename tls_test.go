@@ -241,3 +241,23 @@ func TestCleartextPolicy(t *testing.T) {
 		})
 	}
 }
+
+// A failed STLS handshake ends that connection quietly; the server goes
+// on.
+func TestSTLSFailedHandshake(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	srv, _ := newMemoryServer(t)
+	srv.TLSConfig = serverCfg
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	c.cmd("STLS")
+	require.Equal(t, "+OK begin TLS negotiation", c.line())
+	c.send("this is not a TLS ClientHello\r\n")
+	c.expectClosed()
+
+	d := dial(t, addr)
+	d.line()
+	d.startTLS(clientCfg)
+	assert.Contains(t, d.capa(), "USER")
+}
