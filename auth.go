@@ -53,7 +53,7 @@ func (s *session) cmdSTLS([]string) error {
 	if err := s.handshake(tc); err != nil {
 		return &fatalError{err}
 	}
-	s.pendingUser, s.haveUser = "", false
+	s.pendingUser = ""
 	return nil
 }
 
@@ -64,12 +64,9 @@ func (s *session) saslMechanisms() []string {
 	if s.cleartextAllowed() {
 		mechs = append(mechs, mechPlain, mechLogin)
 	}
-	if sb, ok := s.srv.Backend.(SASLBackend); ok {
-		for _, m := range sb.SASLMechanisms(&s.info) {
-			m = strings.ToUpper(m)
-			if !slices.Contains(mechs, m) {
-				mechs = append(mechs, m)
-			}
+	for _, m := range s.backendMechanisms() {
+		if !slices.Contains(mechs, m) {
+			mechs = append(mechs, m)
 		}
 	}
 	return mechs
@@ -124,9 +121,8 @@ func (s *session) cmdAuth(args []string) error {
 			challenge, done, err = server.Next(response)
 			return err
 		})
-		var pe *panicError
 		switch {
-		case errors.As(err, &pe):
+		case isPanic(err):
 			return err
 		case err != nil && loginErr != nil:
 			return s.authFailed(loginErr)
@@ -245,8 +241,8 @@ func decodeSASL(arg string) ([]byte, error) {
 // otherwise the built-in PLAIN or LOGIN on Backend.Login, whose error is
 // kept in loginErr.
 func (s *session) newSASLServer(mech string, authenticated func(string, User), loginErr *error) (sasl.Server, error) {
-	if sb, ok := s.srv.Backend.(SASLBackend); ok && slices.Contains(upper(sb.SASLMechanisms(&s.info)), mech) {
-		return sb.SASLServer(s.ctx, &s.info, mech, authenticated)
+	if slices.Contains(s.backendMechanisms(), mech) {
+		return s.srv.Backend.(SASLBackend).SASLServer(s.ctx, &s.info, mech, authenticated)
 	}
 	check := func(username, password string) error {
 		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
@@ -268,10 +264,16 @@ func (s *session) newSASLServer(mech string, authenticated func(string, User), l
 	}), nil
 }
 
-func upper(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = strings.ToUpper(s)
+// backendMechanisms lists a SASLBackend's mechanisms, upper-cased.
+func (s *session) backendMechanisms() []string {
+	sb, ok := s.srv.Backend.(SASLBackend)
+	if !ok {
+		return nil
+	}
+	mechs := sb.SASLMechanisms(&s.info)
+	out := make([]string, len(mechs))
+	for i, m := range mechs {
+		out[i] = strings.ToUpper(m)
 	}
 	return out
 }

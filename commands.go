@@ -58,7 +58,7 @@ func (s *session) dispatch(line []byte) error {
 		err = s.runHandler(cmd, args)
 	}
 	if name != "USER" || err != nil {
-		s.pendingUser, s.haveUser = "", false // PASS must come right after a successful USER
+		s.pendingUser = "" // PASS must come right after a successful USER
 	}
 	return s.answer(err)
 }
@@ -139,7 +139,6 @@ func (s *session) answer(err error) error {
 	}
 	var (
 		se syntaxError
-		pe *panicError
 		fe *fatalError
 	)
 	switch {
@@ -148,7 +147,7 @@ func (s *session) answer(err error) error {
 			return errors.New("too many bad commands")
 		}
 		return nil
-	case errors.As(err, &pe):
+	case isPanic(err):
 		_ = s.replyErr(CodeSysTemp, "internal error")
 		_ = s.bw.Flush()
 		return err
@@ -190,7 +189,7 @@ func (s *session) cmdUser(args []string) error {
 	if !s.cleartextAllowed() {
 		return errTLSRequired
 	}
-	s.pendingUser, s.haveUser = args[0], true
+	s.pendingUser = args[0]
 	return s.replyOK("send PASS")
 }
 
@@ -199,14 +198,12 @@ var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext
 // cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
 // included, is the password.
 func (s *session) cmdPass(args []string) error {
-	if !s.haveUser {
+	// USER has checked the cleartext policy, which cannot tighten later.
+	if s.pendingUser == "" {
 		return syntaxError("PASS must follow USER")
 	}
-	if !s.cleartextAllowed() {
-		return errTLSRequired
-	}
 	username := s.pendingUser
-	s.pendingUser, s.haveUser = "", false
+	s.pendingUser = ""
 	return s.loginPassword(username, args[0])
 }
 
@@ -270,7 +267,7 @@ func (s *session) cmdCapa([]string) error {
 // leading dot doubled, to keep the framing whole.
 func (s *session) writeLines(lines []string) error {
 	for _, l := range lines {
-		l = strings.NewReplacer("\r", " ", "\n", " ").Replace(l)
+		l = lineBreaks.Replace(l)
 		if strings.HasPrefix(l, ".") {
 			l = "." + l
 		}
@@ -306,8 +303,7 @@ func (s *session) cmdQuit([]string) error {
 	}
 	s.closeMailbox()
 	if removeErr != nil {
-		var pe *panicError
-		if errors.As(removeErr, &pe) {
+		if isPanic(removeErr) {
 			return removeErr
 		}
 		s.log.Error("pop3: removing messages failed", "err", removeErr)
@@ -438,8 +434,7 @@ func (s *session) openMessage(i, lines int) (io.ReadCloser, error) {
 		return err
 	})
 	if err != nil {
-		var pe *panicError
-		if errors.As(err, &pe) {
+		if isPanic(err) {
 			return nil, err
 		}
 		return nil, s.userFacingError("read", err)

@@ -51,6 +51,20 @@ func serveOn(t testing.TB, srv *pop3.Server, l net.Listener) string {
 	return l.Addr().String()
 }
 
+// serveUnmanaged serves srv on a loopback port for a test that stops the
+// server itself; Serve's result arrives on served.
+func serveUnmanaged(t testing.TB, srv *pop3.Server) (addr string, served <-chan error) {
+	t.Helper()
+	if srv.Logger == nil {
+		srv.Logger = discardLogger()
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ch := make(chan error, 1)
+	go func() { ch <- srv.Serve(l) }()
+	return l.Addr().String(), ch
+}
+
 // newMemoryServer returns a server on a memory backend with user alice
 // (password "secret") holding msgs.
 func newMemoryServer(t testing.TB, msgs ...string) (*pop3.Server, *memory.Backend) {

@@ -46,11 +46,7 @@ func TestLoad(t *testing.T) {
 	}
 	srv := pop3.NewServer(b)
 	srv.MaxConnectionsPerIP = 0 // every client is 127.0.0.1
-	srv.Logger = discardLogger()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	addr, served := serveUnmanaged(t, srv)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -60,7 +56,7 @@ func TestLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range sessions {
-				if err := loadSession(l.Addr().String(), fmt.Sprintf("user%d", i)); err != nil {
+				if err := loadSession(addr, fmt.Sprintf("user%d", i)); err != nil {
 					errs <- err
 					return
 				}

@@ -60,17 +60,15 @@ type responseWriter interface {
 	WriteString(s string) (int, error)
 }
 
+// lineBreaks blanks out CR and LF in text that goes into a response line.
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
+
 // writeLine writes one status line, "+OK text" or "-ERR text", cut to fit
 // 512 octets and with any CR or LF in text replaced, so that no text a
 // backend chooses can break the framing.
 func writeLine(w responseWriter, status, text string) error {
 	if len(status)+1+len(text) > maxResponseLine-2 || strings.ContainsAny(text, "\r\n") {
-		text = strings.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' {
-				return ' '
-			}
-			return r
-		}, text)
+		text = lineBreaks.Replace(text)
 		text = truncateUTF8(text, maxResponseLine-2-len(status)-1)
 	}
 	_, err := w.WriteString(status)

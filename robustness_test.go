@@ -345,12 +345,7 @@ func TestShutdown(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	fb := &fakeBackend{msgs: []string{msgDots}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	srv := pop3.NewServer(fb)
-	srv.Logger = discardLogger()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	addr := l.Addr().String()
+	addr, served := serveUnmanaged(t, srv)
 
 	idle := dial(t, addr)
 	idle.login()
@@ -387,10 +382,12 @@ func TestShutdown(t *testing.T) {
 	assert.Empty(t, fb.deletes())
 	assert.Equal(t, int32(2), fb.closes.Load())
 
-	_, err = net.Dial("tcp", addr)
+	_, err := net.Dial("tcp", addr)
 	assert.Error(t, err, "no longer accepting")
 	require.NoError(t, srv.Shutdown(context.Background()), "idempotent")
 	require.NoError(t, srv.Close(), "idempotent")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
 	assert.ErrorIs(t, srv.Serve(l), pop3.ErrServerClosed)
 	goroutinesSettle(t, baseline)
 }
@@ -422,11 +419,8 @@ func TestShutdownDeadline(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	fb := &fakeBackend{msgs: []string{msgDots}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	srv := pop3.NewServer(fb)
-	srv.Logger = discardLogger()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go srv.Serve(l)
-	c := dial(t, l.Addr().String())
+	addr, _ := serveUnmanaged(t, srv)
+	c := dial(t, addr)
 	c.login()
 	c.cmd("RETR 1")
 	<-fb.entered // stuck in the backend for good
@@ -441,12 +435,8 @@ func TestShutdownDeadline(t *testing.T) {
 func TestCloseEndsEverything(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	srv, b := newMemoryServer(t, msgDots)
-	srv.Logger = discardLogger()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	c := dial(t, l.Addr().String())
+	addr, served := serveUnmanaged(t, srv)
+	c := dial(t, addr)
 	c.login()
 	c.cmd("DELE 1")
 	c.line()

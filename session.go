@@ -64,14 +64,14 @@ type session struct {
 	authDeadline  time.Time
 	timestamp     string // APOP greeting timestamp; empty without APOP
 	pendingUser   string // the name from USER, kept only until the next command
-	haveUser      bool
 	username      string
 	mbox          Mailbox
 	msgs          []MessageInfo
 	deleted       []bool
 	nDeleted      int
 	sizeDeleted   int64
-	last          int // LAST (RFC 1460): highest message number accessed
+	totalSize     int64 // of the snapshot, marked messages included
+	last          int   // LAST (RFC 1460): highest message number accessed
 
 	badCommands  int
 	authFailures int
@@ -466,6 +466,11 @@ type panicError struct{ op string }
 
 func (e *panicError) Error() string { return "panic in backend during " + e.op }
 
+func isPanic(err error) bool {
+	var pe *panicError
+	return errors.As(err, &pe)
+}
+
 // login completes a successful authentication: it opens the maildrop and
 // enters TRANSACTION (RFC 1939 §4). A locked maildrop leaves the session
 // in AUTHORIZATION.
@@ -476,8 +481,7 @@ func (s *session) login(username string, user User) error {
 		return err
 	})
 	if err != nil {
-		var pe *panicError
-		if errors.As(err, &pe) {
+		if isPanic(err) {
 			return err
 		}
 		if errors.Is(err, ErrMailboxLocked) {
@@ -492,6 +496,9 @@ func (s *session) login(username string, user User) error {
 	s.msgs = mbox.Messages()
 	s.checkUIDs()
 	s.deleted = make([]bool, len(s.msgs))
+	for _, m := range s.msgs {
+		s.totalSize += m.Size
+	}
 	s.state = stateTransaction
 	s.badCommands = 0
 	n, size := s.stat()
@@ -539,18 +546,13 @@ func validUID(uid string) bool {
 
 // stat counts the messages not marked as deleted and their size.
 func (s *session) stat() (int, int64) {
-	var size int64
-	for _, m := range s.msgs {
-		size += m.Size
-	}
-	return len(s.msgs) - s.nDeleted, size - s.sizeDeleted
+	return len(s.msgs) - s.nDeleted, s.totalSize - s.sizeDeleted
 }
 
 // authFailed answers a refused login after AuthFailureDelay and reports
 // whether the session goes on (MaxAuthFailures).
 func (s *session) authFailed(err error) error {
-	var pe *panicError
-	if errors.As(err, &pe) {
+	if isPanic(err) {
 		return err
 	}
 	e := s.userFacingError("login", err)
