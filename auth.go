@@ -2,9 +2,9 @@ package pop3
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 
@@ -21,40 +21,73 @@ const (
 // §4).
 var errAuthCancelled = &Error{Text: "authentication cancelled"}
 
-// canSTLS reports whether STLS is offered: TLS is configured and not yet
-// active (RFC 2595 §4).
-func (s *session) canSTLS() bool {
-	return s.srv.TLSConfig != nil && s.info.TLS == nil
+// errTLSRequired refuses a cleartext login where it is not allowed (RFC
+// 8314 §5).
+var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext login: use STLS or the TLS port"}
+
+// cleartextAllowed reports whether a cleartext password may be sent here
+// (RFC 2595 §6, RFC 8314 §5): on TLS, on a connection that
+// Server.TrustedConn vouched for, from a loopback address or over a unix
+// socket, or anywhere when the server allows insecure auth.
+func (s *session) cleartextAllowed() bool {
+	if s.info.TLS != nil || s.info.Trusted || s.srv.AllowInsecureAuth {
+		return true
+	}
+	switch a := s.info.RemoteAddr.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	if _, unix := s.info.LocalAddr.(*net.UnixAddr); unix {
+		return true
+	}
+	if s.info.RemoteAddr != nil {
+		if host, _, err := net.SplitHostPort(s.info.RemoteAddr.String()); err == nil {
+			if ip := net.ParseIP(host); ip != nil {
+				return ip.IsLoopback()
+			}
+		}
+	}
+	return false
 }
 
-// cmdSTLS handles STLS (RFC 2595 §4). After "+OK" the handshake starts at
-// once. Whatever the client sent after the STLS line in cleartext is
-// thrown away unread, so that no command can be injected into the TLS
-// session (CVE-2011-0411). The session then forgets any USER and stays in
-// AUTHORIZATION.
-func (s *session) cmdSTLS([]string) error {
-	if !s.canSTLS() {
-		if s.info.TLS != nil {
-			return &Error{Text: "TLS already active"}
-		}
-		return &Error{Text: "STLS not available"}
+// cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
+// one learns which users exist.
+func (s *session) cmdUser(args []string) error {
+	if !s.cleartextAllowed() {
+		return errTLSRequired
 	}
-	if err := s.replyOK("begin TLS negotiation"); err != nil {
-		return err
+	s.pendingUser = args[0]
+	return s.replyOK("send PASS")
+}
+
+// cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
+// included, is the password.
+func (s *session) cmdPass(args []string) error {
+	// USER has checked the cleartext policy, which cannot tighten later.
+	if s.pendingUser == "" {
+		return syntaxError("PASS must follow USER")
 	}
-	if err := s.bw.Flush(); err != nil {
-		return err
-	}
-	tc := tls.Server(s.conn, s.srv.TLSConfig)
-	s.mu.Lock()
-	s.conn = tc
-	s.mu.Unlock()
-	s.br.Reset(tc) // drops the pipelined cleartext
-	if err := s.handshake(tc); err != nil {
-		return &fatalError{err}
-	}
+	username, password := s.pendingUser, args[0]
 	s.pendingUser = ""
-	return nil
+	return s.authenticate("USER", func() (string, User, error) {
+		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
+		return username, user, err
+	})
+}
+
+// cmdAPOP handles APOP (RFC 1939 §7).
+func (s *session) cmdAPOP(args []string) error {
+	ab, ok := s.srv.Backend.(APOPBackend)
+	if !ok || s.timestamp == "" {
+		return &Error{Text: "APOP not supported"}
+	}
+	username, digest := args[0], strings.ToLower(args[1])
+	return s.authenticate("APOP", func() (string, User, error) {
+		user, err := ab.LoginAPOP(s.ctx, &s.info, username, s.timestamp, digest)
+		return username, user, err
+	})
 }
 
 // saslMechanisms lists the mechanisms AUTH accepts on this connection:
@@ -89,53 +122,45 @@ func (s *session) cmdAuth(args []string) error {
 		}
 		return &Error{Text: "unsupported SASL mechanism"}
 	}
-
-	var (
-		username string
-		user     User
-		loginErr error // from Backend.Login, shown as it is
-	)
-	authenticated := func(name string, u User) { username, user = name, u }
-	var server sasl.Server
-	err := s.backendCall("auth", func() (err error) {
-		server, err = s.newSASLServer(mech, authenticated, &loginErr)
-		return err
-	})
-	if err != nil {
-		return s.authFailed(err)
-	}
-
-	var response []byte // nil: no initial response
+	var initial []byte // nil: no initial response
 	if len(args) == 2 {
-		if response, err = decodeSASL(args[1]); err != nil {
+		var err error
+		if initial, err = decodeSASL(args[1]); err != nil {
 			return err
 		}
 	}
+	return s.authenticate("AUTH "+mech, func() (string, User, error) {
+		return s.saslExchange(mech, initial)
+	})
+}
+
+// saslExchange runs a SASL exchange to its end and returns the user it
+// authenticated, or the error to count as a failed login. Only the end of
+// the session, and a cancel before the client has sent any response, are
+// not failures.
+func (s *session) saslExchange(mech string, response []byte) (username string, user User, err error) {
+	var loginErr error // from Backend.Login in PLAIN and LOGIN, shown as it is
+	authenticated := func(name string, u User) { username, user = name, u }
+	server, err := s.newSASLServer(mech, authenticated, &username, &loginErr)
+	if err != nil {
+		return username, nil, err
+	}
 	responded := response != nil
 	for {
-		var (
-			challenge []byte
-			done      bool
-		)
-		err := s.backendCall("auth", func() (err error) {
-			challenge, done, err = server.Next(response)
-			return err
-		})
+		challenge, done, err := server.Next(response)
 		switch {
-		case isPanic(err):
-			return err
 		case err != nil && loginErr != nil:
-			return s.authFailed(loginErr)
+			return username, nil, loginErr
 		case err != nil:
 			var e *Error
 			if !errors.As(err, &e) {
 				s.log.Debug("pop3: SASL exchange failed", "mech", mech, "err", err)
 				err = ErrAuthFailed
 			}
-			return s.authFailed(err)
+			return username, nil, err
 		case done && user == nil:
 			s.log.Error("pop3: SASL mechanism succeeded without a user", "mech", mech)
-			return s.authFailed(ErrAuthFailed)
+			return username, nil, ErrAuthFailed
 		case done && len(challenge) > 0:
 			// Additional data with success (RFC 4422 §5, e.g. SCRAM's
 			// server signature): POP3's +OK cannot carry it, so it goes as
@@ -143,82 +168,59 @@ func (s *session) cmdAuth(args []string) error {
 			// response (RFC 5034 §4).
 			final, err := s.saslChallenge(challenge)
 			if err != nil {
-				return s.saslAbort(err, true)
+				return username, nil, err
 			}
 			if len(final) != 0 {
-				return s.authFailed(ErrAuthFailed)
+				return username, nil, ErrAuthFailed
 			}
-			fallthrough
+			return username, user, nil
 		case done:
-			return s.login(username, user)
+			return username, user, nil
 		}
 		if response, err = s.saslChallenge(challenge); err != nil {
-			return s.saslAbort(err, responded)
+			if err == errAuthCancelled && responded {
+				// Once the client has sent a response, a cancel counts as
+				// a failed login, with its delay: otherwise a mechanism
+				// that rejects and then waits for the client's last word
+				// (OAUTHBEARER) would allow unlimited guesses.
+				err = ErrAuthFailed
+			}
+			return username, nil, err
 		}
 		responded = true
 	}
 }
 
-// saslAbort ends an exchange that the client cancelled or broke. Once the
-// client has sent a response, a cancel counts as a failed login, with its
-// delay: otherwise a mechanism that rejects and then waits for the
-// client's last word (OAUTHBEARER) would allow unlimited guesses.
-func (s *session) saslAbort(err error, responded bool) error {
-	if errors.Is(err, errAuthCancelled) && responded {
-		return s.authFailed(ErrAuthFailed)
-	}
-	return err
-}
-
-// saslChallenge sends "+ " and the base64 challenge (RFC 5034 §4) and reads
-// the client's response line, which may be as long as MaxAuthLineLength.
+// saslChallenge sends a challenge and reads the client's response line,
+// which may be as long as MaxAuthLineLength. A cancel ("*") returns
+// errAuthCancelled; a response that cannot be read ends the session.
 func (s *session) saslChallenge(challenge []byte) ([]byte, error) {
 	if err := s.writeContinuation(challenge); err != nil {
-		return nil, err
+		return nil, endSession(reasonError, nil, err)
 	}
-	if err := s.bw.Flush(); err != nil {
-		return nil, err
+	if err := s.c.flush(); err != nil {
+		return nil, endSession(reasonError, nil, err)
 	}
 	if err := s.awaitInput(); err != nil {
-		_ = s.replyErr(CodeSysTemp, "server shutting down")
-		return nil, &fatalError{err}
+		return nil, s.readError(err)
 	}
-	line, err := s.readLine(orDefault(s.srv.MaxAuthLineLength, DefaultMaxAuthLineLength), false)
+	line, err := s.c.readLine(s.srv.maxAuthLineLength(), 0)
 	if errors.Is(err, errLineTooLongPending) {
-		if err := s.discardLine(); err != nil {
-			return nil, err
+		if err := s.c.discardLine(); err != nil {
+			return nil, s.readError(err)
 		}
 	}
 	if errors.Is(err, errLineTooLong) {
 		return nil, &Error{Text: "SASL response too long"}
 	}
 	if err != nil {
-		return nil, &fatalError{err}
+		return nil, s.readError(err)
 	}
 	s.trace("C: <SASL response redacted>")
 	if string(line) == "*" {
 		return nil, errAuthCancelled
 	}
 	return decodeSASL(string(line))
-}
-
-func (s *session) writeContinuation(challenge []byte) error {
-	s.trace("S: + <challenge>")
-	if _, err := s.bw.WriteString("+ "); err != nil {
-		return err
-	}
-	enc := base64.StdEncoding
-	var buf [512]byte
-	if n := enc.EncodedLen(len(challenge)); n <= len(buf) {
-		enc.Encode(buf[:n], challenge)
-		if _, err := s.bw.Write(buf[:n]); err != nil {
-			return err
-		}
-	} else if _, err := s.bw.WriteString(enc.EncodeToString(challenge)); err != nil {
-		return err
-	}
-	_, err := s.bw.Write(crlf)
-	return err
 }
 
 // decodeSASL decodes a base64 SASL response; "=" is an empty one (RFC 5034
@@ -238,13 +240,14 @@ func decodeSASL(arg string) ([]byte, error) {
 }
 
 // newSASLServer starts mech: the backend's own when it offers it,
-// otherwise the built-in PLAIN or LOGIN on Backend.Login, whose error is
-// kept in loginErr.
-func (s *session) newSASLServer(mech string, authenticated func(string, User), loginErr *error) (sasl.Server, error) {
+// otherwise the built-in PLAIN or LOGIN on Backend.Login, whose username
+// is kept in attempted and error in loginErr.
+func (s *session) newSASLServer(mech string, authenticated func(string, User), attempted *string, loginErr *error) (sasl.Server, error) {
 	if slices.Contains(s.backendMechanisms(), mech) {
 		return s.srv.Backend.(SASLBackend).SASLServer(s.ctx, &s.info, mech, authenticated)
 	}
 	check := func(username, password string) error {
+		*attempted = username
 		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
 		if err != nil {
 			*loginErr = err

@@ -19,25 +19,48 @@ type Backend interface {
 	// Login checks a username and a cleartext password, as given by USER and
 	// PASS (RFC 1939 §7) or by AUTH PLAIN and AUTH LOGIN (RFC 5034).
 	//
-	// Bad credentials return ErrAuthFailed, or an *Error with another
-	// response code such as [LOGIN-DELAY] or [SYS/PERM] (RFC 3206). The
+	// Bad credentials return [ErrAuthFailed]; an *[Error] with another
+	// code chooses what the client sees, such as [ErrLoginDelay] or
+	// [CodeSysPerm] (RFC 3206); any other error is a temporary failure
+	// ([CodeSysTemp]) whose detail goes only to the log. Every error
+	// except one with code [CodeLoginDelay] or [CodeInUse] counts as a
+	// failed login: it waits [Server.AuthFailureDelay], adds to the
+	// client address's penalty and to [Server.MaxAuthFailures]. The
 	// server never tells the client whether the user exists.
 	Login(ctx context.Context, c *ConnInfo, username, password string) (User, error)
+}
+
+// BackendFunc adapts a function to [Backend]: the one-line backend of a
+// test, or of a server that checks passwords elsewhere.
+type BackendFunc func(ctx context.Context, c *ConnInfo, username, password string) (User, error)
+
+// Login calls f.
+func (f BackendFunc) Login(ctx context.Context, c *ConnInfo, username, password string) (User, error) {
+	return f(ctx, c, username, password)
 }
 
 // User is an authenticated user.
 type User interface {
 	// Open takes the maildrop's exclusive lock (RFC 1939 §4) and returns a
 	// snapshot of it. A maildrop that another session holds returns
-	// ErrMailboxLocked, which the client sees as "-ERR [IN-USE] ...".
+	// [ErrMailboxLocked], which the client sees as
+	//
+	//	-ERR [IN-USE] maildrop already locked by another session
+	//
+	// [ConnInfoFromContext] gives the connection, for a policy applied at
+	// open time.
 	Open(ctx context.Context) (Mailbox, error)
 }
 
 // MessageInfo describes one message of a maildrop snapshot.
 type MessageInfo struct {
-	// Size is the exact number of octets that Message yields: the message
-	// with CRLF line ends and before dot-stuffing (RFC 1939 §11). STAT,
-	// LIST and the RETR reply report it.
+	// Size is the exact number of octets the client receives as the
+	// message (RFC 1939 §11): what Message yields with every line end made
+	// CRLF and a final CRLF added if missing, before dot-stuffing. For a
+	// message stored with CRLF line ends that is its length; otherwise
+	// compute it with [CRLFSize]. STAT, LIST and the RETR reply report it,
+	// and clients rely on it; the server logs a warning when a RETR sends
+	// another number of octets.
 	Size int64
 	// UID is the message's unique-id (RFC 1939 §7, UIDL): 1 to 70
 	// characters in the range 0x21 to 0x7E, the same for the same message
@@ -55,9 +78,9 @@ type Mailbox interface {
 	// Messages is the listing at open time, message 1 first. It must not
 	// change while the mailbox is open.
 	Messages() []MessageInfo
-	// Message opens message i (a 0-based index into Messages) for reading:
-	// lines end in CRLF and are not dot-stuffed. The server closes the
-	// reader.
+	// Message opens message i (a 0-based index into Messages) for reading,
+	// not dot-stuffed. Lines should end in CRLF; a bare LF is sent as CRLF
+	// (and counted so by [CRLFSize]). The server closes the reader.
 	Message(ctx context.Context, i int) (io.ReadCloser, error)
 	// Delete removes the given messages (0-based, ascending) permanently.
 	// It is called at most once, in the UPDATE state after QUIT (RFC 1939
@@ -93,8 +116,10 @@ type SASLBackend interface {
 	// SASLServer starts the server side of mech, one of SASLMechanisms.
 	// Before its Next reports success, the mechanism must call
 	// authenticated with the user it logged in (username is for logs).
-	// An *Error from Next is shown to the client as it is; any other error
-	// is a refused login ([AUTH]). A panic in Next ends the session.
+	// An *[Error] from Next is shown to the client as it is; any other
+	// error is a refused login ([ErrAuthFailed]). Either counts as a
+	// failed login as for [Backend.Login]. A panic in Next ends the
+	// session.
 	SASLServer(ctx context.Context, c *ConnInfo, mech string, authenticated func(username string, user User)) (sasl.Server, error)
 }
 
@@ -110,14 +135,37 @@ type TopMailbox interface {
 
 // ConnInfo describes the client connection to a backend, so that it can
 // rate-limit, log or refuse by address. The server fills it in; a backend
-// must not change it.
+// must not change it. Login methods receive it as an argument; every
+// backend call can read it from its context with [ConnInfoFromContext].
 type ConnInfo struct {
-	// RemoteAddr and LocalAddr are the connection's addresses.
+	// ID is the connection's number, unique within the process's Server
+	// and printed as "conn" in the server's log records, so that a
+	// backend can correlate its own logs with them.
+	ID uint64
+	// RemoteAddr and LocalAddr are the connection's addresses. Behind a
+	// listener that reports the client's real address (the PROXY
+	// protocol), RemoteAddr is that address.
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
 	// TLS is the TLS state, or nil while the connection is in cleartext.
 	// It is set for implicit TLS (RFC 8314) and after STLS (RFC 2595).
 	TLS *tls.ConnectionState
-	// Domain is the server's Server.Domain.
+	// Trusted is true when [Server.TrustedConn] vouched for the
+	// connection: a proxy in front of the server terminated TLS for it,
+	// or it comes over a private channel that needs none.
+	Trusted bool
+	// Domain is the server's [Server.Domain].
 	Domain string
+}
+
+// connInfoKey is the context key of a session's *ConnInfo.
+type connInfoKey struct{}
+
+// ConnInfoFromContext returns the connection of the session that made a
+// backend call, from the ctx the call received, or nil outside a session.
+// It is how [User.Open], [Mailbox.Message] and [Mailbox.Delete] see the
+// connection that [Backend.Login] is given as an argument.
+func ConnInfoFromContext(ctx context.Context) *ConnInfo {
+	c, _ := ctx.Value(connInfoKey{}).(*ConnInfo)
+	return c
 }

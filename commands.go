@@ -2,7 +2,6 @@ package pop3
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -45,22 +44,6 @@ func init() {
 		"RSET": {handler: (*session).cmdRset, states: stateTransaction},
 		"LAST": {handler: (*session).cmdLast, states: stateTransaction},
 	}
-}
-
-// dispatch runs one command line. It returns an error only when the
-// session must end.
-func (s *session) dispatch(line []byte) error {
-	name, cmd, args, err := parseCommand(line, s.state, s.argv[:0])
-	if s.srv.Debug != nil {
-		s.trace("C: " + redact(name, line))
-	}
-	if err == nil {
-		err = s.runHandler(cmd, args)
-	}
-	if name != "USER" || err != nil {
-		s.pendingUser = "" // PASS must come right after a successful USER
-	}
-	return s.answer(err)
 }
 
 // parseCommand splits a command line into its keyword, upper-cased, and
@@ -125,119 +108,6 @@ func hasControl(b []byte) bool {
 	return false
 }
 
-// runHandler calls a handler and recovers a panic in it, which ends the
-// session without UPDATE.
-func (s *session) runHandler(cmd *command, args []string) error {
-	return s.backendCall("command", func() error { return cmd.handler(s, args) })
-}
-
-// answer writes the -ERR for a handler's error, or reports that the session
-// must end.
-func (s *session) answer(err error) error {
-	if err == nil {
-		return nil
-	}
-	var (
-		se syntaxError
-		fe *fatalError
-	)
-	switch {
-	case errors.As(err, &se):
-		if !s.badCommand(string(se)) {
-			return errors.New("too many bad commands")
-		}
-		return nil
-	case isPanic(err):
-		_ = s.replyErr(CodeSysTemp, "internal error")
-		_ = s.bw.Flush()
-		return err
-	case errors.As(err, &fe), errors.Is(err, errTooManyFailures):
-		return err
-	}
-	var e *Error
-	if !errors.As(err, &e) {
-		// A write error, or a cancelled context: the connection is gone.
-		return err
-	}
-	return s.replyErr(e.Code, e.Text)
-}
-
-// redact hides what can carry a credential in a traced command line. A
-// line that is not a known command is not shown at all: it may be a
-// password or a SASL response sent out of turn.
-func redact(keyword string, line []byte) string {
-	switch keyword {
-	case "":
-		return "<unrecognised line of " + strconv.Itoa(len(line)) + " octets>"
-	case "PASS":
-		return "PASS <redacted>"
-	case "APOP":
-		if f := strings.Fields(string(line)); len(f) >= 2 {
-			return "APOP " + f[1] + " <redacted>"
-		}
-	case "AUTH":
-		if f := strings.Fields(string(line)); len(f) >= 3 {
-			return "AUTH " + f[1] + " <redacted>"
-		}
-	}
-	return string(line)
-}
-
-// cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
-// one learns which users exist.
-func (s *session) cmdUser(args []string) error {
-	if !s.cleartextAllowed() {
-		return errTLSRequired
-	}
-	s.pendingUser = args[0]
-	return s.replyOK("send PASS")
-}
-
-var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext login: use STLS or the TLS port"}
-
-// cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
-// included, is the password.
-func (s *session) cmdPass(args []string) error {
-	// USER has checked the cleartext policy, which cannot tighten later.
-	if s.pendingUser == "" {
-		return syntaxError("PASS must follow USER")
-	}
-	username := s.pendingUser
-	s.pendingUser = ""
-	return s.loginPassword(username, args[0])
-}
-
-// loginPassword checks a cleartext password (PASS, AUTH PLAIN, AUTH
-// LOGIN) and logs in.
-func (s *session) loginPassword(username, password string) error {
-	var user User
-	err := s.backendCall("login", func() (err error) {
-		user, err = s.srv.Backend.Login(s.ctx, &s.info, username, password)
-		return err
-	})
-	if err != nil {
-		return s.authFailed(err)
-	}
-	return s.login(username, user)
-}
-
-// cmdAPOP handles APOP (RFC 1939 §7).
-func (s *session) cmdAPOP(args []string) error {
-	ab, ok := s.srv.Backend.(APOPBackend)
-	if !ok || s.timestamp == "" {
-		return &Error{Text: "APOP not supported"}
-	}
-	var user User
-	err := s.backendCall("login", func() (err error) {
-		user, err = ab.LoginAPOP(s.ctx, &s.info, args[0], s.timestamp, strings.ToLower(args[1]))
-		return err
-	})
-	if err != nil {
-		return s.authFailed(err)
-	}
-	return s.login(args[0], user)
-}
-
 // cmdCapa handles CAPA (RFC 2449 §5), in both states.
 func (s *session) cmdCapa([]string) error {
 	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
@@ -261,127 +131,60 @@ func (s *session) cmdCapa([]string) error {
 	return s.writeLines(caps)
 }
 
-// writeLines writes the lines of a multi-line response and its
-// terminator. The lines come from configuration and backends (capability
-// texts, mechanism names), so any CR or LF in them is replaced and a
-// leading dot doubled, to keep the framing whole.
-func (s *session) writeLines(lines []string) error {
-	for _, l := range lines {
-		l = lineBreaks.Replace(l)
-		if strings.HasPrefix(l, ".") {
-			l = "." + l
-		}
-		if _, err := s.bw.WriteString(l); err != nil {
-			return err
-		}
-		if _, err := s.bw.Write(crlf); err != nil {
-			return err
-		}
-	}
-	_, err := s.bw.Write(dotTerminator)
-	return err
-}
-
 // cmdQuit handles QUIT. In AUTHORIZATION it just ends the session (RFC 1939
-// §4); in TRANSACTION it enters UPDATE (§6): the marked messages are
-// removed, the lock is released, and only then is the client answered, so
-// that a client reconnecting on +OK never finds the maildrop still locked.
+// §4); in TRANSACTION it enters UPDATE (§6).
 func (s *session) cmdQuit([]string) error {
-	s.quit = true
-	if s.state == stateAuthorization {
-		return s.replyOK("bye")
+	if s.state == stateTransaction {
+		return s.update()
 	}
-	var removeErr error
-	if s.nDeleted > 0 {
-		indexes := make([]int, 0, s.nDeleted)
-		for i, d := range s.deleted {
-			if d {
-				indexes = append(indexes, i)
-			}
-		}
-		removeErr = s.backendCall("delete", func() error { return s.mbox.Delete(s.ctx, indexes) })
+	if err := s.replyOK("bye"); err != nil {
+		return err
 	}
-	s.closeMailbox()
-	if removeErr != nil {
-		if isPanic(removeErr) {
-			return removeErr
-		}
-		s.log.Error("pop3: removing messages failed", "err", removeErr)
-		code, text := CodeSysTemp, "some deleted messages not removed"
-		var e *Error
-		if errors.As(removeErr, &e) {
-			if e.Code != "" {
-				code = e.Code
-			}
-			if e.Text != "" {
-				text += ": " + e.Text
-			}
-		}
-		return s.replyErr(code, text)
-	}
-	n, _ := s.stat()
-	return s.replyf("bye, %d messages left", n)
+	return endSession(reasonQuit, nil, nil)
 }
 
 // cmdStat handles STAT (RFC 1939 §5).
 func (s *session) cmdStat([]string) error {
-	n, size := s.stat()
+	n, size := s.drop.stat()
 	return s.replyOK(strconv.Itoa(n) + " " + strconv.FormatInt(size, 10))
 }
 
 // cmdList handles LIST and LIST n (RFC 1939 §5).
 func (s *session) cmdList(args []string) error {
 	if len(args) == 1 {
-		i, err := s.message(args[0])
+		i, err := s.drop.lookup(args[0])
 		if err != nil {
 			return err
 		}
-		return s.replyOK(strconv.Itoa(i+1) + " " + strconv.FormatInt(s.msgs[i].Size, 10))
+		return s.replyOK(strconv.Itoa(i+1) + " " + strconv.FormatInt(s.drop.info(i).Size, 10))
 	}
-	n, size := s.stat()
+	n, size := s.drop.stat()
 	if err := s.replyf("%d messages (%d octets)", n, size); err != nil {
 		return err
 	}
-	return s.writeListing(func(b []byte, i int) []byte { return strconv.AppendInt(b, s.msgs[i].Size, 10) })
+	return s.writeListing(func(b []byte, m MessageInfo) []byte { return strconv.AppendInt(b, m.Size, 10) })
 }
 
 // cmdUidl handles UIDL and UIDL n (RFC 1939 §7).
 func (s *session) cmdUidl(args []string) error {
 	if len(args) == 1 {
-		i, err := s.message(args[0])
+		i, err := s.drop.lookup(args[0])
 		if err != nil {
 			return err
 		}
-		return s.replyOK(strconv.Itoa(i+1) + " " + s.msgs[i].UID)
+		return s.replyOK(strconv.Itoa(i+1) + " " + s.drop.info(i).UID)
 	}
 	if err := s.replyOK("unique-id listing follows"); err != nil {
 		return err
 	}
-	return s.writeListing(func(b []byte, i int) []byte { return append(b, s.msgs[i].UID...) })
+	return s.writeListing(func(b []byte, m MessageInfo) []byte { return append(b, m.UID...) })
 }
 
-// writeListing writes "n value" for every message not marked as deleted,
-// then the terminator.
-func (s *session) writeListing(value func(b []byte, i int) []byte) error {
-	var buf [128]byte
-	for i := range s.msgs {
-		if s.deleted[i] {
-			continue
-		}
-		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
-		b = append(b, ' ')
-		b = append(value(b, i), '\r', '\n')
-		if _, err := s.bw.Write(b); err != nil {
-			return err
-		}
-	}
-	_, err := s.bw.Write(dotTerminator)
-	return err
-}
-
-// cmdRetr handles RETR (RFC 1939 §5).
+// cmdRetr handles RETR (RFC 1939 §5). It checks the octets sent against
+// the listed size, which clients rely on (RFC 1939 §11): a backend that
+// gets it wrong is logged, once per maildrop.
 func (s *session) cmdRetr(args []string) error {
-	i, err := s.message(args[0])
+	i, err := s.drop.lookup(args[0])
 	if err != nil {
 		return err
 	}
@@ -390,18 +193,25 @@ func (s *session) cmdRetr(args []string) error {
 		return err
 	}
 	defer r.Close()
-	s.nRetr++
-	s.last = max(s.last, i+1)
-	if err := s.replyOK(strconv.FormatInt(s.msgs[i].Size, 10) + " octets"); err != nil {
+	s.retrieved++
+	s.drop.access(i)
+	info := s.drop.info(i)
+	if err := s.replyOK(strconv.FormatInt(info.Size, 10) + " octets"); err != nil {
 		return err
 	}
-	return s.writeMessage(r)
+	sent, err := s.writeMessage(r)
+	if err == nil && sent != info.Size && !s.drop.sizeMismatchLogged {
+		s.drop.sizeMismatchLogged = true
+		s.log.Warn("pop3: backend listed a message size other than the octets sent; clients may reject the message (see pop3.CRLFSize)",
+			"uid", info.UID, "listed", info.Size, "sent", sent)
+	}
+	return err
 }
 
 // cmdTop handles TOP msg n (RFC 1939 §7): the header, the blank line and
 // the first n lines of the body; all of it when n is larger.
 func (s *session) cmdTop(args []string) error {
-	i, err := s.message(args[0])
+	i, err := s.drop.lookup(args[0])
 	if err != nil {
 		return err
 	}
@@ -414,35 +224,34 @@ func (s *session) cmdTop(args []string) error {
 		return err
 	}
 	defer r.Close()
-	s.nTop++
+	s.topped++
 	if err := s.replyOK("top of message follows"); err != nil {
 		return err
 	}
-	return s.writeMessage(r)
+	_, err = s.writeMessage(r)
+	return err
 }
 
 // openMessage opens message i whole (lines < 0) or, for TOP, its header and
 // first lines of body, through TopMailbox when the backend has it.
 func (s *session) openMessage(i, lines int) (io.ReadCloser, error) {
-	var r io.ReadCloser
-	err := s.backendCall("read", func() (err error) {
-		if tm, ok := s.mbox.(TopMailbox); ok && lines >= 0 {
-			r, err = tm.Top(s.ctx, i, lines)
-			return err
-		}
-		r, err = s.mbox.Message(s.ctx, i)
-		return err
-	})
-	if err != nil {
-		if isPanic(err) {
-			return nil, err
-		}
-		return nil, s.userFacingError("read", err)
-	}
-	if lines >= 0 {
-		if _, ok := s.mbox.(TopMailbox); !ok {
+	var (
+		r   io.ReadCloser
+		err error
+	)
+	tm, hasTop := s.drop.box.(TopMailbox)
+	switch {
+	case lines < 0:
+		r, err = s.drop.box.Message(s.ctx, i)
+	case hasTop:
+		r, err = tm.Top(s.ctx, i, lines)
+	default:
+		if r, err = s.drop.box.Message(s.ctx, i); err == nil {
 			r = newTopReader(r, lines)
 		}
+	}
+	if err != nil {
+		return nil, s.userFacingError("read", err)
 	}
 	return r, nil
 }
@@ -450,15 +259,11 @@ func (s *session) openMessage(i, lines int) (io.ReadCloser, error) {
 // cmdDele handles DELE (RFC 1939 §5): it only marks the message; UPDATE
 // removes it.
 func (s *session) cmdDele(args []string) error {
-	i, err := s.message(args[0])
+	i, err := s.drop.lookup(args[0])
 	if err != nil {
 		return err
 	}
-	s.deleted[i] = true
-	s.nDeleted++
-	s.sizeDeleted += s.msgs[i].Size
-	s.nDele++
-	s.last = max(s.last, i+1)
+	s.drop.mark(i)
 	return s.replyOK("message " + strconv.Itoa(i+1) + " deleted")
 }
 
@@ -468,12 +273,11 @@ func (s *session) cmdNoop([]string) error { return s.replyOK("") }
 // cmdRset handles RSET (RFC 1939 §5): every mark is removed, and LAST is
 // back to 0 (RFC 1460).
 func (s *session) cmdRset([]string) error {
-	clear(s.deleted)
-	s.nDeleted, s.sizeDeleted, s.last = 0, 0, 0
-	n, size := s.stat()
+	s.drop.reset()
+	n, size := s.drop.stat()
 	return s.replyf("maildrop has %d messages (%d octets)", n, size)
 }
 
 // cmdLast handles LAST (RFC 1460 §5, dropped by RFC 1725): the highest
 // message number accessed by RETR or DELE in this session.
-func (s *session) cmdLast([]string) error { return s.replyOK(strconv.Itoa(s.last)) }
+func (s *session) cmdLast([]string) error { return s.replyOK(strconv.Itoa(s.drop.last)) }

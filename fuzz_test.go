@@ -82,6 +82,7 @@ func FuzzSession(f *testing.F) {
 		srv := pop3.NewServer(b)
 		srv.Logger = discardLogger()
 		srv.AuthFailureDelay = -1
+		srv.MaxAuthPenalty = -1
 		l := newPipeListener()
 		go srv.Serve(l)
 		defer srv.Close()

@@ -34,6 +34,9 @@ func serveOn(t testing.TB, srv *pop3.Server, l net.Listener) string {
 	if srv.AuthFailureDelay == 0 {
 		srv.AuthFailureDelay = -1 // tests do not wait 2 s per failure
 	}
+	if srv.MaxAuthPenalty == 0 {
+		srv.MaxAuthPenalty = -1 // every test client is 127.0.0.1
+	}
 	if srv.Logger == nil {
 		srv.Logger = discardLogger()
 	}

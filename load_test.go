@@ -45,7 +45,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	srv := pop3.NewServer(b)
-	srv.MaxConnectionsPerIP = 0 // every client is 127.0.0.1
+	srv.MaxConnectionsPerIP = -1 // every client is 127.0.0.1
 	addr, served := serveUnmanaged(t, srv)
 
 	var wg sync.WaitGroup
@@ -162,7 +162,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 		}
 	}
 	srv := pop3.NewServer(be)
-	srv.MaxConnectionsPerIP = 0
+	srv.MaxConnectionsPerIP = -1
 	addr := startServer(b, srv)
 	var perConn float64
 	for range b.N {

@@ -132,27 +132,37 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // the terminating ".\r\n" follows. For every non-empty input the bytes are
 // those of net/textproto's DotWriter; empty input gives just ".\r\n".
 //
+// It returns the octets of content the client receives once it has undone
+// the stuffing: what [MessageInfo.Size] must say (RFC 1939 §11), and what
+// [CRLFSize] computes.
+//
 // When r fails, the error is returned and no terminator is written: a
 // half-sent message must not look complete, so the caller closes the
 // connection.
-func writeDotStuffed(w io.Writer, r io.Reader) error {
+func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 	bufp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bufp)
 	buf := *bufp
 	state := dotBeginLine
+	var size int64
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {
-			var err error
-			if state, err = dotStuffChunk(w, buf[:n], state); err != nil {
-				return err
+			var (
+				added int
+				err   error
+			)
+			state, added, err = dotStuffChunk(w, buf[:n], state)
+			size += int64(n + added)
+			if err != nil {
+				return size, err
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return rerr
+			return size, rerr
 		}
 	}
 	var end []byte
@@ -164,8 +174,22 @@ func writeDotStuffed(w io.Writer, r io.Reader) error {
 	default:
 		end = dotTerminator
 	}
+	size += int64(len(end) - len(dotTerminator))
 	_, err := w.Write(end)
-	return err
+	return size, err
+}
+
+// CRLFSize returns the size of a message as the server sends it and the
+// client stores it: the octets of r with every line end made CRLF (a bare
+// LF is a line end) and a final CRLF added when the content does not end in
+// one, before dot-stuffing (RFC 1939 §11). An empty message has size 0.
+//
+// That is what [MessageInfo.Size] must report. A backend whose stored
+// messages already use CRLF and end in CRLF can use their length; one over
+// files with LF line ends (a Maildir, .eml files) computes it once with
+// CRLFSize and caches it. CRLFSize reads r to its end.
+func CRLFSize(r io.Reader) (int64, error) {
+	return writeDotStuffed(io.Discard, r)
 }
 
 var (
@@ -175,35 +199,39 @@ var (
 )
 
 // dotStuffChunk writes one chunk of content, a line at a time, and returns
-// the state at its end. Lines are copied whole rather than byte by byte;
-// only the line ends and a leading dot need a decision.
-func dotStuffChunk(w io.Writer, chunk []byte, state int) (int, error) {
+// the state at its end and the number of octets of content it added (the CR
+// of each bare LF). Lines are copied whole rather than byte by byte; only
+// the line ends and a leading dot need a decision.
+func dotStuffChunk(w io.Writer, chunk []byte, state int) (int, int, error) {
+	added := 0
 	for len(chunk) > 0 {
 		if state == dotBeginLine && chunk[0] == '.' {
 			if _, err := w.Write(dot); err != nil {
-				return state, err
+				return state, added, err
 			}
 		}
 		i := bytes.IndexByte(chunk, '\n')
 		if i < 0 {
 			_, err := w.Write(chunk)
-			return stateAfter(chunk, state), err
+			return stateAfter(chunk, state), added, err
 		}
 		line := chunk[:i]
 		end := crlf
 		if stateAfter(line, state) == dotCR {
 			end = lf // the line already ends in the CR of a CRLF
+		} else {
+			added++
 		}
 		if _, err := w.Write(line); err != nil {
-			return state, err
+			return state, added, err
 		}
 		if _, err := w.Write(end); err != nil {
-			return state, err
+			return state, added, err
 		}
 		chunk = chunk[i+1:]
 		state = dotBeginLine
 	}
-	return state, nil
+	return state, added, nil
 }
 
 // stateAfter is the state after writing b (which holds no LF) in state.

@@ -24,10 +24,28 @@ func textprotoDot(in []byte) []byte {
 	return out.Bytes()
 }
 
+// ourDot runs writeDotStuffed, and checks that the size it returns is the
+// content the client gets back: the output less the terminator and the
+// stuffed dots.
 func ourDot(t testing.TB, r io.Reader) []byte {
 	var out bytes.Buffer
-	require.NoError(t, writeDotStuffed(&out, r))
+	n, err := writeDotStuffed(&out, r)
+	require.NoError(t, err)
+	assert.Equal(t, unstuffedSize(out.Bytes()), n, "content size of %q", out.String())
 	return out.Bytes()
+}
+
+// unstuffedSize is the content size of a dot-stuffed body with its
+// terminator.
+func unstuffedSize(body []byte) int64 {
+	lines := bytes.Split(bytes.TrimSuffix(body, dotTerminator), crlf)
+	stuffed := 0
+	for _, l := range lines {
+		if bytes.HasPrefix(l, dot) {
+			stuffed++
+		}
+	}
+	return int64(len(body) - len(dotTerminator) - stuffed)
 }
 
 var dotCases = []string{
@@ -52,7 +70,7 @@ func TestDotWriterEmpty(t *testing.T) {
 func TestDotWriterReaderError(t *testing.T) {
 	var out bytes.Buffer
 	boom := errors.New("boom")
-	err := writeDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
+	_, err := writeDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, "partial\r\n", out.String(), "no terminator after a failed read")
 }
@@ -129,7 +147,7 @@ func BenchmarkDotWriter(b *testing.B) {
 		b.ResetTimer()
 		for range b.N {
 			r.Reset(benchMessage)
-			if err := writeDotStuffed(bw, r); err != nil {
+			if _, err := writeDotStuffed(bw, r); err != nil {
 				b.Fatal(err)
 			}
 			_ = bw.Flush()

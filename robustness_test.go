@@ -158,8 +158,8 @@ func TestConnectionLimits(t *testing.T) {
 		total int
 		perIP int
 	}{
-		{"MaxConnections", 2, 0},
-		{"MaxConnectionsPerIP", 0, 2},
+		{"MaxConnections", 2, -1},
+		{"MaxConnectionsPerIP", -1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := newMemoryServer(t)
@@ -549,7 +549,7 @@ func TestSessionLogLine(t *testing.T) {
 	c.line()
 	c.expectClosed()
 	require.NoError(t, srv.Close())
-	assert.Regexp(t, `session ended" conn=\d+ remote=127\.0\.0\.1:\d+ user=alice tls=false retr=1 top=1 del=1 bytes_out=\d+`, logs.String())
+	assert.Regexp(t, `session ended" conn=\d+ remote=127\.0\.0\.1:\d+ user=alice reason=quit duration=\S+ method=USER tls=false retr=1 top=1 deleted=1 bytes_out=\d+\n`, logs.String())
 }
 
 // Lines that are not commands may be credentials sent out of turn: the

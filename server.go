@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -17,9 +18,9 @@ import (
 // after Close or Shutdown.
 var ErrServerClosed = errors.New("pop3: server closed")
 
-// Defaults of Server's fields. A zero field means its default, except
-// MaxConnections and MaxConnectionsPerIP, where zero means unlimited and
-// NewServer sets the default.
+// Defaults of Server's fields. One rule holds for every numeric field: zero
+// means the default below, and a negative value means none (no timeout, no
+// delay, no limit). A Server literal is therefore as safe as NewServer.
 const (
 	DefaultIdleTimeout         = 10 * time.Minute // RFC 1939 §3: at least 10 minutes
 	DefaultAuthTimeout         = 3 * time.Minute
@@ -27,6 +28,7 @@ const (
 	DefaultMaxLineLength       = 2048 // like Dovecot; RFC 2449 §4 asks for at least 255
 	DefaultMaxAuthLineLength   = 16 << 10
 	DefaultAuthFailureDelay    = 2 * time.Second
+	DefaultMaxAuthPenalty      = 15 * time.Second // like Dovecot's auth penalty
 	DefaultMaxAuthFailures     = 3
 	DefaultMaxBadCommands      = 20
 	DefaultMaxBadCommandsLogin = 3
@@ -34,10 +36,11 @@ const (
 	DefaultMaxConnectionsPerIP = 100
 )
 
-// Server is a POP3 server. Create it with NewServer, set its exported
-// fields, then call Serve, ListenAndServe or ListenAndServeTLS. The fields
-// must not change once serving has started. Zero values mean the documented
-// defaults, except where a field says otherwise.
+// Server is a POP3 server. Create it with NewServer or as a literal, set
+// its exported fields, then call Serve, ListenAndServe or
+// ListenAndServeTLS. The fields must not change once serving has started.
+// A numeric field left at zero takes its documented default; a negative
+// one means none (no timeout, no delay, no limit).
 type Server struct {
 	// Addr is the TCP address ListenAndServe and ListenAndServeTLS listen
 	// on; empty means ":110" and ":995" respectively.
@@ -49,13 +52,31 @@ type Server struct {
 	// Backend authenticates users and opens their maildrops.
 	Backend Backend
 	// TLSConfig enables STLS (RFC 2595) on cleartext connections and is
-	// required by ListenAndServeTLS (implicit TLS, RFC 8314).
+	// required by ListenAndServeTLS (implicit TLS, RFC 8314). Which
+	// protocol versions, cipher suites and key exchanges it offers by
+	// default is decided by the go line of the main module's go.mod (see
+	// the package documentation).
 	TLSConfig *tls.Config
 	// AllowInsecureAuth permits cleartext logins (USER/PASS, AUTH PLAIN,
-	// AUTH LOGIN) on connections that are neither TLS nor from a loopback
-	// address. By default they are refused, with "-ERR [AUTH]" and a text
-	// saying that TLS is required, and CAPA does not offer them there.
+	// AUTH LOGIN) on connections that are not secure: neither TLS, nor
+	// from a loopback address or a unix socket, nor trusted by
+	// TrustedConn. By default they are refused there with
+	//
+	//	-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port
+	//
+	// and CAPA does not offer them.
 	AllowInsecureAuth bool
+	// TrustedConn, when set, is asked once per connection whether it
+	// comes from a trusted proxy that terminated TLS for the client
+	// (stunnel, HAProxy's "ssl" bind, a load balancer), or over a private
+	// channel that needs no TLS. A trusted connection is treated as
+	// secure: cleartext logins are allowed on it, STLS is not offered
+	// (the client already speaks TLS to the proxy), and ConnInfo.Trusted
+	// tells the backend. Its client is whatever conn.RemoteAddr reports:
+	// have the proxy pass the client's address (the PROXY protocol, by a
+	// listener wrapper) so that the per-address limits and penalty apply
+	// to each client rather than to the proxy. See the README.
+	TrustedConn func(conn net.Conn) bool
 
 	// IdleTimeout closes a connection that sends no command for this long
 	// (default 10 minutes, the minimum of RFC 1939 §3). Nothing is
@@ -76,15 +97,27 @@ type Server struct {
 	// (default 16 KiB), since OAuth tokens exceed MaxLineLength.
 	MaxAuthLineLength int
 	// MaxConnections and MaxConnectionsPerIP limit concurrent connections
-	// in all and from one IP address; 0 means unlimited. NewServer sets
-	// them to DefaultMaxConnections and DefaultMaxConnectionsPerIP. A
-	// connection over a limit is answered "-ERR [SYS/TEMP] too many
-	// connections" and closed at once.
+	// in all (default 10,000) and from one IP address (default 100). A
+	// connection over a limit is answered
+	//
+	//	-ERR [SYS/TEMP] too many connections
+	//
+	// and closed at once. Connections on a unix socket have no IP address
+	// and count only towards MaxConnections.
 	MaxConnections      int
 	MaxConnectionsPerIP int
 	// AuthFailureDelay is how long a failed login waits before its -ERR
-	// (default 2 seconds; negative means none).
+	// (default 2 seconds).
 	AuthFailureDelay time.Duration
+	// MaxAuthPenalty bounds the per-address auth penalty (default 15
+	// seconds). Every failed login from an address, on any connection,
+	// raises the address's penalty: from the second recent failure on,
+	// each login attempt from it waits 2, 4, 8 and then MaxAuthPenalty
+	// seconds before its credentials are checked, and one failure is
+	// forgotten per minute without failures. IPv6 addresses count per
+	// /64, unix sockets not at all. This limits guessing across
+	// reconnections, which MaxAuthFailures alone does not.
+	MaxAuthPenalty time.Duration
 	// MaxAuthFailures is how many failed logins one connection may make
 	// before it is closed (default 3).
 	MaxAuthFailures int
@@ -101,8 +134,20 @@ type Server struct {
 	// ready".
 	Greeting string
 
-	// Logger receives one record per session end and every backend error.
-	// Credentials never reach it. Nil means slog.Default().
+	// BaseContext, when set, returns the parent context of the sessions
+	// accepted on l, as in net/http: the root of the ctx every backend
+	// call receives. It must not return nil. Nil means
+	// context.Background().
+	BaseContext func(l net.Listener) context.Context
+	// ConnContext, when set, derives a connection's context from the base
+	// one, for values that a backend reads in its calls. It must not
+	// return nil. The session's context is cancelled when the session
+	// ends.
+	ConnContext func(ctx context.Context, conn net.Conn) context.Context
+
+	// Logger receives one record per session end, per failed login and
+	// per backend error. Credentials and message content never reach it.
+	// Nil means slog.Default().
 	Logger *slog.Logger
 	// Debug, when set, receives a protocol trace of every session, with
 	// passwords, APOP digests and SASL payloads redacted.
@@ -114,6 +159,7 @@ type Server struct {
 	hostOnce   sync.Once
 	hostname   string
 	debugMu    sync.Mutex
+	penalty    authPenalty
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -123,13 +169,10 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// NewServer returns a server for backend with every limit at its default.
+// NewServer returns a server for backend. Every other field is at its
+// default; set the ones to change before serving.
 func NewServer(backend Backend) *Server {
-	return &Server{
-		Backend:             backend,
-		MaxConnections:      DefaultMaxConnections,
-		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
-	}
+	return &Server{Backend: backend}
 }
 
 func (srv *Server) logger() *slog.Logger {
@@ -152,10 +195,59 @@ func (srv *Server) domain() string {
 	return srv.hostname
 }
 
-// orDefault returns v, or def when v is zero.
-func orDefault[T int | time.Duration](v, def T) T {
-	if v == 0 {
+// The accessors below apply the zero-means-default, negative-means-none
+// rule. A duration of 0 they return means none; a limit of math.MaxInt
+// means none.
+
+func (srv *Server) idleTimeout() time.Duration { return duration(srv.IdleTimeout, DefaultIdleTimeout) }
+func (srv *Server) authTimeout() time.Duration { return duration(srv.AuthTimeout, DefaultAuthTimeout) }
+func (srv *Server) writeTimeout() time.Duration {
+	return duration(srv.WriteTimeout, DefaultWriteTimeout)
+}
+func (srv *Server) authFailureDelay() time.Duration {
+	return duration(srv.AuthFailureDelay, DefaultAuthFailureDelay)
+}
+func (srv *Server) maxAuthPenalty() time.Duration {
+	return duration(srv.MaxAuthPenalty, DefaultMaxAuthPenalty)
+}
+func (srv *Server) maxLineLength() int { return limit(srv.MaxLineLength, DefaultMaxLineLength) }
+func (srv *Server) maxAuthLineLength() int {
+	return max(limit(srv.MaxAuthLineLength, DefaultMaxAuthLineLength), srv.maxLineLength())
+}
+func (srv *Server) maxConnections() int { return limit(srv.MaxConnections, DefaultMaxConnections) }
+func (srv *Server) maxConnectionsPerIP() int {
+	return limit(srv.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
+}
+func (srv *Server) maxAuthFailures() int { return limit(srv.MaxAuthFailures, DefaultMaxAuthFailures) }
+
+// maxBadCommands is the bad-command limit of a session in state st.
+func (srv *Server) maxBadCommands(st state) int {
+	if st == stateTransaction {
+		return limit(srv.MaxBadCommands, DefaultMaxBadCommands)
+	}
+	return limit(srv.MaxBadCommandsBeforeLogin, DefaultMaxBadCommandsLogin)
+}
+
+// duration applies the field rule to a timeout or delay: 0 means def, and
+// a negative value none (0).
+func duration(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
 		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// limit applies the field rule to a count: 0 means def, and a negative
+// value none (math.MaxInt).
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return math.MaxInt
 	}
 	return v
 }
@@ -203,6 +295,13 @@ func (srv *Server) ListenAndServeTLS() error {
 // (RFC 8314): the greeting is sent only after the handshake, and a failed
 // handshake closes the connection quietly. Serve closes l.
 func (srv *Server) Serve(l net.Listener) error {
+	base := context.Background()
+	if srv.BaseContext != nil {
+		if base = srv.BaseContext(l); base == nil {
+			l.Close()
+			return errors.New("pop3: Server.BaseContext returned a nil context")
+		}
+	}
 	if !srv.trackListener(&l, true) {
 		l.Close()
 		return ErrServerClosed
@@ -234,24 +333,24 @@ func (srv *Server) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 0
-		srv.startSession(conn)
+		srv.startSession(base, conn)
 	}
 }
 
 // startSession registers conn and starts its session, or refuses it when a
 // connection limit is reached or the server is shutting down.
-func (srv *Server) startSession(conn net.Conn) {
+func (srv *Server) startSession(base context.Context, conn net.Conn) {
 	ip := remoteIP(conn.RemoteAddr())
-	s := newSession(srv, conn)
+	s := newSession(srv, base, conn)
 
 	srv.mu.Lock()
 	refuse := ""
 	switch {
 	case srv.shuttingDown():
 		refuse = "server shutting down"
-	case srv.MaxConnections > 0 && len(srv.sessions) >= srv.MaxConnections:
+	case len(srv.sessions) >= srv.maxConnections():
 		refuse = "too many connections"
-	case srv.MaxConnectionsPerIP > 0 && srv.perIP[ip] >= srv.MaxConnectionsPerIP:
+	case ip != "" && srv.perIP[ip] >= srv.maxConnectionsPerIP():
 		refuse = "too many connections"
 	}
 	if refuse == "" {
@@ -260,7 +359,9 @@ func (srv *Server) startSession(conn net.Conn) {
 			srv.perIP = make(map[string]int)
 		}
 		srv.sessions[s] = struct{}{}
-		srv.perIP[ip]++
+		if ip != "" {
+			srv.perIP[ip]++
+		}
 		srv.wg.Add(1)
 	}
 	srv.mu.Unlock()
@@ -275,8 +376,10 @@ func (srv *Server) startSession(conn net.Conn) {
 		defer func() {
 			srv.mu.Lock()
 			delete(srv.sessions, s)
-			if srv.perIP[ip]--; srv.perIP[ip] <= 0 {
-				delete(srv.perIP, ip)
+			if ip != "" {
+				if srv.perIP[ip]--; srv.perIP[ip] <= 0 {
+					delete(srv.perIP, ip)
+				}
 			}
 			srv.mu.Unlock()
 		}()
@@ -315,11 +418,14 @@ func (srv *Server) refuse(conn net.Conn, text string) {
 	}()
 }
 
+// remoteIP is the IP address that MaxConnectionsPerIP counts, or "" for a
+// connection without one (a unix socket), which only MaxConnections
+// counts: all unix clients share one address and must not share a limit.
 func remoteIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	if a == nil {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case *net.UnixAddr, nil:
 		return ""
 	}
 	host, _, err := net.SplitHostPort(a.String())

@@ -189,6 +189,7 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	s.srv.Domain = "interop.test"
 	s.srv.TLSConfig = s.certs.ServerTLS
 	s.srv.AuthFailureDelay = -1
+	s.srv.MaxAuthPenalty = -1 // every client here is 127.0.0.1
 	s.srv.Debug = s.trace
 	s.srv.Logger = slog.New(slog.NewTextHandler(s.trace, &slog.HandlerOptions{Level: slog.LevelWarn}))
 

@@ -1,0 +1,168 @@
+package pop3
+
+import (
+	"slices"
+	"strconv"
+)
+
+// maildrop is a session's view of an open Mailbox (RFC 1939 §5): the
+// snapshot taken at login, message numbers, deletion marks, LAST (RFC 1460)
+// and the sizes STAT reports. It knows nothing of the connection, so the
+// numbering rules are tested without a socket. Message numbers are 1-based
+// on the wire; every method here takes and returns 0-based indexes.
+type maildrop struct {
+	box      Mailbox // nil once closed
+	msgs     []MessageInfo
+	marked   []bool // marked for deletion by DELE, undone by RSET
+	nMarked  int    // messages marked now
+	markSize int64  // their total size
+	size     int64  // of the whole snapshot, marked messages included
+	last     int    // LAST: the highest message number accessed, 0 for none
+
+	// sizeMismatchLogged is set once a RETR has sent a size other than
+	// the listed one, so that a broken backend is logged once per
+	// maildrop rather than once per message.
+	sizeMismatchLogged bool
+}
+
+// load takes the box's snapshot. repaired reports that some unique-ids
+// were invalid and had to be replaced (see repairUIDs).
+func (m *maildrop) load() (repaired bool) {
+	m.msgs, repaired = repairUIDs(m.box.Messages())
+	m.marked = make([]bool, len(m.msgs))
+	for _, info := range m.msgs {
+		m.size += info.Size
+	}
+	return repaired
+}
+
+// count is the number of messages in the snapshot, marked ones included:
+// the highest valid message number.
+func (m *maildrop) count() int { return len(m.msgs) }
+
+// stat is what STAT reports (RFC 1939 §5): the messages not marked for
+// deletion and their total size.
+func (m *maildrop) stat() (n int, size int64) {
+	return len(m.msgs) - m.nMarked, m.size - m.markSize
+}
+
+// info describes message i.
+func (m *maildrop) info(i int) MessageInfo { return m.msgs[i] }
+
+// isMarked reports whether message i is marked for deletion.
+func (m *maildrop) isMarked(i int) bool { return m.marked[i] }
+
+// lookup resolves a message-number argument to the index of a message
+// that is not marked for deletion. Its errors are the -ERR replies.
+func (m *maildrop) lookup(arg string) (int, error) {
+	n, ok := parseNumber(arg)
+	if !ok {
+		return 0, syntaxError("invalid message number: " + truncate(arg, 40))
+	}
+	if n < 1 || n > len(m.msgs) {
+		return 0, &Error{Text: "no such message, only " + strconv.Itoa(len(m.msgs)) + " in maildrop"}
+	}
+	if m.marked[n-1] {
+		return 0, &Error{Text: "message " + strconv.Itoa(n) + " already deleted"}
+	}
+	return n - 1, nil
+}
+
+// access records that RETR or DELE touched message i, for LAST.
+func (m *maildrop) access(i int) { m.last = max(m.last, i+1) }
+
+// mark marks message i for deletion (DELE); it must not be marked yet.
+func (m *maildrop) mark(i int) {
+	m.marked[i] = true
+	m.nMarked++
+	m.markSize += m.msgs[i].Size
+	m.access(i)
+}
+
+// reset removes every mark and sets LAST back to 0 (RSET, RFC 1939 §5 and
+// RFC 1460).
+func (m *maildrop) reset() {
+	clear(m.marked)
+	m.nMarked, m.markSize, m.last = 0, 0, 0
+}
+
+// markedIndexes lists the marked messages in ascending order, as
+// Mailbox.Delete takes them; nil when none is marked.
+func (m *maildrop) markedIndexes() []int {
+	if m.nMarked == 0 {
+		return nil
+	}
+	indexes := make([]int, 0, m.nMarked)
+	for i, d := range m.marked {
+		if d {
+			indexes = append(indexes, i)
+		}
+	}
+	return indexes
+}
+
+// repairUIDs returns msgs with every unique-id that would break the UIDL
+// framing or RFC 1939 §7 (1 to 70 octets of 0x21 to 0x7E) replaced: a
+// backend bug, which the caller logs, and which must not take the session
+// down with it. The backend's slice is copied before any change.
+func repairUIDs(msgs []MessageInfo) ([]MessageInfo, bool) {
+	if !slices.ContainsFunc(msgs, func(m MessageInfo) bool { return !validUID(m.UID) }) {
+		return msgs, false
+	}
+	msgs = slices.Clone(msgs)
+	for i, m := range msgs {
+		if validUID(m.UID) {
+			continue
+		}
+		uid := []byte(m.UID)
+		for j, c := range uid {
+			if c < 0x21 || c > 0x7e {
+				uid[j] = '_'
+			}
+		}
+		uid = uid[:min(len(uid), 70)]
+		if len(uid) == 0 {
+			uid = []byte("_" + strconv.Itoa(i+1))
+		}
+		msgs[i].UID = string(uid)
+	}
+	return msgs, true
+}
+
+func validUID(uid string) bool {
+	if len(uid) == 0 || len(uid) > 70 {
+		return false
+	}
+	for i := 0; i < len(uid); i++ {
+		if uid[i] < 0x21 || uid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// parseNumber parses a decimal argument without sign (RFC 1939 §3). Values
+// past the int32 range saturate, which every caller treats as "too large".
+func parseNumber(arg string) (int, bool) {
+	if arg == "" {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(arg); i++ {
+		c := arg[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n < 1<<31 {
+			n = n*10 + int(c-'0')
+		}
+	}
+	return min(n, 1<<31), true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

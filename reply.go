@@ -1,0 +1,262 @@
+package pop3
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Why a session ended, as its last log record says.
+const (
+	reasonQuit         = "quit"
+	reasonClientClosed = "client closed"
+	reasonIdleTimeout  = "idle timeout"
+	reasonAuthTimeout  = "auth timeout"
+	reasonShutdown     = "shutdown"
+	reasonServerClosed = "server closed"
+	reasonAuthFailures = "too many failed logins"
+	reasonBadCommands  = "too many bad commands"
+	reasonTLSHandshake = "TLS handshake failed"
+	reasonPanic        = "panic"
+	reasonError        = "error"
+)
+
+// sessionEnd is how anything in a session ends it: a handler, the read
+// loop or the login path returns one, and answer writes its reply (the
+// command's one and only -ERR, if any) and closes the connection. QUIT,
+// whose last reply is "+OK", writes it itself and returns a sessionEnd
+// without reply.
+type sessionEnd struct {
+	reason string
+	reply  *Error // the last reply; nil for none
+	cause  error  // for the log; nil for an orderly end
+}
+
+func (e *sessionEnd) Error() string {
+	if e.cause != nil {
+		return e.reason + ": " + e.cause.Error()
+	}
+	return e.reason
+}
+
+func (e *sessionEnd) Unwrap() error { return e.cause }
+
+// endSession returns the error that ends the session for reason, after
+// reply when it is not nil.
+func endSession(reason string, reply *Error, cause error) error {
+	return &sessionEnd{reason: reason, reply: reply, cause: cause}
+}
+
+// syntaxError is a malformed command: answered "-ERR text" and counted as a
+// bad command.
+type syntaxError string
+
+func (e syntaxError) Error() string { return string(e) }
+
+// answer turns what a handler returned into the command's reply, when the
+// handler did not write one, and returns a *sessionEnd when the session
+// must end: an *Error is the -ERR; a syntaxError a counted bad command;
+// any other error a failed connection, which gets no reply.
+func (s *session) answer(err error) *sessionEnd {
+	if err == nil {
+		return nil
+	}
+	var (
+		end *sessionEnd
+		se  syntaxError
+		e   *Error
+	)
+	switch {
+	case errors.As(err, &end):
+	case errors.As(err, &se):
+		if err := s.badCommand(string(se)); err != nil {
+			return s.answer(err)
+		}
+		return nil
+	case errors.As(err, &e):
+		if err := s.replyErr(e); err != nil {
+			return &sessionEnd{reason: reasonError, cause: err}
+		}
+		return nil
+	default:
+		// A write error, or a context cancelled by Close.
+		end = &sessionEnd{reason: reasonError, cause: err}
+	}
+	if end.reply != nil {
+		_ = s.replyErr(end.reply)
+	}
+	switch end.reason {
+	case reasonQuit, reasonAuthFailures, reasonBadCommands, reasonPanic:
+		// The client is there and reading: the last reply gets the usual
+		// write timeout.
+		_ = s.c.flush()
+	default:
+		// The client may be gone, or stopped reading long ago.
+		s.c.goodbye()
+	}
+	return end
+}
+
+// badCommand counts an unknown, malformed or wrong-state command and
+// answers it. The command that passes the limit gets one -ERR that says
+// both why it failed and that the connection closes, so that a pipelining
+// client can still pair replies with commands; badCommand then returns the
+// sessionEnd.
+func (s *session) badCommand(text string) error {
+	s.badCommands++
+	if s.badCommands > s.srv.maxBadCommands(s.state) {
+		return endSession(reasonBadCommands, &Error{Text: text + "; too many bad commands, closing connection"}, nil)
+	}
+	return s.replyErr(&Error{Text: text})
+}
+
+// userFacingError turns an error from a backend into the -ERR the client
+// sees. An *Error is shown as it is; anything else is logged and shown as
+// a generic [CodeSysTemp] "op failed".
+func (s *session) userFacingError(op string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	s.log.Error("pop3: backend error", "op", op, "err", err)
+	return &Error{Code: CodeSysTemp, Text: op + " failed, try again later"}
+}
+
+// reply writes one status line.
+func (s *session) reply(status, text string) error {
+	if s.srv.Debug != nil {
+		s.trace("S: " + status + " " + text)
+	}
+	return writeLine(s.c.bw, status, text)
+}
+
+func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
+
+// replyf writes "+OK" with a formatted text.
+func (s *session) replyf(format string, args ...any) error {
+	return s.replyOK(fmt.Sprintf(format, args...))
+}
+
+// replyErr writes e as "-ERR [CODE] text". A code that cannot stand in
+// brackets (RFC 2449 §8) is a backend bug: logged and left out.
+func (s *session) replyErr(e *Error) error {
+	text := e.Text
+	if code := e.Code; code != "" {
+		if validCode(code) {
+			text = "[" + code + "] " + text
+		} else {
+			s.log.Error("pop3: invalid response code dropped", "code", code)
+		}
+	}
+	return s.reply("-ERR", text)
+}
+
+// trace writes one line of the protocol trace to Server.Debug.
+func (s *session) trace(line string) {
+	if s.srv.Debug == nil {
+		return
+	}
+	s.srv.debugMu.Lock()
+	defer s.srv.debugMu.Unlock()
+	fmt.Fprintf(s.srv.Debug, "%d %s\n", s.id, line)
+}
+
+// redact hides what can carry a credential in a traced command line. A
+// line that is not a known command is not shown at all: it may be a
+// password or a SASL response sent out of turn.
+func redact(keyword string, line []byte) string {
+	switch keyword {
+	case "":
+		return "<unrecognised line of " + strconv.Itoa(len(line)) + " octets>"
+	case "PASS":
+		return "PASS <redacted>"
+	case "APOP":
+		if f := strings.Fields(string(line)); len(f) >= 2 {
+			return "APOP " + f[1] + " <redacted>"
+		}
+	case "AUTH":
+		if f := strings.Fields(string(line)); len(f) >= 3 {
+			return "AUTH " + f[1] + " <redacted>"
+		}
+	}
+	return string(line)
+}
+
+// writeLines writes the lines of a multi-line response and its
+// terminator. The lines come from configuration and backends (capability
+// texts, mechanism names), so any CR or LF in them is replaced and a
+// leading dot doubled, to keep the framing whole.
+func (s *session) writeLines(lines []string) error {
+	for _, l := range lines {
+		l = lineBreaks.Replace(l)
+		if strings.HasPrefix(l, ".") {
+			l = "." + l
+		}
+		if _, err := s.c.bw.WriteString(l); err != nil {
+			return err
+		}
+		if _, err := s.c.bw.Write(crlf); err != nil {
+			return err
+		}
+	}
+	_, err := s.c.bw.Write(dotTerminator)
+	return err
+}
+
+// writeListing writes "n value" for every message not marked for
+// deletion, then the terminator (LIST and UIDL, RFC 1939 §5 and §7).
+func (s *session) writeListing(value func(b []byte, info MessageInfo) []byte) error {
+	var buf [128]byte
+	for i := range s.drop.count() {
+		if s.drop.isMarked(i) {
+			continue
+		}
+		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
+		b = append(b, ' ')
+		b = append(value(b, s.drop.info(i)), '\r', '\n')
+		if _, err := s.c.bw.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err := s.c.bw.Write(dotTerminator)
+	return err
+}
+
+// writeMessage streams r as a multi-line body and returns the octets of
+// content sent. Any failure, of the reader or of the connection, ends the
+// session: a half-sent message must not be followed by anything that
+// could make it look complete.
+func (s *session) writeMessage(r io.Reader) (int64, error) {
+	n, err := writeDotStuffed(s.c.bw, r)
+	if err != nil {
+		// Send what was read, so that the client sees a truncated message
+		// rather than nothing, then hang up.
+		_ = s.c.flush()
+		return n, endSession(reasonError, nil, err)
+	}
+	return n, nil
+}
+
+// writeContinuation sends a SASL challenge: "+ " and its base64 (RFC 5034
+// §4).
+func (s *session) writeContinuation(challenge []byte) error {
+	s.trace("S: + <challenge>")
+	if _, err := s.c.bw.WriteString("+ "); err != nil {
+		return err
+	}
+	enc := base64.StdEncoding
+	var buf [512]byte
+	if n := enc.EncodedLen(len(challenge)); n <= len(buf) {
+		enc.Encode(buf[:n], challenge)
+		if _, err := s.c.bw.Write(buf[:n]); err != nil {
+			return err
+		}
+	} else if _, err := s.c.bw.WriteString(enc.EncodeToString(challenge)); err != nil {
+		return err
+	}
+	_, err := s.c.bw.Write(crlf)
+	return err
+}
