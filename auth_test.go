@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -349,4 +350,177 @@ func TestSASLResponseWithCR(t *testing.T) {
 	`)
 	c.send("AGFs\raWNlAHNlY3JldA==\r\n")
 	assert.Equal(t, "-ERR invalid base64 in SASL response", c.line())
+}
+
+// failingLogins refuses every login method with err: Login (USER/PASS,
+// AUTH PLAIN, AUTH LOGIN), LoginAPOP, and a SASL mechanism of its own.
+type failingLogins struct{ err error }
+
+func (b failingLogins) Login(context.Context, *pop3.ConnInfo, string, string) (pop3.User, error) {
+	return nil, b.err
+}
+
+func (b failingLogins) LoginAPOP(context.Context, *pop3.ConnInfo, string, string, string) (pop3.User, error) {
+	return nil, b.err
+}
+
+func (b failingLogins) SASLMechanisms(*pop3.ConnInfo) []string { return []string{"XTEST"} }
+
+func (b failingLogins) SASLServer(context.Context, *pop3.ConnInfo, string, func(string, pop3.User)) (sasl.Server, error) {
+	return saslFunc(func([]byte) ([]byte, bool, error) { return nil, true, b.err }), nil
+}
+
+// loginAttempt sends one login attempt of the given method for user alice
+// and returns the reply that ends it.
+func loginAttempt(c *client, method, greeting string) string {
+	c.t.Helper()
+	switch method {
+	case "USER":
+		c.cmd("USER alice")
+		require.Equal(c.t, "+OK send PASS", c.line())
+		c.cmd("PASS guess")
+	case "APOP":
+		c.cmd("APOP alice " + pop3.APOPDigest(greeting[strings.Index(greeting, "<"):], "guess"))
+	case "AUTH PLAIN":
+		c.cmd("AUTH PLAIN " + b64("\x00alice\x00guess"))
+	case "AUTH LOGIN":
+		c.cmd("AUTH LOGIN " + b64("alice"))
+		require.Equal(c.t, "+ "+b64("Password:"), c.line())
+		c.cmd(b64("guess"))
+	case "AUTH XTEST":
+		c.cmd("AUTH XTEST " + b64("alice"))
+	}
+	return c.line()
+}
+
+var loginMethods = []string{"USER", "APOP", "AUTH PLAIN", "AUTH LOGIN", "AUTH XTEST"}
+
+// Every error from a login method counts towards MaxAuthFailures and waits
+// AuthFailureDelay, whatever its type: a backend that returns a plain
+// error, or an *Error without code, gives no free guesses. The reply keeps
+// the error's code; a plain error's detail goes only to the log, at
+// warning level (not an ERROR per guess).
+func TestEveryFailedLoginCounts(t *testing.T) {
+	const delay = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name      string
+		err       error
+		reply     string // for Login and LoginAPOP
+		saslReply string // for the backend's own mechanism
+	}{
+		{"plain error", errors.New("wrong password for alice at db-7"),
+			"-ERR [SYS/TEMP] login failed, try again later", "-ERR [AUTH] authentication failed"},
+		{"Error without code", &pop3.Error{Text: "wrong password"}, "-ERR wrong password", "-ERR wrong password"},
+		{"ErrAuthFailed", fmt.Errorf("checking: %w", pop3.ErrAuthFailed),
+			"-ERR [AUTH] authentication failed", "-ERR [AUTH] authentication failed"},
+		{"SYS/PERM", &pop3.Error{Code: pop3.CodeSysPerm, Text: "account disabled"},
+			"-ERR [SYS/PERM] account disabled", "-ERR [SYS/PERM] account disabled"},
+	} {
+		for _, method := range loginMethods {
+			t.Run(tc.name+"/"+method, func(t *testing.T) {
+				srv := pop3.NewServer(failingLogins{tc.err})
+				srv.AuthFailureDelay = delay
+				srv.MaxAuthFailures = 2
+				logs := captureLogs(srv)
+				addr := startServer(t, srv)
+				c := dial(t, addr)
+				greeting := c.line()
+				want := tc.reply
+				if method == "AUTH XTEST" {
+					want = tc.saslReply
+				}
+				start := time.Now()
+				assert.Equal(t, want, loginAttempt(c, method, greeting))
+				assert.GreaterOrEqual(t, time.Since(start), delay, "the failure waits AuthFailureDelay")
+				assert.Equal(t, want+"; too many failed logins, closing connection", loginAttempt(c, method, greeting))
+				c.expectClosed()
+				require.NoError(t, srv.Close())
+
+				assert.NotContains(t, logs.String(), "level=ERROR")
+				assert.Contains(t, logs.String(), `msg="pop3: authentication failed"`)
+				assert.Regexp(t, `method="?`+method+`"?( user=alice)?( err="[^"]*")? failures=2`, logs.String())
+				var e *pop3.Error
+				if !errors.As(tc.err, &e) && method != "AUTH XTEST" {
+					assert.Contains(t, logs.String(), "level=WARN", "the backend's error is for the operator")
+					assert.Contains(t, logs.String(), "db-7")
+				}
+				assert.NotContains(t, logs.String(), "guess")
+			})
+		}
+	}
+}
+
+// A deliberate [LOGIN-DELAY] or [IN-USE] says the credentials were right:
+// it is not a failed login, so it neither waits nor counts.
+func TestLoginDelayAndInUseDoNotCount(t *testing.T) {
+	for _, err := range []error{pop3.ErrLoginDelay, pop3.ErrMailboxLocked} {
+		for _, method := range loginMethods {
+			srv := pop3.NewServer(failingLogins{err})
+			srv.AuthFailureDelay = time.Hour
+			srv.MaxAuthFailures = 1
+			c := dial(t, startServer(t, srv))
+			greeting := c.line()
+			for range 3 {
+				assert.Equal(t, "-ERR "+err.Error(), loginAttempt(c, method, greeting), method)
+			}
+		}
+	}
+}
+
+// The per-address penalty outlives the connection: after failures on one
+// connection, a login from the same address on a new one waits before
+// its credentials are checked, even when they are right.
+func TestAuthPenaltyAcrossConnections(t *testing.T) {
+	const penalty = 300 * time.Millisecond
+	srv, _ := newMemoryServer(t)
+	srv.MaxAuthPenalty = penalty
+	srv.AuthFailureDelay = -1
+	srv.MaxAuthFailures = 2
+	addr := startServer(t, srv)
+
+	login := func() time.Duration {
+		c := dial(t, addr)
+		start := time.Now()
+		c.login()
+		took := time.Since(start)
+		c.cmd("QUIT")
+		c.line()
+		return took
+	}
+	assert.Less(t, login(), penalty, "no failures yet")
+	transcript(t, addr, `
+		S: +OK ...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS wrong
+		S: -ERR [AUTH] authentication failed
+		C: USER alice
+		S: +OK send PASS
+		C: PASS wrong
+		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
+		S: <closed>
+	`)
+	assert.GreaterOrEqual(t, login(), penalty, "a new connection from the same address pays the penalty")
+}
+
+// A server that asks for no penalty gets none.
+func TestAuthPenaltyOff(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.MaxAuthPenalty = -1
+	srv.AuthFailureDelay = -1
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.line()
+	for range 5 {
+		c.cmd("APOP alice " + strings.Repeat("0", 32))
+		require.Equal(t, "-ERR [AUTH] authentication failed", c.line())
+		c = dial(t, addr)
+		c.line()
+	}
+	start := time.Now()
+	c.cmd("USER alice")
+	c.line()
+	c.cmd("PASS secret")
+	assert.True(t, strings.HasPrefix(c.line(), "+OK"))
+	assert.Less(t, time.Since(start), time.Second)
 }

@@ -230,13 +230,18 @@ func (s *session) loginFailed(method, username string, err error) error {
 	if errors.As(err, &end) || err == errAuthCancelled {
 		return err
 	}
-	attrs := []any{"method", method, "user", truncate(username, 64)}
+	attrs := []any{"method", method}
+	if username != "" {
+		attrs = append(attrs, "user", truncate(username, 64))
+	}
+	level := slog.LevelInfo
 	var e *Error
 	if !errors.As(err, &e) {
 		// A backend failure, not a verdict on the credentials: the detail
 		// is for the operator only.
 		e = &Error{Code: CodeSysTemp, Text: "login failed, try again later"}
 		attrs = append(attrs, "err", err)
+		level = slog.LevelWarn
 	}
 	if e.Code == CodeLoginDelay || e.Code == CodeInUse {
 		s.log.Info("pop3: login refused", append(attrs, "code", e.Code)...)
@@ -246,7 +251,7 @@ func (s *session) loginFailed(method, username string, err error) error {
 	if s.hasPenaltyAddr && s.srv.maxAuthPenalty() > 0 {
 		s.srv.penalty.fail(s.penaltyAddr, time.Now())
 	}
-	s.log.Info("pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
+	s.log.Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
 	if err := s.wait(s.srv.authFailureDelay()); err != nil {
 		return err
 	}

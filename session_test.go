@@ -2,10 +2,12 @@ package pop3_test
 
 import (
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -655,4 +657,54 @@ func TestInvalidUIDsRepaired(t *testing.T) {
 		S: .
 	`)
 	assert.Contains(t, logs.String(), "invalid unique-ids")
+}
+
+// A backend that lists a size other than what RETR sends (here: the size
+// of an LF file, which goes out as CRLF) is logged once per maildrop, with
+// the UID and both numbers and never the content.
+func TestRetrSizeMismatchIsLogged(t *testing.T) {
+	be := &fakeBackend{msgs: []string{"Subject: lf\n\nsecret body\n", "Subject: lf2\n\nmore\n", "Subject: ok\r\n\r\nfine\r\n"}}
+	srv := pop3.NewServer(be)
+	logs := captureLogs(srv)
+	addr := startServer(t, srv)
+	c := dial(t, addr)
+	c.login()
+	for _, n := range []string{"3", "1", "2"} {
+		c.cmd("RETR " + n)
+		require.True(t, strings.HasPrefix(c.line(), "+OK"))
+		c.body()
+	}
+	c.cmd("QUIT")
+	c.line()
+	c.expectClosed()
+	require.NoError(t, srv.Close())
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), logs.String())
+	assert.Regexp(t, `level=WARN msg=".*size.*" .*uid=uid-1 listed=25 sent=28`, logs.String())
+	assert.NotContains(t, logs.String(), "secret body")
+}
+
+// CRLFSize is what RETR sends, for every way of ending lines.
+func TestCRLFSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"", 0},
+		{"a\r\n", 3},
+		{"a\n", 3},
+		{"a", 3},
+		{"a\nb\n", 6},
+		{"a\r\nb", 6},
+		{".\n..\n", 7},
+		{"x\ry", 5},
+		{"a\r", 3},
+		{msgDots, int64(len(msgDots))},
+		{msgLF, int64(len(msgLFasCRLF))},
+	} {
+		got, err := pop3.CRLFSize(strings.NewReader(tc.in))
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%q", tc.in)
+	}
+	_, err := pop3.CRLFSize(iotest.ErrReader(io.ErrUnexpectedEOF))
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
 }

@@ -105,6 +105,7 @@ type user struct {
 type message struct {
 	uid  string
 	data []byte
+	size int64 // pop3.CRLFSize of data, what LIST reports
 }
 
 // New returns an empty Backend, with no users.
@@ -163,6 +164,12 @@ func (b *Backend) AddUser(username, password string) error {
 // An unknown user returns ErrNoSuchUser.
 func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err error) {
 	data := normalize(raw)
+	// normalize has made data what RETR sends, so this is len(data); it
+	// is computed the way every backend must, so that they cannot differ.
+	size, err := pop3.CRLFSize(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("memory: sizing the message: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
@@ -173,6 +180,7 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 	m := &message{
 		uid:  b.uidPrefix + "." + strconv.FormatUint(b.seq, 10),
 		data: data,
+		size: size,
 	}
 	u.msgs = append(u.msgs, m)
 	return m.uid, nil
@@ -257,7 +265,7 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 		infos: make([]pop3.MessageInfo, len(u.msgs)),
 	}
 	for i, m := range u.msgs {
-		mb.infos[i] = pop3.MessageInfo{Size: int64(len(m.data)), UID: m.uid}
+		mb.infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uid}
 	}
 	u.holder = mb
 	return mb, nil
