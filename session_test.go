@@ -1,6 +1,7 @@
 package pop3_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"regexp"
@@ -707,4 +708,64 @@ func TestCRLFSize(t *testing.T) {
 	}
 	_, err := pop3.CRLFSize(iotest.ErrReader(io.ErrUnexpectedEOF))
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+// The session-ended record says why the session ended, how long it took
+// and how the user logged in.
+func TestSessionEndReasons(t *testing.T) {
+	for _, tc := range []struct {
+		reason string
+		setup  func(srv *pop3.Server)
+		script string
+		stop   func(srv *pop3.Server)
+	}{
+		{reason: "quit", script: "C: QUIT\nS: +OK bye\nS: <closed>"},
+		{reason: "client closed", script: "C: NOOP\nS: -ERR command not valid in the AUTHORIZATION state"},
+		{reason: "idle timeout", setup: func(srv *pop3.Server) { srv.IdleTimeout = 50 * time.Millisecond },
+			script: "S: -ERR disconnected for inactivity\nS: <closed>"},
+		{reason: "auth timeout", setup: func(srv *pop3.Server) { srv.AuthTimeout = 50 * time.Millisecond },
+			script: "S: -ERR authentication took too long\nS: <closed>"},
+		{reason: "too many failed logins", setup: func(srv *pop3.Server) { srv.MaxAuthFailures = 1 },
+			script: "C: USER alice\nS: +OK send PASS\nC: PASS wrong\nS: -ERR [AUTH] authentication failed; too many failed logins, closing connection\nS: <closed>"},
+		{reason: "too many bad commands", setup: func(srv *pop3.Server) { srv.MaxBadCommandsBeforeLogin = 1 },
+			script: "C: XXXX\nS: -ERR unknown command\nC: XXXX\nS: -ERR unknown command; too many bad commands, closing connection\nS: <closed>"},
+		{reason: "shutdown", script: "C: NOOP\nS: -ERR ...",
+			stop: func(srv *pop3.Server) { _ = srv.Shutdown(context.Background()) }},
+		{reason: "server closed", script: "C: NOOP\nS: -ERR ...",
+			stop: func(srv *pop3.Server) { _ = srv.Close() }},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			srv, _ := newMemoryServer(t)
+			logs := captureLogs(srv)
+			if tc.setup != nil {
+				tc.setup(srv)
+			}
+			addr := startServer(t, srv)
+			c := dial(t, addr)
+			c.line()
+			play(t, c, tc.script)
+			if tc.stop != nil {
+				tc.stop(srv)
+			}
+			c.conn.Close()
+			require.Eventually(t, func() bool { return strings.Contains(logs.String(), "session ended") }, 5*time.Second, 5*time.Millisecond)
+			require.NoError(t, srv.Close())
+			assert.Regexp(t, `session ended" .*reason="?`+tc.reason+`"? duration=\S+ tls=false`, logs.String())
+		})
+	}
+
+	// After login, the method is there too.
+	srv, _ := newMemoryServer(t)
+	logs := captureLogs(srv)
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK ...
+		C: AUTH PLAIN `+b64("\x00alice\x00secret")+`
+		S: +OK ...
+		C: QUIT
+		S: +OK bye, 0 messages left
+		S: <closed>
+	`)
+	require.NoError(t, srv.Close())
+	assert.Regexp(t, `session ended" .*user=alice reason=quit duration=\S+ method="AUTH PLAIN" tls=false`, logs.String())
 }

@@ -1,0 +1,216 @@
+package pop3_test
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/memory"
+)
+
+// A Server literal is as safe as NewServer: its connection limits are the
+// defaults, not "unlimited".
+func TestServerLiteralHasDefaultLimits(t *testing.T) {
+	be := memory.New()
+	srv := &pop3.Server{Backend: be}
+	addr := startServer(t, srv)
+	for range pop3.DefaultMaxConnectionsPerIP {
+		c := dial(t, addr)
+		require.True(t, strings.HasPrefix(c.line(), "+OK"))
+	}
+	c := dial(t, addr)
+	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", c.line())
+	c.expectClosed()
+}
+
+// serveUnix serves srv on a unix socket until the test ends.
+func serveUnix(t *testing.T, srv *pop3.Server) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pop3.sock")
+	l, err := net.Listen("unix", path)
+	require.NoError(t, err)
+	serveOn(t, srv, l)
+	return path
+}
+
+func dialUnix(t *testing.T, path string) *client {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return newClient(t, conn)
+}
+
+// A unix socket is local: cleartext logins are allowed without TLS, and
+// its clients, which share no IP address, are not lumped under one
+// MaxConnectionsPerIP.
+func TestUnixSocket(t *testing.T) {
+	srv, _ := newMemoryServer(t, msgDots)
+	srv.TLSConfig = testcert.New(t).ServerTLS
+	srv.MaxConnectionsPerIP = 1
+	path := serveUnix(t, srv)
+
+	first := dialUnix(t, path)
+	first.login()
+	second := dialUnix(t, path)
+	require.True(t, strings.HasPrefix(second.line(), "+OK"), "a second unix client is not over the per-IP limit")
+	assert.Contains(t, second.capa(), "USER")
+	play(t, first, `
+		C: STAT
+		S: +OK 1 82
+		C: QUIT
+		S: +OK bye, 1 messages left
+	`)
+}
+
+// proxiedListener pretends that every connection comes from a client on
+// another network, as a listener wrapper that reads the PROXY protocol
+// does.
+type proxiedListener struct{ net.Listener }
+
+var proxiedClient = &net.TCPAddr{IP: net.ParseIP("203.0.113.9"), Port: 40000}
+
+func (l proxiedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return proxiedConn{c}, nil
+}
+
+type proxiedConn struct{ net.Conn }
+
+func (proxiedConn) RemoteAddr() net.Addr { return proxiedClient }
+
+// connInfoBackend records what its calls see of the connection.
+type connInfoBackend struct {
+	fakeBackend
+	mu      sync.Mutex
+	login   pop3.ConnInfo
+	open    *pop3.ConnInfo
+	openCtx context.Context
+}
+
+type ctxKey string
+
+func (b *connInfoBackend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	b.mu.Lock()
+	b.login = *c
+	b.mu.Unlock()
+	u, err := b.fakeBackend.Login(ctx, c, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return openRecorder{u, b}, nil
+}
+
+type openRecorder struct {
+	pop3.User
+	b *connInfoBackend
+}
+
+func (u openRecorder) Open(ctx context.Context) (pop3.Mailbox, error) {
+	u.b.mu.Lock()
+	u.b.open = pop3.ConnInfoFromContext(ctx)
+	u.b.openCtx = ctx
+	u.b.mu.Unlock()
+	return u.User.Open(ctx)
+}
+
+// Connections from a trusted TLS-terminating proxy are secure: cleartext
+// login is allowed although the client's address is not loopback, STLS is
+// not offered, and the backend sees ConnInfo.Trusted and the client's
+// address. Without TrustedConn the same connection must use TLS.
+func TestTrustedConn(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		be := &connInfoBackend{fakeBackend: fakeBackend{msgs: []string{msgDots}}}
+		srv := pop3.NewServer(be)
+		srv.TLSConfig = testcert.New(t).ServerTLS
+		if trusted {
+			srv.TrustedConn = func(c net.Conn) bool { return c.RemoteAddr().String() == proxiedClient.String() }
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := serveOn(t, srv, proxiedListener{l})
+		c := dial(t, addr)
+		c.line()
+		if !trusted {
+			assert.NotContains(t, c.capa(), "USER")
+			assert.Contains(t, c.capa(), "STLS")
+			c.cmd("USER alice")
+			assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.line())
+			continue
+		}
+		assert.Contains(t, c.capa(), "USER")
+		assert.NotContains(t, c.capa(), "STLS", "the proxy already terminated TLS")
+		c.cmd("USER alice")
+		c.line()
+		c.cmd("PASS secret")
+		assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.line())
+		be.mu.Lock()
+		assert.True(t, be.login.Trusted)
+		assert.Equal(t, proxiedClient.String(), be.login.RemoteAddr.String())
+		be.mu.Unlock()
+	}
+}
+
+// Every backend call can see its connection: ConnInfo carries the ID that
+// the logs print as conn=N, Open reads it from its context, and the
+// contexts descend from BaseContext and ConnContext.
+func TestConnInfoAndContexts(t *testing.T) {
+	be := &connInfoBackend{fakeBackend: fakeBackend{msgs: []string{msgDots}}}
+	srv := pop3.NewServer(be)
+	logs := captureLogs(srv)
+	var baseListener net.Listener
+	srv.BaseContext = func(l net.Listener) context.Context {
+		baseListener = l
+		return context.WithValue(context.Background(), ctxKey("base"), "server-wide")
+	}
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, ctxKey("conn"), c.RemoteAddr().String())
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := serveOn(t, srv, l)
+	c := dial(t, addr)
+	c.login()
+	c.cmd("QUIT")
+	c.line()
+	c.expectClosed()
+	require.NoError(t, srv.Close())
+
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	assert.Equal(t, l, baseListener)
+	require.NotNil(t, be.open, "Open sees the ConnInfo")
+	assert.NotZero(t, be.open.ID)
+	assert.Equal(t, be.login.ID, be.open.ID)
+	assert.Equal(t, c.conn.LocalAddr().String(), be.open.RemoteAddr.String())
+	assert.Contains(t, logs.String(), "conn="+itoa(be.open.ID)+" ")
+	assert.Equal(t, "server-wide", be.openCtx.Value(ctxKey("base")))
+	assert.Equal(t, c.conn.LocalAddr().String(), be.openCtx.Value(ctxKey("conn")))
+	assert.Error(t, be.openCtx.Err(), "the session's context ends with the session")
+	assert.Nil(t, pop3.ConnInfoFromContext(context.Background()))
+}
+
+// BaseContext must not return nil: Serve says so rather than panic.
+func TestBaseContextNil(t *testing.T) {
+	srv := pop3.NewServer(&fakeBackend{})
+	srv.BaseContext = func(net.Listener) context.Context { return nil }
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	err = srv.Serve(l)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "BaseContext")
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
