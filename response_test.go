@@ -90,6 +90,9 @@ func FuzzDotWriter(f *testing.F) {
 		if len(in) > 0 {
 			require.Equal(t, textprotoDot(in), got)
 		}
+		size, err := CRLFSize(bytes.NewReader(in))
+		require.NoError(t, err)
+		require.Equal(t, unstuffedSize(got), size, "CRLFSize is what the client gets")
 		// The framing holds: the first line that is a lone dot is the last.
 		if len(in) > 0 {
 			require.True(t, bytes.HasSuffix(got, []byte("\r\n.\r\n")))
