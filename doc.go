@@ -7,20 +7,19 @@
 // maildrop ([Mailbox]), streams messages from it, and is told once, after
 // QUIT, which messages to remove. Optional interfaces, found by type
 // assertion, add APOP ([APOPBackend]), SASL mechanisms of the backend's own
-// ([SASLBackend]) and a faster TOP ([TopMailbox]).
+// ([SASLBackend]) and a faster TOP ([TopMailbox]). [BackendFunc] makes a
+// function a Backend.
 //
 // Implemented:
 //   - RFC 1939: USER, PASS, APOP, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT,
 //     TOP and UIDL, and the LAST command of RFC 1460;
 //   - RFC 2449: CAPA, with TOP, UIDL, USER, SASL, RESP-CODES, PIPELINING,
 //     AUTH-RESP-CODE, STLS and IMPLEMENTATION, and the response codes
-//     [IN-USE] and [LOGIN-DELAY];
-//   - RFC 3206: [SYS/TEMP], [SYS/PERM] and [AUTH];
+//     IN-USE ([CodeInUse]) and LOGIN-DELAY ([CodeLoginDelay]);
+//   - RFC 3206: the response codes SYS/TEMP ([CodeSysTemp]), SYS/PERM
+//     ([CodeSysPerm]) and AUTH ([CodeAuth]);
 //   - RFC 2595 STLS and RFC 8314 implicit TLS;
 //   - RFC 5034 AUTH with PLAIN, LOGIN and any mechanism of github.com/emersion/go-sasl.
-//
-// Cleartext logins are refused on connections that are neither TLS nor
-// from a loopback address unless [Server.AllowInsecureAuth] is set.
 //
 // A minimal server on the reference in-memory backend:
 //
@@ -38,4 +37,27 @@
 //
 // A backend for a test needs only the few methods of Backend, User and
 // Mailbox; see the examples.
+//
+// # Security
+//
+// Cleartext logins are refused on connections that are not secure: neither
+// TLS, nor from a loopback address or a unix socket, nor vouched for by
+// [Server.TrustedConn] (a proxy that terminated TLS), unless
+// [Server.AllowInsecureAuth] is set. Every failed login, whatever error the
+// backend returned, waits [Server.AuthFailureDelay] and counts towards
+// [Server.MaxAuthFailures] for the connection and towards a penalty for the
+// client's address that outlives it ([Server.MaxAuthPenalty]). Passwords,
+// APOP digests, SASL payloads and message content never reach the log or
+// the protocol trace.
+//
+// # TLS defaults come from your go.mod
+//
+// Which TLS versions, cipher suites, signature algorithms and key exchanges
+// crypto/tls offers when a [tls.Config] leaves them unset is decided by the
+// go line of the main module's go.mod (through its GODEBUG defaults), not
+// by this module's. A program whose go.mod says "go 1.22" still offers 3DES
+// (SWEET32) and accepts SHA-1 signatures in TLS 1.2 on a current toolchain.
+// Declare go 1.25 or later in your main module (pop3d does) to get 3DES
+// and SHA-1 off and the hybrid post-quantum key exchange X25519MLKEM768 on,
+// or set those fields of Server.TLSConfig yourself.
 package pop3

@@ -17,10 +17,17 @@ const (
 	CodeAuth       = "AUTH"        // RFC 3206 §5: the credentials were refused
 )
 
-// Error is a negative response: "-ERR [Code] Text". Backends return it, or
-// wrap it with %w, to choose the response code and text the client sees.
-// An error of any other type reaches the client as "-ERR [SYS/TEMP]" with a
-// generic text, and its detail goes only to the log.
+// Error is a negative response, written as
+//
+//	-ERR [Code] Text
+//
+// Backends return it, or wrap it with %w, to choose the response code and
+// text the client sees. An error of any other type reaches the client with
+// the code [CodeSysTemp] and a generic text, such as
+//
+//	-ERR [SYS/TEMP] login failed, try again later
+//
+// and its detail goes only to the log.
 type Error struct {
 	// Code is the extended response code (RFC 2449 §8), such as CodeAuth,
 	// without brackets; empty for none.

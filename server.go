@@ -506,8 +506,11 @@ func (srv *Server) activeSessions() []*session {
 }
 
 // Shutdown stops the listeners, then ends every session gracefully: a
-// session waiting for a command is told "-ERR [SYS/TEMP] server shutting
-// down" and closed without UPDATE; a command in progress (a RETR, the
+// session waiting for a command is told
+//
+//	-ERR [SYS/TEMP] server shutting down
+//
+// and closed without UPDATE; a command in progress (a RETR, the
 // UPDATE after QUIT) completes first. When ctx ends before all sessions
 // have, the rest are closed at once and ctx's error is returned without
 // waiting further. Shutdown is safe to call more than once.

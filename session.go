@@ -180,8 +180,8 @@ func (s *session) dispatch(line []byte) (err error) {
 
 // runHandler calls a handler. Every backend call but Mailbox.Close is made
 // from a handler, so this one recover catches a panic in any of them: it
-// ends the session, without UPDATE, after "-ERR [SYS/TEMP] internal
-// error".
+// ends the session, without UPDATE, after an "internal error" -ERR with
+// code CodeSysTemp.
 func (s *session) runHandler(cmd *command, args []string) (err error) {
 	defer s.recoverPanic("command", &err)
 	return cmd.handler(s, args)

@@ -9,9 +9,11 @@
 package testcert
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -52,16 +54,42 @@ type Certs struct {
 	ServerCertPEM, ServerKeyPEM []byte
 }
 
-// New generates a fresh CA and server certificate. It fails the test on
-// error, which only a broken crypto/rand could cause.
+// New generates a fresh CA and server certificate (ECDSA P-256). It fails
+// the test on error, which only a broken crypto/rand could cause.
 func New(t testing.TB) *Certs {
 	t.Helper()
-	now := time.Now()
-
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := Generate()
 	check(t, err)
+	return c
+}
+
+// NewRSA is New with an RSA 2048 server key, for what only RSA
+// certificates reveal (cipher suites with RSA authentication, such as
+// 3DES ones, in a TLS audit).
+func NewRSA(t testing.TB) *Certs {
+	t.Helper()
+	c, err := generate(func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+	check(t, err)
+	return c
+}
+
+// Generate is New for code without a testing.TB, such as examples.
+func Generate() (*Certs, error) {
+	return generate(func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
+}
+
+func generate(newServerKey func() (crypto.Signer, error)) (*Certs, error) {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	caSerial, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          caSerial,
 		Subject:               pkix.Name{CommonName: "pop3 interop test CA"},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
@@ -71,26 +99,40 @@ func New(t testing.TB) *Certs {
 		MaxPathLenZero:        true,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 	ca, err := x509.ParseCertificate(caDER)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	check(t, err)
+	key, err := newServerKey()
+	if err != nil {
+		return nil, err
+	}
+	srvSerial, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
+		SerialNumber: srvSerial,
 		Subject:      pkix.Name{CommonName: ServerName},
 		DNSNames:     []string{ServerName},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	check(t, err)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	check(t, err)
+	if err != nil {
+		return nil, err
+	}
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
@@ -109,7 +151,7 @@ func New(t testing.TB) *Certs {
 		CAPEM:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		ServerCertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		ServerKeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}
+	}, nil
 }
 
 // WriteCAFile writes CAPEM to dir/ca.pem (mode 0644) and returns the
@@ -122,11 +164,8 @@ func (c *Certs) WriteCAFile(t testing.TB, dir string) string {
 }
 
 // serial returns a random 128-bit certificate serial number.
-func serial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	check(t, err)
-	return n
+func serial() (*big.Int, error) {
+	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 }
 
 // check fails the test at once on err.

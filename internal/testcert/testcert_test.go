@@ -79,3 +79,12 @@ func TestCAFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, c.ServerTLS.Certificates[0].Certificate[0], pair.Certificate[0])
 }
+
+func TestNewRSA(t *testing.T) {
+	c := testcert.NewRSA(t)
+	leaf, err := x509.ParseCertificate(c.ServerTLS.Certificates[0].Certificate[0])
+	require.NoError(t, err)
+	assert.Equal(t, x509.RSA, leaf.PublicKeyAlgorithm)
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: c.CAPool, DNSName: testcert.ServerName})
+	assert.NoError(t, err)
+}
