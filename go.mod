@@ -1,6 +1,6 @@
 module github.com/gopop3/pop3
 
-go 1.22
+go 1.25.0
 
 require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
