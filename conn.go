@@ -264,25 +264,28 @@ func (s *session) awaitInput() error {
 	return nil
 }
 
-// readError handles a failed command read: an overlong line is answered
-// and counted as a bad command, and the session goes on (nil); anything
-// else ends it, with a last -ERR where the client is still there to read
-// it.
+// readError turns a failed command read into what answer takes: an
+// overlong line is a bad command, and the session goes on; anything else
+// ends it, with a last -ERR where the client is still there to read it.
 func (s *session) readError(err error) error {
 	var ne net.Error
 	switch {
 	case errors.Is(err, errLineTooLong):
 		s.trace("C: <line too long>")
-		if end := s.badCommand("line too long"); end != nil {
+		tooLong := syntaxError("line too long")
+		if !errors.Is(err, errLineTooLongPending) {
+			return tooLong
+		}
+		// The rest of the line may be long in coming, or never come: the
+		// client is answered first, then the rest is dropped.
+		if end := s.answer(tooLong); end != nil {
 			return end
 		}
-		if errors.Is(err, errLineTooLongPending) {
-			if err := s.c.flush(); err != nil {
-				return endSession(reasonError, nil, err)
-			}
-			if err := s.c.discardLine(); err != nil {
-				return s.readError(err)
-			}
+		if err := s.c.flush(); err != nil {
+			return endSession(reasonError, nil, err)
+		}
+		if err := s.c.discardLine(); err != nil {
+			return s.readError(err)
 		}
 		return nil
 	case errors.Is(err, errShutdown) || s.srv.shuttingDown():

@@ -101,10 +101,10 @@ func (s *session) answer(err error) *sessionEnd {
 }
 
 // badCommand counts an unknown, malformed or wrong-state command and
-// answers it. The command that passes the limit gets one -ERR that says
-// both why it failed and that the connection closes, so that a pipelining
-// client can still pair replies with commands; badCommand then returns the
-// sessionEnd.
+// answers it; only answer calls it. The command that passes the limit gets
+// one -ERR that says both why it failed and that the connection closes, so
+// that a pipelining client can still pair replies with commands;
+// badCommand then returns the sessionEnd.
 func (s *session) badCommand(text string) error {
 	s.badCommands++
 	if s.badCommands > s.srv.maxBadCommands(s.state) {
