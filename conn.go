@@ -50,11 +50,12 @@ type conn struct {
 	closedHard    bool // by closeHard: the server, not the client, hung up
 }
 
-func newConn(nc net.Conn, writeTimeout time.Duration) *conn {
-	c := &conn{nc: nc, writeTimeout: writeTimeout}
+// init sets c up for nc. A conn is part of its session, not allocated on
+// its own, and must not be copied.
+func (c *conn) init(nc net.Conn, writeTimeout time.Duration) {
+	c.nc, c.writeTimeout = nc, writeTimeout
 	c.br = bufio.NewReaderSize(nc, readBufferSize)
 	c.bw = bufio.NewWriterSize(deadlineWriter{c}, writeBufferSize)
-	return c
 }
 
 // deadlineWriter is what the buffered writer writes to: it renews the

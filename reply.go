@@ -47,8 +47,15 @@ func (e *sessionEnd) Unwrap() error { return e.cause }
 // endSession returns the error that ends the session for reason, after
 // reply when it is not nil.
 func endSession(reason string, reply *Error, cause error) error {
+	if reply == nil && cause == nil && reason == reasonQuit {
+		return endQuit
+	}
 	return &sessionEnd{reason: reason, reply: reply, cause: cause}
 }
+
+// endQuit is the end of every successful QUIT, shared: a sessionEnd is
+// never changed once made.
+var endQuit = &sessionEnd{reason: reasonQuit}
 
 // syntaxError is a malformed command: answered "-ERR text" and counted as a
 // bad command.
@@ -64,26 +71,34 @@ func (s *session) answer(err error) *sessionEnd {
 	if err == nil {
 		return nil
 	}
-	var (
-		end *sessionEnd
-		se  syntaxError
-		e   *Error
-	)
+	// The concrete types first, as handlers return them: errors.As
+	// costs an allocation per target, on every -ERR.
+	end, _ := err.(*sessionEnd)
+	se, isSyntax := err.(syntaxError)
+	e, _ := err.(*Error)
+	if end == nil && !isSyntax && e == nil {
+		switch {
+		case errors.As(err, &end):
+		case errors.As(err, &se):
+			isSyntax = true
+		case errors.As(err, &e):
+		default:
+			// A write error, or a context cancelled by Close.
+			end = &sessionEnd{reason: reasonError, cause: err}
+		}
+	}
 	switch {
-	case errors.As(err, &end):
-	case errors.As(err, &se):
+	case end != nil:
+	case isSyntax:
 		if err := s.badCommand(string(se)); err != nil {
 			return s.answer(err)
 		}
 		return nil
-	case errors.As(err, &e):
+	default:
 		if err := s.replyErr(e); err != nil {
 			return &sessionEnd{reason: reasonError, cause: err}
 		}
 		return nil
-	default:
-		// A write error, or a context cancelled by Close.
-		end = &sessionEnd{reason: reasonError, cause: err}
 	}
 	if end.reply != nil {
 		_ = s.replyErr(end.reply)

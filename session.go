@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime/debug"
 	"time"
 )
@@ -37,13 +36,8 @@ type session struct {
 	log    *slog.Logger
 	ctx    context.Context // carries &info; cancelled when the session ends
 	cancel context.CancelFunc
-	c      *conn
+	c      conn
 	info   ConnInfo
-
-	// penaltyAddr is the address the auth penalty counts this client
-	// under; hasPenaltyAddr is false for a unix socket.
-	penaltyAddr    netip.Addr
-	hasPenaltyAddr bool
 
 	argv         [3]string // parseCommand's arguments, reused
 	state        state
@@ -56,8 +50,8 @@ type session struct {
 
 	// After login: who, how, and the maildrop.
 	username string
-	method   string // "USER", "APOP" or "AUTH <mechanism>"
-	drop     *maildrop
+	method   string    // "USER", "APOP" or "AUTH <mechanism>"
+	drop     *maildrop // allocated at login: an idle session does not carry it
 
 	// For the session-ended log record.
 	end       *sessionEnd
@@ -70,9 +64,8 @@ type session struct {
 // calls nothing slow.
 func newSession(srv *Server, base context.Context, nc net.Conn) *session {
 	s := &session{srv: srv, state: stateAuthorization, id: srv.connID.Add(1)}
-	s.c = newConn(nc, srv.writeTimeout())
+	s.c.init(nc, srv.writeTimeout())
 	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: srv.domain()}
-	s.penaltyAddr, s.hasPenaltyAddr = penaltyKey(s.info.RemoteAddr)
 	s.log = srv.logger().With("conn", s.id, "remote", addrString(s.info.RemoteAddr))
 	ctx := base
 	if srv.ConnContext != nil {
@@ -208,8 +201,8 @@ func (s *session) recoverPanic(where string, err *error) {
 // lets check ask the backend, then enters TRANSACTION or counts the
 // failure. check returns the name logged in, or the one attempted.
 func (s *session) authenticate(method string, check func() (username string, user User, err error)) error {
-	if s.hasPenaltyAddr {
-		if err := s.wait(s.srv.penalty.delay(s.penaltyAddr, time.Now(), s.srv.maxAuthPenalty())); err != nil {
+	if addr, ok := penaltyKey(s.info.RemoteAddr); ok {
+		if err := s.wait(s.srv.penalty.delay(addr, time.Now(), s.srv.maxAuthPenalty())); err != nil {
 			return err
 		}
 	}
@@ -248,8 +241,8 @@ func (s *session) loginFailed(method, username string, err error) error {
 		return e
 	}
 	s.authFailures++
-	if s.hasPenaltyAddr && s.srv.maxAuthPenalty() > 0 {
-		s.srv.penalty.fail(s.penaltyAddr, time.Now())
+	if addr, ok := penaltyKey(s.info.RemoteAddr); ok && s.srv.maxAuthPenalty() > 0 {
+		s.srv.penalty.fail(addr, time.Now())
 	}
 	s.log.Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
 	if err := s.wait(s.srv.authFailureDelay()); err != nil {
@@ -363,14 +356,18 @@ func (s *session) finish() {
 	if closedHard && reason != reasonQuit {
 		reason = reasonServerClosed
 	}
-	attrs := []any{"reason", reason, "duration", time.Since(s.started).Round(time.Millisecond)}
+	// LogAttrs with a fixed array: the record costs no allocation of its
+	// own, at one per session.
+	var buf [11]slog.Attr
+	attrs := append(buf[:0], slog.String("reason", reason),
+		slog.Duration("duration", time.Since(s.started).Round(time.Millisecond)))
 	if s.method != "" {
-		attrs = append(attrs, "method", s.method)
+		attrs = append(attrs, slog.String("method", s.method))
 	}
-	attrs = append(attrs, "tls", s.info.TLS != nil, "retr", s.retrieved, "top", s.topped,
-		"deleted", s.removed, "bytes_out", s.c.bytesOut)
+	attrs = append(attrs, slog.Bool("tls", s.info.TLS != nil), slog.Int("retr", s.retrieved),
+		slog.Int("top", s.topped), slog.Int("deleted", s.removed), slog.Int64("bytes_out", s.c.bytesOut))
 	if end.cause != nil && !closedHard && !errors.Is(end.cause, io.EOF) {
-		attrs = append(attrs, "err", end.cause)
+		attrs = append(attrs, slog.Any("err", end.cause))
 	}
-	s.log.Info("pop3: session ended", attrs...)
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "pop3: session ended", attrs...)
 }
