@@ -20,7 +20,8 @@ var ErrServerClosed = errors.New("pop3: server closed")
 
 // Defaults of Server's fields. One rule holds for every numeric field: zero
 // means the default below, and a negative value means none (no timeout, no
-// delay, no limit). A Server literal is therefore as safe as NewServer.
+// delay, no limit), except for the line lengths, where it means the default
+// too. A Server literal is therefore as safe as NewServer.
 const (
 	DefaultIdleTimeout         = 10 * time.Minute // RFC 1939 §3: at least 10 minutes
 	DefaultAuthTimeout         = 3 * time.Minute
@@ -40,7 +41,8 @@ const (
 // its exported fields, then call Serve, ListenAndServe or
 // ListenAndServeTLS. The fields must not change once serving has started.
 // A numeric field left at zero takes its documented default; a negative
-// one means none (no timeout, no delay, no limit).
+// one means none (no timeout, no delay, no limit), except that a line
+// length always has one.
 type Server struct {
 	// Addr is the TCP address ListenAndServe and ListenAndServeTLS listen
 	// on; empty means ":110" and ":995" respectively.
@@ -90,8 +92,9 @@ type Server struct {
 	// the server writes to it (default 1 minute).
 	WriteTimeout time.Duration
 	// MaxLineLength is the longest command line accepted, CRLF included
-	// (default 2048). A longer line is answered "-ERR line too long", is
-	// discarded without being buffered, and counts as a bad command.
+	// (default 2048; it cannot be turned off). A longer line is answered
+	// "-ERR line too long", is discarded without being buffered, and
+	// counts as a bad command.
 	MaxLineLength int
 	// MaxAuthLineLength is the longest AUTH command or SASL response line
 	// (default 16 KiB), since OAuth tokens exceed MaxLineLength.
@@ -210,9 +213,18 @@ func (srv *Server) authFailureDelay() time.Duration {
 func (srv *Server) maxAuthPenalty() time.Duration {
 	return duration(srv.MaxAuthPenalty, DefaultMaxAuthPenalty)
 }
-func (srv *Server) maxLineLength() int { return limit(srv.MaxLineLength, DefaultMaxLineLength) }
+// A line length always has a limit: a negative one means the default,
+// since "none" would let a client make the server buffer without end.
+func (srv *Server) maxLineLength() int { return lineLimit(srv.MaxLineLength, DefaultMaxLineLength) }
 func (srv *Server) maxAuthLineLength() int {
-	return max(limit(srv.MaxAuthLineLength, DefaultMaxAuthLineLength), srv.maxLineLength())
+	return max(lineLimit(srv.MaxAuthLineLength, DefaultMaxAuthLineLength), srv.maxLineLength())
+}
+
+func lineLimit(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 func (srv *Server) maxConnections() int { return limit(srv.MaxConnections, DefaultMaxConnections) }
 func (srv *Server) maxConnectionsPerIP() int {

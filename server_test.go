@@ -214,3 +214,19 @@ func TestBaseContextNil(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Negative means none: no limit on bad commands here. A line length
+// always has a limit, so a negative one is the default.
+func TestNegativeMeansNone(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.MaxBadCommandsBeforeLogin = -1
+	srv.MaxLineLength = -1
+	c := dial(t, startServer(t, srv))
+	c.line()
+	for range 2 * pop3.DefaultMaxBadCommandsLogin * 10 {
+		c.cmd("XXXX")
+		require.Equal(t, "-ERR unknown command", c.line())
+	}
+	c.cmd("NOOP " + strings.Repeat("x", pop3.DefaultMaxLineLength))
+	assert.Equal(t, "-ERR line too long", c.line())
+}
