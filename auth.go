@@ -110,10 +110,11 @@ func (s *session) saslMechanisms() []string {
 // session as if AUTH had not been sent.
 func (s *session) cmdAuth(args []string) error {
 	if len(args) == 0 {
+		mechs := s.saslMechanisms() // before +OK: the backend may fail
 		if err := s.replyOK("SASL mechanisms follow"); err != nil {
 			return err
 		}
-		return s.writeLines(s.saslMechanisms())
+		return s.writeLines(mechs)
 	}
 	mech := strings.ToUpper(args[0])
 	if !slices.Contains(s.saslMechanisms(), mech) {
@@ -167,6 +168,9 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 			// a last challenge, which the client answers with an empty
 			// response (RFC 5034 §4).
 			final, err := s.saslChallenge(challenge)
+			if err == errAuthCancelled {
+				err = ErrAuthFailed // the client has responded already
+			}
 			if err != nil {
 				return username, nil, err
 			}

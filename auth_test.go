@@ -524,3 +524,66 @@ func TestAuthPenaltyOff(t *testing.T) {
 	assert.True(t, strings.HasPrefix(c.line(), "+OK"))
 	assert.Less(t, time.Since(start), time.Second)
 }
+
+// A cancel after the client has responded counts, also when it answers
+// the success-data challenge.
+func TestAuthCancelAfterSuccessDataCounts(t *testing.T) {
+	be := &successDataBackend{fakeBackend{msgs: []string{msgDots}}}
+	srv := pop3.NewServer(be)
+	srv.MaxAuthFailures = 1
+	transcript(t, startServer(t, srv), `
+		S: +OK ...
+		C: AUTH XDATA `+b64("alice")+`
+		S: + `+b64("server-signature")+`
+		C: *
+		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
+		S: <closed>
+	`)
+}
+
+// blockingLogin waits in Login until its context ends.
+type blockingLogin struct{ entered chan struct{} }
+
+func (b blockingLogin) Login(ctx context.Context, _ *pop3.ConnInfo, _, _ string) (pop3.User, error) {
+	close(b.entered)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A login cut short by Close is not a failed login: it is neither logged
+// as one nor held against the address.
+func TestLoginCutShortByCloseDoesNotCount(t *testing.T) {
+	be := blockingLogin{entered: make(chan struct{})}
+	srv := pop3.NewServer(be)
+	logs := captureLogs(srv)
+	addr, served := serveUnmanaged(t, srv)
+	c := dial(t, addr)
+	c.line()
+	c.cmd("USER alice")
+	c.line()
+	c.cmd("PASS secret")
+	<-be.entered
+	require.NoError(t, srv.Close())
+	require.ErrorIs(t, <-served, pop3.ErrServerClosed)
+	assert.NotContains(t, logs.String(), "authentication failed")
+	assert.Contains(t, logs.String(), `reason="server closed"`)
+}
+
+// saslMechsPanic panics when asked for its mechanisms.
+type saslMechsPanic struct{ fakeBackend }
+
+func (b *saslMechsPanic) SASLMechanisms(*pop3.ConnInfo) []string { panic("mechanisms") }
+
+func (b *saslMechsPanic) SASLServer(context.Context, *pop3.ConnInfo, string, func(string, pop3.User)) (sasl.Server, error) {
+	return nil, errors.New("unused")
+}
+
+// A bare AUTH whose backend panics gets one clean -ERR, not +OK then -ERR.
+func TestBareAuthPanicOneReply(t *testing.T) {
+	transcript(t, startServer(t, pop3.NewServer(&saslMechsPanic{})), `
+		S: +OK ...
+		C: AUTH
+		S: -ERR [SYS/TEMP] internal error
+		S: <closed>
+	`)
+}

@@ -280,7 +280,7 @@ func (s *session) readError(err error) error {
 		// The rest of the line may be long in coming, or never come: the
 		// client is answered first, then the rest is dropped.
 		if end := s.answer(tooLong); end != nil {
-			return end
+			return &sessionEnd{reason: end.reason, cause: end.cause} // answered already
 		}
 		if err := s.c.flush(); err != nil {
 			return endSession(reasonError, nil, err)

@@ -142,6 +142,7 @@ func (s *session) userFacingError(op string, err error) *Error {
 
 // reply writes one status line.
 func (s *session) reply(status, text string) error {
+	s.replied = true
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}

@@ -64,6 +64,22 @@ func TestLineTooLong(t *testing.T) {
 	`)
 }
 
+// The overlong line that passes MaxBadCommands gets one -ERR, not two.
+func TestLineTooLongLimitAnsweredOnce(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.MaxLineLength = 100
+	c := dial(t, startServer(t, srv))
+	c.line()
+	for range pop3.DefaultMaxBadCommandsLogin {
+		c.send(strings.Repeat("x", 150))
+		assert.Equal(t, "-ERR line too long", c.line())
+		c.send("\r\n")
+	}
+	c.send(strings.Repeat("x", 150))
+	assert.Equal(t, "-ERR line too long; too many bad commands, closing connection", c.line())
+	c.expectClosed()
+}
+
 // A 100 MB line without LF is discarded as it comes, not buffered.
 func TestHugeLineCostsNoMemory(t *testing.T) {
 	if testing.Short() {
@@ -307,7 +323,9 @@ func TestBackendPanics(t *testing.T) {
 		{"login", "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] internal error", false},
 		{"open", "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] internal error", false},
 		{"message", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: RETR 2\nS: -ERR [SYS/TEMP] internal error", true},
-		{"read", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows\nS: From: bob@...", true},
+		// A panic mid-body: the client sees the message cut short, with no
+		// -ERR inside it, and the connection closes.
+		{"read", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows", true},
 		{"delete", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: -ERR [SYS/TEMP] internal error", true},
 		{"close", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK bye, 1 messages left", true},
 	} {
@@ -320,7 +338,14 @@ func TestBackendPanics(t *testing.T) {
 			other := dial(t, addr) // another session, open all along
 			other.line()
 
-			transcript(t, addr, "S: +OK ...\n"+tc.script+"\nS: <closed>")
+			c := transcript(t, addr, "S: +OK ...\n"+tc.script)
+			if tc.panicIn == "read" {
+				rest, err := io.ReadAll(c.r)
+				require.NoError(t, err)
+				assert.Equal(t, "From: bob@", string(rest), "the first 10 octets, then nothing")
+			} else {
+				c.expectClosed()
+			}
 
 			play(t, other, "C: USER alice\nS: +OK send PASS")
 			assert.Contains(t, logs.String(), "panic")

@@ -213,6 +213,7 @@ func (srv *Server) authFailureDelay() time.Duration {
 func (srv *Server) maxAuthPenalty() time.Duration {
 	return duration(srv.MaxAuthPenalty, DefaultMaxAuthPenalty)
 }
+
 // A line length always has a limit: a negative one means the default,
 // since "none" would let a client make the server buffer without end.
 func (srv *Server) maxLineLength() int { return lineLimit(srv.MaxLineLength, DefaultMaxLineLength) }
@@ -379,6 +380,7 @@ func (srv *Server) startSession(base context.Context, conn net.Conn) {
 	srv.mu.Unlock()
 
 	if refuse != "" {
+		s.cancel() // its context may hang from a BaseContext that lives on
 		srv.logger().Warn("pop3: connection refused", "remote", addrString(conn.RemoteAddr()), "reason", refuse)
 		srv.refuse(conn, refuse)
 		return

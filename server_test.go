@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -229,4 +231,65 @@ func TestNegativeMeansNone(t *testing.T) {
 	}
 	c.cmd("NOOP " + strings.Repeat("x", pop3.DefaultMaxLineLength))
 	assert.Equal(t, "-ERR line too long", c.line())
+}
+
+// trackedContext counts the contexts that hang from it: context.WithCancel
+// registers a child through AfterFunc, and stops it when the child is
+// cancelled.
+type trackedContext struct {
+	context.Context
+	done     chan struct{}
+	children *atomic.Int32
+}
+
+func (c trackedContext) Done() <-chan struct{} { return c.done }
+
+func (c trackedContext) AfterFunc(func()) func() bool {
+	c.children.Add(1)
+	var once sync.Once
+	return func() bool {
+		once.Do(func() { c.children.Add(-1) })
+		return true
+	}
+}
+
+// A refused connection leaves nothing hanging from the connection
+// context, even under a BaseContext that lives on; and a ConnContext that
+// panics does not take the accept loop with it.
+func TestConnContextRefusedAndPanicking(t *testing.T) {
+	be := &fakeBackend{msgs: []string{msgDots}}
+	srv := pop3.NewServer(be)
+	srv.MaxConnections = 1
+	var (
+		calls    atomic.Int32
+		children [2]atomic.Int32
+	)
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		n := calls.Add(1)
+		if n == 3 {
+			panic("ConnContext bug")
+		}
+		if n > 3 {
+			return ctx
+		}
+		return trackedContext{Context: ctx, done: make(chan struct{}), children: &children[n-1]}
+	}
+	addr := startServer(t, srv)
+	first := dial(t, addr)
+	first.line()
+	refused := dial(t, addr)
+	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", refused.line())
+	assert.Equal(t, int32(1), children[0].Load(), "the served session's context is live")
+	assert.Equal(t, int32(0), children[1].Load(), "the refused one's is gone")
+
+	first.cmd("QUIT")
+	first.line()
+	first.expectClosed()
+	require.Eventually(t, func() bool { return children[0].Load() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		c := dial(t, addr) // the third ConnContext call panics
+		ok := strings.HasPrefix(c.line(), "+OK")
+		c.conn.Close()
+		return ok
+	}, 5*time.Second, 20*time.Millisecond)
 }

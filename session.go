@@ -47,6 +47,7 @@ type session struct {
 	pendingUser  string    // the name from USER, kept only until the next command
 	badCommands  int
 	authFailures int
+	replied      bool // the current command has written its status line
 
 	// After login: who, how, and the maildrop.
 	username string
@@ -67,15 +68,29 @@ func newSession(srv *Server, base context.Context, nc net.Conn) *session {
 	s.c.init(nc, srv.writeTimeout())
 	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: srv.domain()}
 	s.log = srv.logger().With("conn", s.id, "remote", addrString(s.info.RemoteAddr))
-	ctx := base
-	if srv.ConnContext != nil {
-		if ctx = srv.ConnContext(base, nc); ctx == nil {
-			s.log.Error("pop3: Server.ConnContext returned a nil context; using the base context")
+	ctx, cancel := context.WithCancel(s.connContext(base, nc))
+	s.ctx, s.cancel = context.WithValue(ctx, connInfoKey{}, &s.info), cancel
+	return s
+}
+
+// connContext is Server.ConnContext's context for nc, or base when there
+// is none, or when it returns nil or panics: the accept loop must not die
+// of it.
+func (s *session) connContext(base context.Context, nc net.Conn) (ctx context.Context) {
+	if s.srv.ConnContext == nil {
+		return base
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("pop3: panic in Server.ConnContext; using the base context", "panic", v)
 			ctx = base
 		}
+	}()
+	if ctx = s.srv.ConnContext(base, nc); ctx == nil {
+		s.log.Error("pop3: Server.ConnContext returned a nil context; using the base context")
+		ctx = base
 	}
-	s.ctx, s.cancel = context.WithCancel(context.WithValue(ctx, connInfoKey{}, &s.info))
-	return s
+	return ctx
 }
 
 func addrString(a net.Addr) string {
@@ -158,6 +173,7 @@ func (s *session) greet() error {
 // dispatch runs one command line and returns what answer needs: nil when
 // the handler has replied, otherwise the error to answer.
 func (s *session) dispatch(line []byte) (err error) {
+	s.replied = false
 	name, cmd, args, err := parseCommand(line, s.state, s.argv[:0])
 	if s.srv.Debug != nil {
 		s.trace("C: " + redact(name, line))
@@ -174,7 +190,9 @@ func (s *session) dispatch(line []byte) (err error) {
 // runHandler calls a handler. Every backend call but Mailbox.Close is made
 // from a handler, so this one recover catches a panic in any of them: it
 // ends the session, without UPDATE, after an "internal error" -ERR with
-// code CodeSysTemp.
+// code CodeSysTemp, unless the command had replied already (a panic in a
+// message reader, mid-body): then the connection just closes, so that the
+// client sees a truncated response rather than a -ERR inside it.
 func (s *session) runHandler(cmd *command, args []string) (err error) {
 	defer s.recoverPanic("command", &err)
 	return cmd.handler(s, args)
@@ -188,7 +206,11 @@ func (s *session) recoverPanic(where string, err *error) {
 		return
 	}
 	s.log.Error("pop3: panic", "in", where, "panic", v, "stack", string(debug.Stack()))
-	end := endSession(reasonPanic, &Error{Code: CodeSysTemp, Text: "internal error"}, nil)
+	reply := &Error{Code: CodeSysTemp, Text: "internal error"}
+	if s.replied {
+		reply = nil
+	}
+	end := endSession(reasonPanic, reply, nil)
 	if err != nil {
 		*err = end
 	} else if s.end == nil {
@@ -220,8 +242,8 @@ func (s *session) authenticate(method string, check func() (username string, use
 // After MaxAuthFailures the connection is closed.
 func (s *session) loginFailed(method, username string, err error) error {
 	var end *sessionEnd
-	if errors.As(err, &end) || err == errAuthCancelled {
-		return err
+	if errors.As(err, &end) || err == errAuthCancelled || s.ctx.Err() != nil {
+		return err // the session is ending, or no credentials were tried
 	}
 	attrs := []any{"method", method}
 	if username != "" {
