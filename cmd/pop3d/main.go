@@ -26,7 +26,9 @@
 //	    starting with "." are skipped
 //	-tls-cert FILE, -tls-key FILE
 //	    a PEM certificate and its key: enables STLS on -addr and implicit
-//	    TLS (POP3S, RFC 8314) on -tls-addr
+//	    TLS (POP3S, RFC 8314) on -tls-addr, with TLS 1.2 and 1.3 only,
+//	    forward-secret AEAD cipher suites only, no SHA-1 signatures, and
+//	    the post-quantum hybrid key exchange X25519MLKEM768 preferred
 //	-tls-self-signed
 //	    like -tls-cert and -tls-key with a self-signed certificate for
 //	    localhost and 127.0.0.1, made at start-up and kept in memory; clients
