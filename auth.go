@@ -33,23 +33,12 @@ func (s *session) cleartextAllowed() bool {
 	if s.info.TLS != nil || s.info.Trusted || s.srv.AllowInsecureAuth {
 		return true
 	}
-	switch a := s.info.RemoteAddr.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case *net.UnixAddr:
-		return true
+	if ip, ok := clientIP(s.info.RemoteAddr); ok {
+		return ip.IsLoopback()
 	}
-	if _, unix := s.info.LocalAddr.(*net.UnixAddr); unix {
-		return true
-	}
-	if s.info.RemoteAddr != nil {
-		if host, _, err := net.SplitHostPort(s.info.RemoteAddr.String()); err == nil {
-			if ip := net.ParseIP(host); ip != nil {
-				return ip.IsLoopback()
-			}
-		}
-	}
-	return false
+	_, remoteUnix := s.info.RemoteAddr.(*net.UnixAddr)
+	_, localUnix := s.info.LocalAddr.(*net.UnixAddr)
+	return remoteUnix || localUnix
 }
 
 // cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
@@ -147,6 +136,17 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 		return username, nil, err
 	}
 	responded := response != nil
+	// respond sends a challenge and reads the answer. Once the client has
+	// sent a response, a cancel counts as a failed login, with its delay:
+	// otherwise a mechanism that rejects and then waits for the client's
+	// last word (OAUTHBEARER) would allow unlimited guesses.
+	respond := func(challenge []byte, responded bool) ([]byte, error) {
+		r, err := s.saslChallenge(challenge)
+		if err == errAuthCancelled && responded {
+			err = ErrAuthFailed
+		}
+		return r, err
+	}
 	for {
 		challenge, done, err := server.Next(response)
 		switch {
@@ -167,10 +167,7 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 			// server signature): POP3's +OK cannot carry it, so it goes as
 			// a last challenge, which the client answers with an empty
 			// response (RFC 5034 §4).
-			final, err := s.saslChallenge(challenge)
-			if err == errAuthCancelled {
-				err = ErrAuthFailed // the client has responded already
-			}
+			final, err := respond(challenge, true)
 			if err != nil {
 				return username, nil, err
 			}
@@ -181,14 +178,7 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 		case done:
 			return username, user, nil
 		}
-		if response, err = s.saslChallenge(challenge); err != nil {
-			if err == errAuthCancelled && responded {
-				// Once the client has sent a response, a cancel counts as
-				// a failed login, with its delay: otherwise a mechanism
-				// that rejects and then waits for the client's last word
-				// (OAUTHBEARER) would allow unlimited guesses.
-				err = ErrAuthFailed
-			}
+		if response, err = respond(challenge, responded); err != nil {
 			return username, nil, err
 		}
 		responded = true

@@ -140,7 +140,7 @@ func (s *session) cmdQuit([]string) error {
 	if err := s.replyOK("bye"); err != nil {
 		return err
 	}
-	return endSession(reasonQuit, nil, nil)
+	return endQuit
 }
 
 // cmdStat handles STAT (RFC 1939 §5).

@@ -49,15 +49,10 @@ type penaltyEntry struct {
 // IPv4 address, or the /64 of an IPv6 one (a client usually holds a whole
 // /64). A unix socket or an unknown address has none.
 func penaltyKey(a net.Addr) (netip.Addr, bool) {
-	ta, ok := a.(*net.TCPAddr)
+	ip, ok := clientIP(a)
 	if !ok {
 		return netip.Addr{}, false
 	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	if !ok {
-		return netip.Addr{}, false
-	}
-	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		ip = p.Addr()

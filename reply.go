@@ -47,15 +47,12 @@ func (e *sessionEnd) Unwrap() error { return e.cause }
 // endSession returns the error that ends the session for reason, after
 // reply when it is not nil.
 func endSession(reason string, reply *Error, cause error) error {
-	if reply == nil && cause == nil && reason == reasonQuit {
-		return endQuit
-	}
 	return &sessionEnd{reason: reason, reply: reply, cause: cause}
 }
 
-// endQuit is the end of every successful QUIT, shared: a sessionEnd is
-// never changed once made.
-var endQuit = &sessionEnd{reason: reasonQuit}
+// endQuit ends the session after a successful QUIT, whose "+OK" is
+// written already. It is shared: a sessionEnd is never changed once made.
+var endQuit error = &sessionEnd{reason: reasonQuit}
 
 // syntaxError is a malformed command: answered "-ERR text" and counted as a
 // bad command.

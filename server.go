@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -436,17 +437,32 @@ func (srv *Server) refuse(conn net.Conn, text string) {
 // connection without one (a unix socket), which only MaxConnections
 // counts: all unix clients share one address and must not share a limit.
 func remoteIP(a net.Addr) string {
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.IP.String()
-	case *net.UnixAddr, nil:
+	if ip, ok := clientIP(a); ok {
+		return ip.String()
+	}
+	if _, unix := a.(*net.UnixAddr); unix || a == nil {
 		return ""
 	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
+	return a.String() // an address of some other kind: counted as it is
+}
+
+// clientIP is the IP address of a connection's remote end, from a TCP
+// address or any address of the "host:port" form, or false for one
+// without (a unix socket). It is what the per-address limit, the auth
+// penalty and the loopback check of the cleartext policy all go by.
+func clientIP(a net.Addr) (netip.Addr, bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return ip.Unmap(), ok
+	case *net.UnixAddr, nil:
+		return netip.Addr{}, false
 	}
-	return host
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
 }
 
 func (srv *Server) shuttingDown() bool { return srv.inShutdown.Load() }

@@ -346,7 +346,7 @@ func (s *session) update() error {
 	if err := s.replyf("bye, %d messages left", n); err != nil {
 		return err
 	}
-	return endSession(reasonQuit, nil, nil)
+	return endQuit
 }
 
 // closeMailbox releases the maildrop once, whether UPDATE or finish gets
