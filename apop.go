@@ -10,7 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/gopop3/pop3/internal/testhooks"
 )
+
+func init() {
+	testhooks.SetAPOPTimestamp = func(srv any, next func() string) {
+		srv.(*Server).fixedTimestamp = next
+	}
+}
 
 var timestampCounter atomic.Uint64
 

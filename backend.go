@@ -3,6 +3,7 @@ package pop3
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 
@@ -132,6 +133,32 @@ type TopMailbox interface {
 	// dot-stuffing.
 	Top(ctx context.Context, i int, lines int) (io.ReadCloser, error)
 }
+
+// Deliverer is a Backend that takes new mail for its users at any time,
+// also while a session holds the maildrop. Mail enters a store through it:
+// the LMTP listener and pop3test's contract kit deliver with it.
+type Deliverer interface {
+	Backend
+	// Deliver adds the message read from msg at the end of username's
+	// maildrop. It returns only once the message is stored durably: a
+	// delivery it acknowledged survives a crash. The message keeps its
+	// content; the store may make its line ends CRLF, and then reports the
+	// size that Message yields (see [MessageInfo.Size]).
+	//
+	// A session that holds the maildrop does not see the message: its
+	// listing is the snapshot of [User.Open] (RFC 1939 §4). The next Open
+	// lists it last, with a unique-id the maildrop has never used.
+	//
+	// username is the name [Backend.Login] accepts. A user who does not
+	// exist returns an error that wraps [ErrNoSuchUser].
+	Deliver(ctx context.Context, username string, msg io.Reader) error
+}
+
+// ErrNoSuchUser is returned, wrapped, by [Deliverer.Deliver] for a user
+// the backend does not know. Login methods never return it: they return
+// [ErrAuthFailed], so that a client cannot tell an unknown user from a
+// wrong password.
+var ErrNoSuchUser = errors.New("no such user")
 
 // ConnInfo describes the client connection to a backend, so that it can
 // rate-limit, log or refuse by address. The server fills it in; a backend

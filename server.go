@@ -164,6 +164,9 @@ type Server struct {
 	hostname   string
 	debugMu    sync.Mutex
 	penalty    authPenalty
+	// fixedTimestamp replaces the APOP timestamp for tests (see
+	// internal/testhooks); nil in every real server.
+	fixedTimestamp func() string
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -299,6 +302,17 @@ func (srv *Server) ListenAndServeTLS() error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
+	}
+	return srv.ServeTLS(l)
+}
+
+// ServeTLS serves implicit TLS connections (RFC 8314 §3.3) with TLSConfig
+// on l, as Serve does on a tls.Listener; a server may Serve one listener
+// and ServeTLS another, such as ports 110 and 995. ServeTLS closes l.
+func (srv *Server) ServeTLS(l net.Listener) error {
+	if srv.TLSConfig == nil {
+		l.Close()
+		return errors.New("pop3: ServeTLS needs Server.TLSConfig")
 	}
 	return srv.Serve(tls.NewListener(l, srv.TLSConfig))
 }

@@ -164,7 +164,11 @@ func (s *session) greet() error {
 	// Leave room for the timestamp: the line may be cut, the timestamp not.
 	text = truncateUTF8(text, 300)
 	if _, ok := s.srv.Backend.(APOPBackend); ok {
-		s.timestamp = newTimestamp(s.info.Domain)
+		if s.srv.fixedTimestamp != nil {
+			s.timestamp = s.srv.fixedTimestamp()
+		} else {
+			s.timestamp = newTimestamp(s.info.Domain)
+		}
 		text += " " + s.timestamp
 	}
 	return s.replyOK(text)

@@ -46,6 +46,7 @@ import (
 var (
 	_ pop3.Backend     = (*Backend)(nil)
 	_ pop3.APOPBackend = (*Backend)(nil)
+	_ pop3.Deliverer   = (*Backend)(nil)
 	_ pop3.User        = (*user)(nil)
 	_ pop3.Mailbox     = (*mailbox)(nil)
 )
@@ -54,11 +55,12 @@ var (
 // already exists. Compare with errors.Is.
 var ErrUserExists = errors.New("memory: user already exists")
 
-// ErrNoSuchUser is returned by Backend.AppendMessage and Backend.Messages
-// for a user that was never added. Compare with errors.Is. (Login and
-// LoginAPOP return pop3.ErrAuthFailed instead, so that a client cannot tell
-// an unknown user from a wrong password.)
-var ErrNoSuchUser = errors.New("memory: no such user")
+// ErrNoSuchUser is returned, wrapped, by Backend.AppendMessage,
+// Backend.Deliver and Backend.Messages for a user that was never added. It
+// is [pop3.ErrNoSuchUser]; compare with errors.Is. (Login and LoginAPOP
+// return pop3.ErrAuthFailed instead, so that a client cannot tell an
+// unknown user from a wrong password.)
+var ErrNoSuchUser = pop3.ErrNoSuchUser
 
 // errClosed is returned by the methods of a mailbox after its Close.
 var errClosed = errors.New("memory: mailbox is closed")
@@ -85,6 +87,9 @@ type Backend struct {
 	// the same path as a wrong password.
 	dummyHash [sha256.Size]byte
 
+	// deterministic makes unique-ids "uid-<n>" (DeterministicUIDs).
+	deterministic bool
+
 	mu    sync.Mutex       // guards everything below, and every user and mailbox
 	users map[string]*user // by exact user name
 	seq   uint64           // last sequence number given to a message
@@ -108,19 +113,39 @@ type message struct {
 	size int64 // pop3.CRLFSize of data, what LIST reports
 }
 
+// Option configures a Backend made by New.
+type Option func(*Backend)
+
+// DeterministicUIDs makes the unique-ids "uid-1", "uid-2", ... in the
+// order messages are added to the Backend, the same in every run, so that a
+// golden transcript of UIDL needs no masking. It is for tests: a real
+// server keeps the default, whose random prefix keeps a unique-id from
+// being given out again after a restart, which would make a client that
+// leaves mail on the server skip a new message it takes for one it has.
+func DeterministicUIDs() Option {
+	return func(b *Backend) { b.deterministic = true }
+}
+
 // New returns an empty Backend, with no users.
-func New() *Backend {
+func New(opts ...Option) *Backend {
 	var r [16]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		// crypto/rand does not fail on supported systems; should it,
 		// refuse to start rather than hand out guessable state.
 		panic("memory: crypto/rand failed: " + err.Error())
 	}
-	return &Backend{
-		uidPrefix: hex.EncodeToString(r[:6]),
+	b := &Backend{
+		uidPrefix: hex.EncodeToString(r[:6]) + ".",
 		dummyHash: sha256.Sum256(r[6:]),
 		users:     make(map[string]*user),
 	}
+	for _, opt := range opts {
+		opt(b)
+	}
+	if b.deterministic {
+		b.uidPrefix = "uid-"
+	}
+	return b
 }
 
 // AddUser adds a user with an empty maildrop. The name is matched exactly
@@ -155,7 +180,8 @@ func (b *Backend) AddUser(username, password string) error {
 //
 // The unique-id (RFC 1939 §7) is "<prefix>.<n>": a 12-hex-digit prefix
 // drawn at random when the Backend is created and a sequence number that
-// grows with every message of the Backend. It is stable for the message's
+// grows with every message of the Backend (or "uid-<n>" with
+// [DeterministicUIDs]). It is stable for the message's
 // life, never reused within the Backend (not even after the message is
 // deleted), and unlikely to repeat one given out before a restart, which a
 // client that keeps a list of seen unique-ids relies on. It is at most 33
@@ -174,16 +200,33 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
 	if !ok {
-		return "", fmt.Errorf("%w: %q", ErrNoSuchUser, username)
+		return "", fmt.Errorf("memory: %w: %q", ErrNoSuchUser, username)
 	}
 	b.seq++
 	m := &message{
-		uid:  b.uidPrefix + "." + strconv.FormatUint(b.seq, 10),
+		uid:  b.uidPrefix + strconv.FormatUint(b.seq, 10),
 		data: data,
 		size: size,
 	}
 	u.msgs = append(u.msgs, m)
 	return m.uid, nil
+}
+
+// Deliver reads a message from msg and appends it to the user's maildrop,
+// as AppendMessage does; it implements [pop3.Deliverer], through which the
+// LMTP listener and pop3test deliver. The message is stored once Deliver
+// returns (durable for as long as the process lives). An unknown user
+// returns an error that wraps ErrNoSuchUser.
+func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
+	raw, err := io.ReadAll(msg)
+	if err != nil {
+		return fmt.Errorf("memory: reading the message for %q: %w", username, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: delivering to %q: %w", username, err)
+	}
+	_, err = b.AppendMessage(username, raw)
+	return err
 }
 
 // Messages returns copies of the messages left in the user's live maildrop,
@@ -195,7 +238,7 @@ func (b *Backend) Messages(username string) ([]Message, error) {
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoSuchUser, username)
+		return nil, fmt.Errorf("memory: %w: %q", ErrNoSuchUser, username)
 	}
 	out := make([]Message, len(u.msgs))
 	for i, m := range u.msgs {
@@ -371,16 +414,18 @@ func normalize(raw []byte) []byte {
 		return []byte{}
 	}
 	out := make([]byte, 0, len(raw)+len(raw)/32+2)
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '\r' && i+1 < len(raw) && raw[i+1] == '\n':
-			out = append(out, '\r', '\n')
-			i++
-		case c == '\r' || c == '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
+	for len(raw) > 0 {
+		i := bytes.IndexAny(raw, "\r\n")
+		if i < 0 {
+			out = append(out, raw...)
+			break
 		}
+		out = append(out, raw[:i]...)
+		out = append(out, '\r', '\n')
+		if raw[i] == '\r' && i+1 < len(raw) && raw[i+1] == '\n' {
+			i++
+		}
+		raw = raw[i+1:]
 	}
 	if !bytes.HasSuffix(out, []byte("\r\n")) {
 		out = append(out, '\r', '\n')

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 var ctx = context.Background()
@@ -627,4 +628,19 @@ func TestConcurrentUse(t *testing.T) {
 
 func errIsLocked(err error) bool {
 	return errors.Is(err, pop3.ErrMailboxLocked)
+}
+
+// TestBackendContract runs the pop3test contract kit on the backend.
+func TestBackendContract(t *testing.T) {
+	pop3test.TestBackend(t, func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
+		b := memory.New()
+		for _, a := range accounts {
+			require.NoError(t, b.AddUser(a.Username, a.Password))
+			for _, m := range a.Messages {
+				_, err := b.AppendMessage(a.Username, m)
+				require.NoError(t, err)
+			}
+		}
+		return b
+	})
 }

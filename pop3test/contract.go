@@ -1,0 +1,327 @@
+package pop3test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gopop3/pop3"
+)
+
+// Account is a user that TestBackend asks a backend to hold.
+type Account struct {
+	// Username and Password are what Backend.Login accepts. Names are
+	// lower-case ASCII letters; passwords are printable ASCII.
+	Username, Password string
+	// Messages are the raw messages of the user's maildrop, oldest first,
+	// with LF or CRLF line ends.
+	Messages [][]byte
+}
+
+// TestBackend checks that a backend keeps the promises of the pop3
+// interfaces, as testing/fstest.TestFS does for a file system. It checks
+// them on the interfaces directly and through a real [pop3.Server] session
+// over loopback, since what a client sees is what counts, and reports each
+// broken promise as a failed subtest named for it, such as
+// "UIDL/stable_across_sessions" or "DELE/nothing_removed_without_QUIT".
+//
+// newBackend must return a fresh backend that holds exactly the given
+// accounts, each message stored as a delivery would store it (its line ends
+// may become CRLF), in the given order. Every call must be independent of
+// the others; release resources with t.Cleanup. TestBackend calls it once
+// per subtest, one at a time.
+//
+// What it checks:
+//   - Login: the right password gives a user; a wrong password and an
+//     unknown user fail with [pop3.ErrAuthFailed] and look the same to the
+//     client; different users log in concurrently.
+//   - Open: exclusive; a second Open of the same maildrop fails with
+//     [pop3.ErrMailboxLocked] until Close, other users are unaffected.
+//   - Close: releases the lock however the session ended: QUIT, a dropped
+//     connection, an idle timeout, a panic.
+//   - Listing: stable while the mailbox is open; mail delivered meanwhile
+//     shows up at the next Open, last.
+//   - Size: the exact octets Message yields, which use CRLF only and end in
+//     CRLF; STAT and LIST on the wire report them.
+//   - UIDL: 1 to 70 characters of 0x21 to 0x7E, unique, the same in every
+//     session, unchanged for the messages that survive a delete, never
+//     reused for a new message.
+//   - Message: the message as delivered; readable twice, partially and out
+//     of order; a cancelled context is respected; RETR sends it.
+//   - TOP: the header, the blank line and the first n body lines.
+//   - DELE: Delete removes exactly the given messages, for good; nothing is
+//     removed without QUIT; RSET undoes the marks.
+//   - APOP, AUTH: the RFC 1939 APOP example, SASL success and failure.
+//   - Content: a 20 MB message, lines of 998 octets and more, lines that
+//     start with a dot, no final line end, 8-bit bytes, an empty body, a
+//     header-only message.
+//
+// The checks of optional interfaces run only for a backend that implements
+// them: [pop3.APOPBackend], [pop3.SASLBackend], [pop3.TopMailbox] and
+// [pop3.Deliverer], without which "never reused for a new message" and the
+// delivery checks are skipped. A backend that only ever holds the mail
+// it was built with passes without Deliverer.
+func TestBackend(t *testing.T, newBackend func(t *testing.T, accounts []Account) pop3.Backend) {
+	k := &kit{newBackend: newBackend}
+	t.Run("Login", k.testLogin)
+	t.Run("Open", k.testOpen)
+	t.Run("Close", k.testClose)
+	t.Run("Listing", k.testListing)
+	t.Run("Size", k.testSize)
+	t.Run("UIDL", k.testUIDL)
+	t.Run("Message", k.testMessage)
+	t.Run("TOP", k.testTop)
+	t.Run("DELE", k.testDele)
+	t.Run("Deliver", k.testDeliver)
+	t.Run("APOP", k.testAPOP)
+	t.Run("AUTH", k.testAuth)
+	t.Run("Content", k.testContent)
+}
+
+// kit holds what every check needs.
+type kit struct {
+	newBackend func(t *testing.T, accounts []Account) pop3.Backend
+}
+
+// backend returns a fresh backend holding accounts.
+func (k *kit) backend(t *testing.T, accounts []Account) pop3.Backend {
+	t.Helper()
+	b := k.newBackend(t, cloneAccounts(accounts))
+	if b == nil {
+		t.Fatal("newBackend returned a nil pop3.Backend")
+	}
+	return b
+}
+
+// server serves b on loopback for the subtest.
+func (k *kit) server(t *testing.T, b pop3.Backend, opts ...Option) *Server {
+	t.Helper()
+	return NewServer(t, b, opts...)
+}
+
+// connInfo is what the kit passes to login methods called directly: a
+// loopback client, as the server would describe it.
+func connInfo() *pop3.ConnInfo {
+	return &pop3.ConnInfo{
+		ID:         1,
+		RemoteAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000},
+		LocalAddr:  &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 110},
+		Domain:     "localhost",
+	}
+}
+
+// ctx returns a context for one backend call.
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// login logs a in through Backend.Login, which must succeed.
+func login(t *testing.T, b pop3.Backend, a Account) pop3.User {
+	t.Helper()
+	u, err := b.Login(ctx(t), connInfo(), a.Username, a.Password)
+	if err != nil {
+		t.Fatalf("Login(%q, right password) = %v, want a user", a.Username, err)
+	}
+	if u == nil {
+		t.Fatalf("Login(%q, right password) returned a nil User and no error", a.Username)
+	}
+	return u
+}
+
+// openBox is an open Mailbox that the subtest closes at its end unless the
+// check closed it.
+type openBox struct {
+	pop3.Mailbox
+	closed bool
+}
+
+// close closes the mailbox, which must succeed.
+func (m *openBox) close(t *testing.T) {
+	t.Helper()
+	if m.closed {
+		return
+	}
+	m.closed = true
+	if err := m.Mailbox.Close(); err != nil {
+		t.Errorf("Mailbox.Close() = %v, want nil", err)
+	}
+}
+
+// open logs a in and opens its maildrop, which must succeed.
+func open(t *testing.T, b pop3.Backend, a Account) *openBox {
+	t.Helper()
+	return openUser(t, login(t, b, a), a.Username)
+}
+
+func openUser(t *testing.T, u pop3.User, name string) *openBox {
+	t.Helper()
+	mb, err := u.Open(ctx(t))
+	if err != nil {
+		t.Fatalf("Open() of %q's maildrop = %v, want a mailbox", name, err)
+	}
+	if mb == nil {
+		t.Fatalf("Open() of %q's maildrop returned a nil Mailbox and no error", name)
+	}
+	box := &openBox{Mailbox: mb}
+	t.Cleanup(func() {
+		if !box.closed {
+			box.closed = true
+			_ = mb.Close()
+		}
+	})
+	return box
+}
+
+// read reads message i of mb whole.
+func read(t *testing.T, mb pop3.Mailbox, i int) []byte {
+	t.Helper()
+	r, err := mb.Message(ctx(t), i)
+	if err != nil {
+		t.Fatalf("Message(%d) = %v, want a reader", i, err)
+	}
+	if r == nil {
+		t.Fatalf("Message(%d) returned a nil reader and no error", i)
+	}
+	var buf bytes.Buffer
+	if infos := mb.Messages(); i < len(infos) && infos[i].Size > 0 && infos[i].Size <= 64<<20 {
+		buf.Grow(int(infos[i].Size)) // one allocation for a big message
+	}
+	_, err = buf.ReadFrom(r)
+	data := buf.Bytes()
+	if cerr := r.Close(); err == nil && cerr != nil {
+		t.Errorf("closing the reader of Message(%d): %v", i, cerr)
+	}
+	if err != nil {
+		t.Fatalf("reading Message(%d): %v", i, err)
+	}
+	return data
+}
+
+// uids returns the unique-ids of a listing.
+func uids(infos []pop3.MessageInfo) []string {
+	out := make([]string, len(infos))
+	for i, m := range infos {
+		out[i] = m.UID
+	}
+	return out
+}
+
+// normalize returns what a client must receive for raw (RFC 1939 §11 and
+// RFC 5322 §2.3): every bare LF made CRLF, and a final CRLF added when raw
+// does not end in a line end.
+func normalize(raw []byte) []byte {
+	out := make([]byte, 0, len(raw)+len(raw)/16+2)
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\n')
+		if i < 0 {
+			out = append(out, raw...)
+			break
+		}
+		out = append(out, raw[:i]...)
+		if i == 0 || raw[i-1] != '\r' {
+			out = append(out, '\r')
+		}
+		out = append(out, '\n')
+		raw = raw[i+1:]
+	}
+	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\r\n")) {
+		out = append(out, '\r', '\n')
+	}
+	return out
+}
+
+// expectedTop returns what TOP msg n sends (RFC 1939 §7): the header, the
+// blank line after it, and the first n lines of the body; a message
+// without a blank line is all header.
+func expectedTop(msg []byte, n int) []byte {
+	end := 0
+	for end < len(msg) {
+		nl := bytes.IndexByte(msg[end:], '\n')
+		if nl < 0 {
+			return msg
+		}
+		line := msg[end : end+nl+1]
+		end += nl + 1
+		if string(line) == "\r\n" {
+			break
+		}
+		if end == len(msg) {
+			return msg
+		}
+	}
+	for ; n > 0 && end < len(msg); n-- {
+		nl := bytes.IndexByte(msg[end:], '\n')
+		if nl < 0 {
+			return msg
+		}
+		end += nl + 1
+	}
+	return msg[:end]
+}
+
+// sameBytes reports whether got equals want; when not, it fails the test
+// with what and where the first difference is, without printing megabytes.
+func sameBytes(t *testing.T, got, want []byte, format string, args ...any) bool {
+	t.Helper()
+	if bytes.Equal(got, want) {
+		return true
+	}
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	from := max(0, i-20)
+	t.Errorf("%s: %d octets, want %d; they differ at octet %d: got %q, want %q",
+		fmt.Sprintf(format, args...), len(got), len(want), i,
+		excerpt(got, from, i+20), excerpt(want, from, i+20))
+	return false
+}
+
+func excerpt(b []byte, from, to int) []byte {
+	return b[min(from, len(b)):min(to, len(b))]
+}
+
+// waitUnlocked opens a's maildrop through Backend.Login and User.Open until
+// it succeeds, for at most a few seconds, and reports whether it did: the
+// server closes a mailbox when a session ends, a moment after the client
+// sees the end.
+func waitUnlocked(t *testing.T, b pop3.Backend, a Account) (bool, error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		u := login(t, b, a)
+		mb, err := u.Open(ctx(t))
+		if err == nil {
+			return true, mb.Close()
+		}
+		if time.Now().After(deadline) {
+			return false, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// isAuthFailed reports whether err means refused credentials: it is, or
+// wraps, pop3.ErrAuthFailed or another *pop3.Error with code AUTH.
+func isAuthFailed(err error) bool {
+	var e *pop3.Error
+	return errors.As(err, &e) && e.Code == pop3.CodeAuth
+}
+
+func cloneAccounts(accounts []Account) []Account {
+	out := make([]Account, len(accounts))
+	for i, a := range accounts {
+		out[i] = a
+		out[i].Messages = make([][]byte, len(a.Messages))
+		for j, m := range a.Messages {
+			out[i].Messages[j] = bytes.Clone(m)
+		}
+	}
+	return out
+}

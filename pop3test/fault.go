@@ -1,0 +1,378 @@
+package pop3test
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/gopop3/pop3"
+)
+
+// Op names a backend call that a [Fault] can hit.
+type Op string
+
+// The backend calls a Fault can hit.
+const (
+	OpLogin     Op = "Login"      // Backend.Login
+	OpLoginAPOP Op = "LoginAPOP"  // APOPBackend.LoginAPOP
+	OpSASL      Op = "SASLServer" // SASLBackend.SASLServer
+	OpOpen      Op = "Open"       // User.Open
+	OpMessage   Op = "Message"    // Mailbox.Message
+	OpTop       Op = "Top"        // TopMailbox.Top
+	OpRead      Op = "Read"       // reading a message opened by Message or Top
+	OpDelete    Op = "Delete"     // Mailbox.Delete
+	OpClose     Op = "Close"      // Mailbox.Close
+	OpDeliver   Op = "Deliver"    // Deliverer.Deliver
+)
+
+// Fault is a failure that a [FaultBackend] injects into the calls it
+// matches: a delay, then an error or a panic. A fault with neither Err nor
+// Panic only delays.
+//
+// Typical faults:
+//
+//	{Op: OpLogin, Err: pop3.ErrLoginDelay}          // -ERR [LOGIN-DELAY]
+//	{Op: OpOpen, Err: pop3.ErrMailboxLocked}        // -ERR [IN-USE]
+//	{Op: OpRead, After: 1000, Err: io.ErrUnexpectedEOF} // storage fails mid-message
+//	{Op: OpDelete, Err: errors.New("disk full")}    // -ERR [SYS/TEMP] at QUIT
+//	{Op: OpMessage, Panic: "bug"}                   // the server recovers
+//	{Op: OpOpen, Delay: 2 * time.Second}            // a slow store
+type Fault struct {
+	// Op is the call the fault hits.
+	Op Op
+	// User limits the fault to the calls made for this user (the name
+	// given to Login, LoginAPOP or Deliver, or the user a session logged
+	// in as); empty means every user.
+	User string
+	// Call limits the fault to the nth call that it matches, counting from
+	// 1; zero means every matching call. For OpRead it counts the message
+	// reads that reach After.
+	Call int
+	// After, for OpRead, is the number of octets of the message that are
+	// read normally before the fault hits.
+	After int64
+	// Delay is waited before the call goes on (or fails), or until its
+	// context is done, which then fails it with the context's error.
+	Delay time.Duration
+	// Err is returned by the call. A pop3.Error chooses the reply, such as
+	// pop3.ErrLoginDelay or pop3.ErrMailboxLocked.
+	Err error
+	// Panic, when not nil, is the value the call panics with instead.
+	Panic any
+}
+
+// FaultBackend wraps a backend and injects faults into its calls, so that
+// a test can drive a server, a client or an application through the
+// failures a real store has: errors, panics, slow calls, [LOGIN-DELAY] and
+// [IN-USE] at chosen calls. Calls that no fault matches go to the wrapped
+// backend unchanged. Faults can be added while sessions run.
+type FaultBackend struct {
+	inner pop3.Backend
+
+	mu     sync.Mutex
+	faults []*activeFault
+	calls  map[Op]int
+}
+
+type activeFault struct {
+	Fault
+	matched int
+}
+
+// NewFaultBackend wraps b with the given faults.
+func NewFaultBackend(b pop3.Backend, faults ...Fault) *FaultBackend {
+	f := &FaultBackend{inner: b, calls: make(map[Op]int)}
+	f.Inject(faults...)
+	return f
+}
+
+// Inject adds faults; they hit calls made from now on.
+func (f *FaultBackend) Inject(faults ...Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fault := range faults {
+		f.faults = append(f.faults, &activeFault{Fault: fault})
+	}
+}
+
+// Clear removes every fault.
+func (f *FaultBackend) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
+// Calls returns how many calls of op were made through the wrapper, faulty
+// or not.
+func (f *FaultBackend) Calls(op Op) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+// Backend returns the wrapper as a pop3.Backend that implements exactly the
+// optional interfaces the wrapped backend implements ([pop3.APOPBackend],
+// [pop3.SASLBackend], [pop3.Deliverer]; its mailboxes [pop3.TopMailbox]),
+// so that a server on it offers the same commands.
+func (f *FaultBackend) Backend() pop3.Backend {
+	base := faultBackend{f}
+	_, apop := f.inner.(pop3.APOPBackend)
+	_, saslOK := f.inner.(pop3.SASLBackend)
+	_, deliver := f.inner.(pop3.Deliverer)
+	switch {
+	case apop && saslOK && deliver:
+		return struct {
+			faultBackend
+			faultAPOP
+			faultSASL
+			faultDeliver
+		}{base, faultAPOP{f}, faultSASL{f}, faultDeliver{f}}
+	case apop && saslOK:
+		return struct {
+			faultBackend
+			faultAPOP
+			faultSASL
+		}{base, faultAPOP{f}, faultSASL{f}}
+	case apop && deliver:
+		return struct {
+			faultBackend
+			faultAPOP
+			faultDeliver
+		}{base, faultAPOP{f}, faultDeliver{f}}
+	case saslOK && deliver:
+		return struct {
+			faultBackend
+			faultSASL
+			faultDeliver
+		}{base, faultSASL{f}, faultDeliver{f}}
+	case apop:
+		return struct {
+			faultBackend
+			faultAPOP
+		}{base, faultAPOP{f}}
+	case saslOK:
+		return struct {
+			faultBackend
+			faultSASL
+		}{base, faultSASL{f}}
+	case deliver:
+		return struct {
+			faultBackend
+			faultDeliver
+		}{base, faultDeliver{f}}
+	}
+	return base
+}
+
+// hit counts a call of op for user and applies the first fault that
+// matches it: it waits its Delay, then panics or returns its Err.
+func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
+	f.mu.Lock()
+	f.calls[op]++
+	var fault *Fault
+	for _, a := range f.faults {
+		if a.Op != op || a.User != "" && a.User != user {
+			continue
+		}
+		a.matched++
+		if a.Call == 0 || a.Call == a.matched {
+			fault = &a.Fault
+			break
+		}
+	}
+	f.mu.Unlock()
+	if fault == nil {
+		return nil
+	}
+	return fault.apply(ctx)
+}
+
+// readFault returns the first fault on reading user's messages, without
+// counting it as a call.
+func (f *FaultBackend) readFault(user string) *activeFault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.faults {
+		if a.Op == OpRead && (a.User == "" || a.User == user) {
+			return a
+		}
+	}
+	return nil
+}
+
+func (fault *Fault) apply(ctx context.Context) error {
+	if fault.Delay > 0 {
+		if ctx == nil {
+			time.Sleep(fault.Delay)
+		} else {
+			t := time.NewTimer(fault.Delay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if fault.Panic != nil {
+		panic(fault.Panic)
+	}
+	return fault.Err
+}
+
+type faultBackend struct{ f *FaultBackend }
+
+func (b faultBackend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	if err := b.f.hit(ctx, OpLogin, username); err != nil {
+		return nil, err
+	}
+	u, err := b.f.inner.Login(ctx, c, username, password)
+	return b.f.wrapUser(u, username), err
+}
+
+type faultAPOP struct{ f *FaultBackend }
+
+func (b faultAPOP) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
+	if err := b.f.hit(ctx, OpLoginAPOP, username); err != nil {
+		return nil, err
+	}
+	u, err := b.f.inner.(pop3.APOPBackend).LoginAPOP(ctx, c, username, timestamp, digest)
+	return b.f.wrapUser(u, username), err
+}
+
+type faultSASL struct{ f *FaultBackend }
+
+func (b faultSASL) SASLMechanisms(c *pop3.ConnInfo) []string {
+	return b.f.inner.(pop3.SASLBackend).SASLMechanisms(c)
+}
+
+func (b faultSASL) SASLServer(ctx context.Context, c *pop3.ConnInfo, mech string, authenticated func(username string, user pop3.User)) (sasl.Server, error) {
+	if err := b.f.hit(ctx, OpSASL, ""); err != nil {
+		return nil, err
+	}
+	return b.f.inner.(pop3.SASLBackend).SASLServer(ctx, c, mech, func(username string, user pop3.User) {
+		authenticated(username, b.f.wrapUser(user, username))
+	})
+}
+
+type faultDeliver struct{ f *FaultBackend }
+
+func (b faultDeliver) Deliver(ctx context.Context, username string, msg io.Reader) error {
+	if err := b.f.hit(ctx, OpDeliver, username); err != nil {
+		return err
+	}
+	return b.f.inner.(pop3.Deliverer).Deliver(ctx, username, msg)
+}
+
+func (f *FaultBackend) wrapUser(u pop3.User, name string) pop3.User {
+	if u == nil {
+		return nil
+	}
+	return faultUser{f: f, user: u, name: name}
+}
+
+type faultUser struct {
+	f    *FaultBackend
+	user pop3.User
+	name string
+}
+
+func (u faultUser) Open(ctx context.Context) (pop3.Mailbox, error) {
+	if err := u.f.hit(ctx, OpOpen, u.name); err != nil {
+		return nil, err
+	}
+	mb, err := u.user.Open(ctx)
+	if mb == nil {
+		return nil, err
+	}
+	base := &faultMailbox{f: u.f, mb: mb, name: u.name}
+	if top, ok := mb.(pop3.TopMailbox); ok {
+		return faultTopMailbox{base, top}, err
+	}
+	return base, err
+}
+
+type faultMailbox struct {
+	f    *FaultBackend
+	mb   pop3.Mailbox
+	name string
+}
+
+func (m *faultMailbox) Messages() []pop3.MessageInfo { return m.mb.Messages() }
+
+func (m *faultMailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
+	if err := m.f.hit(ctx, OpMessage, m.name); err != nil {
+		return nil, err
+	}
+	r, err := m.mb.Message(ctx, i)
+	return m.wrapReader(ctx, r), err
+}
+
+func (m *faultMailbox) Delete(ctx context.Context, indexes []int) error {
+	if err := m.f.hit(ctx, OpDelete, m.name); err != nil {
+		return err
+	}
+	return m.mb.Delete(ctx, indexes)
+}
+
+func (m *faultMailbox) Close() (err error) {
+	// The wrapped mailbox is closed even when the fault fails or panics,
+	// so that the test itself leaks no lock.
+	defer func() {
+		if cerr := m.mb.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return m.f.hit(context.Background(), OpClose, m.name)
+}
+
+func (m *faultMailbox) wrapReader(ctx context.Context, r io.ReadCloser) io.ReadCloser {
+	if r == nil {
+		return nil
+	}
+	return &faultReader{ReadCloser: r, ctx: ctx, m: m}
+}
+
+type faultTopMailbox struct {
+	*faultMailbox
+	top pop3.TopMailbox
+}
+
+func (m faultTopMailbox) Top(ctx context.Context, i int, lines int) (io.ReadCloser, error) {
+	if err := m.f.hit(ctx, OpTop, m.name); err != nil {
+		return nil, err
+	}
+	r, err := m.top.Top(ctx, i, lines)
+	return m.wrapReader(ctx, r), err
+}
+
+// faultReader reads a message and applies the first OpRead fault once
+// After octets have been read.
+type faultReader struct {
+	io.ReadCloser
+	ctx  context.Context
+	m    *faultMailbox
+	read int64
+	done bool
+}
+
+func (r *faultReader) Read(p []byte) (int, error) {
+	if !r.done {
+		if a := r.m.f.readFault(r.m.name); a != nil {
+			if left := a.After - r.read; left <= 0 {
+				r.done = true
+				if err := r.m.f.hit(r.ctx, OpRead, r.m.name); err != nil {
+					return 0, err
+				}
+			} else if int64(len(p)) > left {
+				p = p[:left]
+			}
+		}
+	}
+	n, err := r.ReadCloser.Read(p)
+	r.read += int64(n)
+	return n, err
+}

@@ -1,0 +1,62 @@
+package pop3test
+
+import (
+	"strings"
+)
+
+// Transcript plays a conversation written as RFC 1939's examples are:
+//
+//	S: +OK POP3 server ready <1896.697170952@localhost>
+//	C: USER alice
+//	S: +OK send PASS
+//	C: LIST
+//	S: +OK 2 messages...
+//	S: 1 120
+//	S: 2 200
+//	S: .
+//	C: QUIT
+//	S: +OK...
+//	S: <closed>
+//
+// "C: line" sends line with CRLF. "S: line" reads one line and requires it
+// to be exactly line, dot-stuffing and all; a trailing "..." matches any
+// rest of the line. "S: <closed>" requires the server to close the
+// connection. Blank lines and leading white space are ignored. The first
+// line the client reads is the greeting, so a script for a new connection
+// begins with it.
+//
+// A mismatch fails the test with the script's line number and the
+// conversation so far.
+func (c *Client) Transcript(script string) {
+	c.tb.Helper()
+	var seen strings.Builder
+	for n, raw := range strings.Split(script, "\n") {
+		l := strings.TrimLeft(strings.TrimRight(raw, "\r"), " \t")
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "C: "):
+			c.Send(l[3:])
+			seen.WriteString(l + "\n")
+		case l == "S: <closed>":
+			c.ExpectClosed()
+			seen.WriteString(l + "\n")
+		case strings.HasPrefix(l, "S: "):
+			want := l[3:]
+			got := c.ReadLine()
+			prefix, anyRest := strings.CutSuffix(want, "...")
+			if got != want && !(anyRest && strings.HasPrefix(got, prefix)) {
+				c.tb.Fatalf("pop3test: transcript line %d: want\n\tS: %s\ngot\n\tS: %s\nafter\n%s", n+1, want, got, indent(seen.String()))
+			}
+			seen.WriteString("S: " + got + "\n")
+		default:
+			c.tb.Fatalf("pop3test: transcript line %d is neither \"C: \" nor \"S: \": %q", n+1, l)
+		}
+	}
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "\t(nothing)"
+	}
+	return "\t" + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n\t")
+}
