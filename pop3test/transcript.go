@@ -21,7 +21,9 @@ import (
 // "C: line" sends line with CRLF. "S: line" reads one line and requires it
 // to be exactly line, dot-stuffing and all; a trailing "..." matches any
 // rest of the line. "S: <closed>" requires the server to close the
-// connection. Blank lines and leading white space are ignored. The first
+// connection. Blank lines and leading white space are ignored. A line
+// read that starts with "+OK" or "-ERR" must fit the 512 octets of RFC 2449
+// §4. The first
 // line the client reads is the greeting, so a script for a new connection
 // begins with it.
 //
@@ -43,6 +45,9 @@ func (c *Client) Transcript(script string) {
 		case strings.HasPrefix(l, "S: "):
 			want := l[3:]
 			got := c.ReadLine()
+			if (strings.HasPrefix(got, "+OK") || strings.HasPrefix(got, "-ERR")) && len(got)+2 > maxStatusLine {
+				c.tb.Fatalf("pop3test: transcript line %d: status line of %d octets, over the %d of RFC 2449 §4", n+1, len(got)+2, maxStatusLine)
+			}
 			prefix, anyRest := strings.CutSuffix(want, "...")
 			if got != want && !(anyRest && strings.HasPrefix(got, prefix)) {
 				c.tb.Fatalf("pop3test: transcript line %d: want\n\tS: %s\ngot\n\tS: %s\nafter\n%s", n+1, want, got, indent(seen.String()))
