@@ -295,16 +295,24 @@ func (c *Client) Quit() {
 	c.ExpectClosed()
 }
 
-// ExpectClosed fails the test unless the server closes the connection
-// without sending anything more.
-func (c *Client) ExpectClosed() {
+// ReadUntilClosed returns everything the server sends until it closes the
+// connection, such as the part of a message sent before a failure cut it
+// short.
+func (c *Client) ReadUntilClosed() []byte {
 	c.tb.Helper()
 	c.deadline()
 	rest, err := io.ReadAll(c.r)
 	if err != nil {
 		c.tb.Fatalf("pop3test: the server did not close the connection: %v", err)
 	}
-	if len(rest) > 0 {
+	return rest
+}
+
+// ExpectClosed fails the test unless the server closes the connection
+// without sending anything more.
+func (c *Client) ExpectClosed() {
+	c.tb.Helper()
+	if rest := c.ReadUntilClosed(); len(rest) > 0 {
 		c.tb.Fatalf("pop3test: the server sent %q before closing, expected nothing", abbreviate(string(rest)))
 	}
 }

@@ -1,0 +1,44 @@
+// Package pop3test is to a POP3 backend what net/http/httptest and
+// testing/fstest are to HTTP handlers and file systems: a contract kit that
+// checks a backend with one call, a real server on loopback, a test client,
+// and a backend wrapper that fails on purpose.
+//
+// # The contract kit
+//
+// A backend author runs [TestBackend] from a test of the backend's package:
+//
+//	func TestBackendContract(t *testing.T) {
+//		pop3test.TestBackend(t, func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
+//			return newStoreWith(t, accounts) // a fresh backend holding exactly these
+//		})
+//	}
+//
+// It checks the promises that the pop3 interfaces make in prose (stable,
+// unique unique-ids; sizes that are the octets sent; an exclusive maildrop
+// lock released however a session ends; nothing deleted without QUIT; the
+// content of awkward messages kept), on the interfaces and through a real
+// session, and names each broken promise in a failed subtest such as
+// "UIDL/stable_across_sessions".
+//
+// # A server and a client for tests
+//
+// [NewServer] serves a backend with a real [pop3.Server] on 127.0.0.1 until
+// the test ends, optionally with TLS ([WithTLS]) and a fixed APOP timestamp
+// ([WithAPOPTimestamp]) for golden transcripts. [Client] speaks to it:
+// commands and their replies, multi-line replies un-stuffed, pipelined
+// batches, STLS, and transcripts in RFC 1939's "C:"/"S:" notation:
+//
+//	srv := pop3test.NewServer(t, backend)
+//	c := srv.Dial()
+//	c.Login("alice", "secret")
+//	msg := c.OK("RETR 1").Body
+//
+// # Failures on purpose
+//
+// [FaultBackend] wraps any backend and injects errors, panics, delays,
+// [LOGIN-DELAY] and [IN-USE] at chosen calls, for testing how a server, a
+// client or an application copes with a store that fails.
+//
+// The package imports nothing beyond the standard library and what package
+// pop3 imports itself.
+package pop3test
