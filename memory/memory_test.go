@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,6 +212,44 @@ func TestUIDsDifferAcrossBackends(t *testing.T) {
 	uidB, err := b.AppendMessage("alice", []byte("x\r\n"))
 	require.NoError(t, err)
 	assert.NotEqual(t, uidA, uidB)
+}
+
+func TestDeterministicUIDs(t *testing.T) {
+	for range 2 { // the same in every run
+		be := memory.New(memory.DeterministicUIDs())
+		require.NoError(t, be.AddUser("alice", "pw"))
+		require.NoError(t, be.AddUser("bob", "pw"))
+		var got []string
+		for _, user := range []string{"alice", "bob", "alice"} {
+			uid, err := be.AppendMessage(user, []byte("x\r\n"))
+			require.NoError(t, err)
+			got = append(got, uid)
+		}
+		assert.Equal(t, []string{"uid-1", "uid-2", "uid-3"}, got, "numbered across the Backend, never reused")
+	}
+}
+
+func TestDeliver(t *testing.T) {
+	be := newBackend(t, "alice")
+	var d pop3.Deliverer = be
+	require.NoError(t, d.Deliver(ctx, "alice", strings.NewReader("Subject: x\n\nbody")))
+	msgs, err := be.Messages("alice")
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "Subject: x\r\n\r\nbody\r\n", string(msgs[0].Data), "stored as AppendMessage stores it")
+
+	err = d.Deliver(ctx, "bob", strings.NewReader("x"))
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
+	assert.ErrorIs(t, err, memory.ErrNoSuchUser)
+	assert.EqualError(t, err, `memory: no such user: "bob"`)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, d.Deliver(cancelled, "alice", strings.NewReader("x")), context.Canceled)
+	assert.ErrorContains(t, d.Deliver(ctx, "alice", iotest.ErrReader(errors.New("broken pipe"))), "broken pipe")
+	msgs, err = be.Messages("alice")
+	require.NoError(t, err)
+	assert.Len(t, msgs, 1, "failed deliveries store nothing")
 }
 
 func TestUIDsStableAcrossOpens(t *testing.T) {
