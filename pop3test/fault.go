@@ -30,7 +30,8 @@ const (
 
 // Fault is a failure that a [FaultBackend] injects into the calls it
 // matches: a delay, then an error or a panic. A fault with neither Err nor
-// Panic only delays.
+// Panic only delays. When several faults hit one call, the first one
+// injected applies.
 //
 // Typical faults:
 //
@@ -106,7 +107,7 @@ func (f *FaultBackend) Clear() {
 }
 
 // Calls returns how many calls of op were made through the wrapper, faulty
-// or not.
+// or not; for OpRead, how many message reads reached a fault's After.
 func (f *FaultBackend) Calls(op Op) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -167,8 +168,8 @@ func (f *FaultBackend) Backend() pop3.Backend {
 	return base
 }
 
-// hit counts a call of op for user and applies the first fault that
-// matches it: it waits its Delay, then panics or returns its Err.
+// hit counts a call of op for user and applies the first fault that hits
+// it: it waits its Delay, then panics or returns its Err.
 func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
 	f.mu.Lock()
 	f.calls[op]++
@@ -177,10 +178,9 @@ func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
 		if a.Op != op || a.User != "" && a.User != user {
 			continue
 		}
-		a.matched++
-		if a.Call == 0 || a.Call == a.matched {
+		a.matched++ // every fault counts its calls, hit or not
+		if fault == nil && (a.Call == 0 || a.Call == a.matched) {
 			fault = &a.Fault
-			break
 		}
 	}
 	f.mu.Unlock()

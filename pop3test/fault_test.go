@@ -76,6 +76,21 @@ func TestFaultCallNumber(t *testing.T) {
 	assert.Equal(t, 1, faulty.Calls(pop3test.OpOpen))
 }
 
+func TestFaultsCountEveryCall(t *testing.T) {
+	faulty := pop3test.NewFaultBackend(newMemory(t),
+		pop3test.Fault{Op: pop3test.OpMessage, Call: 1, Err: &pop3.Error{Code: pop3.CodeSysTemp, Text: "first"}},
+		pop3test.Fault{Op: pop3test.OpMessage, Call: 2, Err: &pop3.Error{Code: pop3.CodeSysTemp, Text: "second"}},
+		pop3test.Fault{Op: pop3test.OpMessage, Err: &pop3.Error{Code: pop3.CodeSysTemp, Text: "any"}},
+	)
+	c := pop3test.NewServer(t, faulty.Backend()).Dial()
+	c.Login("alice", "alice-pw")
+	var got []string
+	for _, r := range c.Pipeline("RETR 1", "RETR 1", "RETR 1") {
+		got = append(got, r.Text)
+	}
+	assert.Equal(t, []string{"first", "second", "any"}, got, "the first fault that hits applies; each counts every call")
+}
+
 func TestFaultReadMidMessage(t *testing.T) {
 	faulty := pop3test.NewFaultBackend(newMemory(t), pop3test.Fault{Op: pop3test.OpRead, After: 20, Err: io.ErrUnexpectedEOF})
 	srv := pop3test.NewServer(t, faulty.Backend())

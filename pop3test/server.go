@@ -113,16 +113,16 @@ func NewServer(tb testing.TB, backend pop3.Backend, opts ...Option) *Server {
 	}
 
 	s.served = make(chan error, 2)
-	s.Addr = s.serve(srv.Serve)
-	if o.tls {
-		s.TLSAddr = s.serve(srv.ServeTLS)
-	}
 	tb.Cleanup(func() {
 		s.Close()
 		if tb.Failed() {
 			tb.Logf("pop3test: server log:\n%s", s.logs)
 		}
 	})
+	s.Addr = s.serve(srv.Serve)
+	if o.tls {
+		s.TLSAddr = s.serve(srv.ServeTLS)
+	}
 	return s
 }
 
