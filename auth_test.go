@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -118,7 +119,7 @@ func TestAuthThenTransaction(t *testing.T) {
 		C: STAT
 		S: +OK 1 82
 	`)
-	assert.Contains(t, c.capa(), "SASL PLAIN LOGIN")
+	assert.Contains(t, c.Capa(), "SASL PLAIN LOGIN")
 }
 
 // A SASL response may be longer than MaxLineLength, up to
@@ -146,15 +147,15 @@ func TestAuthLongLines(t *testing.T) {
 		C: AUTH OAUTHBEARER
 		S: + 
 	`)
-	c.cmd(strings.Repeat("A", 20<<10))
-	play(t, c, `
+	c.Send(strings.Repeat("A", 20<<10))
+	c.Transcript(`
 		S: -ERR SASL response too long
 		C: NOOP
 		S: -ERR command not valid in the AUTHORIZATION state
 	`)
 	// Other commands keep the normal limit.
-	c.cmd("NOOP " + strings.Repeat("x", 3000))
-	assert.Equal(t, "-ERR line too long", c.line())
+	c.Send("NOOP " + strings.Repeat("x", 3000))
+	assert.Equal(t, "-ERR line too long", c.ReadLine())
 }
 
 // oauthBackend offers OAUTHBEARER through SASLBackend with go-sasl's
@@ -189,15 +190,15 @@ func TestAuthOAuthBearer(t *testing.T) {
 	require.NoError(t, err)
 	failure := base64.StdEncoding.EncodeToString(blob)
 
-	c := dial(t, addr)
-	c.line()
-	assert.Contains(t, c.capa(), "SASL PLAIN LOGIN OAUTHBEARER")
-	play(t, c, `
-		C: AUTH OAUTHBEARER `+bad+`
-		S: + `+failure+`
-		C: `+b64("\x01")+`
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	assert.Contains(t, c.Capa(), "SASL PLAIN LOGIN OAUTHBEARER")
+	c.Transcript(`
+		C: AUTH OAUTHBEARER ` + bad + `
+		S: + ` + failure + `
+		C: ` + b64("\x01") + `
 		S: -ERR [AUTH] authentication failed
-		C: AUTH OAUTHBEARER `+good+`
+		C: AUTH OAUTHBEARER ` + good + `
 		S: +OK maildrop has 1 messages (82 octets)
 	`)
 
@@ -225,18 +226,18 @@ func TestAuthFailureDelayAndLimit(t *testing.T) {
 	srv.AuthFailureDelay = 100 * time.Millisecond
 	srv.MaxAuthFailures = 3
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	g := c.line()
-	ts := g[strings.Index(g, "<"):]
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	ts := c.Timestamp()
 	start := time.Now()
-	play(t, c, `
+	c.Transcript(`
 		C: USER alice
 		S: +OK send PASS
 		C: PASS wrong
 		S: -ERR [AUTH] authentication failed
-		C: APOP alice `+pop3.APOPDigest(ts, "wrong")+`
+		C: APOP alice ` + pop3.APOPDigest(ts, "wrong") + `
 		S: -ERR [AUTH] authentication failed
-		C: AUTH PLAIN `+b64("\x00alice\x00wrong")+`
+		C: AUTH PLAIN ` + b64("\x00alice\x00wrong") + `
 		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
 		S: <closed>
 	`)
@@ -257,13 +258,13 @@ func TestLoginErrorCodes(t *testing.T) {
 	} {
 		addr := startServer(t, pop3.NewServer(&fakeBackend{loginErr: tc.err}))
 		for _, login := range []string{"USER alice\r\nPASS secret", "AUTH PLAIN " + b64("\x00alice\x00secret")} {
-			c := dial(t, addr)
-			c.line()
-			c.send(login + "\r\n")
+			c := pop3test.Dial(t, addr)
+			c.ReadReply()
+			c.SendRaw(login + "\r\n")
 			if strings.HasPrefix(login, "USER") {
-				c.line()
+				c.ReadReply()
 			}
-			got := c.line()
+			got := c.ReadReply().Line
 			assert.Equal(t, tc.want, got, login)
 			if tc.err == pop3.ErrAuthFailed {
 				assert.NotContains(t, strings.ToLower(got), "lock")
@@ -332,8 +333,8 @@ func TestAuthCancelAfterResponseCounts(t *testing.T) {
 		C: *
 		S: -ERR [AUTH] authentication failed
 	`)
-	play(t, c, `
-		C: AUTH OAUTHBEARER `+bad+`
+	c.Transcript(`
+		C: AUTH OAUTHBEARER ` + bad + `
 		S: + ...
 		C: *
 		S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
@@ -348,8 +349,8 @@ func TestSASLResponseWithCR(t *testing.T) {
 		C: AUTH PLAIN
 		S: + 
 	`)
-	c.send("AGFs\raWNlAHNlY3JldA==\r\n")
-	assert.Equal(t, "-ERR invalid base64 in SASL response", c.line())
+	c.SendRaw("AGFs\raWNlAHNlY3JldA==\r\n")
+	assert.Equal(t, "-ERR invalid base64 in SASL response", c.ReadLine())
 }
 
 // failingLogins refuses every login method with err: Login (USER/PASS,
@@ -371,26 +372,26 @@ func (b failingLogins) SASLServer(context.Context, *pop3.ConnInfo, string, func(
 }
 
 // loginAttempt sends one login attempt of the given method for user alice
-// and returns the reply that ends it.
-func loginAttempt(c *client, method, greeting string) string {
-	c.t.Helper()
+// and returns the reply that ends it. The greeting must have been read.
+func loginAttempt(t testing.TB, c *pop3test.Client, method string) string {
+	t.Helper()
 	switch method {
 	case "USER":
-		c.cmd("USER alice")
-		require.Equal(c.t, "+OK send PASS", c.line())
-		c.cmd("PASS guess")
+		c.Send("USER alice")
+		require.Equal(t, "+OK send PASS", c.ReadLine())
+		c.Send("PASS guess")
 	case "APOP":
-		c.cmd("APOP alice " + pop3.APOPDigest(greeting[strings.Index(greeting, "<"):], "guess"))
+		c.Send("APOP alice " + pop3.APOPDigest(c.Timestamp(), "guess"))
 	case "AUTH PLAIN":
-		c.cmd("AUTH PLAIN " + b64("\x00alice\x00guess"))
+		c.Send("AUTH PLAIN " + b64("\x00alice\x00guess"))
 	case "AUTH LOGIN":
-		c.cmd("AUTH LOGIN " + b64("alice"))
-		require.Equal(c.t, "+ "+b64("Password:"), c.line())
-		c.cmd(b64("guess"))
+		c.Send("AUTH LOGIN " + b64("alice"))
+		require.Equal(t, "+ "+b64("Password:"), c.ReadLine())
+		c.Send(b64("guess"))
 	case "AUTH XTEST":
-		c.cmd("AUTH XTEST " + b64("alice"))
+		c.Send("AUTH XTEST " + b64("alice"))
 	}
-	return c.line()
+	return c.ReadReply().Line
 }
 
 var loginMethods = []string{"USER", "APOP", "AUTH PLAIN", "AUTH LOGIN", "AUTH XTEST"}
@@ -423,17 +424,17 @@ func TestEveryFailedLoginCounts(t *testing.T) {
 				srv.MaxAuthFailures = 2
 				logs := captureLogs(srv)
 				addr := startServer(t, srv)
-				c := dial(t, addr)
-				greeting := c.line()
+				c := pop3test.Dial(t, addr)
+				c.ReadReply()
 				want := tc.reply
 				if method == "AUTH XTEST" {
 					want = tc.saslReply
 				}
 				start := time.Now()
-				assert.Equal(t, want, loginAttempt(c, method, greeting))
+				assert.Equal(t, want, loginAttempt(t, c, method))
 				assert.GreaterOrEqual(t, time.Since(start), delay, "the failure waits AuthFailureDelay")
-				assert.Equal(t, want+"; too many failed logins, closing connection", loginAttempt(c, method, greeting))
-				c.expectClosed()
+				assert.Equal(t, want+"; too many failed logins, closing connection", loginAttempt(t, c, method))
+				c.ExpectClosed()
 				require.NoError(t, srv.Close())
 
 				assert.NotContains(t, logs.String(), "level=ERROR")
@@ -458,10 +459,10 @@ func TestLoginDelayAndInUseDoNotCount(t *testing.T) {
 			srv := pop3.NewServer(failingLogins{err})
 			srv.AuthFailureDelay = time.Hour
 			srv.MaxAuthFailures = 1
-			c := dial(t, startServer(t, srv))
-			greeting := c.line()
+			c := pop3test.Dial(t, startServer(t, srv))
+			c.ReadReply()
 			for range 3 {
-				assert.Equal(t, "-ERR "+err.Error(), loginAttempt(c, method, greeting), method)
+				assert.Equal(t, "-ERR "+err.Error(), loginAttempt(t, c, method), method)
 			}
 		}
 	}
@@ -479,12 +480,12 @@ func TestAuthPenaltyAcrossConnections(t *testing.T) {
 	addr := startServer(t, srv)
 
 	login := func() time.Duration {
-		c := dial(t, addr)
+		c := pop3test.Dial(t, addr)
 		start := time.Now()
-		c.login()
+		c.Login("alice", "secret")
 		took := time.Since(start)
-		c.cmd("QUIT")
-		c.line()
+		c.Send("QUIT")
+		c.ReadReply()
 		return took
 	}
 	assert.Less(t, login(), penalty, "no failures yet")
@@ -509,19 +510,19 @@ func TestAuthPenaltyOff(t *testing.T) {
 	srv.MaxAuthPenalty = -1
 	srv.AuthFailureDelay = -1
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
 	for range 5 {
-		c.cmd("APOP alice " + strings.Repeat("0", 32))
-		require.Equal(t, "-ERR [AUTH] authentication failed", c.line())
-		c = dial(t, addr)
-		c.line()
+		c.Send("APOP alice " + strings.Repeat("0", 32))
+		require.Equal(t, "-ERR [AUTH] authentication failed", c.ReadLine())
+		c = pop3test.Dial(t, addr)
+		c.ReadReply()
 	}
 	start := time.Now()
-	c.cmd("USER alice")
-	c.line()
-	c.cmd("PASS secret")
-	assert.True(t, strings.HasPrefix(c.line(), "+OK"))
+	c.Send("USER alice")
+	c.ReadReply()
+	c.Send("PASS secret")
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
 	assert.Less(t, time.Since(start), time.Second)
 }
 
@@ -557,11 +558,11 @@ func TestLoginCutShortByCloseDoesNotCount(t *testing.T) {
 	srv := pop3.NewServer(be)
 	logs := captureLogs(srv)
 	addr, served := serveUnmanaged(t, srv)
-	c := dial(t, addr)
-	c.line()
-	c.cmd("USER alice")
-	c.line()
-	c.cmd("PASS secret")
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Send("USER alice")
+	c.ReadReply()
+	c.Send("PASS secret")
 	<-be.entered
 	require.NoError(t, srv.Close())
 	require.ErrorIs(t, <-served, pop3.ErrServerClosed)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // loadMessages are what every user of the load test holds: a small one, one
@@ -205,24 +206,11 @@ func BenchmarkRetrLarge(b *testing.B) {
 	fb := &fakeBackend{msgs: []string{big}}
 	srv := pop3.NewServer(fb)
 	addr := startServer(b, srv)
-	c := dial(b, addr)
-	c.login()
+	c := pop3test.Dial(b, addr)
+	c.Login("alice", "secret")
 	b.SetBytes(int64(len(big)))
 	b.ResetTimer()
 	for range b.N {
-		_ = c.conn.SetDeadline(time.Now().Add(time.Minute))
-		c.cmd("RETR 1")
-		if l := c.line(); !strings.HasPrefix(l, "+OK") {
-			b.Fatal(l)
-		}
-		for {
-			l, err := c.r.ReadSlice('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(l) == 3 && l[0] == '.' {
-				break
-			}
-		}
+		c.OK("RETR 1")
 	}
 }

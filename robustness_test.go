@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/syncbuf"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // goroutinesSettle waits until the goroutine count is back to at most
@@ -45,18 +45,18 @@ func TestLineTooLong(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots)
 	srv.MaxLineLength = 100
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
 	// The answer comes as soon as the limit is passed, before any LF.
-	c.send(strings.Repeat("x", 150))
-	assert.Equal(t, "-ERR line too long", c.line())
-	c.send(strings.Repeat("y", 5000) + "\r\n")
+	c.SendRaw(strings.Repeat("x", 150))
+	assert.Equal(t, "-ERR line too long", c.ReadLine())
+	c.SendRaw(strings.Repeat("y", 5000) + "\r\n")
 	// A line of exactly the limit, CRLF included, is fine.
-	c.cmd("USER " + strings.Repeat("a", 100-len("USER \r\n")))
-	assert.Equal(t, "+OK send PASS", c.line())
-	c.cmd("USER " + strings.Repeat("a", 101-len("USER \r\n")))
-	assert.Equal(t, "-ERR line too long", c.line())
-	play(t, c, `
+	c.Send("USER " + strings.Repeat("a", 100-len("USER \r\n")))
+	assert.Equal(t, "+OK send PASS", c.ReadLine())
+	c.Send("USER " + strings.Repeat("a", 101-len("USER \r\n")))
+	assert.Equal(t, "-ERR line too long", c.ReadLine())
+	c.Transcript(`
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
@@ -68,16 +68,16 @@ func TestLineTooLong(t *testing.T) {
 func TestLineTooLongLimitAnsweredOnce(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.MaxLineLength = 100
-	c := dial(t, startServer(t, srv))
-	c.line()
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.ReadReply()
 	for range pop3.DefaultMaxBadCommandsLogin {
-		c.send(strings.Repeat("x", 150))
-		assert.Equal(t, "-ERR line too long", c.line())
-		c.send("\r\n")
+		c.SendRaw(strings.Repeat("x", 150))
+		assert.Equal(t, "-ERR line too long", c.ReadLine())
+		c.SendRaw("\r\n")
 	}
-	c.send(strings.Repeat("x", 150))
-	assert.Equal(t, "-ERR line too long; too many bad commands, closing connection", c.line())
-	c.expectClosed()
+	c.SendRaw(strings.Repeat("x", 150))
+	assert.Equal(t, "-ERR line too long; too many bad commands, closing connection", c.ReadLine())
+	c.ExpectClosed()
 }
 
 // A 100 MB line without LF is discarded as it comes, not buffered.
@@ -87,25 +87,26 @@ func TestHugeLineCostsNoMemory(t *testing.T) {
 	}
 	srv, _ := newMemoryServer(t)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
 	chunk := bytes.Repeat([]byte("z"), 64<<10)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	done := make(chan error, 1)
+	conn := c.Conn() // the Client itself is for this goroutine only
 	go func() {
 		for sent := 0; sent < 100<<20; sent += len(chunk) {
-			if _, err := c.conn.Write(chunk); err != nil {
+			if _, err := conn.Write(chunk); err != nil {
 				done <- err
 				return
 			}
 		}
-		_, err := c.conn.Write([]byte("\r\nNOOP\r\n"))
+		_, err := conn.Write([]byte("\r\nNOOP\r\n"))
 		done <- err
 	}()
-	assert.Equal(t, "-ERR line too long", c.line())
-	assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.line())
+	assert.Equal(t, "-ERR line too long", c.ReadLine())
+	assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.ReadLine())
 	require.NoError(t, <-done)
 	runtime.ReadMemStats(&after)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "bytes allocated while discarding 100 MB")
@@ -155,15 +156,15 @@ func TestMaxBadCommands(t *testing.T) {
 	})
 	t.Run("default", func(t *testing.T) {
 		srv, _ := newMemoryServer(t)
-		c := dial(t, startServer(t, srv))
-		c.line()
+		c := pop3test.Dial(t, startServer(t, srv))
+		c.ReadReply()
 		for range pop3.DefaultMaxBadCommandsLogin {
-			c.cmd("NOPE")
-			assert.Equal(t, "-ERR unknown command", c.line())
+			c.Send("NOPE")
+			assert.Equal(t, "-ERR unknown command", c.ReadLine())
 		}
-		c.cmd("NOPE")
-		assert.Equal(t, "-ERR unknown command; too many bad commands, closing connection", c.line())
-		c.expectClosed()
+		c.Send("NOPE")
+		assert.Equal(t, "-ERR unknown command; too many bad commands, closing connection", c.ReadLine())
+		c.ExpectClosed()
 	})
 }
 
@@ -182,21 +183,21 @@ func TestConnectionLimits(t *testing.T) {
 			srv.MaxConnections = tc.total
 			srv.MaxConnectionsPerIP = tc.perIP
 			addr := startServer(t, srv)
-			first := dial(t, addr)
-			first.line()
-			second := dial(t, addr)
-			second.line()
-			third := dial(t, addr)
-			assert.Equal(t, "-ERR [SYS/TEMP] too many connections", third.line())
-			third.expectClosed()
+			first := pop3test.Dial(t, addr)
+			first.ReadReply()
+			second := pop3test.Dial(t, addr)
+			second.ReadReply()
+			third := pop3test.Dial(t, addr)
+			assert.Equal(t, "-ERR [SYS/TEMP] too many connections", third.ReadLine())
+			third.ExpectClosed()
 
-			first.cmd("QUIT")
-			assert.Equal(t, "+OK bye", first.line())
-			first.expectClosed()
-			require.Eventually(t, func() bool {
-				c := dial(t, addr)
-				ok := strings.HasPrefix(c.line(), "+OK")
-				c.conn.Close()
+			first.Send("QUIT")
+			assert.Equal(t, "+OK bye", first.ReadLine())
+			first.ExpectClosed()
+			eventually(t, func() bool {
+				c := pop3test.Dial(t, addr)
+				ok := strings.HasPrefix(c.ReadReply().Line, "+OK")
+				c.Close()
 				return ok
 			}, 5*time.Second, 10*time.Millisecond)
 		})
@@ -209,21 +210,21 @@ func TestIdleTimeout(t *testing.T) {
 	srv := pop3.NewServer(fb)
 	srv.IdleTimeout = 200 * time.Millisecond
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	play(t, c, `
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Transcript(`
 		C: DELE 1
 		S: +OK message 1 deleted
 	`)
 	// Commands reset the timer.
 	for range 4 {
 		time.Sleep(100 * time.Millisecond)
-		c.cmd("NOOP")
-		require.Equal(t, "+OK", c.line())
+		c.Send("NOOP")
+		require.Equal(t, "+OK", c.ReadLine())
 	}
 	start := time.Now()
-	assert.Equal(t, "-ERR disconnected for inactivity", c.line())
-	c.expectClosed()
+	assert.Equal(t, "-ERR disconnected for inactivity", c.ReadLine())
+	c.ExpectClosed()
 	assert.Less(t, time.Since(start), 2*time.Second)
 	assert.Empty(t, fb.deletes(), "no UPDATE after a timeout")
 	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
@@ -236,25 +237,26 @@ func TestAuthTimeout(t *testing.T) {
 	srv.AuthTimeout = 300 * time.Millisecond
 	srv.IdleTimeout = time.Minute
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
 	start := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
+	conn := c.Conn() // the Client itself is for this goroutine only
 	go func() {
 		for {
 			select {
 			case <-stop:
 				return
 			case <-time.After(20 * time.Millisecond):
-				if _, err := c.conn.Write([]byte("N")); err != nil {
+				if _, err := conn.Write([]byte("N")); err != nil {
 					return
 				}
 			}
 		}
 	}()
-	assert.Equal(t, "-ERR authentication took too long", c.line())
-	c.expectClosed()
+	assert.Equal(t, "-ERR authentication took too long", c.ReadLine())
+	c.ExpectClosed()
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
 
@@ -267,12 +269,12 @@ func TestWriteTimeout(t *testing.T) {
 	srv := pop3.NewServer(fb)
 	srv.WriteTimeout = 200 * time.Millisecond
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("RETR 1")
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("RETR 1")
 	// Read nothing more.
 	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
-	c.conn.Close()
+	c.Close()
 	goroutinesSettle(t, baseline+2) // the server's accept loop and its cleanup
 }
 
@@ -299,12 +301,11 @@ func TestReadErrorMidMessage(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots}, failReadAfter: 30}
 	srv := pop3.NewServer(fb)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("RETR 1")
-	assert.Equal(t, "+OK 82 octets", c.line())
-	rest, err := io.ReadAll(c.r)
-	require.NoError(t, err)
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("RETR 1")
+	assert.Equal(t, "+OK 82 octets", c.ReadLine())
+	rest := c.ReadUntilClosed()
 	assert.Equal(t, msgDots[:30], string(rest))
 	assert.NotContains(t, string(rest), "\r\n.\r\n")
 	assert.Equal(t, int32(1), fb.closes.Load())
@@ -335,19 +336,18 @@ func TestBackendPanics(t *testing.T) {
 			logs := captureLogs(srv)
 			addr := startServer(t, srv)
 
-			other := dial(t, addr) // another session, open all along
-			other.line()
+			other := pop3test.Dial(t, addr) // another session, open all along
+			other.ReadReply()
 
 			c := transcript(t, addr, "S: +OK ...\n"+tc.script)
 			if tc.panicIn == "read" {
-				rest, err := io.ReadAll(c.r)
-				require.NoError(t, err)
+				rest := c.ReadUntilClosed()
 				assert.Equal(t, "From: bob@", string(rest), "the first 10 octets, then nothing")
 			} else {
-				c.expectClosed()
+				c.ExpectClosed()
 			}
 
-			play(t, other, "C: USER alice\nS: +OK send PASS")
+			other.Transcript("C: USER alice\nS: +OK send PASS")
 			assert.Contains(t, logs.String(), "panic")
 			assert.Contains(t, logs.String(), "goroutine", "the stack is logged")
 			if tc.panicIn == "delete" || tc.panicIn == "message" || tc.panicIn == "read" {
@@ -372,36 +372,36 @@ func TestShutdown(t *testing.T) {
 	srv := pop3.NewServer(fb)
 	addr, served := serveUnmanaged(t, srv)
 
-	idle := dial(t, addr)
-	idle.login()
-	busy := dial(t, addr)
-	busy.line()
-	busy.send("USER alice\r\nPASS secret\r\n")
-	busy.line()
-	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", busy.line())
-	busy.cmd("DELE 1")
-	busy.line()
-	busy.cmd("RETR 1")
-	assert.Equal(t, "-ERR message 1 already deleted", busy.line())
-	busy.cmd("RSET")
-	busy.line()
-	busy.cmd("RETR 1")
+	idle := pop3test.Dial(t, addr)
+	idle.Login("alice", "secret")
+	busy := pop3test.Dial(t, addr)
+	busy.ReadReply()
+	busy.SendRaw("USER alice\r\nPASS secret\r\n")
+	busy.ReadReply()
+	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", busy.ReadLine())
+	busy.Send("DELE 1")
+	busy.ReadReply()
+	busy.Send("RETR 1")
+	assert.Equal(t, "-ERR message 1 already deleted", busy.ReadLine())
+	busy.Send("RSET")
+	busy.ReadReply()
+	busy.Send("RETR 1")
 	<-fb.entered // the RETR is in progress
 
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(context.Background()) }()
-	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", idle.line())
-	idle.expectClosed()
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", idle.ReadLine())
+	idle.ExpectClosed()
 	select {
 	case <-shut:
 		t.Fatal("Shutdown returned while a RETR was in progress")
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(fb.block)
-	assert.Equal(t, "+OK 82 octets", busy.line())
-	assert.Equal(t, msgDots, busy.body(), "the RETR in progress completes")
-	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", busy.line())
-	busy.expectClosed()
+	assert.Equal(t, "+OK 82 octets", busy.ReadLine())
+	assert.Equal(t, msgDots, string(busy.ReadBody()), "the RETR in progress completes")
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", busy.ReadLine())
+	busy.ExpectClosed()
 	require.NoError(t, <-shut)
 	assert.ErrorIs(t, <-served, pop3.ErrServerClosed)
 	assert.Empty(t, fb.deletes())
@@ -422,18 +422,18 @@ func TestShutdownDuringUpdate(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots}, blockDelete: make(chan struct{}), entered: make(chan struct{}, 1)}
 	srv := pop3.NewServer(fb)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("DELE 1")
-	c.line()
-	c.cmd("QUIT")
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("DELE 1")
+	c.ReadReply()
+	c.Send("QUIT")
 	<-fb.entered
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(context.Background()) }()
 	time.Sleep(50 * time.Millisecond)
 	close(fb.blockDelete)
-	assert.Equal(t, "+OK bye, 0 messages left", c.line())
-	c.expectClosed()
+	assert.Equal(t, "+OK bye, 0 messages left", c.ReadLine())
+	c.ExpectClosed()
 	require.NoError(t, <-shut)
 	assert.Equal(t, [][]int{{0}}, fb.deletes())
 }
@@ -445,14 +445,14 @@ func TestShutdownDeadline(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots}, block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	srv := pop3.NewServer(fb)
 	addr, _ := serveUnmanaged(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("RETR 1")
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("RETR 1")
 	<-fb.entered // stuck in the backend for good
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	assert.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
-	c.expectClosed()
+	c.ExpectClosed()
 	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
 	goroutinesSettle(t, baseline)
 }
@@ -461,12 +461,12 @@ func TestCloseEndsEverything(t *testing.T) {
 	baseline := runtime.NumGoroutine()
 	srv, b := newMemoryServer(t, msgDots)
 	addr, served := serveUnmanaged(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("DELE 1")
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("DELE 1")
+	c.ReadReply()
 	require.NoError(t, srv.Close())
-	c.expectClosed()
+	c.ExpectClosed()
 	assert.ErrorIs(t, <-served, pop3.ErrServerClosed)
 	require.NoError(t, srv.Close())
 	left, err := b.Messages("alice")
@@ -485,39 +485,37 @@ func TestCredentialsNeverLogged(t *testing.T) {
 	srv.Debug = trace
 	addr := startServer(t, srv)
 
-	c := dial(t, addr)
-	g := c.line()
-	ts := g[strings.Index(g, "<"):]
-	digest := pop3.APOPDigest(ts, password)
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	digest := pop3.APOPDigest(c.Timestamp(), password)
 	plain := b64("\x00alice\x00" + password)
-	play(t, c, `
+	c.Transcript(`
 		C: USER alice
 		S: +OK send PASS
-		C: PASS `+password+`x
+		C: PASS ` + password + `x
 		S: -ERR [AUTH] authentication failed
-		C: AUTH PLAIN `+plain+`
+		C: AUTH PLAIN ` + plain + `
 		S: +OK maildrop has 0 messages (0 octets)
 		C: QUIT
 		S: +OK bye, 0 messages left
 	`)
-	c = dial(t, addr)
-	c.line()
-	play(t, c, `
+	c = pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Transcript(`
 		C: AUTH LOGIN
-		S: + `+b64("Username:")+`
-		C: `+b64("alice")+`
-		S: + `+b64("Password:")+`
-		C: `+b64(password)+`
+		S: + ` + b64("Username:") + `
+		C: ` + b64("alice") + `
+		S: + ` + b64("Password:") + `
+		C: ` + b64(password) + `
 		S: +OK maildrop has 0 messages (0 octets)
 		C: QUIT
 		S: +OK bye, 0 messages left
 	`)
-	c = dial(t, addr)
-	g = c.line()
-	ts = g[strings.Index(g, "<"):]
-	digest = pop3.APOPDigest(ts, password)
-	play(t, c, `
-		C: APOP alice `+digest+`
+	c = pop3test.Dial(t, addr)
+	c.ReadReply()
+	digest = pop3.APOPDigest(c.Timestamp(), password)
+	c.Transcript(`
+		C: APOP alice ` + digest + `
 		S: +OK maildrop has 0 messages (0 octets)
 		C: QUIT
 		S: +OK bye, 0 messages left
@@ -563,16 +561,16 @@ func TestSessionLogLine(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots, msgLF)
 	logs := captureLogs(srv)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.send("RETR 1\r\nTOP 2 0\r\nDELE 1\r\nQUIT\r\n")
-	c.line()
-	c.body()
-	c.line()
-	c.body()
-	c.line()
-	c.line()
-	c.expectClosed()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.SendRaw("RETR 1\r\nTOP 2 0\r\nDELE 1\r\nQUIT\r\n")
+	c.ReadReply()
+	c.ReadBody()
+	c.ReadReply()
+	c.ReadBody()
+	c.ReadReply()
+	c.ReadReply()
+	c.ExpectClosed()
 	require.NoError(t, srv.Close())
 	assert.Regexp(t, `session ended" conn=\d+ remote=127\.0\.0\.1:\d+ user=alice reason=quit duration=\S+ method=USER tls=false retr=1 top=1 deleted=1 bytes_out=\d+\n`, logs.String())
 }
@@ -584,11 +582,11 @@ func TestTraceHidesUnrecognisedLines(t *testing.T) {
 	srv.MaxBadCommandsBeforeLogin = 10
 	trace := &syncbuf.Buffer{}
 	srv.Debug = trace
-	c := dial(t, startServer(t, srv))
-	c.line()
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.ReadReply()
 	for _, l := range []string{"PASS\tsecret2", "AHVzZXIAcGFzcw==", " PASS secret3"} {
-		c.cmd(l)
-		c.line()
+		c.Send(l)
+		c.ReadReply()
 	}
 	require.NoError(t, srv.Close())
 	for _, secret := range []string{"secret2", "AHVzZXIAcGFzcw==", "secret3"} {
@@ -619,20 +617,20 @@ func TestTLSRefusalDoesNotStallAccept(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := serveOn(t, srv, tls.NewListener(l, serverCfg))
-	holder := dialTLS(t, addr, clientCfg)
-	holder.line()
+	holder := pop3test.DialTLS(t, addr, clientCfg)
+	holder.ReadReply()
 	for range 5 {
 		silent, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		defer silent.Close()
 	}
 	time.Sleep(50 * time.Millisecond)
-	holder.cmd("QUIT")
-	holder.line()
+	holder.Send("QUIT")
+	holder.ReadReply()
 	start := time.Now()
-	require.Eventually(t, func() bool {
-		c := dialTLS(t, addr, clientCfg)
-		return strings.HasPrefix(c.line(), "+OK")
+	eventually(t, func() bool {
+		c := pop3test.DialTLS(t, addr, clientCfg)
+		return strings.HasPrefix(c.ReadReply().Line, "+OK")
 	}, 5*time.Second, 10*time.Millisecond)
 	assert.Less(t, time.Since(start), 900*time.Millisecond, "the accept loop waited on silent TLS clients")
 }
@@ -658,7 +656,7 @@ func TestServeSurvivesAcceptErrors(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := serveOn(t, srv, &flakyListener{Listener: l, failures: 3})
-	c := dial(t, addr)
-	assert.True(t, strings.HasPrefix(c.line(), "+OK"))
+	c := pop3test.Dial(t, addr)
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
 	assert.Contains(t, logs.String(), "too many open files")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // A Server literal is as safe as NewServer: its connection limits are the
@@ -26,12 +27,12 @@ func TestServerLiteralHasDefaultLimits(t *testing.T) {
 	srv := &pop3.Server{Backend: be}
 	addr := startServer(t, srv)
 	for range pop3.DefaultMaxConnectionsPerIP {
-		c := dial(t, addr)
-		require.True(t, strings.HasPrefix(c.line(), "+OK"))
+		c := pop3test.Dial(t, addr)
+		require.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
 	}
-	c := dial(t, addr)
-	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", c.line())
-	c.expectClosed()
+	c := pop3test.Dial(t, addr)
+	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", c.ReadLine())
+	c.ExpectClosed()
 }
 
 // serveUnix serves srv on a unix socket until the test ends.
@@ -44,12 +45,11 @@ func serveUnix(t *testing.T, srv *pop3.Server) string {
 	return path
 }
 
-func dialUnix(t *testing.T, path string) *client {
+func dialUnix(t *testing.T, path string) *pop3test.Client {
 	t.Helper()
 	conn, err := net.Dial("unix", path)
 	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return newClient(t, conn)
+	return pop3test.NewClient(t, conn)
 }
 
 // A unix socket is local: cleartext logins are allowed without TLS, and
@@ -62,11 +62,11 @@ func TestUnixSocket(t *testing.T) {
 	path := serveUnix(t, srv)
 
 	first := dialUnix(t, path)
-	first.login()
+	first.Login("alice", "secret")
 	second := dialUnix(t, path)
-	require.True(t, strings.HasPrefix(second.line(), "+OK"), "a second unix client is not over the per-IP limit")
-	assert.Contains(t, second.capa(), "USER")
-	play(t, first, `
+	require.True(t, strings.HasPrefix(second.ReadReply().Line, "+OK"), "a second unix client is not over the per-IP limit")
+	assert.Contains(t, second.Capa(), "USER")
+	first.Transcript(`
 		C: STAT
 		S: +OK 1 82
 		C: QUIT
@@ -143,21 +143,21 @@ func TestTrustedConn(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		addr := serveOn(t, srv, proxiedListener{l})
-		c := dial(t, addr)
-		c.line()
+		c := pop3test.Dial(t, addr)
+		c.ReadReply()
 		if !trusted {
-			assert.NotContains(t, c.capa(), "USER")
-			assert.Contains(t, c.capa(), "STLS")
-			c.cmd("USER alice")
-			assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.line())
+			assert.NotContains(t, c.Capa(), "USER")
+			assert.Contains(t, c.Capa(), "STLS")
+			c.Send("USER alice")
+			assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.ReadLine())
 			continue
 		}
-		assert.Contains(t, c.capa(), "USER")
-		assert.NotContains(t, c.capa(), "STLS", "the proxy already terminated TLS")
-		c.cmd("USER alice")
-		c.line()
-		c.cmd("PASS secret")
-		assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.line())
+		assert.Contains(t, c.Capa(), "USER")
+		assert.NotContains(t, c.Capa(), "STLS", "the proxy already terminated TLS")
+		c.Send("USER alice")
+		c.ReadReply()
+		c.Send("PASS secret")
+		assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.ReadLine())
 		be.mu.Lock()
 		assert.True(t, be.login.Trusted)
 		assert.Equal(t, proxiedClient.String(), be.login.RemoteAddr.String())
@@ -183,11 +183,11 @@ func TestConnInfoAndContexts(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := serveOn(t, srv, l)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("QUIT")
-	c.line()
-	c.expectClosed()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("QUIT")
+	c.ReadReply()
+	c.ExpectClosed()
 	require.NoError(t, srv.Close())
 
 	be.mu.Lock()
@@ -196,10 +196,10 @@ func TestConnInfoAndContexts(t *testing.T) {
 	require.NotNil(t, be.open, "Open sees the ConnInfo")
 	assert.NotZero(t, be.open.ID)
 	assert.Equal(t, be.login.ID, be.open.ID)
-	assert.Equal(t, c.conn.LocalAddr().String(), be.open.RemoteAddr.String())
+	assert.Equal(t, c.Conn().LocalAddr().String(), be.open.RemoteAddr.String())
 	assert.Contains(t, logs.String(), "conn="+itoa(be.open.ID)+" ")
 	assert.Equal(t, "server-wide", be.openCtx.Value(ctxKey("base")))
-	assert.Equal(t, c.conn.LocalAddr().String(), be.openCtx.Value(ctxKey("conn")))
+	assert.Equal(t, c.Conn().LocalAddr().String(), be.openCtx.Value(ctxKey("conn")))
 	assert.Error(t, be.openCtx.Err(), "the session's context ends with the session")
 	assert.Nil(t, pop3.ConnInfoFromContext(context.Background()))
 }
@@ -223,14 +223,14 @@ func TestNegativeMeansNone(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.MaxBadCommandsBeforeLogin = -1
 	srv.MaxLineLength = -1
-	c := dial(t, startServer(t, srv))
-	c.line()
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.ReadReply()
 	for range 2 * pop3.DefaultMaxBadCommandsLogin * 10 {
-		c.cmd("XXXX")
-		require.Equal(t, "-ERR unknown command", c.line())
+		c.Send("XXXX")
+		require.Equal(t, "-ERR unknown command", c.ReadLine())
 	}
-	c.cmd("NOOP " + strings.Repeat("x", pop3.DefaultMaxLineLength))
-	assert.Equal(t, "-ERR line too long", c.line())
+	c.Send("NOOP " + strings.Repeat("x", pop3.DefaultMaxLineLength))
+	assert.Equal(t, "-ERR line too long", c.ReadLine())
 }
 
 // trackedContext counts the contexts that hang from it: context.WithCancel
@@ -275,21 +275,21 @@ func TestConnContextRefusedAndPanicking(t *testing.T) {
 		return trackedContext{Context: ctx, done: make(chan struct{}), children: &children[n-1]}
 	}
 	addr := startServer(t, srv)
-	first := dial(t, addr)
-	first.line()
-	refused := dial(t, addr)
-	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", refused.line())
+	first := pop3test.Dial(t, addr)
+	first.ReadReply()
+	refused := pop3test.Dial(t, addr)
+	assert.Equal(t, "-ERR [SYS/TEMP] too many connections", refused.ReadLine())
 	assert.Equal(t, int32(1), children[0].Load(), "the served session's context is live")
 	assert.Equal(t, int32(0), children[1].Load(), "the refused one's is gone")
 
-	first.cmd("QUIT")
-	first.line()
-	first.expectClosed()
+	first.Send("QUIT")
+	first.ReadReply()
+	first.ExpectClosed()
 	require.Eventually(t, func() bool { return children[0].Load() == 0 }, 5*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool {
-		c := dial(t, addr) // the third ConnContext call panics
-		ok := strings.HasPrefix(c.line(), "+OK")
-		c.conn.Close()
+	eventually(t, func() bool {
+		c := pop3test.Dial(t, addr) // the third ConnContext call panics
+		ok := strings.HasPrefix(c.ReadReply().Line, "+OK")
+		c.Close()
 		return ok
 	}, 5*time.Second, 20*time.Millisecond)
 }

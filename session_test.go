@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 const (
@@ -38,12 +39,12 @@ func TestRFC1939Section10Example(t *testing.T) {
 	}
 	addr := startServer(t, pop3.NewServer(b))
 
-	c := dial(t, addr)
-	greeting := c.line()
+	c := pop3test.Dial(t, addr)
+	greeting := c.ReadReply().Line
 	ts := regexp.MustCompile(`<[^>]+>`).FindString(greeting)
 	require.NotEmpty(t, ts, "greeting %q has no APOP timestamp", greeting)
-	c.cmd("APOP mrose " + pop3.APOPDigest(ts, "tanstaaf"))
-	play(t, c, `
+	c.Send("APOP mrose " + pop3.APOPDigest(ts, "tanstaaf"))
+	c.Transcript(`
 		S: +OK maildrop has 2 messages (320 octets)
 		C: STAT
 		S: +OK 2 320
@@ -53,17 +54,17 @@ func TestRFC1939Section10Example(t *testing.T) {
 		S: 2 200
 		S: .
 	`)
-	c.cmd("RETR 1")
-	assert.Equal(t, "+OK 120 octets", c.line())
-	assert.Equal(t, m1, c.body())
-	play(t, c, `
+	c.Send("RETR 1")
+	assert.Equal(t, "+OK 120 octets", c.ReadLine())
+	assert.Equal(t, m1, string(c.ReadBody()))
+	c.Transcript(`
 		C: DELE 1
 		S: +OK message 1 deleted
 	`)
-	c.cmd("RETR 2")
-	assert.Equal(t, "+OK 200 octets", c.line())
-	assert.Equal(t, m2, c.body())
-	play(t, c, `
+	c.Send("RETR 2")
+	assert.Equal(t, "+OK 200 octets", c.ReadLine())
+	assert.Equal(t, m2, string(c.ReadBody()))
+	c.Transcript(`
 		C: DELE 2
 		S: +OK message 2 deleted
 		C: QUIT
@@ -88,7 +89,7 @@ func TestGreeting(t *testing.T) {
 		re := regexp.MustCompile(`^\+OK .*(<\d+\.\d+\.[0-9a-f]+@[^>]+>)$`)
 		seen := map[string]bool{}
 		for range 5 {
-			g := dial(t, addr).line()
+			g := pop3test.Dial(t, addr).ReadReply().Line
 			m := re.FindStringSubmatch(g)
 			require.NotNil(t, m, "greeting %q", g)
 			assert.False(t, seen[m[1]], "timestamp %s repeated", m[1])
@@ -97,7 +98,7 @@ func TestGreeting(t *testing.T) {
 	})
 	t.Run("no timestamp without APOP", func(t *testing.T) {
 		addr := startServer(t, pop3.NewServer(&fakeBackend{}))
-		g := dial(t, addr).line()
+		g := pop3test.Dial(t, addr).ReadReply().Line
 		assert.True(t, strings.HasPrefix(g, "+OK "), g)
 		assert.NotContains(t, g, "<")
 		assert.NotContains(t, g, ">")
@@ -144,8 +145,8 @@ func TestPasswordWithSpaces(t *testing.T) {
 		C: USER carol
 		S: +OK send PASS
 	`)
-	c.cmd("PASS   two words  ")
-	assert.Equal(t, "+OK maildrop has 0 messages (0 octets)", c.line())
+	c.Send("PASS   two words  ")
+	assert.Equal(t, "+OK maildrop has 0 messages (0 octets)", c.ReadLine())
 }
 
 func TestAPOPFailure(t *testing.T) {
@@ -173,10 +174,10 @@ func TestAPOPFailure(t *testing.T) {
 func TestTransactionCommands(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots, msgLF)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
 	size1, size2 := len(msgDots), len(msgLFasCRLF)
-	play(t, c, fmt.Sprintf(`
+	c.Transcript(fmt.Sprintf(`
 		C: STAT
 		S: +OK 2 %[3]d
 		C: LIST
@@ -199,19 +200,19 @@ func TestTransactionCommands(t *testing.T) {
 		S: +OK
 	`, size1, size2, size1+size2))
 
-	c.cmd("RETR 1")
-	assert.Equal(t, fmt.Sprintf("+OK %d octets", size1), c.line())
-	assert.Equal(t, msgDots, c.body())
-	c.cmd("LAST")
-	assert.Equal(t, "+OK 1", c.line())
+	c.Send("RETR 1")
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", size1), c.ReadLine())
+	assert.Equal(t, msgDots, string(c.ReadBody()))
+	c.Send("LAST")
+	assert.Equal(t, "+OK 1", c.ReadLine())
 
-	c.cmd("TOP 2 1")
-	assert.Equal(t, "+OK top of message follows", c.line())
-	assert.Equal(t, "Subject: two\r\n\r\nline1\r\n", c.body())
-	c.cmd("LAST")
-	assert.Equal(t, "+OK 1", c.line(), "TOP does not count for LAST")
+	c.Send("TOP 2 1")
+	assert.Equal(t, "+OK top of message follows", c.ReadLine())
+	assert.Equal(t, "Subject: two\r\n\r\nline1\r\n", string(c.ReadBody()))
+	c.Send("LAST")
+	assert.Equal(t, "+OK 1", c.ReadLine(), "TOP does not count for LAST")
 
-	play(t, c, fmt.Sprintf(`
+	c.Transcript(fmt.Sprintf(`
 		C: DELE 2
 		S: +OK message 2 deleted
 		C: LAST
@@ -252,8 +253,8 @@ func TestTop(t *testing.T) {
 	const noBody = "Subject: only a header\r\nX: y\r\n"
 	srv, _ := newMemoryServer(t, msgDots, noBody, msgLF)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
 	for _, tc := range []struct {
 		cmd, want string
 	}{
@@ -266,9 +267,9 @@ func TestTop(t *testing.T) {
 		{"TOP 2 5", noBody},
 		{"top 3 2", "Subject: two\r\n\r\nline1\r\nline2\r\n"},
 	} {
-		c.cmd(tc.cmd)
-		require.Equal(t, "+OK top of message follows", c.line(), tc.cmd)
-		assert.Equal(t, tc.want, c.body(), tc.cmd)
+		c.Send(tc.cmd)
+		require.Equal(t, "+OK top of message follows", c.ReadLine(), tc.cmd)
+		assert.Equal(t, tc.want, string(c.ReadBody()), tc.cmd)
 	}
 }
 
@@ -278,8 +279,8 @@ func TestBadArguments(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots, msgLF)
 	srv.MaxBadCommands = 1000
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
 	for _, tc := range []struct{ cmd, want string }{
 		{"LIST 0", "-ERR no such message, only 2 in maildrop"},
 		{"LIST 3", "-ERR no such message, only 2 in maildrop"},
@@ -311,16 +312,16 @@ func TestBadArguments(t *testing.T) {
 		{"RETRIEVE 1", "-ERR unknown command"},
 		{"", "-ERR unknown command"},
 	} {
-		c.cmd(tc.cmd)
-		assert.Equal(t, tc.want, c.line(), tc.cmd)
+		c.Send(tc.cmd)
+		assert.Equal(t, tc.want, c.ReadLine(), tc.cmd)
 	}
-	play(t, c, `
+	c.Transcript(`
 		C: STAT
 		S: +OK 2 ...
 		C: DELE 1
 		S: +OK message 1 deleted
 	`)
-	c.conn.Close()
+	c.Close()
 	require.NoError(t, srv.Close())
 	left, err := srv.Backend.(*memory.Backend).Messages("alice")
 	require.NoError(t, err)
@@ -332,55 +333,55 @@ func TestWrongState(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots)
 	srv.MaxBadCommandsBeforeLogin = 100
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
 	for _, cmd := range []string{"STAT", "LIST", "LIST 1", "RETR 1", "TOP 1 0", "UIDL", "UIDL 1", "DELE 1", "NOOP", "RSET", "LAST"} {
-		c.cmd(cmd)
-		assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.line(), cmd)
+		c.Send(cmd)
+		assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.ReadLine(), cmd)
 	}
-	c.cmd("USER alice")
-	c.line()
-	c.cmd("PASS secret")
-	require.True(t, strings.HasPrefix(c.line(), "+OK"))
+	c.Send("USER alice")
+	c.ReadReply()
+	c.Send("PASS secret")
+	require.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
 	for _, cmd := range []string{"USER alice", "PASS secret", "APOP alice 0123", "AUTH PLAIN", "AUTH", "STLS"} {
-		c.cmd(cmd)
-		assert.Equal(t, "-ERR command not valid in the TRANSACTION state", c.line(), cmd)
+		c.Send(cmd)
+		assert.Equal(t, "-ERR command not valid in the TRANSACTION state", c.ReadLine(), cmd)
 	}
-	c.cmd("NOOP")
-	assert.Equal(t, "+OK", c.line())
+	c.Send("NOOP")
+	assert.Equal(t, "+OK", c.ReadLine())
 }
 
 func TestCaseAndLineEnds(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
-	c.send("uSeR alice\npAsS secret\n")
-	assert.Equal(t, "+OK send PASS", c.line())
-	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.line())
-	c.send("stat\nStAt\r\n")
-	assert.Equal(t, "+OK 1 82", c.line())
-	assert.Equal(t, "+OK 1 82", c.line())
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.SendRaw("uSeR alice\npAsS secret\n")
+	assert.Equal(t, "+OK send PASS", c.ReadLine())
+	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.ReadLine())
+	c.SendRaw("stat\nStAt\r\n")
+	assert.Equal(t, "+OK 1 82", c.ReadLine())
+	assert.Equal(t, "+OK 1 82", c.ReadLine())
 }
 
 func TestCapa(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.Implementation = "gopop3 test"
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
-	c.cmd("CAPA")
-	require.Equal(t, "+OK capability list follows", c.line())
-	before := strings.Split(strings.TrimSpace(c.body()), "\r\n")
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Send("CAPA")
+	require.Equal(t, "+OK capability list follows", c.ReadLine())
+	before := strings.Split(strings.TrimSpace(string(c.ReadBody())), "\r\n")
 	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN"}, before)
 
-	c.cmd("USER alice")
-	c.line()
-	c.cmd("PASS secret")
-	c.line()
-	c.cmd("capa")
-	require.Equal(t, "+OK capability list follows", c.line())
-	after := strings.Split(strings.TrimSpace(c.body()), "\r\n")
+	c.Send("USER alice")
+	c.ReadReply()
+	c.Send("PASS secret")
+	c.ReadReply()
+	c.Send("capa")
+	require.Equal(t, "+OK capability list follows", c.ReadLine())
+	after := strings.Split(strings.TrimSpace(string(c.ReadBody())), "\r\n")
 	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
 	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", "IMPLEMENTATION gopop3 test"}, after)
 	assert.NotContains(t, after, "LAST")
@@ -404,10 +405,10 @@ func TestQuitInAuthorization(t *testing.T) {
 func TestMaildropLock(t *testing.T) {
 	srv, b := newMemoryServer(t, msgDots, msgLF)
 	addr := startServer(t, srv)
-	first := dial(t, addr)
-	first.login()
-	first.cmd("DELE 1")
-	require.Equal(t, "+OK message 1 deleted", first.line())
+	first := pop3test.Dial(t, addr)
+	first.Login("alice", "secret")
+	first.Send("DELE 1")
+	require.Equal(t, "+OK message 1 deleted", first.ReadLine())
 
 	second := transcript(t, addr, `
 		S: +OK ...
@@ -419,14 +420,14 @@ func TestMaildropLock(t *testing.T) {
 		S: -ERR command not valid in the AUTHORIZATION state
 	`)
 
-	play(t, first, `
+	first.Transcript(`
 		C: STAT
 		S: +OK 1 37
 		C: QUIT
 		S: +OK bye, 1 messages left
 		S: <closed>
 	`)
-	play(t, second, `
+	second.Transcript(`
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
@@ -443,26 +444,26 @@ func TestUIDLStable(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots, msgLF, "Subject: 3\r\n\r\nthree\r\n")
 	addr := startServer(t, srv)
 	uidl := func(deleteFirst bool) map[string]string {
-		c := dial(t, addr)
-		c.login()
-		c.cmd("UIDL")
-		require.Equal(t, "+OK unique-id listing follows", c.line())
+		c := pop3test.Dial(t, addr)
+		c.Login("alice", "secret")
+		c.Send("UIDL")
+		require.Equal(t, "+OK unique-id listing follows", c.ReadLine())
 		out := map[string]string{}
-		for _, l := range strings.Split(strings.TrimSpace(c.body()), "\r\n") {
+		for _, l := range strings.Split(strings.TrimSpace(string(c.ReadBody())), "\r\n") {
 			n, uid, ok := strings.Cut(l, " ")
 			require.True(t, ok, l)
 			require.Regexp(t, `^[\x21-\x7e]{1,70}$`, uid)
 			out[n] = uid
-			c.cmd("UIDL " + n)
-			assert.Equal(t, "+OK "+n+" "+uid, c.line())
+			c.Send("UIDL " + n)
+			assert.Equal(t, "+OK "+n+" "+uid, c.ReadLine())
 		}
 		if deleteFirst {
-			c.cmd("DELE 1")
-			c.line()
+			c.Send("DELE 1")
+			c.ReadReply()
 		}
-		c.cmd("QUIT")
-		require.True(t, strings.HasPrefix(c.line(), "+OK"))
-		c.expectClosed()
+		c.Send("QUIT")
+		require.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
+		c.ExpectClosed()
 		return out
 	}
 	first := uidl(false)
@@ -476,45 +477,45 @@ func TestUIDLStable(t *testing.T) {
 func TestPipelining(t *testing.T) {
 	srv, _ := newMemoryServer(t, msgDots, msgLF)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
-	c.send("USER alice\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nLIST\r\nNOOP\r\nBOGUS\r\nQUIT\r\n")
-	assert.Equal(t, "+OK send PASS", c.line())
-	assert.True(t, strings.HasPrefix(c.line(), "+OK maildrop has 2"))
-	assert.Equal(t, fmt.Sprintf("+OK 2 %d", len(msgDots)+len(msgLFasCRLF)), c.line())
-	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgDots)), c.line())
-	assert.Equal(t, msgDots, c.body())
-	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgLFasCRLF)), c.line())
-	assert.Equal(t, msgLFasCRLF, c.body())
-	assert.Equal(t, "+OK message 1 deleted", c.line())
-	assert.True(t, strings.HasPrefix(c.line(), "+OK 1 messages"))
-	assert.Equal(t, "2 "+strconv.Itoa(len(msgLFasCRLF))+"\r\n", c.body())
-	assert.Equal(t, "+OK", c.line())
-	assert.Equal(t, "-ERR unknown command", c.line())
-	assert.Equal(t, "+OK bye, 1 messages left", c.line())
-	c.expectClosed()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.SendRaw("USER alice\r\nPASS secret\r\nSTAT\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nLIST\r\nNOOP\r\nBOGUS\r\nQUIT\r\n")
+	assert.Equal(t, "+OK send PASS", c.ReadLine())
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK maildrop has 2"))
+	assert.Equal(t, fmt.Sprintf("+OK 2 %d", len(msgDots)+len(msgLFasCRLF)), c.ReadLine())
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgDots)), c.ReadLine())
+	assert.Equal(t, msgDots, string(c.ReadBody()))
+	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgLFasCRLF)), c.ReadLine())
+	assert.Equal(t, msgLFasCRLF, string(c.ReadBody()))
+	assert.Equal(t, "+OK message 1 deleted", c.ReadLine())
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK 1 messages"))
+	assert.Equal(t, "2 "+strconv.Itoa(len(msgLFasCRLF))+"\r\n", string(c.ReadBody()))
+	assert.Equal(t, "+OK", c.ReadLine())
+	assert.Equal(t, "-ERR unknown command", c.ReadLine())
+	assert.Equal(t, "+OK bye, 1 messages left", c.ReadLine())
+	c.ExpectClosed()
 }
 
 // Nothing is deleted when the connection drops without QUIT.
 func TestDropWithoutQuit(t *testing.T) {
 	srv, b := newMemoryServer(t, msgDots, msgLF)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
-	c.cmd("DELE 1")
-	require.Equal(t, "+OK message 1 deleted", c.line())
-	c.cmd("DELE 2")
-	require.Equal(t, "+OK message 2 deleted", c.line())
-	require.NoError(t, c.conn.Close())
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Send("DELE 1")
+	require.Equal(t, "+OK message 1 deleted", c.ReadLine())
+	c.Send("DELE 2")
+	require.Equal(t, "+OK message 2 deleted", c.ReadLine())
+	require.NoError(t, c.Conn().Close())
 
 	// The maildrop is released once the session notices the drop.
-	require.Eventually(t, func() bool {
-		d := dial(t, addr)
-		d.line()
-		d.cmd("USER alice")
-		d.line()
-		d.cmd("PASS secret")
-		return strings.HasPrefix(d.line(), "+OK")
+	eventually(t, func() bool {
+		d := pop3test.Dial(t, addr)
+		d.ReadReply()
+		d.Send("USER alice")
+		d.ReadReply()
+		d.Send("PASS secret")
+		return strings.HasPrefix(d.ReadReply().Line, "+OK")
 	}, 5*time.Second, 20*time.Millisecond)
 	left, err := b.Messages("alice")
 	require.NoError(t, err)
@@ -526,9 +527,9 @@ func TestDropWithoutQuit(t *testing.T) {
 func TestQuitWithFailingDelete(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots, msgDots, msgDots}, deleteErr: fmt.Errorf("disk full")}
 	addr := startServer(t, pop3.NewServer(fb))
-	c := dial(t, addr)
-	c.login()
-	play(t, c, `
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Transcript(`
 		C: DELE 1
 		S: +OK message 1 deleted
 		C: DELE 3
@@ -546,9 +547,9 @@ func TestQuitWithFailingDelete(t *testing.T) {
 func TestQuitWithoutMarks(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots}}
 	addr := startServer(t, pop3.NewServer(fb))
-	c := dial(t, addr)
-	c.login()
-	play(t, c, `
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	c.Transcript(`
 		C: DELE 1
 		S: +OK message 1 deleted
 		C: RSET
@@ -574,27 +575,27 @@ func TestSizesEqualRetrOctets(t *testing.T) {
 	}
 	srv, b := newMemoryServer(t, msgs...)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
 	stored, err := b.Messages("alice")
 	require.NoError(t, err)
 	var total int
 	for i := range msgs {
 		n := strconv.Itoa(i + 1)
-		c.cmd("LIST " + n)
-		l := c.line()
+		c.Send("LIST " + n)
+		l := c.ReadReply().Line
 		_, sizeText, _ := strings.Cut(strings.TrimPrefix(l, "+OK "), " ")
 		size, err := strconv.Atoi(sizeText)
 		require.NoError(t, err, l)
-		c.cmd("RETR " + n)
-		assert.Equal(t, "+OK "+sizeText+" octets", c.line())
-		body := c.body()
+		c.Send("RETR " + n)
+		assert.Equal(t, "+OK "+sizeText+" octets", c.ReadLine())
+		body := string(c.ReadBody())
 		assert.Equal(t, size, len(body), "message %d", i+1)
 		assert.Equal(t, string(stored[i].Data), body, "message %d", i+1)
 		total += size
 	}
-	c.cmd("STAT")
-	assert.Equal(t, fmt.Sprintf("+OK %d %d", len(msgs), total), c.line())
+	c.Send("STAT")
+	assert.Equal(t, fmt.Sprintf("+OK %d %d", len(msgs), total), c.ReadLine())
 }
 
 // PASS is valid only right after a successful USER (RFC 1939 §7).
@@ -618,13 +619,13 @@ func TestControlCharacters(t *testing.T) {
 	require.NoError(t, b.AddUser("zoë", "pässwörd"))
 	srv := pop3.NewServer(b)
 	srv.MaxBadCommandsBeforeLogin = 10
-	c := dial(t, startServer(t, srv))
-	c.line()
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.ReadReply()
 	for _, line := range []string{"USER al\x00ice", "USER\talice", "PASS a\x01b", "\x7f"} {
-		c.cmd(line)
-		assert.Equal(t, "-ERR control character in command", c.line(), "%q", line)
+		c.Send(line)
+		assert.Equal(t, "-ERR control character in command", c.ReadLine(), "%q", line)
 	}
-	play(t, c, `
+	c.Transcript(`
 		C: USER zoë
 		S: +OK send PASS
 		C: PASS pässwörd
@@ -637,8 +638,8 @@ func TestLongGreetingKeepsTimestamp(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.Greeting = strings.Repeat("ü", 400)
 	srv.Domain = "mail.(example).com..:;"
-	c := dial(t, startServer(t, srv))
-	g := c.line()
+	c := pop3test.Dial(t, startServer(t, srv))
+	g := c.ReadReply().Line
 	assert.Regexp(t, `^\+OK (ü)+ <\d+\.\d+\.[0-9a-f]+@mail\.example\.com>$`, g)
 }
 
@@ -647,9 +648,9 @@ func TestInvalidUIDsRepaired(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots, msgDots, msgDots}, uids: []string{"good", "bad uid\r\n.", ""}}
 	srv := pop3.NewServer(fb)
 	logs := captureLogs(srv)
-	c := dial(t, startServer(t, srv))
-	c.login()
-	play(t, c, `
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.Login("alice", "secret")
+	c.Transcript(`
 		C: UIDL
 		S: +OK unique-id listing follows
 		S: 1 good
@@ -668,16 +669,16 @@ func TestRetrSizeMismatchIsLogged(t *testing.T) {
 	srv := pop3.NewServer(be)
 	logs := captureLogs(srv)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.login()
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
 	for _, n := range []string{"3", "1", "2"} {
-		c.cmd("RETR " + n)
-		require.True(t, strings.HasPrefix(c.line(), "+OK"))
-		c.body()
+		c.Send("RETR " + n)
+		require.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
+		c.ReadBody()
 	}
-	c.cmd("QUIT")
-	c.line()
-	c.expectClosed()
+	c.Send("QUIT")
+	c.ReadReply()
+	c.ExpectClosed()
 	require.NoError(t, srv.Close())
 	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), logs.String())
 	assert.Regexp(t, `level=WARN msg=".*size.*" .*uid=uid-1 listed=25 sent=28`, logs.String())
@@ -741,13 +742,13 @@ func TestSessionEndReasons(t *testing.T) {
 				tc.setup(srv)
 			}
 			addr := startServer(t, srv)
-			c := dial(t, addr)
-			c.line()
-			play(t, c, tc.script)
+			c := pop3test.Dial(t, addr)
+			c.ReadReply()
+			c.Transcript(tc.script)
 			if tc.stop != nil {
 				tc.stop(srv)
 			}
-			c.conn.Close()
+			c.Close()
 			require.Eventually(t, func() bool { return strings.Contains(logs.String(), "session ended") }, 5*time.Second, 5*time.Millisecond)
 			require.NoError(t, srv.Close())
 			assert.Regexp(t, `session ended" .*reason="?`+tc.reason+`"? duration=\S+ tls=false`, logs.String())

@@ -1,7 +1,6 @@
 package pop3_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // testCerts returns a server TLS config with a certificate for localhost
@@ -21,25 +21,6 @@ import (
 func testCerts(t testing.TB) (server, client *tls.Config) {
 	c := testcert.New(t)
 	return c.ServerTLS, c.ClientTLS
-}
-
-// startTLS sends STLS, checks the answer and upgrades the client.
-func (c *client) startTLS(cfg *tls.Config) {
-	c.t.Helper()
-	c.cmd("STLS")
-	require.Equal(c.t, "+OK begin TLS negotiation", c.line())
-	require.Zero(c.t, c.r.Buffered(), "nothing may follow +OK before the handshake")
-	tc := tls.Client(c.conn, cfg)
-	require.NoError(c.t, tc.Handshake())
-	c.conn = tc
-	c.r = bufio.NewReader(tc)
-}
-
-func (c *client) capa() []string {
-	c.t.Helper()
-	c.cmd("CAPA")
-	require.Equal(c.t, "+OK capability list follows", c.line())
-	return strings.Split(strings.TrimSuffix(c.body(), "\r\n"), "\r\n")
 }
 
 // tlsRecorder is a memory-like backend that records the ConnInfo of every
@@ -70,18 +51,18 @@ func TestSTLS(t *testing.T) {
 	srv.TLSConfig = serverCfg
 	addr := startServer(t, srv)
 
-	c := dial(t, addr)
-	c.line()
-	assert.Contains(t, c.capa(), "STLS")
-	c.cmd("USER alice")
-	require.Equal(t, "+OK send PASS", c.line())
-	c.startTLS(clientCfg)
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	assert.Contains(t, c.Capa(), "STLS")
+	c.Send("USER alice")
+	require.Equal(t, "+OK send PASS", c.ReadLine())
+	c.StartTLS(clientCfg)
 
-	caps := c.capa()
+	caps := c.Capa()
 	assert.NotContains(t, caps, "STLS", "CAPA reflects the new state")
 	assert.Contains(t, caps, "USER")
 	assert.Contains(t, caps, "SASL PLAIN LOGIN")
-	play(t, c, `
+	c.Transcript(`
 		C: PASS secret
 		S: -ERR PASS must follow USER
 		C: STLS
@@ -107,14 +88,12 @@ func TestSTLSInjection(t *testing.T) {
 	srv.TLSConfig = serverCfg
 	addr := startServer(t, srv)
 
-	c := dial(t, addr)
-	c.line()
-	c.send("STLS\r\nUSER alice\r\n")
-	require.Equal(t, "+OK begin TLS negotiation", c.line())
-	tc := tls.Client(c.conn, clientCfg)
-	require.NoError(t, tc.Handshake())
-	c.conn, c.r = tc, bufio.NewReader(tc)
-	play(t, c, `
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.SendRaw("STLS\r\nUSER alice\r\n")
+	require.Equal(t, "+OK begin TLS negotiation", c.ReadLine())
+	c.UpgradeTLS(clientCfg)
+	c.Transcript(`
 		C: NOOP
 		S: -ERR command not valid in the AUTHORIZATION state
 		C: PASS secret
@@ -125,10 +104,10 @@ func TestSTLSInjection(t *testing.T) {
 func TestSTLSUnavailable(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
-	assert.NotContains(t, c.capa(), "STLS")
-	play(t, c, `
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	assert.NotContains(t, c.Capa(), "STLS")
+	c.Transcript(`
 		C: STLS
 		S: -ERR STLS not available
 		C: NOOP
@@ -146,16 +125,16 @@ func TestImplicitTLS(t *testing.T) {
 	addr := serveOn(t, srv, tls.NewListener(l, serverCfg))
 
 	// A client that does not speak TLS gets no greeting and is closed.
-	plain := dial(t, addr)
-	plain.send("USER alice\r\n\r\n\r\n")
-	plain.expectClosed()
+	plain := pop3test.Dial(t, addr)
+	plain.SendRaw("USER alice\r\n\r\n\r\n")
+	plain.ExpectClosed()
 
-	c := dialTLS(t, addr, clientCfg)
-	assert.True(t, strings.HasPrefix(c.line(), "+OK "))
-	caps := c.capa()
+	c := pop3test.DialTLS(t, addr, clientCfg)
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK "))
+	caps := c.Capa()
 	assert.NotContains(t, caps, "STLS")
 	assert.Contains(t, caps, "USER")
-	play(t, c, `
+	c.Transcript(`
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
@@ -214,30 +193,30 @@ func TestCleartextPolicy(t *testing.T) {
 				ln = remoteListener{l}
 			}
 			addr := serveOn(t, srv, ln)
-			c := dial(t, addr)
-			c.line()
+			c := pop3test.Dial(t, addr)
+			c.ReadReply()
 			if tc.useTLS {
-				c.startTLS(clientCfg)
+				c.StartTLS(clientCfg)
 			}
-			caps := c.capa()
+			caps := c.Capa()
 			if tc.allowed {
 				assert.Contains(t, caps, "USER")
 				assert.Contains(t, caps, "SASL PLAIN LOGIN")
-				c.cmd("USER alice")
-				assert.Equal(t, "+OK send PASS", c.line())
-				c.cmd("PASS secret")
-				assert.True(t, strings.HasPrefix(c.line(), "+OK maildrop"))
+				c.Send("USER alice")
+				assert.Equal(t, "+OK send PASS", c.ReadLine())
+				c.Send("PASS secret")
+				assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK maildrop"))
 				return
 			}
 			assert.NotContains(t, caps, "USER")
 			assert.NotContains(t, strings.Join(caps, " "), "SASL")
 			assert.Contains(t, caps, "STLS")
 			for _, cmd := range []string{"USER alice", "AUTH PLAIN AGFsaWNlAHNlY3JldA==", "AUTH LOGIN"} {
-				c.cmd(cmd)
-				assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.line(), cmd)
+				c.Send(cmd)
+				assert.Equal(t, "-ERR [AUTH] TLS is required for cleartext login: use STLS or the TLS port", c.ReadLine(), cmd)
 			}
-			c.cmd("PASS secret")
-			assert.Equal(t, "-ERR PASS must follow USER", c.line())
+			c.Send("PASS secret")
+			assert.Equal(t, "-ERR PASS must follow USER", c.ReadLine())
 		})
 	}
 }
@@ -249,15 +228,15 @@ func TestSTLSFailedHandshake(t *testing.T) {
 	srv, _ := newMemoryServer(t)
 	srv.TLSConfig = serverCfg
 	addr := startServer(t, srv)
-	c := dial(t, addr)
-	c.line()
-	c.cmd("STLS")
-	require.Equal(t, "+OK begin TLS negotiation", c.line())
-	c.send("this is not a TLS ClientHello\r\n")
-	c.expectClosed()
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Send("STLS")
+	require.Equal(t, "+OK begin TLS negotiation", c.ReadLine())
+	c.SendRaw("this is not a TLS ClientHello\r\n")
+	c.ExpectClosed()
 
-	d := dial(t, addr)
-	d.line()
-	d.startTLS(clientCfg)
-	assert.Contains(t, d.capa(), "USER")
+	d := pop3test.Dial(t, addr)
+	d.ReadReply()
+	d.StartTLS(clientCfg)
+	assert.Contains(t, d.Capa(), "USER")
 }

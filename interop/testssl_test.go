@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // testsslTimeout bounds one testssl.sh run (about 20 s here).
@@ -222,13 +223,13 @@ func handshakeWith(t *testing.T, certs *testcert.Certs, addr string, stls bool, 
 	t.Helper()
 	config := certs.ClientTLS.Clone()
 	config.CurvePreferences = curves
-	var c *popConn
+	var c *pop3test.Client
 	if stls {
-		c, _ = dialPOP(t, addr, nil)
-		c.startTLS(config)
+		c = dialPOP(t, addr, nil)
+		startTLS(t, c, config)
 	} else {
-		c, _ = dialPOP(t, addr, config)
+		c = dialPOP(t, addr, config)
 	}
-	c.ok("QUIT")
-	return c.conn.(*tls.Conn).ConnectionState()
+	okReply(t, c, "QUIT")
+	return c.Conn().(*tls.Conn).ConnectionState()
 }

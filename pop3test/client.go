@@ -214,11 +214,11 @@ func (c *Client) Cmd(line string) Reply {
 }
 
 // OK sends one command as Cmd does and fails the test unless the reply is
-// positive.
+// +OK (a "+ " continuation is not).
 func (c *Client) OK(line string) Reply {
 	c.tb.Helper()
 	r := c.Cmd(line)
-	if !r.OK {
+	if !r.OK || r.Continuation {
 		c.tb.Fatalf("pop3test: %s: %s", redactCommand(line), r.Line)
 	}
 	return r
@@ -260,7 +260,7 @@ func (c *Client) readReplyTo(line string) Reply {
 func (c *Client) Login(username, password string) {
 	c.tb.Helper()
 	c.OK("USER " + username)
-	if r := c.Cmd("PASS " + password); !r.OK {
+	if r := c.Cmd("PASS " + password); !r.OK || r.Continuation {
 		c.tb.Fatalf("pop3test: login as %q refused: %s", username, r.Line)
 	}
 }
@@ -270,8 +270,17 @@ func (c *Client) Login(username, password string) {
 func (c *Client) StartTLS(cfg *tls.Config) {
 	c.tb.Helper()
 	c.OK("STLS")
-	if c.r.Buffered() != 0 {
-		c.tb.Fatalf("pop3test: the server sent data after +OK to STLS, before the TLS handshake")
+	c.UpgradeTLS(cfg)
+}
+
+// UpgradeTLS makes the TLS handshake on the connection now, for a test
+// that sent STLS itself (in a pipelined batch, say) and read its +OK. It
+// fails the test if the server sent anything after that +OK, as RFC 2595
+// §4 forbids.
+func (c *Client) UpgradeTLS(cfg *tls.Config) {
+	c.tb.Helper()
+	if n := c.r.Buffered(); n != 0 {
+		c.tb.Fatalf("pop3test: the server sent %d octets after +OK to STLS, before the TLS handshake", n)
 	}
 	tc := tls.Client(c.conn, cfg)
 	c.deadline()

@@ -64,7 +64,8 @@ type Account struct {
 // them: [pop3.APOPBackend], [pop3.SASLBackend], [pop3.TopMailbox] and
 // [pop3.Deliverer], without which "never reused for a new message" and the
 // delivery checks are skipped. A backend that only ever holds the mail
-// it was built with passes without Deliverer.
+// it was built with passes without Deliverer. For APOP, an account's
+// shared secret is its Password.
 func TestBackend(t *testing.T, newBackend func(t *testing.T, accounts []Account) pop3.Backend) {
 	k := &kit{newBackend: newBackend}
 	t.Run("Login", k.testLogin)

@@ -100,6 +100,7 @@ func TestFaultReadMidMessage(t *testing.T) {
 	require.True(t, c.ReadReply().OK, "the +OK is sent before the body is read")
 	assert.Equal(t, "Subject: one\r\n\r\nFirs", string(c.ReadUntilClosed()),
 		"the first 20 octets, then the connection is closed: no terminator makes a cut message look whole")
+	srv.Close() // waits for the session to end and log why
 	assert.Contains(t, srv.Logs(), "unexpected EOF")
 }
 

@@ -22,8 +22,8 @@ import (
 // to be exactly line, dot-stuffing and all; a trailing "..." matches any
 // rest of the line. "S: <closed>" requires the server to close the
 // connection. Blank lines and leading white space are ignored. A line
-// read that starts with "+OK" or "-ERR" must fit the 512 octets of RFC 2449
-// §4. The first
+// read that starts with "+OK", "-ERR" or "+ " (a SASL continuation) must
+// fit the 512 octets of RFC 2449 §4. The first
 // line the client reads is the greeting, so a script for a new connection
 // begins with it.
 //
@@ -45,7 +45,7 @@ func (c *Client) Transcript(script string) {
 		case strings.HasPrefix(l, "S: "):
 			want := l[3:]
 			got := c.ReadLine()
-			if (strings.HasPrefix(got, "+OK") || strings.HasPrefix(got, "-ERR")) && len(got)+2 > maxStatusLine {
+			if isStatusLine(got) && len(got)+2 > maxStatusLine {
 				c.tb.Fatalf("pop3test: transcript line %d: status line of %d octets, over the %d of RFC 2449 §4", n+1, len(got)+2, maxStatusLine)
 			}
 			prefix, anyRest := strings.CutSuffix(want, "...")
@@ -64,4 +64,10 @@ func indent(s string) string {
 		return "\t(nothing)"
 	}
 	return "\t" + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n\t")
+}
+
+// isStatusLine reports whether a line read in a transcript looks like a
+// status line or a SASL continuation rather than data.
+func isStatusLine(l string) bool {
+	return strings.HasPrefix(l, "+OK") || strings.HasPrefix(l, "-ERR") || strings.HasPrefix(l, "+ ")
 }

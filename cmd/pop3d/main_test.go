@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3/internal/syncbuf"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // server is run() started in the background.
@@ -74,107 +74,52 @@ func (s *server) stop(t *testing.T) error {
 	}
 }
 
-// client is a minimal POP3 client for the tests.
-type client struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
+// dial connects to the POP3 server at addr and checks its greeting.
+func dial(t *testing.T, addr string) *pop3test.Client {
+	t.Helper()
+	return greeted(t, pop3test.Dial(t, addr))
 }
 
-func dial(t *testing.T, addr string) *client {
+// dialTLS connects to addr over implicit TLS, trusting any certificate,
+// and checks the greeting.
+func dialTLS(t *testing.T, addr string) *pop3test.Client {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	require.NoError(t, err)
-	return newClient(t, conn)
+	return greeted(t, pop3test.DialTLS(t, addr, &tls.Config{InsecureSkipVerify: true}))
 }
 
-func dialTLS(t *testing.T, addr string) *client {
+// greeted reads c's greeting, which must be positive.
+func greeted(t *testing.T, c *pop3test.Client) *pop3test.Client {
 	t.Helper()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
-	require.NoError(t, err)
-	return newClient(t, conn)
-}
-
-// newClient wraps conn and reads the greeting.
-func newClient(t *testing.T, conn net.Conn) *client {
-	t.Helper()
-	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
-	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
-	greeting := c.line()
+	greeting := c.Greeting()
 	require.True(t, strings.HasPrefix(greeting, "+OK "), "greeting: %q", greeting)
 	return c
 }
 
-func (c *client) line() string {
-	c.t.Helper()
-	l, err := c.r.ReadString('\n')
-	require.NoError(c.t, err)
-	require.True(c.t, strings.HasSuffix(l, "\r\n"), "line without CRLF: %q", l)
-	return strings.TrimSuffix(l, "\r\n")
-}
-
-// cmd sends line and returns the first line of the reply.
-func (c *client) cmd(line string) string {
-	c.t.Helper()
-	_, err := io.WriteString(c.conn, line+"\r\n")
-	require.NoError(c.t, err)
-	return c.line()
-}
-
-// ok sends line and requires a +OK reply, whose text it returns.
-func (c *client) ok(line string) string {
-	c.t.Helper()
-	reply := c.cmd(line)
-	require.True(c.t, reply == "+OK" || strings.HasPrefix(reply, "+OK "), "%s: %q", line, reply)
-	return strings.TrimPrefix(strings.TrimPrefix(reply, "+OK"), " ")
-}
-
-// multi reads the body of a multi-line reply and returns it as sent
-// (stuffed) and un-stuffed, each line with its CRLF.
-func (c *client) multi() (wire, content string) {
-	c.t.Helper()
+// retr returns message n as sent (dot-stuffed, RFC 1939 §3) and
+// un-stuffed, each line with its CRLF, checking that the size in the +OK
+// line is the un-stuffed length.
+func retr(t *testing.T, c *pop3test.Client, n int) (wire, content string) {
+	t.Helper()
+	c.Send("RETR " + strconv.Itoa(n))
+	r := c.ReadReply()
+	require.True(t, r.OK && !r.Continuation, "RETR %d: %q", n, r.Line)
 	var w, b strings.Builder
 	for {
-		l := c.line()
+		l := c.ReadLine()
 		if l == "." {
-			return w.String(), b.String()
+			break
 		}
 		w.WriteString(l + "\r\n")
-		b.WriteString(strings.TrimPrefix(l, ".") + "\r\n") // RFC 1939 §3
+		b.WriteString(strings.TrimPrefix(l, ".") + "\r\n")
 	}
-}
-
-func (c *client) login(user, pass string) {
-	c.t.Helper()
-	c.ok("USER " + user)
-	c.ok("PASS " + pass)
-}
-
-// retr returns message n as served (un-stuffed), checking that the size
-// in the +OK line is its length.
-func (c *client) retr(n int) (wire, content string) {
-	c.t.Helper()
-	text := c.ok("RETR " + strconv.Itoa(n))
-	wire, content = c.multi()
-	size, _, _ := strings.Cut(text, " ")
-	assert.Equal(c.t, size, strconv.Itoa(len(content)), "RETR %d: size in %q", n, text)
+	wire, content = w.String(), b.String()
+	size, _, _ := strings.Cut(r.Text, " ")
+	assert.Equal(t, size, strconv.Itoa(len(content)), "RETR %d: size in %q", n, r.Line)
 	return wire, content
 }
 
 // stat returns the reply to STAT, as "count size".
-func (c *client) stat() string {
-	c.t.Helper()
-	return c.ok("STAT")
-}
-
-func (c *client) quit() {
-	c.t.Helper()
-	c.ok("QUIT")
-	_, err := c.r.ReadByte()
-	assert.ErrorIs(c.t, err, io.EOF, "the server closes the connection after QUIT")
-}
+func stat(c *pop3test.Client) string { return c.OK("STAT").Text }
 
 func TestDemo(t *testing.T) {
 	s := start(t, "-addr", "127.0.0.1:0")
@@ -191,7 +136,7 @@ func TestDemo(t *testing.T) {
 	assert.NotContains(t, out, "pop3s://")
 
 	c := dial(t, s.Addr)
-	c.login("demo", "demo")
+	c.Login("demo", "demo")
 
 	msgs := demoMessages("localhost", time.Now())
 	require.Len(t, msgs, 2)
@@ -199,9 +144,9 @@ func TestDemo(t *testing.T) {
 	for _, m := range msgs {
 		size += len(bytes.ReplaceAll(m, []byte("\n"), []byte("\r\n")))
 	}
-	assert.Equal(t, "2 "+strconv.Itoa(size), c.stat())
+	assert.Equal(t, "2 "+strconv.Itoa(size), stat(c))
 
-	_, m1 := c.retr(1)
+	_, m1 := retr(t, c, 1)
 	for _, want := range []string{
 		"From: pop3d <postmaster@localhost>\r\n",
 		"To: Demo User <demo@localhost>\r\n",
@@ -218,37 +163,35 @@ func TestDemo(t *testing.T) {
 	_, err = time.Parse(time.RFC1123Z, date)
 	assert.NoError(t, err, "Date: %q", date)
 
-	wire, m2 := c.retr(2)
+	wire, m2 := retr(t, c, 2)
 	assert.Contains(t, m2, "Subject: Lines that start with a dot\r\n")
 	assert.Contains(t, m2, "\r\n.signature files")
 	assert.Contains(t, m2, "\r\n.\r\nThe line above")
 	assert.Contains(t, wire, "\r\n..signature files", "dot-stuffed on the wire")
 	assert.Contains(t, wire, "\r\n..\r\nThe line above", "dot-stuffed on the wire")
 
-	c.quit()
+	c.Quit()
 
 	// The IMPLEMENTATION capability is shown after login.
 	c = dial(t, s.Addr)
-	c.login("demo", "demo")
-	c.ok("CAPA")
-	_, caps := c.multi()
+	c.Login("demo", "demo")
+	caps := string(c.OK("CAPA").Body)
 	assert.Contains(t, caps, "IMPLEMENTATION gopop3 pop3d\r\n")
 	assert.NotContains(t, caps, "STLS")
-	c.quit()
+	c.Quit()
 }
 
 func TestCancelReturnsNil(t *testing.T) {
 	s := start(t, "-addr", "127.0.0.1:0")
 	c := dial(t, s.Addr)
-	c.login("demo", "demo")
-	assert.Equal(t, "2", strings.Fields(c.stat())[0])
+	c.Login("demo", "demo")
+	assert.Equal(t, "2", strings.Fields(stat(c))[0])
 
 	// A logged-in session is told and closed; run returns nil.
 	require.NoError(t, s.stop(t))
-	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", c.line())
-	_, err := c.r.ReadByte()
-	assert.ErrorIs(t, err, io.EOF)
-	_, err = net.DialTimeout("tcp", s.Addr, time.Second)
+	assert.Equal(t, "-ERR [SYS/TEMP] server shutting down", c.ReadLine())
+	c.ExpectClosed()
+	_, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	assert.Error(t, err, "the listener is closed")
 }
 
@@ -293,31 +236,31 @@ func TestLoad(t *testing.T) {
 	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
 	c := dial(t, s.Addr)
-	c.login("alice", "wonderland")
-	assert.Equal(t, "3 "+strconv.Itoa(len(crlf(alice1))+len(crlf(alice10))+len(crlf(alice2))), c.stat())
-	wire, m := c.retr(1)
+	c.Login("alice", "wonderland")
+	assert.Equal(t, "3 "+strconv.Itoa(len(crlf(alice1))+len(crlf(alice10))+len(crlf(alice2))), stat(c))
+	wire, m := retr(t, c, 1)
 	assert.Equal(t, crlf(alice1), m)
 	assert.Contains(t, wire, "\r\n..hidden dot line\r\n")
-	_, m = c.retr(2)
+	_, m = retr(t, c, 2)
 	assert.Equal(t, crlf(alice10), m)
-	_, m = c.retr(3)
+	_, m = retr(t, c, 3)
 	assert.Equal(t, crlf(alice2), m)
-	assert.True(t, strings.HasPrefix(c.cmd("RETR 4"), "-ERR"))
-	c.quit()
+	assert.True(t, strings.HasPrefix(c.Cmd("RETR 4").Line, "-ERR"))
+	c.Quit()
 
 	c = dial(t, s.Addr)
-	c.login("bob", "s3cret pass")
-	assert.Equal(t, "2 "+strconv.Itoa(len(bob1)+len(bob2)+2), c.stat())
-	_, m = c.retr(1)
+	c.Login("bob", "s3cret pass")
+	assert.Equal(t, "2 "+strconv.Itoa(len(bob1)+len(bob2)+2), stat(c))
+	_, m = retr(t, c, 1)
 	assert.Equal(t, bob1, m)
-	_, m = c.retr(2)
+	_, m = retr(t, c, 2)
 	assert.Equal(t, bob2+"\r\n", m)
-	c.quit()
+	c.Quit()
 
 	// The hidden directory is no user.
 	c = dial(t, s.Addr)
-	c.ok("USER .hidden")
-	assert.True(t, strings.HasPrefix(c.cmd("PASS x"), "-ERR"))
+	c.OK("USER .hidden")
+	assert.True(t, strings.HasPrefix(c.Cmd("PASS x").Line, "-ERR"))
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -378,7 +321,7 @@ func TestTLSSelfSigned(t *testing.T) {
 
 	// Implicit TLS.
 	c := dialTLS(t, s.TLSAddr)
-	state := c.conn.(*tls.Conn).ConnectionState()
+	state := c.Conn().(*tls.Conn).ConnectionState()
 	require.NotEmpty(t, state.PeerCertificates)
 	cert := state.PeerCertificates[0]
 	assert.NoError(t, cert.VerifyHostname("localhost"))
@@ -386,22 +329,18 @@ func TestTLSSelfSigned(t *testing.T) {
 	assert.Equal(t, x509.ECDSA, cert.PublicKeyAlgorithm)
 	validity := cert.NotAfter.Sub(cert.NotBefore)
 	assert.True(t, validity > 364*24*time.Hour && validity < 367*24*time.Hour, "valid for %v", validity)
-	c.login("demo", "demo")
-	assert.Equal(t, "2", strings.Fields(c.stat())[0])
-	c.quit()
+	c.Login("demo", "demo")
+	assert.Equal(t, "2", strings.Fields(stat(c))[0])
+	c.Quit()
 
 	// STLS on the cleartext port.
 	c = dial(t, s.Addr)
-	c.ok("CAPA")
-	_, caps := c.multi()
+	caps := string(c.OK("CAPA").Body)
 	assert.Contains(t, caps, "STLS\r\n")
-	c.ok("STLS")
-	tc := tls.Client(c.conn, &tls.Config{InsecureSkipVerify: true})
-	require.NoError(t, tc.Handshake())
-	c.conn, c.r = tc, bufio.NewReader(tc)
-	c.login("demo", "demo")
-	assert.Equal(t, "2", strings.Fields(c.stat())[0])
-	c.quit()
+	c.StartTLS(&tls.Config{InsecureSkipVerify: true})
+	c.Login("demo", "demo")
+	assert.Equal(t, "2", strings.Fields(stat(c))[0])
+	c.Quit()
 }
 
 func TestTLSCertFiles(t *testing.T) {
@@ -422,9 +361,9 @@ func TestTLSCertFiles(t *testing.T) {
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	conn, err := tls.DialWithDialer(d, "tcp", s.TLSAddr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
 	require.NoError(t, err, "the server presents the certificate of -tls-cert")
-	c := newClient(t, conn)
-	c.login("demo", "demo")
-	c.quit()
+	c := greeted(t, pop3test.NewClient(t, conn))
+	c.Login("demo", "demo")
+	c.Quit()
 
 	t.Run("bad files", func(t *testing.T) {
 		err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-tls-cert", keyFile, "-tls-key", certFile},
@@ -436,8 +375,8 @@ func TestTLSCertFiles(t *testing.T) {
 func TestDebugTrace(t *testing.T) {
 	s := start(t, "-addr", "127.0.0.1:0", "-debug")
 	c := dial(t, s.Addr)
-	c.login("demo", "demo")
-	c.quit()
+	c.Login("demo", "demo")
+	c.Quit()
 	require.NoError(t, s.stop(t))
 	trace := s.stderr.String()
 	assert.Contains(t, trace, "USER demo")
