@@ -146,6 +146,36 @@ func TestImplicitTLS(t *testing.T) {
 func TestListenAndServeTLSNeedsConfig(t *testing.T) {
 	srv := pop3.NewServer(&fakeBackend{})
 	assert.Error(t, srv.ListenAndServeTLS())
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	assert.EqualError(t, srv.ServeTLS(l), "pop3: ServeTLS needs Server.TLSConfig")
+	_, err = l.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed, "ServeTLS closes its listener, as Serve does")
+}
+
+// One server serves ports 110 and 995 at once: Serve and ServeTLS.
+func TestServeAndServeTLS(t *testing.T) {
+	serverCfg, clientCfg := testCerts(t)
+	srv, _ := newMemoryServer(t, msgDots)
+	srv.TLSConfig = serverCfg
+	addr := startServer(t, srv)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTLS(l) }()
+
+	implicit := pop3test.DialTLS(t, l.Addr().String(), clientCfg)
+	implicit.Login("alice", "secret")
+	assert.NotContains(t, implicit.Capa(), "STLS")
+
+	cleartext := pop3test.Dial(t, addr)
+	cleartext.StartTLS(clientCfg)
+	cleartext.OK("USER alice")
+	assert.Equal(t, "IN-USE", cleartext.Cmd("PASS secret").Code, "one server, one lock")
+
+	require.NoError(t, srv.Close())
+	assert.ErrorIs(t, <-served, pop3.ErrServerClosed)
 }
 
 // remoteConn makes a loopback connection look as if it came from far away.
