@@ -104,6 +104,14 @@ func (k *kit) server(t *testing.T, b pop3.Backend, opts ...Option) *Server {
 	return NewServer(t, b, opts...)
 }
 
+// session connects a client to srv and logs in as a.
+func session(srv *Server, a Account) *Client {
+	srv.tb.Helper()
+	c := srv.Dial()
+	c.Login(a.Username, a.Password)
+	return c
+}
+
 // connInfo is what the kit passes to login methods called directly: a
 // loopback client, as the server would describe it.
 func connInfo() *pop3.ConnInfo {

@@ -33,18 +33,16 @@ func (k *kit) testDele(t *testing.T) {
 	t.Run("persists across sessions", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		srv := k.server(t, b)
-		c := srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(srv, alice)
 		before := uidlOnWire(t, c)
 		c.OK("DELE 2")
 		c.OK("DELE 4")
 		c.Quit()
 		want := []string{before[0], before[2], before[4]}
-		for session := range 2 {
-			c = srv.Dial()
-			c.Login(alice.Username, alice.Password)
+		for n := range 2 {
+			c = session(srv, alice)
 			if got := uidlOnWire(t, c); !slices.Equal(got, want) {
-				t.Errorf("session %d after DELE 2, DELE 4 and QUIT lists %v, want %v", session+2, got, want)
+				t.Errorf("session %d after DELE 2, DELE 4 and QUIT lists %v, want %v", n+2, got, want)
 			}
 			c.Quit()
 		}
@@ -61,8 +59,7 @@ func (k *kit) testDele(t *testing.T) {
 		}
 		for _, e := range ends {
 			srv := k.server(t, b)
-			c := srv.Dial()
-			c.Login(alice.Username, alice.Password)
+			c := session(srv, alice)
 			for i := range alice.Messages {
 				c.OK("RETR " + strconv.Itoa(i+1))
 				c.OK("TOP " + strconv.Itoa(i+1) + " 1")
@@ -83,8 +80,7 @@ func (k *kit) testDele(t *testing.T) {
 	t.Run("RSET undoes the marks", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		srv := k.server(t, b)
-		c := srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(srv, alice)
 		c.OK("DELE 1")
 		c.OK("DELE 2")
 		c.OK("RSET")
@@ -98,14 +94,12 @@ func (k *kit) testDele(t *testing.T) {
 	t.Run("deleting every message empties the maildrop", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		srv := k.server(t, b)
-		c := srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(srv, alice)
 		for i := range alice.Messages {
 			c.OK("DELE " + strconv.Itoa(i+1))
 		}
 		c.Quit()
-		c = srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c = session(srv, alice)
 		if r := c.OK("STAT"); r.Text != "0 0" {
 			t.Errorf("STAT after deleting every message: %q, want +OK 0 0", r.Line)
 		}

@@ -31,8 +31,7 @@ func (k *kit) testDeliver(t *testing.T) {
 	t.Run("a session sees new mail at its next login, last", func(t *testing.T) {
 		b, d := deliverer(t)
 		srv := k.server(t, b)
-		c := srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(srv, alice)
 		stat := c.OK("STAT").Text
 		if err := d.Deliver(ctx(t), alice.Username, bytes.NewReader(newMail)); err != nil {
 			t.Fatalf("Deliver while a session holds the maildrop: %v", err)
@@ -42,8 +41,7 @@ func (k *kit) testDeliver(t *testing.T) {
 		}
 		c.Quit()
 
-		c = srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c = session(srv, alice)
 		n := len(alice.Messages) + 1
 		want := normalize(newMail)
 		if r, size := c.OK("LIST "+strconv.Itoa(n)), strconv.Itoa(n)+" "+strconv.Itoa(len(want)); r.Text != size {

@@ -109,8 +109,7 @@ func (k *kit) testSize(t *testing.T) {
 		for _, m := range infos {
 			total += m.Size
 		}
-		c := k.server(t, b).Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(k.server(t, b), alice)
 		if r, want := c.OK("STAT"), fmt.Sprintf("%d %d", len(infos), total); r.Text != want {
 			t.Errorf("STAT: %q, want +OK %s", r.Line, want)
 		}
@@ -173,8 +172,7 @@ func (k *kit) testUIDL(t *testing.T) {
 				t.Fatalf("the unique-ids changed between sessions: %v, then %v", want, got)
 			}
 		}
-		c := k.server(t, b).Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(k.server(t, b), alice)
 		if got := uidlOnWire(t, c); !slices.Equal(got, want) {
 			t.Errorf("UIDL on the wire: %v, want the unique-ids of Messages(): %v", got, want)
 		}
@@ -191,8 +189,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		mb := open(t, b, alice)
 		before := uids(mb.Messages())
 		mb.close(t)
-		c := k.server(t, b).Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(k.server(t, b), alice)
 		c.OK("DELE 1")
 		c.OK("DELE 3")
 		c.Quit()

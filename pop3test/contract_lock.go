@@ -34,8 +34,7 @@ func (k *kit) testOpen(t *testing.T) {
 		b := k.backend(t, accounts())
 		open(t, b, alice)
 		open(t, b, bob).close(t)
-		c := k.server(t, b).Dial()
-		c.Login(carol.Username, carol.Password)
+		c := session(k.server(t, b), carol)
 		c.Quit()
 	})
 }
@@ -96,8 +95,7 @@ func (k *kit) testClose(t *testing.T) {
 				served = NewFaultBackend(b, *e.fault).Backend()
 			}
 			srv := k.server(t, served, e.opts...)
-			c := srv.Dial()
-			c.Login(alice.Username, alice.Password)
+			c := session(srv, alice)
 			e.end(t, c)
 			ok, err := waitUnlocked(t, b, alice)
 			if !ok {
@@ -106,8 +104,7 @@ func (k *kit) testClose(t *testing.T) {
 			if err != nil {
 				t.Errorf("Close of a mailbox: %v", err)
 			}
-			next := srv.Dial()
-			next.Login(alice.Username, alice.Password)
+			next := session(srv, alice)
 			next.Quit()
 		})
 	}

@@ -16,8 +16,7 @@ func (k *kit) testLogin(t *testing.T) {
 			login(t, b, a)
 		}
 		srv := k.server(t, b)
-		c := srv.Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(srv, alice)
 		c.Quit()
 	})
 

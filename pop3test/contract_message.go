@@ -60,8 +60,7 @@ func (k *kit) testMessage(t *testing.T) {
 
 	t.Run("RETR on the wire equals Message", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		c := k.server(t, b).Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(k.server(t, b), alice)
 		for _, i := range []int{2, 1, 5, 3, 4, 1} {
 			r := c.OK("RETR " + strconv.Itoa(i))
 			sameBytes(t, r.Body, normalize(alice.Messages[i-1]), "RETR %d, un-stuffed", i)
@@ -95,8 +94,7 @@ func (k *kit) testTop(t *testing.T) {
 	})
 
 	t.Run("on the wire equals the header and n body lines", func(t *testing.T) {
-		c := k.server(t, k.backend(t, accounts())).Dial()
-		c.Login(alice.Username, alice.Password)
+		c := session(k.server(t, k.backend(t, accounts())), alice)
 		for i, raw := range alice.Messages {
 			for _, n := range counts {
 				r := c.OK("TOP " + strconv.Itoa(i+1) + " " + strconv.Itoa(n))
@@ -138,8 +136,7 @@ func (k *kit) testContent(t *testing.T) {
 			}
 			mb.close(t)
 
-			c := k.server(t, b).Dial()
-			c.Login(dora.Username, dora.Password)
+			c := session(k.server(t, b), dora)
 			if r, size := c.OK("LIST 1"), "1 "+strconv.Itoa(len(want)); r.Text != size {
 				t.Errorf("LIST 1: %q, want +OK %s", r.Line, size)
 			}
