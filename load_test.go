@@ -211,6 +211,10 @@ func BenchmarkRetrLarge(b *testing.B) {
 	b.SetBytes(int64(len(big)))
 	b.ResetTimer()
 	for range b.N {
-		c.OK("RETR 1")
+		c.Send("RETR 1")
+		if r := c.ReadReply(); !r.OK {
+			b.Fatal(r.Line)
+		}
+		c.CopyBody(io.Discard)
 	}
 }

@@ -169,6 +169,14 @@ func (c *Client) ReadBody() []byte {
 	return c.readBody(0)
 }
 
+// CopyBody reads the body of a multi-line reply as ReadBody does, but
+// writes it to w instead of holding it, and returns its length: for a body
+// too big to keep, or a benchmark that discards it.
+func (c *Client) CopyBody(w io.Writer) int64 {
+	c.tb.Helper()
+	return c.copyBody(w)
+}
+
 // readBody reads a multi-line body, with room for sizeHint octets.
 func (c *Client) readBody(sizeHint int64) []byte {
 	c.tb.Helper()
@@ -176,8 +184,19 @@ func (c *Client) readBody(sizeHint int64) []byte {
 	if sizeHint > 0 && sizeHint <= 64<<20 {
 		body.Grow(int(sizeHint))
 	}
+	c.copyBody(&body)
+	return body.Bytes()
+}
+
+func (c *Client) copyBody(w io.Writer) int64 {
+	c.tb.Helper()
+	var n, refreshed int64
+	c.deadline()
 	for {
-		c.deadline()
+		if n-refreshed > 1<<20 { // the deadline bounds each MiB, not each line: timers cost
+			c.deadline()
+			refreshed = n
+		}
 		l, err := c.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than the buffer: gather it whole, copying
@@ -188,18 +207,21 @@ func (c *Client) readBody(sizeHint int64) []byte {
 			l = append(first, rest...)
 		}
 		if err != nil {
-			c.tb.Fatalf("pop3test: multi-line reply cut short after %d octets: %v", body.Len(), err)
+			c.tb.Fatalf("pop3test: multi-line reply cut short after %d octets: %v", n, err)
 		}
 		if !bytes.HasSuffix(l, []byte("\r\n")) {
 			c.tb.Fatalf("pop3test: line %q of a multi-line reply ends in a bare LF, not CRLF", abbreviate(string(l)))
 		}
 		if len(l) == 3 && l[0] == '.' {
-			return body.Bytes()
+			return n
 		}
 		if l[0] == '.' {
 			l = l[1:]
 		}
-		body.Write(l)
+		if _, err := w.Write(l); err != nil {
+			c.tb.Fatalf("pop3test: writing a multi-line reply: %v", err)
+		}
+		n += int64(len(l))
 	}
 }
 

@@ -157,8 +157,13 @@ func (k *kit) testAPOP(t *testing.T) {
 		if ts == "" {
 			t.Fatalf("the greeting of an APOP backend has no timestamp: %q", c.Greeting())
 		}
-		if r := c.Cmd("APOP " + alice.Username + " " + pop3.APOPDigest(ts, "wrong")); r.OK {
-			t.Errorf("APOP with a wrong secret: %q", r.Line)
+		wrong := c.Cmd("APOP " + alice.Username + " " + pop3.APOPDigest(ts, "wrong"))
+		if wrong.OK {
+			t.Errorf("APOP with a wrong secret: %q", wrong.Line)
+		}
+		c = srv.Dial()
+		if unknown := c.Cmd("APOP nobody " + pop3.APOPDigest(c.Timestamp(), "wrong")); unknown.Line != wrong.Line {
+			t.Errorf("a client can tell an unknown user from a wrong secret:\n\twrong secret: %s\n\tunknown user: %s", wrong.Line, unknown.Line)
 		}
 		c = srv.Dial()
 		c.OK("APOP " + alice.Username + " " + pop3.APOPDigest(c.Timestamp(), alice.Password))
