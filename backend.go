@@ -55,13 +55,12 @@ type User interface {
 
 // MessageInfo describes one message of a maildrop snapshot.
 type MessageInfo struct {
-	// Size is the exact number of octets the client receives as the
-	// message (RFC 1939 §11): what Message yields with every line end made
-	// CRLF and a final CRLF added if missing, before dot-stuffing. For a
-	// message stored with CRLF line ends that is its length; otherwise
-	// compute it with [CRLFSize]. STAT, LIST and the RETR reply report it,
-	// and clients rely on it; the server logs a warning when a RETR sends
-	// another number of octets.
+	// Size is the exact number of octets that Message yields, which is
+	// what the client receives as the message before dot-stuffing (RFC 1939
+	// §11). For a message stored with CRLF line ends that is its length; a
+	// store of LF files computes it with [CRLFSize]. STAT, LIST and the
+	// RETR reply report it, and clients rely on it; the server logs a
+	// warning when a RETR sends another number of octets.
 	Size int64
 	// UID is the message's unique-id (RFC 1939 §7, UIDL): 1 to 70
 	// characters in the range 0x21 to 0x7E, the same for the same message
@@ -79,9 +78,12 @@ type Mailbox interface {
 	// Messages is the listing at open time, message 1 first. It must not
 	// change while the mailbox is open.
 	Messages() []MessageInfo
-	// Message opens message i (a 0-based index into Messages) for reading,
-	// not dot-stuffed. Lines should end in CRLF; a bare LF is sent as CRLF
-	// (and counted so by [CRLFSize]). The server closes the reader.
+	// Message opens message i (a 0-based index into Messages) for reading:
+	// exactly Size octets, every line ended by CRLF, the last one too, and
+	// not dot-stuffed. A store of files with LF line ends converts them as
+	// it reads. (The server sends a stray bare LF as CRLF, but
+	// pop3test.TestBackend fails a backend that yields one.) The server
+	// closes the reader.
 	Message(ctx context.Context, i int) (io.ReadCloser, error)
 	// Delete removes the given messages (0-based, ascending) permanently.
 	// It is called at most once, in the UPDATE state after QUIT (RFC 1939
@@ -130,7 +132,8 @@ type TopMailbox interface {
 	Mailbox
 	// Top opens the header of message i, the blank line after it, and at
 	// most lines lines of its body, with CRLF line ends and no
-	// dot-stuffing.
+	// dot-stuffing: the start of what Message yields. A message without a
+	// blank line is all header, and Top yields it whole.
 	Top(ctx context.Context, i int, lines int) (io.ReadCloser, error)
 }
 
@@ -142,8 +145,7 @@ type Deliverer interface {
 	// Deliver adds the message read from msg at the end of username's
 	// maildrop. It returns only once the message is stored durably: a
 	// delivery it acknowledged survives a crash. The message keeps its
-	// content; the store may make its line ends CRLF, and then reports the
-	// size that Message yields (see [MessageInfo.Size]).
+	// content, which [Mailbox.Message] later yields with CRLF line ends.
 	//
 	// A session that holds the maildrop does not see the message: its
 	// listing is the snapshot of [User.Open] (RFC 1939 §4). The next Open

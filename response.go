@@ -194,7 +194,8 @@ func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 // That is what [MessageInfo.Size] must report. A backend whose stored
 // messages already use CRLF and end in CRLF can use their length; one over
 // files with LF line ends (a Maildir, .eml files) computes it once with
-// CRLFSize and caches it. CRLFSize reads r to its end.
+// CRLFSize, caches it, and converts the line ends as [Mailbox.Message]
+// reads. CRLFSize reads r to its end.
 func CRLFSize(r io.Reader) (int64, error) {
 	return writeDotStuffed(io.Discard, r)
 }

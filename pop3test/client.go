@@ -236,11 +236,11 @@ func (c *Client) Cmd(line string) Reply {
 }
 
 // OK sends one command as Cmd does and fails the test unless the reply is
-// +OK (a "+ " continuation is not).
+// +OK.
 func (c *Client) OK(line string) Reply {
 	c.tb.Helper()
 	r := c.Cmd(line)
-	if !r.OK || r.Continuation {
+	if !r.OK {
 		c.tb.Fatalf("pop3test: %s: %s", redactCommand(line), r.Line)
 	}
 	return r
@@ -282,7 +282,7 @@ func (c *Client) readReplyTo(line string) Reply {
 func (c *Client) Login(username, password string) {
 	c.tb.Helper()
 	c.OK("USER " + username)
-	if r := c.Cmd("PASS " + password); !r.OK || r.Continuation {
+	if r := c.Cmd("PASS " + password); !r.OK {
 		c.tb.Fatalf("pop3test: login as %q refused: %s", username, r.Line)
 	}
 }

@@ -44,6 +44,7 @@ func TestClientReplies(t *testing.T) {
 
 	cont := c.Cmd("AUTH LOGIN")
 	assert.True(t, cont.Continuation)
+	assert.False(t, cont.OK, "a challenge is not a success")
 	assert.Equal(t, "VXNlcm5hbWU6", cont.Text)
 
 	plain := c.Cmd("*")
@@ -71,18 +72,23 @@ func TestClientPipeline(t *testing.T) {
 }
 
 func TestClientTranscript(t *testing.T) {
-	addr, received := cannedServer(t, "+OK POP3 ready\r\n+OK 2 320\r\n+OK bye\r\n")
+	addr, received := cannedServer(t, "+OK POP3 ready\r\n+OK 2 320\r\n+OK\r\nSubject: x\r\n\r\n.\r\n+OK bye\r\n")
 	c := pop3test.Dial(t, addr)
 	c.Transcript(`
 		S: +OK POP3...
 		C: STAT
 		S: +OK 2 320
+		C: TOP 1 0
+		S: +OK
+		S: Subject: x
+		S:
+		S: .
 		C: QUIT
 		S: +OK bye
 		S: <closed>
 	`)
 	c.Close()
-	assert.Equal(t, "STAT\r\nQUIT\r\n", received())
+	assert.Equal(t, "STAT\r\nTOP 1 0\r\nQUIT\r\n", received())
 }
 
 // TestClientFailsOnBrokenServers checks that a server that breaks the

@@ -30,10 +30,10 @@ type Account struct {
 // "UIDL/stable_across_sessions" or "DELE/nothing_removed_without_QUIT".
 //
 // newBackend must return a fresh backend that holds exactly the given
-// accounts, each message stored as a delivery would store it (its line ends
-// may become CRLF), in the given order. Every call must be independent of
-// the others; release resources with t.Cleanup. TestBackend calls it once
-// per subtest, one at a time.
+// accounts, each message stored as a delivery would store it, in the given
+// order. Every call must be independent of the others; release resources
+// with t.Cleanup. TestBackend calls it for each subtest (some call it more
+// than once), never concurrently.
 //
 // What it checks:
 //   - Login: the right password gives a user; a wrong password and an
@@ -49,13 +49,20 @@ type Account struct {
 //     CRLF; STAT and LIST on the wire report them.
 //   - UIDL: 1 to 70 characters of 0x21 to 0x7E, unique, the same in every
 //     session, unchanged for the messages that survive a delete, never
-//     reused for a new message.
+//     reused for a new message, even one with the same content as a
+//     deleted one (so a unique-id is not a hash of the content alone).
 //   - Message: the message as delivered; readable twice, partially and out
 //     of order; a cancelled context is respected; RETR sends it.
 //   - TOP: the header, the blank line and the first n body lines.
 //   - DELE: Delete removes exactly the given messages, for good; nothing is
 //     removed without QUIT; RSET undoes the marks.
-//   - APOP, AUTH: the RFC 1939 APOP example, SASL success and failure.
+//   - Deliver: an unknown user wraps [pop3.ErrNoSuchUser]; a session sees
+//     the new mail at its next login, last; it reaches only its user.
+//   - APOP: the RFC 1939 example digest; a wrong digest and an unknown
+//     user fail alike. AUTH: PLAIN with the password, and a wrong one;
+//     each of a [pop3.SASLBackend]'s own mechanisms refuses a bogus
+//     credential, and a backend PLAIN or LOGIN accepts the password
+//     (other mechanisms need credentials the kit cannot make).
 //   - Content: a 20 MB message, lines of 998 octets and more, lines that
 //     start with a dot, no final line end, 8-bit bytes, an empty body, a
 //     header-only message.
@@ -210,6 +217,16 @@ func read(t *testing.T, mb pop3.Mailbox, i int) []byte {
 		t.Fatalf("reading Message(%d): %v", i, err)
 	}
 	return data
+}
+
+// requireCount stops the subtest unless a listing of the kit's own
+// accounts has the number of messages they were given, so that a later
+// check does not index past it.
+func requireCount(t *testing.T, what string, list []string, want int) {
+	t.Helper()
+	if len(list) != want {
+		t.Fatalf("%s has %d messages, want %d: %v", what, len(list), want, list)
+	}
 }
 
 // uids returns the unique-ids of a listing.

@@ -11,6 +11,7 @@ func (k *kit) testDele(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		before := uids(mb.Messages())
+		requireCount(t, "alice's listing", before, len(alice.Messages))
 		if err := mb.Delete(ctx(t), []int{1, 3}); err != nil {
 			t.Fatalf("Delete([1 3]): %v", err)
 		}
@@ -35,6 +36,7 @@ func (k *kit) testDele(t *testing.T) {
 		srv := k.server(t, b)
 		c := session(srv, alice)
 		before := uidlOnWire(t, c)
+		requireCount(t, "UIDL of alice's maildrop", before, len(alice.Messages))
 		c.OK("DELE 2")
 		c.OK("DELE 4")
 		c.Quit()

@@ -31,6 +31,7 @@ func (k *kit) testListing(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		want := slices.Clone(mb.Messages())
+		requireCount(t, "alice's listing", uids(want), len(alice.Messages))
 		for i := range want {
 			read(t, mb, i)
 		}
@@ -40,7 +41,20 @@ func (k *kit) testListing(t *testing.T) {
 			}
 		}
 		if got := mb.Messages(); !slices.Equal(got, want) {
-			t.Errorf("Messages() changed while the mailbox was open:\n\tfirst: %v\n\tlater: %v", want, got)
+			t.Fatalf("Messages() changed while the mailbox was open:\n\tfirst: %v\n\tlater: %v", want, got)
+		}
+		// Message and Delete too must use the snapshot's numbering, not
+		// whatever the store holds by now.
+		for i, raw := range alice.Messages {
+			sameBytes(t, read(t, mb, i), normalize(raw), "Message(%d) after mail arrived", i)
+		}
+		if err := mb.Delete(ctx(t), []int{1}); err != nil {
+			t.Fatalf("Delete([1]): %v", err)
+		}
+		mb.close(t)
+		mb = open(t, b, alice)
+		if got := uids(mb.Messages()); slices.Contains(got, want[1].UID) || !slices.Contains(got, want[0].UID) || !slices.Contains(got, want[2].UID) {
+			t.Errorf("Delete([1]) of the snapshot %v left %v: it must remove exactly the snapshot's message 2", uids(want), got)
 		}
 	})
 
@@ -88,6 +102,7 @@ func (k *kit) testSize(t *testing.T) {
 	t.Run("octets are CRLF only and end in CRLF", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
+		requireCount(t, "alice's listing", uids(mb.Messages()), len(alice.Messages))
 		for i := range mb.Messages() {
 			data := read(t, mb, i)
 			if at := bareLineEnd(data); at >= 0 {
@@ -189,6 +204,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		mb := open(t, b, alice)
 		before := uids(mb.Messages())
 		mb.close(t)
+		requireCount(t, "alice's listing", before, len(alice.Messages))
 		c := session(k.server(t, b), alice)
 		c.OK("DELE 1")
 		c.OK("DELE 3")
@@ -221,6 +237,9 @@ func (k *kit) testUIDL(t *testing.T) {
 			}
 			mb = open(t, b, alice)
 			infos := mb.Messages()
+			if len(infos) == 0 {
+				t.Fatalf("after a delivery (round %d) the maildrop is empty", round+1)
+			}
 			last := infos[len(infos)-1].UID
 			if used[last] {
 				t.Errorf("a message delivered after a delete (round %d) got the unique-id %q, which the maildrop gave out before", round+1, last)

@@ -95,7 +95,12 @@ func (k *kit) testClose(t *testing.T) {
 				served = NewFaultBackend(b, *e.fault).Backend()
 			}
 			srv := k.server(t, served, e.opts...)
-			c := session(srv, alice)
+			c := srv.Dial()
+			// One write, so that a slow test machine cannot hit the short
+			// idle timeout between USER and PASS.
+			if r := c.Pipeline("USER "+alice.Username, "PASS "+alice.Password); !r[1].OK {
+				t.Fatalf("login: %s", r[1].Line)
+			}
 			e.end(t, c)
 			ok, err := waitUnlocked(t, b, alice)
 			if !ok {

@@ -205,14 +205,20 @@ func (k *kit) testAuth(t *testing.T) {
 			// A response no mechanism accepts: a made-up token.
 			bogus := base64.StdEncoding.EncodeToString([]byte("\x00nobody\x00bogus-credential"))
 			r := c.Cmd("AUTH " + mech + " " + bogus)
+			cancelled := false
 			for r.Continuation {
 				r = c.Cmd(bogus)
 				if r.Continuation {
-					r = c.Cmd("*") // cancel (RFC 5034 §4)
+					r, cancelled = c.Cmd("*"), true // cancel (RFC 5034 §4)
 				}
 			}
-			if r.OK {
+			switch {
+			case r.OK:
 				t.Errorf("AUTH %s with a bogus credential logged in: %q", mech, r.Line)
+			case r.Code == "" && !cancelled:
+				// A failed exchange carries [AUTH] or the backend's code;
+				// a bare -ERR is the server refusing the command.
+				t.Errorf("AUTH %s, a mechanism the backend lists, was refused as a command: %q", mech, r.Line)
 			}
 		}
 	})
@@ -234,7 +240,7 @@ func (k *kit) testAuth(t *testing.T) {
 				c := srv.Dial()
 				c.Cmd("AUTH LOGIN")
 				c.Cmd(base64.StdEncoding.EncodeToString([]byte(alice.Username)))
-				if r := c.Cmd(base64.StdEncoding.EncodeToString([]byte(alice.Password))); !r.OK || r.Continuation {
+				if r := c.Cmd(base64.StdEncoding.EncodeToString([]byte(alice.Password))); !r.OK {
 					t.Errorf("the backend's AUTH LOGIN refused the right password: %q", r.Line)
 				}
 			}

@@ -23,8 +23,8 @@ func (k *kit) testMessage(t *testing.T) {
 	t.Run("readable partially, then whole", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		r, err := mb.Message(ctx(t), 0)
-		if err != nil {
-			t.Fatalf("Message(0): %v", err)
+		if err != nil || r == nil {
+			t.Fatalf("Message(0) = %v, %v; want a reader", r, err)
 		}
 		buf := make([]byte, 10)
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -48,6 +48,9 @@ func (k *kit) testMessage(t *testing.T) {
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
 		r, err := mb.Message(cancelled, 0)
+		if err == nil && r == nil {
+			t.Fatal("Message(0) with a cancelled context returned a nil reader and no error")
+		}
 		if err == nil {
 			_, err = io.ReadAll(r)
 			r.Close()
@@ -79,16 +82,7 @@ func (k *kit) testTop(t *testing.T) {
 		}
 		for i, raw := range alice.Messages {
 			for _, n := range counts {
-				r, err := top.Top(ctx(t), i, n)
-				if err != nil {
-					t.Fatalf("Top(%d, %d): %v", i, n, err)
-				}
-				got, err := io.ReadAll(r)
-				r.Close()
-				if err != nil {
-					t.Fatalf("reading Top(%d, %d): %v", i, n, err)
-				}
-				sameBytes(t, got, expectedTop(normalize(raw), n), "Top(%d, %d)", i, n)
+				sameBytes(t, readTop(t, top, i, n), expectedTop(normalize(raw), n), "Top(%d, %d)", i, n)
 			}
 		}
 	})
@@ -123,16 +117,7 @@ func (k *kit) testContent(t *testing.T) {
 			}
 			sameBytes(t, read(t, mb, 0), want, "Message(0)")
 			if top, ok := mb.Mailbox.(pop3.TopMailbox); ok {
-				r, err := top.Top(ctx(t), 0, 2)
-				if err != nil {
-					t.Fatalf("Top(0, 2): %v", err)
-				}
-				got, err := io.ReadAll(r)
-				r.Close()
-				if err != nil {
-					t.Fatalf("reading Top(0, 2): %v", err)
-				}
-				sameBytes(t, got, expectedTop(want, 2), "Top(0, 2)")
+				sameBytes(t, readTop(t, top, 0, 2), expectedTop(want, 2), "Top(0, 2)")
 			}
 			mb.close(t)
 
@@ -145,4 +130,19 @@ func (k *kit) testContent(t *testing.T) {
 			c.Quit()
 		})
 	}
+}
+
+// readTop reads Top(i, n) of mb whole.
+func readTop(t *testing.T, mb pop3.TopMailbox, i, n int) []byte {
+	t.Helper()
+	r, err := mb.Top(ctx(t), i, n)
+	if err != nil || r == nil {
+		t.Fatalf("Top(%d, %d) = %v, %v; want a reader", i, n, r, err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("reading Top(%d, %d): %v", i, n, err)
+	}
+	return got
 }

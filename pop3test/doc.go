@@ -39,6 +39,8 @@
 // [LOGIN-DELAY] and [IN-USE] at chosen calls, for testing how a server, a
 // client or an application copes with a store that fails.
 //
-// The package imports nothing beyond the standard library and what package
-// pop3 imports itself.
+// Besides the standard library, the package imports only package pop3 and
+// github.com/emersion/go-sasl, whose types the [pop3.SASLBackend] methods
+// use; pop3 imports it too, so a test that imports pop3test downloads
+// nothing more.
 package pop3test

@@ -16,16 +16,16 @@ type Op string
 
 // The backend calls a Fault can hit.
 const (
-	OpLogin     Op = "Login"      // Backend.Login
-	OpLoginAPOP Op = "LoginAPOP"  // APOPBackend.LoginAPOP
-	OpSASL      Op = "SASLServer" // SASLBackend.SASLServer
-	OpOpen      Op = "Open"       // User.Open
-	OpMessage   Op = "Message"    // Mailbox.Message
-	OpTop       Op = "Top"        // TopMailbox.Top
-	OpRead      Op = "Read"       // reading a message opened by Message or Top
-	OpDelete    Op = "Delete"     // Mailbox.Delete
-	OpClose     Op = "Close"      // Mailbox.Close
-	OpDeliver   Op = "Deliver"    // Deliverer.Deliver
+	OpLogin      Op = "Login"      // Backend.Login
+	OpLoginAPOP  Op = "LoginAPOP"  // APOPBackend.LoginAPOP
+	OpSASLServer Op = "SASLServer" // SASLBackend.SASLServer
+	OpOpen       Op = "Open"       // User.Open
+	OpMessage    Op = "Message"    // Mailbox.Message
+	OpTop        Op = "Top"        // TopMailbox.Top
+	OpRead       Op = "Read"       // reading a message that Message or Top opened
+	OpDelete     Op = "Delete"     // Mailbox.Delete
+	OpClose      Op = "Close"      // Mailbox.Close
+	OpDeliver    Op = "Deliver"    // Deliverer.Deliver
 )
 
 // Fault is a failure that a [FaultBackend] injects into the calls it
@@ -46,14 +46,16 @@ type Fault struct {
 	Op Op
 	// User limits the fault to the calls made for this user (the name
 	// given to Login, LoginAPOP or Deliver, or the user a session logged
-	// in as); empty means every user.
+	// in as); empty means every user. It does not apply to OpSASLServer,
+	// which starts before a user is known.
 	User string
 	// Call limits the fault to the nth call that it matches, counting from
-	// 1; zero means every matching call. For OpRead it counts the message
-	// reads that reach After.
+	// 1; zero means every matching call. For OpRead it counts the readers
+	// that Message and Top return.
 	Call int
 	// After, for OpRead, is the number of octets of the message that are
-	// read normally before the fault hits.
+	// read normally before the fault hits; from then on every Read fails
+	// with Err.
 	After int64
 	// Delay is waited before the call goes on (or fails), or until its
 	// context is done, which then fails it with the context's error.
@@ -70,6 +72,12 @@ type Fault struct {
 // failures a real store has: errors, panics, slow calls, [LOGIN-DELAY] and
 // [IN-USE] at chosen calls. Calls that no fault matches go to the wrapped
 // backend unchanged. Faults can be added while sessions run.
+//
+// A server is given the wrapper's Backend:
+//
+//	faulty := pop3test.NewFaultBackend(backend,
+//		pop3test.Fault{Op: pop3test.OpOpen, Err: pop3.ErrMailboxLocked})
+//	srv := pop3test.NewServer(t, faulty.Backend())
 type FaultBackend struct {
 	inner pop3.Backend
 
@@ -99,7 +107,7 @@ func (f *FaultBackend) Inject(faults ...Fault) {
 	}
 }
 
-// Clear removes every fault.
+// Clear removes every fault; Calls keeps counting.
 func (f *FaultBackend) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -107,7 +115,7 @@ func (f *FaultBackend) Clear() {
 }
 
 // Calls returns how many calls of op were made through the wrapper, faulty
-// or not; for OpRead, how many message reads reached a fault's After.
+// or not; for OpRead, how many message readers Message and Top returned.
 func (f *FaultBackend) Calls(op Op) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -190,17 +198,23 @@ func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
 	return fault.apply(ctx)
 }
 
-// readFault returns the first fault on reading user's messages, without
-// counting it as a call.
-func (f *FaultBackend) readFault(user string) *activeFault {
+// readFault counts a new message reader of user's as an OpRead call and
+// returns the read fault that hits it, or nil.
+func (f *FaultBackend) readFault(user string) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls[OpRead]++
+	var fault *Fault
 	for _, a := range f.faults {
-		if a.Op == OpRead && (a.User == "" || a.User == user) {
-			return a
+		if a.Op != OpRead || a.User != "" && a.User != user {
+			continue
+		}
+		a.matched++
+		if fault == nil && (a.Call == 0 || a.Call == a.matched) {
+			fault = &a.Fault
 		}
 	}
-	return nil
+	return fault
 }
 
 func (fault *Fault) apply(ctx context.Context) error {
@@ -250,7 +264,7 @@ func (b faultSASL) SASLMechanisms(c *pop3.ConnInfo) []string {
 }
 
 func (b faultSASL) SASLServer(ctx context.Context, c *pop3.ConnInfo, mech string, authenticated func(username string, user pop3.User)) (sasl.Server, error) {
-	if err := b.f.hit(ctx, OpSASL, ""); err != nil {
+	if err := b.f.hit(ctx, OpSASLServer, ""); err != nil {
 		return nil, err
 	}
 	return b.f.inner.(pop3.SASLBackend).SASLServer(ctx, c, mech, func(username string, user pop3.User) {
@@ -333,7 +347,11 @@ func (m *faultMailbox) wrapReader(ctx context.Context, r io.ReadCloser) io.ReadC
 	if r == nil {
 		return nil
 	}
-	return &faultReader{ReadCloser: r, ctx: ctx, m: m}
+	fault := m.f.readFault(m.name)
+	if fault == nil {
+		return r
+	}
+	return &faultReader{ReadCloser: r, ctx: ctx, fault: fault}
 }
 
 type faultTopMailbox struct {
@@ -349,28 +367,29 @@ func (m faultTopMailbox) Top(ctx context.Context, i int, lines int) (io.ReadClos
 	return m.wrapReader(ctx, r), err
 }
 
-// faultReader reads a message and applies the first OpRead fault once
-// After octets have been read.
+// faultReader reads a message and applies its fault once After octets
+// have been read: it waits the Delay, then panics or fails this Read and
+// every later one.
 type faultReader struct {
 	io.ReadCloser
-	ctx  context.Context
-	m    *faultMailbox
-	read int64
-	done bool
+	ctx   context.Context
+	fault *Fault
+	read  int64
+	hit   bool
+	err   error
 }
 
 func (r *faultReader) Read(p []byte) (int, error) {
-	if !r.done {
-		if a := r.m.f.readFault(r.m.name); a != nil {
-			if left := a.After - r.read; left <= 0 {
-				r.done = true
-				if err := r.m.f.hit(r.ctx, OpRead, r.m.name); err != nil {
-					return 0, err
-				}
-			} else if int64(len(p)) > left {
-				p = p[:left]
-			}
+	if r.err != nil {
+		return 0, r.err
+	}
+	if left := r.fault.After - r.read; !r.hit && left <= 0 {
+		r.hit = true
+		if r.err = r.fault.apply(r.ctx); r.err != nil {
+			return 0, r.err
 		}
+	} else if !r.hit && int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := r.ReadCloser.Read(p)
 	r.read += int64(n)

@@ -104,6 +104,32 @@ func TestFaultReadMidMessage(t *testing.T) {
 	assert.Contains(t, srv.Logs(), "unexpected EOF")
 }
 
+func TestFaultReadCallAndStickyError(t *testing.T) {
+	faulty := pop3test.NewFaultBackend(newMemory(t),
+		pop3test.Fault{Op: pop3test.OpRead, Call: 2, After: 5, Err: io.ErrUnexpectedEOF})
+	u, err := faulty.Backend().Login(context.Background(), &pop3.ConnInfo{}, "alice", "alice-pw")
+	require.NoError(t, err)
+	mb, err := u.Open(context.Background())
+	require.NoError(t, err)
+	defer mb.Close()
+
+	first, err := mb.Message(context.Background(), 0)
+	require.NoError(t, err)
+	whole, err := io.ReadAll(first)
+	require.NoError(t, err, "the first reader is not the one the fault hits")
+	assert.Len(t, whole, int(mb.Messages()[0].Size))
+
+	second, err := mb.Message(context.Background(), 0)
+	require.NoError(t, err)
+	got, err := io.ReadAll(second)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, "Subje", string(got))
+	n, err := second.Read(make([]byte, 10))
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the failure sticks")
+	assert.Equal(t, 2, faulty.Calls(pop3test.OpRead))
+}
+
 func TestFaultDelay(t *testing.T) {
 	faulty := pop3test.NewFaultBackend(newMemory(t), pop3test.Fault{Op: pop3test.OpLogin, Delay: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -4,7 +4,7 @@ import "strings"
 
 // Reply is a server's reply to one command.
 type Reply struct {
-	// OK is true for "+OK" and for a "+ " SASL continuation.
+	// OK is true for "+OK"; false for "-ERR" and for a continuation.
 	OK bool
 	// Continuation is true for a "+ " SASL continuation (RFC 5034 §4),
 	// whose base64 challenge is Text.
@@ -43,7 +43,7 @@ func parseReply(line string) (r Reply, ok bool) {
 	case line == "-ERR" || strings.HasPrefix(line, "-ERR "):
 		rest = strings.TrimPrefix(line[4:], " ")
 	case line == "+" || strings.HasPrefix(line, "+ "):
-		r.OK, r.Continuation = true, true
+		r.Continuation = true
 		r.Text = strings.TrimPrefix(line[1:], " ")
 		return r, true
 	default:

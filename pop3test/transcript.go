@@ -19,8 +19,9 @@ import (
 //	S: <closed>
 //
 // "C: line" sends line with CRLF. "S: line" reads one line and requires it
-// to be exactly line, dot-stuffing and all; a trailing "..." matches any
-// rest of the line. "S: <closed>" requires the server to close the
+// to be exactly line, dot-stuffing and all; a trailing "..." always matches
+// any rest of the line (read a line that really ends in "..." with
+// ReadLine). "S:" alone is an empty line. "S: <closed>" requires the server to close the
 // connection. Blank lines and leading white space are ignored. A line
 // read that starts with "+OK", "-ERR" or "+ " (a SASL continuation) must
 // fit the 512 octets of RFC 2449 §4. The first
@@ -34,6 +35,10 @@ func (c *Client) Transcript(script string) {
 	var seen strings.Builder
 	for n, raw := range strings.Split(script, "\n") {
 		l := strings.TrimLeft(strings.TrimRight(raw, "\r"), " \t")
+		switch l {
+		case "C:", "S:": // an empty line, once an editor has trimmed its space
+			l += " "
+		}
 		switch {
 		case l == "":
 		case strings.HasPrefix(l, "C: "):
