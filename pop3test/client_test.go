@@ -71,6 +71,17 @@ func TestClientPipeline(t *testing.T) {
 	assert.Equal(t, "STAT\r\nUIDL\r\nDELE 9\r\nUIDL 1\r\n", received())
 }
 
+func TestClientCopyBody(t *testing.T) {
+	addr, _ := cannedServer(t, "+OK hi\r\n+OK\r\n..a\r\nb\r\n.\r\n")
+	c := pop3test.Dial(t, addr)
+	c.Greeting() // Send leaves the greeting to the test
+	c.Send("RETR 1")
+	require.True(t, c.ReadReply().OK)
+	var body strings.Builder
+	assert.Equal(t, int64(7), c.CopyBody(&body))
+	assert.Equal(t, ".a\r\nb\r\n", body.String())
+}
+
 func TestClientTranscript(t *testing.T) {
 	addr, received := cannedServer(t, "+OK POP3 ready\r\n+OK 2 320\r\n+OK\r\nSubject: x\r\n\r\n.\r\n+OK bye\r\n")
 	c := pop3test.Dial(t, addr)
