@@ -2,9 +2,11 @@ package memory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
+	"strings"
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
@@ -126,4 +128,30 @@ func ExampleBackend_Login_locked() {
 	// Output:
 	// second open: [IN-USE] maildrop already locked by another session
 	// after close: <nil>
+}
+
+// Delivery through pop3.Deliverer, as an LMTP listener does it, with
+// deterministic unique-ids for a golden test; an unknown recipient is told
+// apart with errors.Is.
+func ExampleBackend_Deliver() {
+	be := memory.New(memory.DeterministicUIDs())
+	if err := be.AddUser("alice", "secret"); err != nil {
+		log.Fatal(err)
+	}
+	var d pop3.Deliverer = be
+	ctx := context.Background()
+	if err := d.Deliver(ctx, "alice", strings.NewReader("Subject: hi\n\nHello.\n")); err != nil {
+		log.Fatal(err)
+	}
+	err := d.Deliver(ctx, "bob", strings.NewReader("Subject: hi\n\n"))
+	fmt.Println(errors.Is(err, pop3.ErrNoSuchUser))
+
+	msgs, err := be.Messages("alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s %q\n", msgs[0].UID, msgs[0].Data)
+	// Output:
+	// true
+	// uid-1 "Subject: hi\r\n\r\nHello.\r\n"
 }

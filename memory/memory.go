@@ -87,9 +87,6 @@ type Backend struct {
 	// the same path as a wrong password.
 	dummyHash [sha256.Size]byte
 
-	// deterministic makes unique-ids "uid-<n>" (DeterministicUIDs).
-	deterministic bool
-
 	mu    sync.Mutex       // guards everything below, and every user and mailbox
 	users map[string]*user // by exact user name
 	seq   uint64           // last sequence number given to a message
@@ -123,7 +120,7 @@ type Option func(*Backend)
 // being given out again after a restart, which would make a client that
 // leaves mail on the server skip a new message it takes for one it has.
 func DeterministicUIDs() Option {
-	return func(b *Backend) { b.deterministic = true }
+	return func(b *Backend) { b.uidPrefix = "uid-" }
 }
 
 // New returns an empty Backend, with no users.
@@ -141,9 +138,6 @@ func New(opts ...Option) *Backend {
 	}
 	for _, opt := range opts {
 		opt(b)
-	}
-	if b.deterministic {
-		b.uidPrefix = "uid-"
 	}
 	return b
 }

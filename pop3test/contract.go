@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -105,12 +106,6 @@ func (k *kit) backend(t *testing.T, accounts []Account) pop3.Backend {
 	return b
 }
 
-// server serves b on loopback for the subtest.
-func (k *kit) server(t *testing.T, b pop3.Backend, opts ...Option) *Server {
-	t.Helper()
-	return NewServer(t, b, opts...)
-}
-
 // session connects a client to srv and logs in as a.
 func session(srv *Server, a Account) *Client {
 	srv.tb.Helper()
@@ -185,38 +180,47 @@ func openUser(t *testing.T, u pop3.User, name string) *openBox {
 		t.Fatalf("Open() of %q's maildrop returned a nil Mailbox and no error", name)
 	}
 	box := &openBox{Mailbox: mb}
-	t.Cleanup(func() {
-		if !box.closed {
-			box.closed = true
-			_ = mb.Close()
-		}
-	})
+	t.Cleanup(func() { box.close(t) })
 	return box
 }
 
 // read reads message i of mb whole.
 func read(t *testing.T, mb pop3.Mailbox, i int) []byte {
 	t.Helper()
-	r, err := mb.Message(ctx(t), i)
-	if err != nil {
-		t.Fatalf("Message(%d) = %v, want a reader", i, err)
+	var size int64
+	if infos := mb.Messages(); i < len(infos) {
+		size = infos[i].Size
 	}
-	if r == nil {
-		t.Fatalf("Message(%d) returned a nil reader and no error", i)
+	r, err := mb.Message(ctx(t), i)
+	return readWhole(t, fmt.Sprintf("Message(%d)", i), r, err, size)
+}
+
+// readTop reads Top(i, n) of mb whole.
+func readTop(t *testing.T, mb pop3.TopMailbox, i, n int) []byte {
+	t.Helper()
+	r, err := mb.Top(ctx(t), i, n)
+	return readWhole(t, fmt.Sprintf("Top(%d, %d)", i, n), r, err, 0)
+}
+
+// readWhole reads and closes r, which call returned with err; size, when
+// known, sizes the buffer.
+func readWhole(t *testing.T, call string, r io.ReadCloser, err error, size int64) []byte {
+	t.Helper()
+	if err != nil || r == nil {
+		t.Fatalf("%s = %v, %v; want a reader", call, r, err)
 	}
 	var buf bytes.Buffer
-	if infos := mb.Messages(); i < len(infos) && infos[i].Size > 0 && infos[i].Size <= 64<<20 {
-		buf.Grow(int(infos[i].Size)) // one allocation for a big message
+	if size > 0 && size <= 64<<20 {
+		buf.Grow(int(size)) // one allocation for a big message
 	}
 	_, err = buf.ReadFrom(r)
-	data := buf.Bytes()
 	if cerr := r.Close(); err == nil && cerr != nil {
-		t.Errorf("closing the reader of Message(%d): %v", i, cerr)
+		t.Errorf("closing the reader of %s: %v", call, cerr)
 	}
 	if err != nil {
-		t.Fatalf("reading Message(%d): %v", i, err)
+		t.Fatalf("reading %s: %v", call, err)
 	}
-	return data
+	return buf.Bytes()
 }
 
 // requireCount stops the subtest unless a listing of the kit's own
@@ -277,9 +281,6 @@ func expectedTop(msg []byte, n int) []byte {
 		if string(line) == "\r\n" {
 			break
 		}
-		if end == len(msg) {
-			return msg
-		}
 	}
 	for ; n > 0 && end < len(msg); n-- {
 		nl := bytes.IndexByte(msg[end:], '\n')
@@ -291,12 +292,12 @@ func expectedTop(msg []byte, n int) []byte {
 	return msg[:end]
 }
 
-// sameBytes reports whether got equals want; when not, it fails the test
-// with what and where the first difference is, without printing megabytes.
-func sameBytes(t *testing.T, got, want []byte, format string, args ...any) bool {
+// sameBytes fails the test unless got equals want, saying where the first
+// difference is, without printing megabytes.
+func sameBytes(t *testing.T, got, want []byte, format string, args ...any) {
 	t.Helper()
 	if bytes.Equal(got, want) {
-		return true
+		return
 	}
 	i := 0
 	for i < len(got) && i < len(want) && got[i] == want[i] {
@@ -306,7 +307,6 @@ func sameBytes(t *testing.T, got, want []byte, format string, args ...any) bool 
 	t.Errorf("%s: %d octets, want %d; they differ at octet %d: got %q, want %q",
 		fmt.Sprintf(format, args...), len(got), len(want), i,
 		excerpt(got, from, i+20), excerpt(want, from, i+20))
-	return false
 }
 
 func excerpt(b []byte, from, to int) []byte {

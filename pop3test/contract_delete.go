@@ -33,7 +33,7 @@ func (k *kit) testDele(t *testing.T) {
 
 	t.Run("persists across sessions", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := session(srv, alice)
 		before := uidlOnWire(t, c)
 		requireCount(t, "UIDL of alice's maildrop", before, len(alice.Messages))
@@ -60,7 +60,7 @@ func (k *kit) testDele(t *testing.T) {
 			{"the server was closed", func(srv *Server, _ *Client) { srv.Close() }},
 		}
 		for _, e := range ends {
-			srv := k.server(t, b)
+			srv := NewServer(t, b)
 			c := session(srv, alice)
 			for i := range alice.Messages {
 				c.OK("RETR " + strconv.Itoa(i+1))
@@ -81,7 +81,7 @@ func (k *kit) testDele(t *testing.T) {
 
 	t.Run("RSET undoes the marks", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := session(srv, alice)
 		c.OK("DELE 1")
 		c.OK("DELE 2")
@@ -95,7 +95,7 @@ func (k *kit) testDele(t *testing.T) {
 
 	t.Run("deleting every message empties the maildrop", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := session(srv, alice)
 		for i := range alice.Messages {
 			c.OK("DELE " + strconv.Itoa(i+1))

@@ -30,7 +30,7 @@ func (k *kit) testDeliver(t *testing.T) {
 
 	t.Run("a session sees new mail at its next login, last", func(t *testing.T) {
 		b, d := deliverer(t)
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := session(srv, alice)
 		stat := c.OK("STAT").Text
 		if err := d.Deliver(ctx(t), alice.Username, bytes.NewReader(newMail)); err != nil {

@@ -124,7 +124,7 @@ func (k *kit) testSize(t *testing.T) {
 		for _, m := range infos {
 			total += m.Size
 		}
-		c := session(k.server(t, b), alice)
+		c := session(NewServer(t, b), alice)
 		if r, want := c.OK("STAT"), fmt.Sprintf("%d %d", len(infos), total); r.Text != want {
 			t.Errorf("STAT: %q, want +OK %s", r.Line, want)
 		}
@@ -187,7 +187,7 @@ func (k *kit) testUIDL(t *testing.T) {
 				t.Fatalf("the unique-ids changed between sessions: %v, then %v", want, got)
 			}
 		}
-		c := session(k.server(t, b), alice)
+		c := session(NewServer(t, b), alice)
 		if got := uidlOnWire(t, c); !slices.Equal(got, want) {
 			t.Errorf("UIDL on the wire: %v, want the unique-ids of Messages(): %v", got, want)
 		}
@@ -205,7 +205,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		before := uids(mb.Messages())
 		mb.close(t)
 		requireCount(t, "alice's listing", before, len(alice.Messages))
-		c := session(k.server(t, b), alice)
+		c := session(NewServer(t, b), alice)
 		c.OK("DELE 1")
 		c.OK("DELE 3")
 		c.Quit()

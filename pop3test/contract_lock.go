@@ -22,7 +22,7 @@ func (k *kit) testOpen(t *testing.T) {
 				t.Errorf("a second Open of a locked maildrop = %v, want pop3.ErrMailboxLocked", err)
 			}
 		}
-		c := k.server(t, b).Dial()
+		c := NewServer(t, b).Dial()
 		c.OK("USER " + alice.Username)
 		if r := c.Cmd("PASS " + alice.Password); r.OK || r.Code != pop3.CodeInUse {
 			t.Errorf("logging in to a locked maildrop: %q, want -ERR [IN-USE] ...", r.Line)
@@ -34,7 +34,7 @@ func (k *kit) testOpen(t *testing.T) {
 		b := k.backend(t, accounts())
 		open(t, b, alice)
 		open(t, b, bob).close(t)
-		c := session(k.server(t, b), carol)
+		c := session(NewServer(t, b), carol)
 		c.Quit()
 	})
 }
@@ -94,7 +94,7 @@ func (k *kit) testClose(t *testing.T) {
 			if e.fault != nil {
 				served = NewFaultBackend(b, *e.fault).Backend()
 			}
-			srv := k.server(t, served, e.opts...)
+			srv := NewServer(t, served, e.opts...)
 			c := srv.Dial()
 			// One write, so that a slow test machine cannot hit the short
 			// idle timeout between USER and PASS.

@@ -15,7 +15,7 @@ func (k *kit) testLogin(t *testing.T) {
 		for _, a := range accounts() {
 			login(t, b, a)
 		}
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := session(srv, alice)
 		c.Quit()
 	})
@@ -28,7 +28,7 @@ func (k *kit) testLogin(t *testing.T) {
 				t.Errorf("Login(%q, wrong password %q) = %v, %v; want nil, pop3.ErrAuthFailed", alice.Username, pw, u, err)
 			}
 		}
-		c := k.server(t, b).Dial()
+		c := NewServer(t, b).Dial()
 		c.OK("USER " + alice.Username)
 		if r := c.Cmd("PASS wrong"); r.OK || r.Code != pop3.CodeAuth {
 			t.Errorf("PASS with a wrong password: %q, want -ERR [AUTH] ...", r.Line)
@@ -46,7 +46,7 @@ func (k *kit) testLogin(t *testing.T) {
 				t.Errorf("Login(unknown user %q) returned pop3.ErrNoSuchUser, which tells it from a wrong password", name)
 			}
 		}
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		wrongPass, unknownUser := srv.Dial(), srv.Dial()
 		wrongPass.OK("USER " + alice.Username)
 		if r := unknownUser.Cmd("USER nobody"); !r.OK {
@@ -83,7 +83,7 @@ func (k *kit) testLogin(t *testing.T) {
 			t.Error(err)
 		}
 		// Sessions of every user at once, each with its own maildrop.
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		clients := make([]*Client, len(accounts()))
 		for i, a := range accounts() {
 			clients[i] = srv.Dial()
@@ -151,7 +151,7 @@ func (k *kit) testAPOP(t *testing.T) {
 	t.Run("APOP on the wire with the greeting's timestamp", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		skipUnlessAPOP(t, b)
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		c := srv.Dial()
 		ts := c.Timestamp()
 		if ts == "" {
@@ -179,12 +179,12 @@ func (k *kit) testAuth(t *testing.T) {
 		return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
 	}
 	t.Run("PLAIN logs in with the password", func(t *testing.T) {
-		c := k.server(t, k.backend(t, accounts())).Dial()
+		c := NewServer(t, k.backend(t, accounts())).Dial()
 		c.OK("AUTH PLAIN " + plain(alice.Username, alice.Password))
 		c.OK("STAT")
 	})
 	t.Run("PLAIN with a wrong password fails", func(t *testing.T) {
-		c := k.server(t, k.backend(t, accounts())).Dial()
+		c := NewServer(t, k.backend(t, accounts())).Dial()
 		if r := c.Cmd("AUTH PLAIN " + plain(alice.Username, "wrong")); r.OK || r.Code != pop3.CodeAuth {
 			t.Errorf("AUTH PLAIN with a wrong password: %q, want -ERR [AUTH] ...", r.Line)
 		}
@@ -199,7 +199,7 @@ func (k *kit) testAuth(t *testing.T) {
 		if len(mechs) == 0 {
 			t.Skip("the backend offers no SASL mechanism of its own on a loopback connection")
 		}
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		for _, mech := range mechs {
 			c := srv.Dial()
 			// A response no mechanism accepts: a made-up token.
@@ -229,7 +229,7 @@ func (k *kit) testAuth(t *testing.T) {
 			t.Skip("the backend does not implement pop3.SASLBackend")
 		}
 		ran := false
-		srv := k.server(t, b)
+		srv := NewServer(t, b)
 		for _, mech := range sb.SASLMechanisms(connInfo()) {
 			switch mech {
 			case "PLAIN":

@@ -63,7 +63,7 @@ func (k *kit) testMessage(t *testing.T) {
 
 	t.Run("RETR on the wire equals Message", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		c := session(k.server(t, b), alice)
+		c := session(NewServer(t, b), alice)
 		for _, i := range []int{2, 1, 5, 3, 4, 1} {
 			r := c.OK("RETR " + strconv.Itoa(i))
 			sameBytes(t, r.Body, normalize(alice.Messages[i-1]), "RETR %d, un-stuffed", i)
@@ -88,7 +88,7 @@ func (k *kit) testTop(t *testing.T) {
 	})
 
 	t.Run("on the wire equals the header and n body lines", func(t *testing.T) {
-		c := session(k.server(t, k.backend(t, accounts())), alice)
+		c := session(NewServer(t, k.backend(t, accounts())), alice)
 		for i, raw := range alice.Messages {
 			for _, n := range counts {
 				r := c.OK("TOP " + strconv.Itoa(i+1) + " " + strconv.Itoa(n))
@@ -121,7 +121,7 @@ func (k *kit) testContent(t *testing.T) {
 			}
 			mb.close(t)
 
-			c := session(k.server(t, b), dora)
+			c := session(NewServer(t, b), dora)
 			if r, size := c.OK("LIST 1"), "1 "+strconv.Itoa(len(want)); r.Text != size {
 				t.Errorf("LIST 1: %q, want +OK %s", r.Line, size)
 			}
@@ -130,19 +130,4 @@ func (k *kit) testContent(t *testing.T) {
 			c.Quit()
 		})
 	}
-}
-
-// readTop reads Top(i, n) of mb whole.
-func readTop(t *testing.T, mb pop3.TopMailbox, i, n int) []byte {
-	t.Helper()
-	r, err := mb.Top(ctx(t), i, n)
-	if err != nil || r == nil {
-		t.Fatalf("Top(%d, %d) = %v, %v; want a reader", i, n, r, err)
-	}
-	defer r.Close()
-	got, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("reading Top(%d, %d): %v", i, n, err)
-	}
-	return got
 }

@@ -179,7 +179,18 @@ func (f *FaultBackend) Backend() pop3.Backend {
 // hit counts a call of op for user and applies the first fault that hits
 // it: it waits its Delay, then panics or returns its Err.
 func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
+	if fault := f.match(op, user); fault != nil {
+		return fault.apply(ctx)
+	}
+	return nil
+}
+
+// match counts a call of op for user, in Calls and in every fault that
+// matches it, and returns the first of those that hits it, or nil. A new
+// message reader counts as an OpRead call.
+func (f *FaultBackend) match(op Op, user string) *Fault {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls[op]++
 	var fault *Fault
 	for _, a := range f.faults {
@@ -191,44 +202,17 @@ func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
 			fault = &a.Fault
 		}
 	}
-	f.mu.Unlock()
-	if fault == nil {
-		return nil
-	}
-	return fault.apply(ctx)
-}
-
-// readFault counts a new message reader of user's as an OpRead call and
-// returns the read fault that hits it, or nil.
-func (f *FaultBackend) readFault(user string) *Fault {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls[OpRead]++
-	var fault *Fault
-	for _, a := range f.faults {
-		if a.Op != OpRead || a.User != "" && a.User != user {
-			continue
-		}
-		a.matched++
-		if fault == nil && (a.Call == 0 || a.Call == a.matched) {
-			fault = &a.Fault
-		}
-	}
 	return fault
 }
 
 func (fault *Fault) apply(ctx context.Context) error {
 	if fault.Delay > 0 {
-		if ctx == nil {
-			time.Sleep(fault.Delay)
-		} else {
-			t := time.NewTimer(fault.Delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		t := time.NewTimer(fault.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	if fault.Panic != nil {
@@ -347,7 +331,7 @@ func (m *faultMailbox) wrapReader(ctx context.Context, r io.ReadCloser) io.ReadC
 	if r == nil {
 		return nil
 	}
-	fault := m.f.readFault(m.name)
+	fault := m.f.match(OpRead, m.name)
 	if fault == nil {
 		return r
 	}

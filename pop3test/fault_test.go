@@ -63,6 +63,21 @@ func TestFaultReplies(t *testing.T) {
 	}
 }
 
+func TestFaultAPOPAndSASL(t *testing.T) {
+	faulty := pop3test.NewFaultBackend(newMemory(t), pop3test.Fault{Op: pop3test.OpLoginAPOP, Err: pop3.ErrLoginDelay})
+	c := pop3test.NewServer(t, faulty.Backend()).Dial()
+	r := c.Cmd("APOP alice " + pop3.APOPDigest(c.Timestamp(), "alice-pw"))
+	assert.Equal(t, pop3.CodeLoginDelay, r.Code, r.Line)
+	assert.Equal(t, 1, faulty.Calls(pop3test.OpLoginAPOP))
+
+	mem := newMemory(t)
+	faulty = pop3test.NewFaultBackend(saslBackend{pop3.BackendFunc(mem.Login)},
+		pop3test.Fault{Op: pop3test.OpSASLServer, Err: &pop3.Error{Code: pop3.CodeSysPerm, Text: "no SASL today"}})
+	c = pop3test.NewServer(t, faulty.Backend()).Dial()
+	assert.Equal(t, "-ERR [SYS/PERM] no SASL today", c.Cmd("AUTH ANONYMOUS").Line)
+	assert.Equal(t, 1, faulty.Calls(pop3test.OpSASLServer))
+}
+
 func TestFaultCallNumber(t *testing.T) {
 	faulty := pop3test.NewFaultBackend(newMemory(t), pop3test.Fault{Op: pop3test.OpMessage, Call: 2, Err: errors.New("once")})
 	c := pop3test.NewServer(t, faulty.Backend()).Dial()
