@@ -159,7 +159,7 @@ func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 				added int
 				err   error
 			)
-			state, added, err = dotStuffChunk(w, buf[:n], state)
+			state, added, err = dotStuffChunk(w, buf[:n], state, true)
 			size += int64(n + added)
 			if err != nil {
 				return size, err
@@ -186,20 +186,6 @@ func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 	return size, err
 }
 
-// CRLFSize returns the size of a message as the server sends it and the
-// client stores it: the octets of r with every line end made CRLF (a bare
-// LF is a line end) and a final CRLF added when the content does not end in
-// one, before dot-stuffing (RFC 1939 §11). An empty message has size 0.
-//
-// That is what [MessageInfo.Size] must report. A backend whose stored
-// messages already use CRLF and end in CRLF can use their length; one over
-// files with LF line ends (a Maildir, .eml files) computes it once with
-// CRLFSize, caches it, and converts the line ends as [Mailbox.Message]
-// reads. CRLFSize reads r to its end.
-func CRLFSize(r io.Reader) (int64, error) {
-	return writeDotStuffed(io.Discard, r)
-}
-
 var (
 	crlf = []byte("\r\n")
 	lf   = crlf[1:]
@@ -209,11 +195,12 @@ var (
 // dotStuffChunk writes one chunk of content, a line at a time, and returns
 // the state at its end and the number of octets of content it added (the CR
 // of each bare LF). Lines are copied whole rather than byte by byte; only
-// the line ends and a leading dot need a decision.
-func dotStuffChunk(w io.Writer, chunk []byte, state int) (int, int, error) {
+// the line ends and a leading dot need a decision. With stuff false it only
+// makes line ends CRLF, which is what [NewCRLFReader] yields.
+func dotStuffChunk(w io.Writer, chunk []byte, state int, stuff bool) (int, int, error) {
 	added := 0
 	for len(chunk) > 0 {
-		if state == dotBeginLine && chunk[0] == '.' {
+		if stuff && state == dotBeginLine && chunk[0] == '.' {
 			if _, err := w.Write(dot); err != nil {
 				return state, added, err
 			}
