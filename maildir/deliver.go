@@ -1,0 +1,199 @@
+package maildir
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gopop3/pop3"
+)
+
+// Deliver stores msg in username's Maildir as a Maildir delivery agent does
+// (and as Dovecot's LDA does): it writes the message into tmp/, syncs it to
+// disk, renames it into new/ under a unique name
+// "<seconds>.M<microseconds>P<pid>.<host>,S=<size>,W=<size with CRLF>" and
+// syncs new/, so that an acknowledged delivery survives a crash. The file
+// holds the message with LF line ends, as Maildir files do; W= is the size
+// that LIST reports.
+//
+// A session that holds the maildrop does not see the message; the next
+// one lists it last. A user the password source does not know is
+// [pop3.ErrNoSuchUser], wrapped. It implements [pop3.Deliverer].
+func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
+	name := normalizeUsername(username)
+	entry, err := b.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	dir, err := b.template.expand(name, entry.Home)
+	if err != nil {
+		return fmt.Errorf("maildir: deliver to %q: %w", name, err)
+	}
+	if err := ensureMaildir(dir); err != nil {
+		return err
+	}
+	return deliver(ctx, dir, msg)
+}
+
+// deliver writes msg into the Maildir at dir; see Backend.Deliver.
+func deliver(ctx context.Context, dir string, msg io.Reader) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	base := uniqueBaseName()
+	tmp := filepath.Join(dir, "tmp", base)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	w := &lfWriter{w: bufio.NewWriterSize(f, 64<<10)}
+	vsize, err := io.Copy(w, pop3.NewCRLFReader(msg))
+	if err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	if err := w.w.Flush(); err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := filepath.Join(dir, "new", base+",S="+strconv.FormatInt(w.n, 10)+",W="+strconv.FormatInt(vsize, 10))
+	if err := os.Rename(tmp, final); err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	if err := syncDir(filepath.Join(dir, "new")); err != nil {
+		return fmt.Errorf("maildir: deliver: the message is in new/, but syncing the directory failed: %w", err)
+	}
+	return nil
+}
+
+// lfWriter stores CRLF content with LF line ends: it drops the CR before
+// each LF. Its input comes from pop3.NewCRLFReader, where every LF follows
+// a CR, so serving the file through NewCRLFReader again gives the same
+// octets. n counts what it wrote.
+type lfWriter struct {
+	w       *bufio.Writer
+	n       int64
+	heldCR  bool // the last octet of the previous write was a CR
+	scratch []byte
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	in := len(p)
+	if l.heldCR {
+		l.heldCR = false
+		if len(p) == 0 || p[0] != '\n' {
+			if err := l.put([]byte{'\r'}); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if p[len(p)-1] == '\r' {
+				l.heldCR = true
+				p = p[:len(p)-1]
+			}
+			if err := l.put(p); err != nil {
+				return 0, err
+			}
+			break
+		}
+		line := p[:i]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if err := l.put(line); err != nil {
+			return 0, err
+		}
+		if err := l.put(newline); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	return in, nil
+}
+
+var newline = []byte{'\n'}
+
+func (l *lfWriter) put(b []byte) error {
+	n, err := l.w.Write(b)
+	l.n += int64(n)
+	return err
+}
+
+// ensureMaildir creates the Maildir at dir with cur/, new/ and tmp/ when
+// they are missing, as Dovecot does on first use.
+func ensureMaildir(dir string) error {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return fmt.Errorf("maildir: %w", err)
+		}
+	}
+	return nil
+}
+
+// syncDir makes the entries of dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+var (
+	uniqueMu   sync.Mutex
+	uniqueLast time.Time
+	hostname   = safeHostname()
+)
+
+// uniqueBaseName returns a new "<seconds>.M<microseconds>P<pid>.<host>"
+// name (the Maildir convention). Names this process makes never repeat:
+// the time is moved on by a microsecond when the clock has not.
+func uniqueBaseName() string {
+	uniqueMu.Lock()
+	now := time.Now().Truncate(time.Microsecond)
+	if !now.After(uniqueLast) {
+		now = uniqueLast.Add(time.Microsecond)
+	}
+	uniqueLast = now
+	uniqueMu.Unlock()
+	return strconv.FormatInt(now.Unix(), 10) + ".M" + strconv.Itoa(now.Nanosecond()/1000) +
+		"P" + strconv.Itoa(os.Getpid()) + "." + hostname
+}
+
+// safeHostname is the host name for Maildir file names, with '/' and ':'
+// written as \057 and \072 as the Maildir convention asks.
+func safeHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	return strings.NewReplacer("/", `\057`, ":", `\072`, ",", `\054`).Replace(h)
+}

@@ -1,0 +1,425 @@
+package maildir_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/passwd"
+	"github.com/gopop3/pop3/pop3test"
+)
+
+// Dovecot and this package serve copies of one generated Maildir: every
+// listing, unique-id and message must be the same, byte for byte, before
+// and after a session that deletes; then Dovecot reads the uidlist that we
+// wrote and shows the same unique-ids.
+func TestSameAsDovecot(t *testing.T) {
+	dc := startDovecot(t)
+	gen := generateMaildir(t, filepath.Join(dc.root, "theirs", "Maildir"), 2000)
+	copyTree(t, filepath.Join(dc.root, "theirs"), filepath.Join(dc.root, "ours"))
+	dc.chownMail(t)
+
+	pw, err := passwd.OpenFile(dc.users, nil)
+	require.NoError(t, err)
+	be, err := maildir.New(filepath.Join(dc.root, "%u", "Maildir"), pw)
+	require.NoError(t, err)
+	srv := pop3test.NewServer(t, be)
+
+	theirs := fetchAll(t, dc.addr, "theirs")
+	ours := fetchAll(t, srv.Addr, "ours")
+	require.Equal(t, gen.count, len(theirs.uidl), "Dovecot lists every generated message")
+	compareListings(t, theirs, ours)
+	shown := make(map[string]bool)
+	for _, line := range ours.uidl {
+		_, uidl, _ := strings.Cut(line, " ")
+		shown[uidl] = true
+	}
+	for _, uidl := range gen.migrated {
+		assert.True(t, shown[uidl], "the migrated unique-id %s (P) is shown", uidl)
+	}
+
+	// The same deletions on both sides; the next sessions agree again.
+	dele := []int{1, 2, 17, 500, 1999, gen.count}
+	deleteAndQuit(t, dc.addr, "theirs", dele)
+	deleteAndQuit(t, srv.Addr, "ours", dele)
+	theirs = fetchAll(t, dc.addr, "theirs")
+	ours = fetchAll(t, srv.Addr, "ours")
+	require.Equal(t, gen.count-len(dele), len(ours.uidl))
+	compareListings(t, theirs, ours)
+
+	// Dovecot on the Maildir that we served, uidlist included.
+	dc.chownMail(t)
+	again := fetchAll(t, dc.addr, "ours")
+	sameLines(t, "UIDL by Dovecot after us", ours.uidl, again.uidl)
+	sameLines(t, "LIST by Dovecot after us", ours.list, again.list)
+}
+
+// listing is what a client sees of a maildrop.
+type listing struct {
+	stat   string
+	list   []string
+	uidl   []string
+	bodies [][]byte
+	tops   [][]byte
+}
+
+func fetchAll(t *testing.T, addr, username string) listing {
+	t.Helper()
+	c := pop3test.Dial(t, addr)
+	c.Timeout = time.Minute
+	c.Login(username, "secret")
+	var l listing
+	l.stat = c.OK("STAT").Text
+	l.list = c.OK("LIST").Lines()
+	l.uidl = c.OK("UIDL").Lines()
+	for start := 1; start <= len(l.list); start += 100 {
+		var cmds []string
+		for i := start; i < start+100 && i <= len(l.list); i++ {
+			cmds = append(cmds, "RETR "+strconv.Itoa(i))
+		}
+		for _, r := range c.Pipeline(cmds...) {
+			require.True(t, r.OK, "%s: %s", username, r.Line)
+			l.bodies = append(l.bodies, r.Body)
+		}
+	}
+	for i := 1; i <= len(l.list); i += 97 {
+		for _, n := range []int{0, 2} {
+			l.tops = append(l.tops, c.OK(fmt.Sprintf("TOP %d %d", i, n)).Body)
+		}
+	}
+	c.Quit()
+	return l
+}
+
+func deleteAndQuit(t *testing.T, addr, username string, msgs []int) {
+	t.Helper()
+	c := pop3test.Dial(t, addr)
+	c.Login(username, "secret")
+	for _, m := range msgs {
+		c.OK("DELE " + strconv.Itoa(m))
+	}
+	c.Quit()
+}
+
+func compareListings(t *testing.T, theirs, ours listing) {
+	t.Helper()
+	assert.Equal(t, theirs.stat, ours.stat, "STAT")
+	sameLines(t, "LIST", theirs.list, ours.list)
+	sameLines(t, "UIDL", theirs.uidl, ours.uidl)
+	require.Equal(t, len(theirs.bodies), len(ours.bodies))
+	for i := range theirs.bodies {
+		if strings.HasSuffix(theirs.list[i], " 0") && string(theirs.bodies[i]) == "\r\n" {
+			// The one difference, on purpose: for an empty file Dovecot
+			// lists 0 octets and then sends an empty line; we send the
+			// 0 octets that LIST promised.
+			assert.Empty(t, ours.bodies[i], "RETR %d of an empty file", i+1)
+			continue
+		}
+		if !assert.Equal(t, string(theirs.bodies[i]), string(ours.bodies[i]), "RETR %d", i+1) {
+			break
+		}
+	}
+	assert.Equal(t, theirs.tops, ours.tops, "TOP")
+}
+
+// sameLines reports the first few lines where two listings differ, rather
+// than thousands of lines.
+func sameLines(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	var diffs []string
+	for i := 0; i < max(len(want), len(got)) && len(diffs) < 5; i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			diffs = append(diffs, fmt.Sprintf("line %d: want %q, got %q", i+1, w, g))
+		}
+	}
+	if len(diffs) > 0 || len(want) != len(got) {
+		t.Errorf("%s differs (%d lines, then %d):\n%s", what, len(want), len(got), strings.Join(diffs, "\n"))
+	}
+}
+
+// generated describes a generated Maildir.
+type generated struct {
+	count    int
+	migrated []string // the P unique-ids of the uidlist
+}
+
+// generateMaildir writes n messages in every form the issue names: a
+// uidlist with P and W extensions whose UID order differs from the file
+// names' order, files it does not know yet, old-style names and ",S=,W="
+// names, new/ and cur/ with flags, LF and CRLF files, a header-only
+// message, an empty file, lines that start with a dot; and things that are
+// not messages (tmp/, a dot-file).
+func generateMaildir(t *testing.T, dir string, n int) generated {
+	t.Helper()
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, sub), 0o700))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	type gen struct {
+		name string // without flags
+		sub  string
+		info string
+		data []byte
+	}
+	files := make([]gen, n)
+	for i := range files {
+		var body strings.Builder
+		fmt.Fprintf(&body, "From: sender%d@example.com\nTo: user@example.com\nSubject: message %d\nMessage-ID: <%d@example.com>\n\n", i, i, i)
+		for l := 0; l < 5+rng.IntN(60); l++ {
+			switch rng.IntN(8) {
+			case 0:
+				body.WriteString(".a line that starts with a dot\n")
+			case 1:
+				body.WriteString("\n")
+			default:
+				body.WriteString(strings.Repeat("word ", 1+rng.IntN(15)) + "\n")
+			}
+		}
+		data := []byte(body.String())
+		switch {
+		case i == 7:
+			data = []byte("Subject: only a header\nX-Second: line\n")
+		case i == 8:
+			data = nil
+		case i%5 == 0:
+			data = []byte(strings.ReplaceAll(string(data), "\n", "\r\n"))
+		}
+		secs := 1700000000 + i*3 + rng.IntN(3)
+		var name string
+		switch i % 3 {
+		case 0:
+			name = fmt.Sprintf("%d.%d_%d.oldhost", secs, 1000+i, i)
+		case 1:
+			size, err := pop3.CRLFSize(strings.NewReader(string(data)))
+			require.NoError(t, err)
+			name = fmt.Sprintf("%d.M%dP%d.host,S=%d,W=%d", secs, rng.IntN(1000000), 4000+i, len(data), size)
+		default:
+			name = fmt.Sprintf("%d.M%dP%d.host", secs, rng.IntN(1000000), 4000+i)
+		}
+		f := gen{name: name, sub: "cur", info: ":2,S", data: data}
+		switch rng.IntN(4) {
+		case 0:
+			f.sub, f.info = "new", ""
+		case 1:
+			f.info = ":2,"
+		case 2:
+			f.info = ":2,FS"
+		}
+		files[i] = f
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.sub, f.name+f.info), data, 0o600))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tmp", "1700000000.M1P1.host"), []byte("not yet delivered\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", ".hidden"), []byte("not a message\n"), 0o600))
+
+	// The uidlist knows three quarters of the files, in an order of its
+	// own; the rest get UIDs when first seen.
+	known := rng.Perm(n)[:n*3/4]
+	var list strings.Builder
+	var g generated
+	uid := 0
+	for _, i := range known {
+		uid += 1 + rng.IntN(3)
+		fmt.Fprintf(&list, "%d", uid)
+		if i%4 == 0 {
+			size, err := pop3.CRLFSize(strings.NewReader(string(files[i].data)))
+			require.NoError(t, err)
+			fmt.Fprintf(&list, " W%d", size)
+		}
+		if i%6 == 1 {
+			p := fmt.Sprintf("migrated-%04d", i)
+			g.migrated = append(g.migrated, p)
+			fmt.Fprintf(&list, " P%s", p)
+		}
+		fmt.Fprintf(&list, " :%s\n", files[i].name)
+	}
+	header := fmt.Sprintf("3 V1700000123 N%d G3a5e1d02c8a3dc65a2060000f6e5c2a1\n", uid+5)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dovecot-uidlist"), []byte(header+list.String()), 0o600))
+	g.count = n
+	return g
+}
+
+// dovecot is a Dovecot 2.3 serving POP3 on loopback from a temporary
+// directory, with users "theirs" and "ours" (password "secret") whose
+// Maildirs are <root>/<user>/Maildir.
+type dovecot struct {
+	root, users, addr string
+	uid, gid          int
+}
+
+func startDovecot(t *testing.T) *dovecot {
+	t.Helper()
+	bin := requireProgram(t, "dovecot")
+	// Not t.TempDir: its parent is private, and Dovecot's processes run
+	// as other users.
+	root, err := os.MkdirTemp("", "pop3-dovecot-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	require.NoError(t, os.Chmod(root, 0o755))
+	dc := &dovecot{root: root, users: filepath.Join(root, "users"), uid: os.Getuid(), gid: os.Getgid()}
+	extra := ""
+	if os.Getuid() == 0 {
+		// Dovecot runs mail processes as the users' uid, which must not
+		// be root.
+		dc.uid, dc.gid = 65534, 65534
+	} else {
+		me, err := user.Current()
+		require.NoError(t, err)
+		extra = fmt.Sprintf("default_login_user = %s\ndefault_internal_user = %s\n", me.Username, me.Username)
+	}
+	var users strings.Builder
+	for _, u := range []string{"theirs", "ours"} {
+		fmt.Fprintf(&users, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, root, u)
+	}
+	require.NoError(t, os.WriteFile(dc.users, []byte(users.String()), 0o644))
+	port := freePort(t)
+	dc.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for _, d := range []string{"run", "state", "log"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	conf := filepath.Join(root, "dovecot.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`instance_name = pop3-maildir-test-%d
+base_dir = %[2]s/run
+state_dir = %[2]s/state
+log_path = %[2]s/log/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_failure_delay = 0
+first_valid_uid = %[3]d
+mail_location = maildir:~/Maildir
+%[4]s
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[5]s
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[5]s
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %[6]d
+  }
+}
+service anvil {
+  chroot =
+}
+service stats {
+  chroot =
+}
+`, port, root, min(dc.uid, 100), extra, dc.users, port)), 0o644))
+	// Dovecot's master goes to the background and keeps the standard
+	// descriptors: a file, not a pipe that would never close.
+	startLog, err := os.Create(filepath.Join(root, "log", "start.log"))
+	require.NoError(t, err)
+	defer startLog.Close()
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = startLog, startLog
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(startLog.Name())
+		t.Fatalf("starting dovecot: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("doveadm", "-c", conf, "stop").Run()
+		if t.Failed() {
+			if log, err := os.ReadFile(filepath.Join(root, "log", "dovecot.log")); err == nil {
+				t.Logf("dovecot.log:\n%s", log)
+			}
+		}
+	})
+	waitForPort(t, dc.addr)
+	return dc
+}
+
+// chownMail gives the Maildirs to the uid Dovecot serves them as.
+func (dc *dovecot) chownMail(t *testing.T) {
+	t.Helper()
+	for _, u := range []string{"theirs", "ours"} {
+		require.NoError(t, filepath.Walk(filepath.Join(dc.root, u), func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, dc.uid, dc.gid)
+		}))
+	}
+}
+
+// requireProgram finds a program the test needs: without it the test
+// skips, except under CI=true, where that is a failure.
+func requireProgram(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI must run this test (.ci/run installs it)", name)
+		}
+		t.Skipf("%s is not installed (Debian: apt-get install dovecot-core dovecot-pop3d)", name)
+	}
+	return path
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitForPort(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// copyTree copies a directory tree, keeping modes.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	require.NoError(t, filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		target := filepath.Join(to, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, info.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, info.Mode().Perm())
+	}))
+}

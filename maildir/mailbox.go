@@ -1,0 +1,203 @@
+package maildir
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/gopop3/pop3"
+)
+
+// errClosed is returned by the methods of a mailbox after its Close.
+var errClosed = errors.New("maildir: mailbox is closed")
+
+// Open takes the maildrop lock (a flock on pop3d.lock in the Maildir, so it
+// holds between processes too) and lists the Maildir as Dovecot would; see
+// the package documentation. A Maildir that does not exist yet is created,
+// as Dovecot does.
+func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ensureMaildir(u.dir); err != nil {
+		return nil, err
+	}
+	lock, err := lockMaildrop(u.dir)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := syncMaildir(ctx, u.dir, u.backend.logger)
+	if err != nil {
+		unlockMaildrop(lock)
+		return nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
+	}
+	infos := make([]pop3.MessageInfo, len(msgs))
+	for i, m := range msgs {
+		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
+	}
+	return &mailbox{user: u, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
+}
+
+// mailbox is an open, locked Maildir.
+type mailbox struct {
+	user      *user
+	lock      *os.File
+	msgs      []message
+	infos     []pop3.MessageInfo
+	retrieved []bool // RETR'd, to be marked seen at Close
+	deleted   []int
+	closed    bool
+}
+
+func (m *mailbox) Messages() []pop3.MessageInfo { return m.infos }
+
+// Message opens message i with CRLF line ends. A file that another program
+// renamed since the listing (new/ to cur/, new flags) is found by its base
+// name. A file that cannot be read is an error for this command only.
+func (m *mailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
+	r, err := m.open(ctx, i)
+	if err == nil {
+		m.retrieved[i] = true
+	}
+	return r, err
+}
+
+// Top opens the header and the first lines of the body of message i,
+// reading no more of the file than that.
+func (m *mailbox) Top(ctx context.Context, i int, lines int) (io.ReadCloser, error) {
+	r, err := m.open(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	return pop3.NewTopReader(r, lines), nil
+}
+
+func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
+	if m.closed {
+		return nil, errClosed
+	}
+	if i < 0 || i >= len(m.msgs) {
+		return nil, fmt.Errorf("maildir: no message %d", i)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	msg := &m.msgs[i]
+	f, err := os.Open(msg.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if path, ok := findFile(m.user.dir, msg.base); ok {
+			msg.path = path
+			f, err = os.Open(path)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
+	}
+	return &messageReader{Reader: pop3.NewCRLFReader(bufio.NewReaderSize(f, 32<<10)), file: f}, nil
+}
+
+// messageReader reads a message file with CRLF line ends.
+type messageReader struct {
+	io.Reader
+	file *os.File
+}
+
+func (r *messageReader) Close() error { return r.file.Close() }
+
+// Delete removes the files of the given messages, in UPDATE after QUIT
+// (RFC 1939 §6). A file that is already gone is not an error: the message
+// is removed as asked. A file that cannot be removed is reported, and the
+// others are removed all the same.
+func (m *mailbox) Delete(ctx context.Context, indexes []int) error {
+	if m.closed {
+		return errClosed
+	}
+	var errs []error
+	for _, i := range indexes {
+		if i < 0 || i >= len(m.msgs) {
+			errs = append(errs, fmt.Errorf("maildir: no message %d", i))
+			continue
+		}
+		msg := &m.msgs[i]
+		err := os.Remove(msg.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			if path, ok := findFile(m.user.dir, msg.base); ok {
+				err = os.Remove(path)
+			} else {
+				err = nil
+			}
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("maildir: removing %s of %q: %w", msg.base, m.user.name, err))
+			continue
+		}
+		m.deleted = append(m.deleted, i)
+	}
+	_ = syncDir(filepath.Join(m.user.dir, "cur"))
+	return errors.Join(errs...)
+}
+
+// Close marks the messages that RETR sent as seen, as Dovecot does at the
+// end of a POP3 session (its default pop3_no_flag_updates=no), so that an
+// IMAP client sees them read, and releases the maildrop lock.
+func (m *mailbox) Close() error {
+	if m.closed {
+		return errClosed
+	}
+	m.closed = true
+	for i, got := range m.retrieved {
+		if got && !slices.Contains(m.deleted, i) {
+			if err := markSeen(m.user.dir, &m.msgs[i]); err != nil {
+				m.user.backend.logger.Warn("maildir: could not mark a retrieved message seen",
+					"user", m.user.name, "message", m.msgs[i].base, "error", err)
+			}
+		}
+	}
+	return unlockMaildrop(m.lock)
+}
+
+// markSeen renames a message file to carry the S flag in cur/ (Maildir's
+// ":2,<flags>" info, flags in ASCII order), moving it from new/ when it is
+// there.
+func markSeen(dir string, msg *message) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		name := filepath.Base(msg.path)
+		flags := ""
+		if _, info, ok := strings.Cut(name, ":"); ok {
+			if !strings.HasPrefix(info, "2,") {
+				return nil // an info this package does not know: leave it
+			}
+			flags = info[2:]
+		}
+		inCur := filepath.Base(filepath.Dir(msg.path)) == "cur"
+		if inCur && strings.Contains(flags, "S") {
+			return nil
+		}
+		if !strings.Contains(flags, "S") {
+			b := []byte(flags + "S")
+			slices.Sort(b)
+			flags = string(b)
+		}
+		target := filepath.Join(dir, "cur", msg.base+":2,"+flags)
+		err := os.Rename(msg.path, target)
+		if !errors.Is(err, fs.ErrNotExist) {
+			if err == nil {
+				msg.path = target
+			}
+			return err
+		}
+		path, ok := findFile(dir, msg.base)
+		if !ok {
+			return nil // removed by another program meanwhile
+		}
+		msg.path = path
+	}
+	return nil
+}

@@ -1,0 +1,284 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gopop3/pop3"
+)
+
+// uidlistLockWait is how long a session waits for another program's
+// uidlist lock before it lists only the messages that already have UIDs.
+const uidlistLockWait = 5 * time.Second
+
+// message is one message of a session's listing.
+type message struct {
+	uid   uint32
+	order uint64 // the O extension; 0 without one
+	base  string
+	path  string
+	size  int64
+	uidl  string
+}
+
+// syncMaildir lists the Maildir at dir as Dovecot would: every message file
+// with its UID from dovecot-uidlist, where files new to the list get the
+// next UIDs, in file-name order, and the list is written back under
+// dovecot-uidlist.lock. A size that neither the file name (",W=") nor the
+// list ("W") gives is computed once and kept in the list.
+//
+// When the lock stays taken, it lists only the messages that the list
+// already knows: a new message waits for the next session rather than get
+// a UID that another writer may give to something else.
+func syncMaildir(ctx context.Context, dir string, logger *slog.Logger) ([]message, error) {
+	computed := make(map[string]int64)
+	msgs, write, err := syncOnce(ctx, dir, logger, nil, computed)
+	if err != nil || !write {
+		return msgs, err
+	}
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
+		mode = st.Mode().Perm()
+	}
+	lock, err := lockUIDList(dir, uidlistLockWait, mode)
+	if errors.Is(err, errUIDListBusy) {
+		logger.Warn("maildir: the uidlist is locked by another program; new messages wait for the next session",
+			"dir", dir, "lock", filepath.Join(dir, uidlistLockName))
+		return known(msgs), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Under the lock, read again: another writer may have given UIDs
+	// since.
+	msgs, write, err = syncOnce(ctx, dir, logger, lock, computed)
+	if err != nil || !write {
+		lock.release()
+		return msgs, err
+	}
+	return msgs, nil
+}
+
+// syncOnce reads the list and the files and matches them. Without a lock
+// it reports whether the list needs writing and lists the matched messages
+// plus the new ones (uid 0). With the lock it gives new files UIDs, drops
+// records whose files are gone and writes the list (committing the lock).
+// computed keeps the sizes read from files, by base name, for the second
+// pass.
+func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]int64) ([]message, bool, error) {
+	files, err := scanFiles(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	list, problems, err := readUIDList(dir)
+	if err != nil {
+		logger.Warn("maildir: dovecot-uidlist is unreadable and is rebuilt with a new UIDVALIDITY: every unique-id of the maildrop changes",
+			"dir", dir, "error", err)
+		list = nil
+	}
+	write := list == nil || len(problems) > 0
+	if list == nil {
+		list = newUIDList()
+	}
+	if lock != nil && len(problems) > 0 {
+		logger.Warn("maildir: dovecot-uidlist had records that do not parse; it is rewritten without them",
+			"dir", dir, "problems", problems)
+	}
+
+	kept := list.records[:0:0]
+	msgs := make([]message, 0, len(files))
+	var missing int
+	for i := range list.records {
+		rec := &list.records[i]
+		f, ok := files[rec.base]
+		if !ok {
+			missing++
+			continue
+		}
+		delete(files, rec.base)
+		m, changed, err := messageOf(ctx, rec, f, list.uidValidity, computed)
+		if err != nil {
+			return nil, false, err
+		}
+		write = write || changed
+		msgs = append(msgs, m)
+		kept = append(kept, *rec)
+	}
+	if missing > 0 && lock != nil {
+		// A file renamed while the directory was read can be missed;
+		// look once more before its record is dropped for good.
+		if again, err := scanFiles(dir); err == nil {
+			kept, msgs = recoverMissing(ctx, list, kept, msgs, files, again, computed)
+		}
+	}
+
+	newNames := make([]string, 0, len(files))
+	for base := range files {
+		newNames = append(newNames, base)
+	}
+	slices.SortFunc(newNames, compareFileNames)
+	write = write || len(newNames) > 0
+	for _, base := range newNames {
+		rec := record{base: base}
+		if lock != nil {
+			rec.uid = list.nextUID
+			list.nextUID++
+		}
+		m, _, err := messageOf(ctx, &rec, files[base], list.uidValidity, computed)
+		if err != nil {
+			return nil, false, err
+		}
+		msgs = append(msgs, m)
+		kept = append(kept, rec)
+	}
+	if lock == nil || !write {
+		sortListing(msgs)
+		return msgs, write, nil
+	}
+	list.records = kept
+	if err := lock.commit(list); err != nil {
+		return nil, false, err
+	}
+	sortListing(msgs)
+	return msgs, false, nil
+}
+
+// recoverMissing matches records whose files were not found against a
+// second scan, and adds those found.
+func recoverMissing(ctx context.Context, list *uidlist, kept []record, msgs []message, unmatched, again map[string]file, computed map[string]int64) ([]record, []message) {
+	have := make(map[string]bool, len(kept))
+	for _, r := range kept {
+		have[r.base] = true
+	}
+	for i := range list.records {
+		rec := &list.records[i]
+		if have[rec.base] {
+			continue
+		}
+		f, ok := again[rec.base]
+		if !ok {
+			continue
+		}
+		m, _, err := messageOf(ctx, rec, f, list.uidValidity, computed)
+		if err != nil {
+			continue
+		}
+		delete(unmatched, rec.base)
+		msgs = append(msgs, m)
+		kept = append(kept, *rec)
+	}
+	slices.SortFunc(kept, func(a, b record) int { return int64Cmp(int64(a.uid), int64(b.uid)) })
+	return kept, msgs
+}
+
+// messageOf builds the listing entry of the file f of rec, computing the
+// size when neither the name nor the record has it (changed reports that
+// the record got a W extension).
+func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, computed map[string]int64) (message, bool, error) {
+	m := message{uid: rec.uid, base: f.base, path: f.path}
+	if o, ok := rec.extension(extPOP3Order); ok {
+		m.order, _ = strconv.ParseUint(o, 10, 64)
+	}
+	if p, ok := rec.extension(extPOP3UIDL); ok && validUIDL(p) {
+		m.uidl = p
+	} else {
+		m.uidl = fmt.Sprintf("%08x%08x", rec.uid, uidValidity)
+	}
+	if n, ok := sizeFromName(f.base); ok {
+		m.size = n
+		return m, false, nil
+	}
+	if w, ok := rec.extension(extVirtualSize); ok {
+		if n, err := strconv.ParseInt(w, 10, 64); err == nil && n >= 0 {
+			m.size = n
+			return m, false, nil
+		}
+	}
+	n, ok := computed[f.base]
+	if !ok {
+		if err := ctx.Err(); err != nil {
+			return m, false, err
+		}
+		var err error
+		if n, err = fileCRLFSize(f.path); err != nil {
+			// An unreadable file is listed with size 0; RETR then
+			// fails for it alone, and the size is computed again next
+			// time.
+			return m, false, nil
+		}
+		computed[f.base] = n
+	}
+	m.size = n
+	rec.setExtension(extVirtualSize, strconv.FormatInt(n, 10))
+	return m, true, nil
+}
+
+func fileCRLFSize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return pop3.CRLFSize(f)
+}
+
+// validUIDL reports whether a migrated unique-id can be sent as one (RFC
+// 1939 §7: 1 to 70 octets from 0x21 to 0x7E).
+func validUIDL(s string) bool {
+	if len(s) == 0 || len(s) > 70 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// known keeps the messages that have UIDs.
+func known(msgs []message) []message {
+	out := msgs[:0]
+	for _, m := range msgs {
+		if m.uid != 0 {
+			out = append(out, m)
+		}
+	}
+	sortListing(out)
+	return out
+}
+
+// sortListing puts the messages in Dovecot's POP3 order: by UID, except
+// that messages with a POP3 order (the O extension of a migration) come
+// first, in that order.
+func sortListing(msgs []message) {
+	slices.SortFunc(msgs, func(a, b message) int {
+		switch {
+		case a.order != 0 && b.order != 0 && a.order != b.order:
+			return int64Cmp(int64(a.order), int64(b.order))
+		case (a.order != 0) != (b.order != 0):
+			if a.order != 0 {
+				return -1
+			}
+			return 1
+		}
+		return int64Cmp(int64(a.uid), int64(b.uid))
+	})
+}
+
+func int64Cmp(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,23 @@
+// Package passwd checks passwords against hashes as Dovecot stores them, and
+// reads Dovecot's passwd-file.
+//
+// A stored hash is "{SCHEME}data", as Dovecot writes it in a passwd-file, an
+// SQL column or an LDAP attribute, or bare data, which Dovecot reads as the
+// CRYPT scheme: a crypt(3) string such as "$6$salt$digest", told apart by its
+// "$id$". [Verify] checks a password against one; [Hash] makes one for a new
+// password, as "doveadm pw -s SCHEME" does; [Plaintext] returns the secret of
+// a scheme that keeps it in the clear, which APOP (RFC 1939 §7) needs.
+// [Schemes] lists the schemes; Dovecot describes them at
+// https://doc.dovecot.org/configuration_manual/authentication/password_schemes/.
+//
+// The scheme code reads no file: a backend that keeps hashes elsewhere (a
+// database) calls [Verify] with the stored string. For a passwd-file,
+// [OpenFile] returns a [File], a [Source] of [Entry] values that re-reads the
+// file when it changes.
+//
+// Verify compares in constant time, and never puts a hash or a password into
+// an error: its errors name the scheme only. Parameters that would make one
+// check take minutes or gigabytes (bcrypt cost, SHA-crypt rounds, Argon2
+// memory and passes) are capped, so that a corrupt or hostile hash cannot
+// stall the server; such a hash is [ErrMalformedHash].
+package passwd

@@ -1,0 +1,95 @@
+package passwd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gopop3/pop3/passwd"
+)
+
+func ExampleVerify() {
+	// As `doveadm pw -s SHA512-CRYPT -p secret` printed it.
+	stored := "{SHA512-CRYPT}$6$w0joYdaP7M1pGCMp$9N9LUbUEwaS2TsYTAT/fVwJ8/5zKRScSIOoHHndcfMvC4y1VRYyTUpQAdp2mEW6.uQwUzojC3g0Yf1yNgtoB/."
+
+	fmt.Println(passwd.Verify(stored, []byte("secret")))
+
+	err := passwd.Verify(stored, []byte("guess"))
+	fmt.Println(errors.Is(err, passwd.ErrMismatch))
+
+	err = passwd.Verify("{SCRAM-SHA-256}4096,...", []byte("secret"))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// true
+	// passwd: unknown password scheme (SCRAM-SHA-256)
+}
+
+func ExampleHash() {
+	stored, err := passwd.Hash("BLF-CRYPT", []byte("secret"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(stored[:len("{BLF-CRYPT}$2y$05$")])
+	fmt.Println(passwd.Verify(stored, []byte("secret")))
+	// Output:
+	// {BLF-CRYPT}$2y$05$
+	// <nil>
+}
+
+func ExamplePlaintext() {
+	secret, ok := passwd.Plaintext("{PLAIN.B64}c2VjcmV0")
+	fmt.Println(secret, ok)
+	_, ok = passwd.Plaintext("{SHA256}K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=")
+	fmt.Println(ok)
+	// Output:
+	// secret true
+	// false
+}
+
+func ExampleOpenFile() {
+	dir, err := os.MkdirTemp("", "passwd-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "users")
+	content := strings.Join([]string{
+		"# user:password:uid:gid:gecos:home:shell:extra_fields",
+		"alice:{PLAIN}alice-pw:1000:1000::/home/alice::userdb_mail=maildir:~/Maildir",
+		"bob:{SHA256}K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols=",
+	}, "\n")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		log.Fatal(err)
+	}
+
+	users, err := passwd.OpenFile(path, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	alice, err := users.Lookup(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(alice.Home, alice.Extra)
+	fmt.Println(passwd.Verify(alice.Password, []byte("alice-pw")))
+
+	bob, err := users.Lookup(ctx, "bob")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(passwd.Verify(bob.Password, []byte("secret")))
+
+	_, err = users.Lookup(ctx, "carol")
+	fmt.Println(errors.Is(err, passwd.ErrNotFound))
+	// Output:
+	// /home/alice [userdb_mail=maildir:~/Maildir]
+	// <nil>
+	// <nil>
+	// true
+}
