@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,6 +39,17 @@ func TestSameAsDovecot(t *testing.T) {
 	require.NoError(t, err)
 	srv := pop3test.NewServer(t, be)
 
+	// A session that reads two messages (RETR and TOP) and quits: both
+	// leave the same files, flags and directories.
+	for _, addr := range []struct{ addr, user string }{{dc.addr, "theirs"}, {srv.Addr, "ours"}} {
+		c := pop3test.Dial(t, addr.addr)
+		c.Login(addr.user, "secret")
+		c.OK("RETR 3")
+		c.OK("TOP 4 0")
+		c.Quit()
+	}
+	sameLines(t, "files after RETR 3, TOP 4 0, QUIT", layout(t, filepath.Join(dc.root, "theirs")), layout(t, filepath.Join(dc.root, "ours")))
+
 	theirs := fetchAll(t, dc.addr, "theirs")
 	ours := fetchAll(t, srv.Addr, "ours")
 	require.Equal(t, gen.count, len(theirs.uidl), "Dovecot lists every generated message")
@@ -65,6 +77,22 @@ func TestSameAsDovecot(t *testing.T) {
 	again := fetchAll(t, dc.addr, "ours")
 	sameLines(t, "UIDL by Dovecot after us", ours.uidl, again.uidl)
 	sameLines(t, "LIST by Dovecot after us", ours.list, again.list)
+}
+
+// layout lists the message files of a Maildir, sorted, as
+// "<dir>/<name>".
+func layout(t *testing.T, home string) []string {
+	t.Helper()
+	var files []string
+	for _, sub := range []string{"new", "cur"} {
+		entries, err := os.ReadDir(filepath.Join(home, "Maildir", sub))
+		require.NoError(t, err)
+		for _, e := range entries {
+			files = append(files, sub+"/"+e.Name())
+		}
+	}
+	slices.Sort(files)
+	return files
 }
 
 // listing is what a client sees of a maildrop.
@@ -164,7 +192,7 @@ type generated struct {
 }
 
 // generateMaildir writes n messages in every form the issue names: a
-// uidlist with P and W extensions whose UID order differs from the file
+// uidlist with P, W and O extensions whose UID order differs from the file
 // names' order, files it does not know yet, old-style names and ",S=,W="
 // names, new/ and cur/ with flags, LF and CRLF files, a header-only
 // message, an empty file, lines that start with a dot; and things that are
@@ -244,6 +272,9 @@ func generateMaildir(t *testing.T, dir string, n int) generated {
 			size, err := pop3.CRLFSize(strings.NewReader(string(files[i].data)))
 			require.NoError(t, err)
 			fmt.Fprintf(&list, " W%d", size)
+		}
+		if i%40 == 3 {
+			fmt.Fprintf(&list, " O%d", 1000-i/40) // a migrated POP3 order
 		}
 		if i%6 == 1 {
 			p := fmt.Sprintf("migrated-%04d", i)

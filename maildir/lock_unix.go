@@ -47,3 +47,9 @@ func lockMaildrop(dir string) (*os.File, error) {
 func unlockMaildrop(f *os.File) error {
 	return f.Close() // closing the only descriptor releases the flock
 }
+
+// processExists reports whether a process with that pid runs on this host.
+func processExists(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

@@ -38,6 +38,7 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 		unlockMaildrop(lock)
 		return nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
 	}
+	moveToCur(u.dir, msgs)
 	infos := make([]pop3.MessageInfo, len(msgs))
 	for i, m := range msgs {
 		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
@@ -161,6 +162,27 @@ func (m *mailbox) Close() error {
 		}
 	}
 	return unlockMaildrop(m.lock)
+}
+
+// moveToCur moves the listed messages of new/ to cur/ with an empty info
+// (":2,"), as Dovecot's POP3 does when it opens the maildrop: they are no
+// longer new to an IMAP client either. A file that another program moved
+// first is found later by its base name.
+func moveToCur(dir string, msgs []message) {
+	for i := range msgs {
+		m := &msgs[i]
+		if filepath.Base(filepath.Dir(m.path)) != "new" {
+			continue
+		}
+		name := filepath.Base(m.path)
+		if !strings.Contains(name, ":") {
+			name += ":2,"
+		}
+		target := filepath.Join(dir, "cur", name)
+		if os.Rename(m.path, target) == nil {
+			m.path = target
+		}
+	}
 }
 
 // markSeen renames a message file to carry the S flag in cur/ (Maildir's

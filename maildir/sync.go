@@ -85,7 +85,7 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 	}
 	write := list == nil || len(problems) > 0
 	if list == nil {
-		list = newUIDList()
+		list = newUIDList(dir)
 	}
 	if lock != nil && len(problems) > 0 {
 		logger.Warn("maildir: dovecot-uidlist had records that do not parse; it is rewritten without them",
@@ -186,7 +186,9 @@ func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, com
 	if o, ok := rec.extension(extPOP3Order); ok {
 		m.order, _ = strconv.ParseUint(o, 10, 64)
 	}
-	if p, ok := rec.extension(extPOP3UIDL); ok && validUIDL(p) {
+	if p, ok := rec.extension(extPOP3UIDL); ok && p == "" && validUIDL(f.base) {
+		m.uidl = f.base // a bare P: the file's base name is the unique-id
+	} else if ok && validUIDL(p) {
 		m.uidl = p
 	} else {
 		m.uidl = fmt.Sprintf("%08x%08x", rec.uid, uidValidity)

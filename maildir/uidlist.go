@@ -77,11 +77,25 @@ func (r *record) setExtension(key byte, value string) {
 	r.ext = append(r.ext, string(key)+value)
 }
 
-// newUIDList starts the list of a Maildir that has none, as Dovecot does:
-// UIDVALIDITY from the clock, a random GUID, UIDs from 1.
-func newUIDList() *uidlist {
-	return &uidlist{uidValidity: uint32(time.Now().Unix()), nextUID: 1, guid: newGUID()}
+// newUIDList starts the list of the Maildir at dir, which has none or an
+// unreadable one, as Dovecot does: a random GUID, UIDs from 1, and a
+// UIDVALIDITY that the Maildir has not had before: one more than the last
+// one that dovecot-uidvalidity records, or else the clock's seconds.
+func newUIDList(dir string) *uidlist {
+	v := uint32(time.Now().Unix())
+	path := filepath.Join(dir, uidvalidityName)
+	if data, err := os.ReadFile(path); err == nil {
+		if last, err := strconv.ParseUint(strings.TrimSpace(string(data)), 16, 32); err == nil && last > 0 {
+			v = uint32(last) + 1
+		}
+	}
+	_ = os.WriteFile(path, fmt.Appendf(nil, "%08x", v), 0o600)
+	return &uidlist{uidValidity: v, nextUID: 1, guid: newGUID()}
 }
+
+// uidvalidityName is Dovecot's record of the last UIDVALIDITY it gave the
+// Maildir, in hex.
+const uidvalidityName = "dovecot-uidvalidity"
 
 func newGUID() string {
 	var b [16]byte
@@ -124,10 +138,8 @@ func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 		maxUID = rec.uid
 		l.records = append(l.records, rec)
 	}
-	if l.nextUID <= maxUID {
-		problems = append(problems, fmt.Sprintf("next UID %d is not above the last UID %d", l.nextUID, maxUID))
-		l.nextUID = maxUID + 1
-	}
+	// Dovecot appends records without updating the header, so N may lag.
+	l.nextUID = max(l.nextUID, maxUID+1)
 	return l, problems, nil
 }
 
@@ -175,7 +187,7 @@ func parseUIDListHeader(line string) (*uidlist, int, error) {
 	default:
 		return nil, 0, fmt.Errorf("%w: version %q is not 1 or 3", errUIDListHeader, fields[0])
 	}
-	if l.uidValidity == 0 || l.nextUID == 0 {
+	if l.uidValidity == 0 {
 		return nil, 0, fmt.Errorf("%w: no UIDVALIDITY or next UID", errUIDListHeader)
 	}
 	return l, version, nil
@@ -260,36 +272,45 @@ func readUIDList(dir string) (*uidlist, []string, error) {
 // than the wait.
 var errUIDListBusy = errors.New("maildir: dovecot-uidlist.lock is held by another program")
 
-// uidlistLock is a held dovecot-uidlist.lock: Dovecot's dot-lock, created
-// with O_EXCL. The new list is written into the lock file itself, which is
-// then renamed over dovecot-uidlist, so a reader sees the old list or the
-// new one, never a part.
+// uidlistLock is a held dovecot-uidlist.lock, Dovecot's dot-lock: a file
+// created with O_EXCL that holds "<pid>:<host>" of its holder. The holder
+// writes the new list to dovecot-uidlist.tmp, renames that over
+// dovecot-uidlist, so that readers see the old list or the new one and
+// never a part, and removes the lock.
 type uidlistLock struct {
 	dir  string
-	file *os.File
+	mode os.FileMode
 }
 
 // lockUIDList takes the uidlist lock of dir, waiting up to wait for another
-// holder, and breaking a lock not modified for uidlistStaleAfter (its
-// writer died). mode is for the new file.
+// holder. As Dovecot does, it breaks a lock at once when the lock names a
+// process of this host that no longer runs (after the two seconds a new
+// lock may take to get its content), and a lock of another host or without
+// a readable owner once nothing has touched it for uidlistStaleAfter. mode
+// is for the new list.
 func lockUIDList(dir string, wait time.Duration, mode os.FileMode) (*uidlistLock, error) {
 	path := filepath.Join(dir, uidlistLockName)
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
-			return &uidlistLock{dir: dir, file: f}, nil
+			_, werr := fmt.Fprintf(f, "%d:%s", os.Getpid(), lockHostname)
+			cerr := f.Close()
+			if werr != nil || cerr != nil {
+				_ = os.Remove(path)
+				return nil, fmt.Errorf("maildir: writing %s: %w", uidlistLockName, errors.Join(werr, cerr))
+			}
+			return &uidlistLock{dir: dir, mode: mode}, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("maildir: %w", err)
 		}
-		if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) > uidlistStaleAfter {
-			// Dovecot breaks such a lock too. Removing it by name could
-			// remove a fresh lock that replaced it in between; both
-			// writers then rename a full list over the file, which
-			// loses nothing but one's new UIDs, which the next sync gives
-			// again.
+		if staleLock(path) {
+			// Removing by name could remove a fresh lock that replaced
+			// the stale one in between, as with Dovecot's own dot-locks;
+			// two writers then each rename a whole list into place, and
+			// the next sync repairs what the first one lost.
 			_ = os.Remove(path)
 			continue
 		}
@@ -303,29 +324,60 @@ func lockUIDList(dir string, wait time.Duration, mode os.FileMode) (*uidlistLock
 	}
 }
 
-// commit writes l into the lock file, syncs it and renames it over
-// dovecot-uidlist, which releases the lock.
-func (k *uidlistLock) commit(l *uidlist) error {
-	err := l.marshal(k.file)
-	if err == nil {
-		err = k.file.Sync()
+// lockHostname is the host name Dovecot writes in its lock files.
+var lockHostname = func() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
 	}
-	if cerr := k.file.Close(); err == nil {
+	return h
+}()
+
+// staleLock reports whether the lock file at path was left by a holder
+// that is gone.
+func staleLock(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil {
+		return false // gone already: try again
+	}
+	age := time.Since(st.ModTime())
+	data, _ := os.ReadFile(path)
+	pidText, host, ok := strings.Cut(string(data), ":")
+	pid, err := strconv.Atoi(pidText)
+	if ok && err == nil && pid > 0 && host == lockHostname {
+		return age > 2*time.Second && !processExists(pid)
+	}
+	return age > uidlistStaleAfter
+}
+
+// commit writes l through dovecot-uidlist.tmp over dovecot-uidlist and
+// releases the lock.
+func (k *uidlistLock) commit(l *uidlist) error {
+	defer k.release()
+	tmp := filepath.Join(k.dir, uidlistName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, k.mode)
+	if err != nil {
+		return fmt.Errorf("maildir: writing %s: %w", uidlistName, err)
+	}
+	err = l.marshal(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(k.file.Name(), filepath.Join(k.dir, uidlistName))
+		err = os.Rename(tmp, filepath.Join(k.dir, uidlistName))
 	}
 	if err != nil {
-		_ = os.Remove(k.file.Name())
+		_ = os.Remove(tmp)
 		return fmt.Errorf("maildir: writing %s: %w", uidlistName, err)
 	}
 	_ = syncDir(k.dir)
 	return nil
 }
 
-// release gives the lock up without writing.
+// release gives the lock up.
 func (k *uidlistLock) release() {
-	k.file.Close()
-	_ = os.Remove(k.file.Name())
+	_ = os.Remove(filepath.Join(k.dir, uidlistLockName))
 }

@@ -1,7 +1,10 @@
-// Command pop3d is a demo POP3 server built on github.com/gopop3/pop3 and
-// its in-memory backend. It is meant for trying the library and for testing
-// POP3 clients, not for keeping mail: every mailbox lives in memory, and
-// whatever a client deletes is gone only until the server restarts.
+// Command pop3d is a POP3 server built on github.com/gopop3/pop3. With
+// -maildir and -passwd it serves real Maildirs as Dovecot does (same
+// unique-ids, same sizes, same files), so it can take over from Dovecot's
+// POP3 without any client downloading its mail again. Without them it is a
+// demo on the in-memory backend, for trying the library and testing POP3
+// clients: every mailbox lives in memory, and whatever a client deletes is
+// gone only until the server restarts.
 //
 // Usage:
 //
@@ -24,6 +27,17 @@
 //	    DIR/USER/password, and every other regular file in it is one raw
 //	    message (LF or CRLF line ends), served in file-name order; names
 //	    starting with "." are skipped
+//	-maildir TEMPLATE
+//	    serve Maildirs (Dovecot-compatible: dovecot-uidlist, its UIDLs and
+//	    sizes) at TEMPLATE, with Dovecot's variables: %u the user name, %n
+//	    its local part, %d its domain, %h the home directory of the passwd
+//	    entry; for example /var/mail/%d/%n/Maildir or %h/Maildir. Needs
+//	    -passwd; cannot be combined with -load
+//	-passwd FILE
+//	    the users of -maildir, in Dovecot's passwd-file format
+//	    (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra), re-read when it
+//	    changes; the schemes are those of package passwd (BLF-CRYPT,
+//	    SHA512-CRYPT, ARGON2ID, SSHA512, PLAIN, ...)
 //	-tls-cert FILE, -tls-key FILE
 //	    a PEM certificate and its key: enables STLS on -addr and implicit
 //	    TLS (POP3S, RFC 8314) on -tls-addr, with TLS 1.2 and 1.3 only,
@@ -47,7 +61,8 @@
 // Log records go to stderr; the connection instructions go to stdout. The
 // exit status is 0 after a graceful shutdown, 2 for a bad command line and
 // 1 for any other error (a busy port, an unreadable -load directory, a
-// user directory without a password file, a bad certificate).
+// user directory without a password file, a missing or unreadable -passwd
+// file, a bad certificate).
 package main
 
 import (
@@ -115,6 +130,7 @@ type listening struct {
 type options struct {
 	addr, tlsAddr, domain string
 	load                  string
+	maildir, passwd       string
 	tlsCert, tlsKey       string
 	tlsSelfSigned         bool
 	insecureAuth          bool
@@ -131,6 +147,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsAddr, "tls-addr", defaultTLSAddr, "listen for implicit TLS (POP3S) on `HOST:PORT` when TLS is on")
 	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
 	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
+	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
+	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
@@ -138,7 +156,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.debug, "debug", false, "trace every session's protocol to stderr (passwords redacted)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: pop3d [flags]\n\n"+
-			"pop3d is a demo POP3 server on an in-memory mailbox (user demo, password demo).\n\n"+
+			"pop3d is a POP3 server. With -maildir and -passwd it serves Maildirs as Dovecot does;\n"+
+			"without them, a demo in-memory mailbox (user demo, password demo).\n\n"+
 			"Flags:\n")
 		fs.PrintDefaults()
 	}
@@ -157,6 +176,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-tls-cert and -tls-key go together"
 	case o.tlsCert != "" && o.tlsSelfSigned:
 		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
+	case (o.maildir == "") != (o.passwd == ""):
+		problem = "-maildir and -passwd go together"
+	case o.maildir != "" && o.load != "":
+		problem = "-maildir and -load are two stores: choose one"
 	}
 	if problem != "" {
 		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)
@@ -181,13 +204,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	backend := memory.New()
-	var mailboxes *loaded
-	if o.load != "" {
-		if mailboxes, err = loadDir(backend, o.load); err != nil {
-			return err
-		}
-	} else if mailboxes, err = loadDemo(backend, o.domain, time.Now()); err != nil {
+	backend, mailboxes, err := openStore(o, logger)
+	if err != nil {
 		return err
 	}
 
@@ -276,10 +294,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	host, port := connectHostPort(where.Addr)
 	user, pass := mb.exampleUser, mb.examplePass
-	if o.load != "" {
+	switch {
+	case o.maildir != "":
+		fmt.Fprintf(w, "pop3d: serving the Maildirs %s to the users of %s\n", o.maildir, o.passwd)
+	case o.load != "":
 		fmt.Fprintf(w, "pop3d: loaded %s and %s from %s\n",
 			plural(len(mb.users), "user"), plural(mb.messages, "message"), o.load)
-	} else {
+	default:
 		fmt.Fprintf(w, "pop3d: demo mailbox: user %q, password %q, %s\n", user, pass, plural(mb.messages, "message"))
 	}
 	fmt.Fprintf(w, "pop3d: serving POP3 on %s", where.Addr)
@@ -289,9 +310,12 @@ func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	fmt.Fprintf(w, "\n\nTry it:\n\n")
 	fmt.Fprintf(w, "  $ nc %s %s\n", host, port)
 	fmt.Fprintf(w, "  USER %s\n", user)
-	if o.load != "" {
+	switch {
+	case o.maildir != "":
+		fmt.Fprintf(w, "  PASS %s\n", pass)
+	case o.load != "":
 		fmt.Fprintf(w, "  PASS %s    (the first line of %s)\n", pass, filepath.Join(o.load, user, passwordFile))
-	} else {
+	default:
 		fmt.Fprintf(w, "  PASS %s\n", pass)
 	}
 	fmt.Fprintf(w, "  LIST\n  RETR 1\n  QUIT\n\n")
