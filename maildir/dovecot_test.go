@@ -3,10 +3,7 @@ package maildir_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/dovecottest"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
@@ -28,29 +26,29 @@ import (
 // and after a session that deletes; then Dovecot reads the uidlist that we
 // wrote and shows the same unique-ids.
 func TestSameAsDovecot(t *testing.T) {
-	dc := startDovecot(t)
-	gen := generateMaildir(t, filepath.Join(dc.root, "theirs", "Maildir"), 2000)
-	copyTree(t, filepath.Join(dc.root, "theirs"), filepath.Join(dc.root, "ours"))
-	dc.chownMail(t)
+	dc := dovecottest.Start(t, "theirs", "ours")
+	gen := generateMaildir(t, filepath.Join(dc.Root, "theirs", "Maildir"), 2000)
+	copyTree(t, filepath.Join(dc.Root, "theirs"), filepath.Join(dc.Root, "ours"))
+	dc.Chown(t, "theirs", "ours")
 
-	pw, err := passwd.OpenFile(dc.users, nil)
+	pw, err := passwd.OpenFile(dc.Users, nil)
 	require.NoError(t, err)
-	be, err := maildir.New(filepath.Join(dc.root, "%u", "Maildir"), pw)
+	be, err := maildir.New(filepath.Join(dc.Root, "%u", "Maildir"), pw)
 	require.NoError(t, err)
 	srv := pop3test.NewServer(t, be)
 
 	// A session that reads two messages (RETR and TOP) and quits: both
 	// leave the same files, flags and directories.
-	for _, addr := range []struct{ addr, user string }{{dc.addr, "theirs"}, {srv.Addr, "ours"}} {
+	for _, addr := range []struct{ addr, user string }{{dc.Addr, "theirs"}, {srv.Addr, "ours"}} {
 		c := pop3test.Dial(t, addr.addr)
 		c.Login(addr.user, "secret")
 		c.OK("RETR 3")
 		c.OK("TOP 4 0")
 		c.Quit()
 	}
-	sameLines(t, "files after RETR 3, TOP 4 0, QUIT", layout(t, filepath.Join(dc.root, "theirs")), layout(t, filepath.Join(dc.root, "ours")))
+	sameLines(t, "files after RETR 3, TOP 4 0, QUIT", layout(t, filepath.Join(dc.Root, "theirs")), layout(t, filepath.Join(dc.Root, "ours")))
 
-	theirs := fetchAll(t, dc.addr, "theirs")
+	theirs := fetchAll(t, dc.Addr, "theirs")
 	ours := fetchAll(t, srv.Addr, "ours")
 	require.Equal(t, gen.count, len(theirs.uidl), "Dovecot lists every generated message")
 	compareListings(t, theirs, ours)
@@ -65,16 +63,16 @@ func TestSameAsDovecot(t *testing.T) {
 
 	// The same deletions on both sides; the next sessions agree again.
 	dele := []int{1, 2, 17, 500, 1999, gen.count}
-	deleteAndQuit(t, dc.addr, "theirs", dele)
+	deleteAndQuit(t, dc.Addr, "theirs", dele)
 	deleteAndQuit(t, srv.Addr, "ours", dele)
-	theirs = fetchAll(t, dc.addr, "theirs")
+	theirs = fetchAll(t, dc.Addr, "theirs")
 	ours = fetchAll(t, srv.Addr, "ours")
 	require.Equal(t, gen.count-len(dele), len(ours.uidl))
 	compareListings(t, theirs, ours)
 
 	// Dovecot on the Maildir that we served, uidlist included.
-	dc.chownMail(t)
-	again := fetchAll(t, dc.addr, "ours")
+	dc.Chown(t, "ours")
+	again := fetchAll(t, dc.Addr, "ours")
 	sameLines(t, "UIDL by Dovecot after us", ours.uidl, again.uidl)
 	sameLines(t, "LIST by Dovecot after us", ours.list, again.list)
 }
@@ -287,152 +285,6 @@ func generateMaildir(t *testing.T, dir string, n int) generated {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dovecot-uidlist"), []byte(header+list.String()), 0o600))
 	g.count = n
 	return g
-}
-
-// dovecot is a Dovecot 2.3 serving POP3 on loopback from a temporary
-// directory, with users "theirs" and "ours" (password "secret") whose
-// Maildirs are <root>/<user>/Maildir.
-type dovecot struct {
-	root, users, addr string
-	uid, gid          int
-}
-
-func startDovecot(t *testing.T) *dovecot {
-	t.Helper()
-	bin := requireProgram(t, "dovecot")
-	// Not t.TempDir: its parent is private, and Dovecot's processes run
-	// as other users.
-	root, err := os.MkdirTemp("", "pop3-dovecot-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(root) })
-	require.NoError(t, os.Chmod(root, 0o755))
-	dc := &dovecot{root: root, users: filepath.Join(root, "users"), uid: os.Getuid(), gid: os.Getgid()}
-	extra := ""
-	if os.Getuid() == 0 {
-		// Dovecot runs mail processes as the users' uid, which must not
-		// be root.
-		dc.uid, dc.gid = 65534, 65534
-	} else {
-		me, err := user.Current()
-		require.NoError(t, err)
-		extra = fmt.Sprintf("default_login_user = %s\ndefault_internal_user = %s\n", me.Username, me.Username)
-	}
-	var users strings.Builder
-	for _, u := range []string{"theirs", "ours"} {
-		fmt.Fprintf(&users, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, root, u)
-	}
-	require.NoError(t, os.WriteFile(dc.users, []byte(users.String()), 0o644))
-	port := freePort(t)
-	dc.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for _, d := range []string{"run", "state", "log"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
-	}
-	conf := filepath.Join(root, "dovecot.conf")
-	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`instance_name = pop3-maildir-test-%d
-base_dir = %[2]s/run
-state_dir = %[2]s/state
-log_path = %[2]s/log/dovecot.log
-protocols = pop3
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_failure_delay = 0
-first_valid_uid = %[3]d
-mail_location = maildir:~/Maildir
-%[4]s
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%%u %[5]s
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%%u %[5]s
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = %[6]d
-  }
-}
-service anvil {
-  chroot =
-}
-service stats {
-  chroot =
-}
-`, port, root, min(dc.uid, 100), extra, dc.users, port)), 0o644))
-	// Dovecot's master goes to the background and keeps the standard
-	// descriptors: a file, not a pipe that would never close.
-	startLog, err := os.Create(filepath.Join(root, "log", "start.log"))
-	require.NoError(t, err)
-	defer startLog.Close()
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = startLog, startLog
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(startLog.Name())
-		t.Fatalf("starting dovecot: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		_ = exec.Command("doveadm", "-c", conf, "stop").Run()
-		if t.Failed() {
-			if log, err := os.ReadFile(filepath.Join(root, "log", "dovecot.log")); err == nil {
-				t.Logf("dovecot.log:\n%s", log)
-			}
-		}
-	})
-	waitForPort(t, dc.addr)
-	return dc
-}
-
-// chownMail gives the Maildirs to the uid Dovecot serves them as.
-func (dc *dovecot) chownMail(t *testing.T) {
-	t.Helper()
-	for _, u := range []string{"theirs", "ours"} {
-		require.NoError(t, filepath.Walk(filepath.Join(dc.root, u), func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, dc.uid, dc.gid)
-		}))
-	}
-}
-
-// requireProgram finds a program the test needs: without it the test
-// skips, except under CI=true, where that is a failure.
-func requireProgram(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI must run this test (.ci/run installs it)", name)
-		}
-		t.Skipf("%s is not installed (Debian: apt-get install dovecot-core dovecot-pop3d)", name)
-	}
-	return path
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitForPort(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // copyTree copies a directory tree, keeping modes.

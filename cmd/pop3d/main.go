@@ -81,7 +81,6 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/memory"
 )
 
 const (

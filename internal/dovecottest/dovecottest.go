@@ -1,0 +1,175 @@
+// Package dovecottest starts a real Dovecot for tests: the reference that
+// the maildir package and pop3d are compared with.
+package dovecottest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Dovecot is a Dovecot 2.3 serving POP3 on loopback from a temporary
+// directory, with Dovecot's default POP3 settings.
+type Dovecot struct {
+	// Root is the temporary directory; user U's home is Root/U and their
+	// Maildir Root/U/Maildir.
+	Root string
+	// Users is the passwd-file: every user's password is "secret".
+	Users string
+	// Addr is the POP3 listener's host:port.
+	Addr     string
+	uid, gid int
+}
+
+// Start starts Dovecot for the given users, and stops it when the test
+// ends, printing its log if the test failed. Without Dovecot installed the
+// test skips, or fails under CI=true.
+func Start(t testing.TB, users ...string) *Dovecot {
+	t.Helper()
+	bin := RequireProgram(t, "dovecot", "dovecot-core dovecot-pop3d")
+	// Not t.TempDir: its parent is private, and Dovecot's processes run
+	// as other users.
+	root, err := os.MkdirTemp("", "pop3-dovecot-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	require.NoError(t, os.Chmod(root, 0o755))
+	dc := &Dovecot{Root: root, Users: filepath.Join(root, "users"), uid: os.Getuid(), gid: os.Getgid()}
+	extra := ""
+	if os.Getuid() == 0 {
+		// Dovecot runs mail processes as the users' uid, which must not
+		// be root.
+		dc.uid, dc.gid = 65534, 65534
+	} else {
+		me, err := user.Current()
+		require.NoError(t, err)
+		extra = fmt.Sprintf("default_login_user = %s\ndefault_internal_user = %s\n", me.Username, me.Username)
+	}
+	var lines strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&lines, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, root, u)
+	}
+	require.NoError(t, os.WriteFile(dc.Users, []byte(lines.String()), 0o644))
+	port := freePort(t)
+	dc.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for _, d := range []string{"run", "state", "log"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
+	}
+	conf := filepath.Join(root, "dovecot.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`instance_name = pop3-maildir-test-%d
+base_dir = %[2]s/run
+state_dir = %[2]s/state
+log_path = %[2]s/log/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_failure_delay = 0
+first_valid_uid = %[3]d
+mail_location = maildir:~/Maildir
+%[4]s
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[5]s
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[5]s
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = %[6]d
+  }
+}
+service anvil {
+  chroot =
+}
+service stats {
+  chroot =
+}
+`, port, root, min(dc.uid, 100), extra, dc.Users, port)), 0o644))
+	// Dovecot's master goes to the background and keeps the standard
+	// descriptors: a file, not a pipe that would never close.
+	startLog, err := os.Create(filepath.Join(root, "log", "start.log"))
+	require.NoError(t, err)
+	defer startLog.Close()
+	cmd := exec.Command(bin, "-c", conf)
+	cmd.Stdout, cmd.Stderr = startLog, startLog
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(startLog.Name())
+		t.Fatalf("starting dovecot: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("doveadm", "-c", conf, "stop").Run()
+		if t.Failed() {
+			if log, err := os.ReadFile(filepath.Join(root, "log", "dovecot.log")); err == nil {
+				t.Logf("dovecot.log:\n%s", log)
+			}
+		}
+	})
+	waitForPort(t, dc.Addr)
+	return dc
+}
+
+// Chown gives the users' homes to the uid that Dovecot serves them as:
+// call it after writing into them, before Dovecot reads them.
+func (dc *Dovecot) Chown(t testing.TB, users ...string) {
+	t.Helper()
+	for _, u := range users {
+		require.NoError(t, filepath.Walk(filepath.Join(dc.Root, u), func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, dc.uid, dc.gid)
+		}))
+	}
+}
+
+// RequireProgram finds a program the test needs: without it the test
+// skips, naming the Debian packages that have it, except under CI=true,
+// where that is a failure.
+func RequireProgram(t testing.TB, name, packages string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed, and CI must run this test (.ci/run installs it)", name)
+		}
+		t.Skipf("%s is not installed (Debian: apt-get install %s)", name, packages)
+	}
+	return path
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitForPort(t testing.TB, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
