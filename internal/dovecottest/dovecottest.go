@@ -172,4 +172,3 @@ func waitForPort(t testing.TB, addr string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
