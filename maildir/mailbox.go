@@ -101,7 +101,14 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
 	}
-	return &messageReader{Reader: pop3.NewCRLFReader(bufio.NewReaderSize(f, 32<<10)), file: f}, nil
+	br := bufio.NewReaderSize(f, 32<<10)
+	if _, err := br.Peek(1); err != nil && err != io.EOF {
+		// A file that opens but cannot be read (a directory, an I/O
+		// error) fails the command now, before its +OK.
+		f.Close()
+		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
+	}
+	return &messageReader{Reader: pop3.NewCRLFReader(br), file: f}, nil
 }
 
 // messageReader reads a message file with CRLF line ends.

@@ -78,14 +78,22 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 		return nil, false, err
 	}
 	list, problems, err := readUIDList(dir)
-	if err != nil {
-		logger.Warn("maildir: dovecot-uidlist is unreadable and is rebuilt with a new UIDVALIDITY: every unique-id of the maildrop changes",
-			"dir", dir, "error", err)
-		list = nil
-	}
-	write := list == nil || len(problems) > 0
-	if list == nil {
-		list = newUIDList(dir)
+	write := list == nil || err != nil || len(problems) > 0
+	switch {
+	case errors.Is(err, errUIDListHeader):
+		fresh := newUIDList(dir, lock != nil)
+		if lock != nil {
+			logger.Warn("maildir: the header of dovecot-uidlist is unreadable; it is rebuilt with a new UIDVALIDITY, so the unique-ids of the maildrop change",
+				"dir", dir, "error", err, "uidvalidity", fresh.uidValidity)
+		}
+		if list != nil {
+			fresh.records, fresh.nextUID = list.records, list.nextUID
+		}
+		list = fresh
+	case err != nil:
+		return nil, false, fmt.Errorf("maildir: reading %s: %w", uidlistName, err)
+	case list == nil:
+		list = newUIDList(dir, lock != nil)
 	}
 	if lock != nil && len(problems) > 0 {
 		logger.Warn("maildir: dovecot-uidlist had records that do not parse; it is rewritten without them",

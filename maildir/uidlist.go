@@ -80,8 +80,9 @@ func (r *record) setExtension(key byte, value string) {
 // newUIDList starts the list of the Maildir at dir, which has none or an
 // unreadable one, as Dovecot does: a random GUID, UIDs from 1, and a
 // UIDVALIDITY that the Maildir has not had before: one more than the last
-// one that dovecot-uidvalidity records, or else the clock's seconds.
-func newUIDList(dir string) *uidlist {
+// one that dovecot-uidvalidity records, or else the clock's seconds. With
+// record, it writes the new value there (under the uidlist lock).
+func newUIDList(dir string, record bool) *uidlist {
 	v := uint32(time.Now().Unix())
 	path := filepath.Join(dir, uidvalidityName)
 	if data, err := os.ReadFile(path); err == nil {
@@ -89,7 +90,9 @@ func newUIDList(dir string) *uidlist {
 			v = uint32(last) + 1
 		}
 	}
-	_ = os.WriteFile(path, fmt.Appendf(nil, "%08x", v), 0o600)
+	if record {
+		_ = os.WriteFile(path, fmt.Appendf(nil, "%08x", v), 0o600)
+	}
 	return &uidlist{uidValidity: v, nextUID: 1, guid: newGUID()}
 }
 
@@ -110,7 +113,8 @@ var errUIDListHeader = errors.New("unreadable header")
 // "1 <uidvalidity> <nextuid>", records "<uid> <file name>"). A record that
 // does not parse, repeats a UID or breaks the ascending order is left out
 // and reported in problems, with its line number; the others keep their
-// UIDs. A header that does not parse is an error: the UIDVALIDITY is lost.
+// UIDs. A header that does not parse is an error, returned with the
+// records that do: the UIDVALIDITY is lost, the UIDs need not be.
 // A last line without its line end is a write that did not finish, and is
 // read only if it parses.
 func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
@@ -123,7 +127,8 @@ func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 	}
 	l, version, err := parseUIDListHeader(string(lines[0]))
 	if err != nil {
-		return nil, nil, err
+		// The records may still be good: keep their UIDs.
+		l, version = &uidlist{}, 3
 	}
 	var maxUID uint32
 	for i, line := range lines[1:] {
@@ -140,7 +145,7 @@ func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 	}
 	// Dovecot appends records without updating the header, so N may lag.
 	l.nextUID = max(l.nextUID, maxUID+1)
-	return l, problems, nil
+	return l, problems, err
 }
 
 func parseUIDListHeader(line string) (*uidlist, int, error) {
