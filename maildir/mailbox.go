@@ -1,7 +1,6 @@
 package maildir
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -101,14 +100,16 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
 	}
-	br := bufio.NewReaderSize(f, 32<<10)
-	if _, err := br.Peek(1); err != nil && err != io.EOF {
-		// A file that opens but cannot be read (a directory, an I/O
-		// error) fails the command now, before its +OK.
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		// What opens but is no message file (a directory, a device)
+		// fails the command now, before its +OK.
 		f.Close()
+		if err == nil {
+			err = errors.New("not a regular file")
+		}
 		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
 	}
-	return &messageReader{Reader: pop3.NewCRLFReader(br), file: f}, nil
+	return &messageReader{Reader: pop3.NewCRLFReader(f), file: f}, nil
 }
 
 // messageReader reads a message file with CRLF line ends.
