@@ -11,8 +11,10 @@
 //     (the O extension) where records carry one.
 //   - UIDs and UIDVALIDITY come from dovecot-uidlist (version 3). Files the
 //     list does not know get the next UIDs and are written to it as Dovecot
-//     writes it: into dovecot-uidlist.lock, created exclusively, renamed
-//     over the list. A Maildir without a list gets one.
+//     writes it: under dovecot-uidlist.lock (Dovecot's dot-lock, broken
+//     when its holder died), through dovecot-uidlist.tmp renamed over the
+//     list, so a reader sees the old list or the new one. A Maildir without
+//     a list gets one.
 //   - UIDL is Dovecot's default pop3_uidl_format, %08Xu%08Xv: the UID and
 //     the UIDVALIDITY in eight hex digits each, which Dovecot 2.3 writes in
 //     lower case. A record with a
@@ -21,7 +23,11 @@
 //     file name, or the W extension of its record, or else read once from
 //     the file and kept in the record, so that a second session reads no
 //     message file.
-//   - RETR'd messages are marked seen (the S flag) when the session ends,
+//   - Messages are served with CRLF line ends, as Dovecot sends them. For
+//     an empty file Dovecot lists 0 octets and then sends an empty line;
+//     this package sends the 0 octets it listed.
+//   - Opening the maildrop moves the messages of new/ to cur/, as Dovecot's
+//     POP3 does. RETR'd messages are marked seen (the S flag) when the session ends,
 //     as Dovecot does, so that an IMAP client sees them read. DELE'd ones
 //     are removed after QUIT, and a file already gone is not an error.
 //   - The maildrop lock is a flock on pop3d.lock in the Maildir: it holds
@@ -31,5 +37,6 @@
 //     fsync, rename into new/, fsync of new/.
 //
 // A corrupt dovecot-uidlist is rewritten without the records that do not
-// parse, with a warning; the others keep their UIDs.
+// parse, with a warning; the others keep their UIDs, also when the header
+// is lost (its UIDVALIDITY, and so the unique-ids, then change).
 package maildir
