@@ -1,8 +1,8 @@
 package pop3
 
 import (
-	"bytes"
 	"io"
+	"sync"
 )
 
 // CRLFSize returns the size of a message as the server sends it and the
@@ -29,48 +29,70 @@ func NewCRLFReader(r io.Reader) io.Reader {
 }
 
 // crlfReadSize is how much of the source a crlfReader reads at once; the
-// converted chunk is at most twice as long.
+// converted chunk is at most twice as long, plus a final line end.
 const crlfReadSize = 16 << 10
+
+// crlfBufPool holds the buffers of crlfReaders: the source chunk and its
+// conversion, so that serving a message allocates no buffer once warm.
+var crlfBufPool = sync.Pool{New: func() any { b := make([]byte, 3*crlfReadSize+2); return &b }}
 
 type crlfReader struct {
 	r     io.Reader
-	src   []byte
-	out   bytes.Buffer // converted octets not yet returned
-	state int          // a dot writer state, for the same line-end rules
-	err   error        // r's error, returned once out is drained
+	buf   *[]byte // from crlfBufPool while reading; nil before and after
+	out   []byte  // converted octets not yet returned
+	conv  appendWriter
+	state int     // a dot writer state, for the same line-end rules
+	err   error   // r's error, returned once out is drained
 }
 
 func (c *crlfReader) Read(p []byte) (int, error) {
-	for c.out.Len() == 0 {
+	for len(c.out) == 0 {
 		if c.err != nil {
+			if c.buf != nil {
+				crlfBufPool.Put(c.buf)
+				c.buf = nil
+			}
 			return 0, c.err
 		}
 		c.fill()
 	}
-	return c.out.Read(p)
+	n := copy(p, c.out)
+	c.out = c.out[n:]
+	return n, nil
 }
 
 // fill converts the next chunk of the source into out, or records the
-// source's error after writing the final line end the content lacks.
+// source's error after adding the final line end the content lacks.
 func (c *crlfReader) fill() {
-	if c.src == nil {
-		c.src = make([]byte, crlfReadSize)
+	if c.buf == nil {
+		c.buf = crlfBufPool.Get().(*[]byte)
 	}
-	n, err := c.r.Read(c.src)
+	src := (*c.buf)[:crlfReadSize]
+	c.conv = (*c.buf)[crlfReadSize:crlfReadSize]
+	n, err := c.r.Read(src)
 	if n > 0 {
-		// Writes to a bytes.Buffer do not fail.
-		c.state, _, _ = dotStuffChunk(&c.out, c.src[:n], c.state, false)
+		// Appending within the buffer's capacity does not fail.
+		c.state, _, _ = dotStuffChunk(&c.conv, src[:n], c.state, false)
 	}
 	if err == io.EOF {
 		switch c.state {
 		case dotData:
-			c.out.WriteString("\r\n")
+			c.conv = append(c.conv, '\r', '\n')
 		case dotCR:
-			c.out.WriteByte('\n')
+			c.conv = append(c.conv, '\n')
 		}
 		c.state = dotBeginLine
 	}
+	c.out = c.conv
 	c.err = err
+}
+
+// appendWriter appends what is written to it.
+type appendWriter []byte
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	*w = append(*w, p...)
+	return len(p), nil
 }
 
 // NewTopReader cuts a whole message, as [Mailbox.Message] yields it, down
