@@ -41,8 +41,8 @@ type crlfReader struct {
 	buf   *[]byte // from crlfBufPool while reading; nil before and after
 	out   []byte  // converted octets not yet returned
 	conv  appendWriter
-	state int     // a dot writer state, for the same line-end rules
-	err   error   // r's error, returned once out is drained
+	state int   // a dot writer state, for the same line-end rules
+	err   error // r's error, returned once out is drained
 }
 
 func (c *crlfReader) Read(p []byte) (int, error) {
