@@ -45,20 +45,12 @@ func scanFiles(dir string) (map[string]file, error) {
 // base, after its file moved (new/ to cur/, or new flags). ok is false when
 // it is gone.
 func findFile(dir, base string) (path string, ok bool) {
-	for _, sub := range []string{"cur", "new"} {
-		d, err := os.Open(filepath.Join(dir, sub))
-		if err != nil {
-			continue
-		}
-		names, _ := d.Readdirnames(-1)
-		d.Close()
-		for _, name := range names {
-			if baseName(name) == base {
-				return filepath.Join(dir, sub, name), true
-			}
-		}
+	files, err := scanFiles(dir)
+	if err != nil {
+		return "", false
 	}
-	return "", false
+	f, ok := files[base]
+	return f.path, ok
 }
 
 // sizeFromName reads ",W=<size>" from a Maildir file name: the size with
