@@ -58,8 +58,11 @@ func findFile(dir, base string) (path string, ok bool) {
 func sizeFromName(base string) (int64, bool) {
 	for _, field := range strings.Split(base, ",")[1:] {
 		if v, ok := strings.CutPrefix(field, "W="); ok {
+			if v == "" || strings.Trim(v, "0123456789") != "" {
+				return 0, false // digits only, as Dovecot reads it
+			}
 			n, err := strconv.ParseInt(v, 10, 64)
-			return n, err == nil && n >= 0
+			return n, err == nil
 		}
 	}
 	return 0, false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,20 +57,18 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger) ([]messag
 	if err != nil {
 		return nil, err
 	}
+	defer lock.release()
 	// Under the lock, read again: another writer may have given UIDs
 	// since.
-	msgs, write, err = syncOnce(ctx, dir, logger, lock, computed)
-	if err != nil || !write {
-		lock.release()
-		return msgs, err
-	}
-	return msgs, nil
+	msgs, _, err = syncOnce(ctx, dir, logger, lock, computed)
+	return msgs, err
 }
 
 // syncOnce reads the list and the files and matches them. Without a lock
 // it reports whether the list needs writing and lists the matched messages
 // plus the new ones (uid 0). With the lock it gives new files UIDs, drops
-// records whose files are gone and writes the list (committing the lock).
+// records whose files are gone and writes the list; the caller releases
+// the lock.
 // computed keeps the sizes read from files, by base name, for the second
 // pass.
 func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]int64) ([]message, bool, error) {
@@ -136,6 +135,11 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 	for _, base := range newNames {
 		rec := record{base: base}
 		if lock != nil {
+			if list.nextUID == math.MaxUint32 {
+				logger.Error("maildir: the UIDs of this Maildir are used up; new messages are not listed until its dovecot-uidlist is rebuilt",
+					"dir", dir)
+				break
+			}
 			rec.uid = list.nextUID
 			list.nextUID++
 		}

@@ -33,6 +33,9 @@ var longVariables = map[string]byte{"user": 'u', "username": 'n', "domain": 'd',
 // name, %n its local part, %d its domain, %h the home directory of the
 // user's passwd entry, %% a percent sign.
 func parseTemplate(s string) (*template, error) {
+	if hasDotDot(s) {
+		return nil, fmt.Errorf("maildir: template %q has a \"..\" element", s)
+	}
 	t := &template{raw: s, uses: map[byte]bool{}}
 	var lit strings.Builder
 	for i := 0; i < len(s); i++ {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,6 +90,9 @@ func newUIDList(dir string, record bool) *uidlist {
 		if last, err := strconv.ParseUint(strings.TrimSpace(string(data)), 16, 32); err == nil && last > 0 {
 			v = uint32(last) + 1
 		}
+	}
+	if v == 0 {
+		v = 1 // 0 is no UIDVALIDITY
 	}
 	if record {
 		_ = os.WriteFile(path, fmt.Appendf(nil, "%08x", v), 0o600)
@@ -206,6 +210,9 @@ func parseRecord(line string, version int) (record, error) {
 	if !ok || err != nil || uid == 0 {
 		return record{}, errors.New("no UID")
 	}
+	if uid == math.MaxUint32 {
+		return record{}, errors.New("UID too high")
+	}
 	rec := record{uid: uint32(uid)}
 	if version == 1 {
 		rec.base = baseName(rest)
@@ -316,7 +323,9 @@ func lockUIDList(dir string, wait time.Duration, mode os.FileMode) (*uidlistLock
 			// the stale one in between, as with Dovecot's own dot-locks;
 			// two writers then each rename a whole list into place, and
 			// the next sync repairs what the first one lost.
-			_ = os.Remove(path)
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("maildir: breaking a stale %s: %w", uidlistLockName, err)
+			}
 			continue
 		}
 		if time.Now().After(deadline) {
@@ -350,15 +359,18 @@ func staleLock(path string) bool {
 	pidText, host, ok := strings.Cut(string(data), ":")
 	pid, err := strconv.Atoi(pidText)
 	if ok && err == nil && pid > 0 && host == lockHostname {
-		return age > 2*time.Second && !processExists(pid)
+		// A lock of this very process is left over from an earlier
+		// process that had the same pid (pid 1 in a container): the
+		// maildrop lock keeps two of our own sessions from syncing one
+		// Maildir at once.
+		return age > 2*time.Second && (pid == os.Getpid() || !processExists(pid))
 	}
 	return age > uidlistStaleAfter
 }
 
-// commit writes l through dovecot-uidlist.tmp over dovecot-uidlist and
-// releases the lock.
+// commit writes l through dovecot-uidlist.tmp over dovecot-uidlist. The
+// caller releases the lock afterwards, once.
 func (k *uidlistLock) commit(l *uidlist) error {
-	defer k.release()
 	tmp := filepath.Join(k.dir, uidlistName+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, k.mode)
 	if err != nil {
