@@ -172,3 +172,27 @@ func TestCorruptUIDList(t *testing.T) {
 		assert.Len(t, uidlOf(), 3)
 	})
 }
+
+// Another delivery agent drops a file into new/ while a session holds the
+// maildrop: the session does not list it; the next one lists it last, and
+// keeps the other unique-ids.
+func TestDeliveredDuringSessionComesNextTime(t *testing.T) {
+	b, dir, _ := bobsMaildir(t, "Subject: a\n\na\n", "Subject: b\n\nb\n")
+	srv := pop3test.NewServer(t, b)
+	c := pop3test.Dial(t, srv.Addr)
+	c.Login("bob", "pw")
+	before := c.OK("UIDL").Lines()
+	// An older time stamp than the others: the file name does not decide.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new", "1000000000.M1P1.mda,S=14"), []byte("Subject: c\n\nc\n"), 0o600))
+	assert.Equal(t, before, c.OK("UIDL").Lines())
+	assert.Equal(t, "2", strings.Fields(c.OK("STAT").Text)[0])
+	c.Quit()
+
+	c = pop3test.Dial(t, srv.Addr)
+	c.Login("bob", "pw")
+	after := c.OK("UIDL").Lines()
+	require.Len(t, after, 3)
+	assert.Equal(t, before, after[:2])
+	assert.Equal(t, "Subject: c\r\n\r\nc\r\n", string(c.OK("RETR 3").Body))
+	c.Quit()
+}
