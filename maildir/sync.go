@@ -17,7 +17,8 @@ import (
 
 // uidlistLockWait is how long a session waits for another program's
 // uidlist lock before it lists only the messages that already have UIDs.
-const uidlistLockWait = 5 * time.Second
+// Tests shorten it.
+var uidlistLockWait = 5 * time.Second
 
 // message is one message of a session's listing.
 type message struct {
