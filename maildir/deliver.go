@@ -37,20 +37,22 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 	if err != nil {
 		return fmt.Errorf("maildir: deliver to %q: %w", name, err)
 	}
-	if err := ensureMaildir(dir); err != nil {
+	o := ownerFor(dir)
+	if err := ensureMaildir(dir, o); err != nil {
 		return err
 	}
-	return deliver(ctx, dir, msg)
+	return deliver(ctx, dir, msg, o)
 }
 
-// deliver writes msg into the Maildir at dir; see Backend.Deliver.
-func deliver(ctx context.Context, dir string, msg io.Reader) (err error) {
+// deliver writes msg into the Maildir at dir, as a file of o; see
+// Backend.Deliver.
+func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	base := uniqueBaseName()
 	tmp := filepath.Join(dir, "tmp", base)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createFile(tmp, 0o600, o)
 	if err != nil {
 		return fmt.Errorf("maildir: deliver: %w", err)
 	}
@@ -88,32 +90,36 @@ func deliver(ctx context.Context, dir string, msg io.Reader) (err error) {
 }
 
 // lfWriter stores CRLF content with LF line ends: it drops the CR before
-// each LF. Its input comes from pop3.NewCRLFReader, where every LF follows
-// a CR, so serving the file through NewCRLFReader again gives the same
-// octets. n counts what it wrote.
+// each LF, except where that CR follows another CR. Its input comes from
+// pop3.NewCRLFReader, where every LF follows a CR, so serving the file
+// through NewCRLFReader again gives the same octets; and a line that ends
+// in CR CR LF stays as it is, which Dovecot sends as it is too, so both
+// serve the file with the W= size. n counts what it wrote.
 type lfWriter struct {
-	w       *bufio.Writer
-	n       int64
-	heldCR  bool // the last octet of the previous write was a CR
-	scratch []byte
+	w            *bufio.Writer
+	n            int64
+	lastCR       bool // the last octet written was a CR
+	heldCR       bool // a CR that ended the previous write is held back
+	crBeforeHeld bool // the octet before the held CR was a CR
 }
 
 func (l *lfWriter) Write(p []byte) (int, error) {
 	in := len(p)
-	if l.heldCR {
-		l.heldCR = false
-		if len(p) == 0 || p[0] != '\n' {
-			if err := l.put([]byte{'\r'}); err != nil {
-				return 0, err
+	for len(p) > 0 {
+		if l.heldCR {
+			l.heldCR = false
+			if p[0] != '\n' || l.crBeforeHeld {
+				if err := l.put(cr); err != nil {
+					return 0, err
+				}
 			}
 		}
-	}
-	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			if p[len(p)-1] == '\r' {
+			if n := len(p); p[n-1] == '\r' {
 				l.heldCR = true
-				p = p[:len(p)-1]
+				l.crBeforeHeld = n > 1 && p[n-2] == '\r' || n == 1 && l.lastCR
+				p = p[:n-1]
 			}
 			if err := l.put(p); err != nil {
 				return 0, err
@@ -121,8 +127,10 @@ func (l *lfWriter) Write(p []byte) (int, error) {
 			break
 		}
 		line := p[:i]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			if crBefore := n > 1 && line[n-2] == '\r' || n == 1 && l.lastCR; !crBefore {
+				line = line[:n-1]
+			}
 		}
 		if err := l.put(line); err != nil {
 			return 0, err
@@ -135,23 +143,19 @@ func (l *lfWriter) Write(p []byte) (int, error) {
 	return in, nil
 }
 
-var newline = []byte{'\n'}
+var (
+	newline = []byte{'\n'}
+	cr      = []byte{'\r'}
+)
 
 func (l *lfWriter) put(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
 	n, err := l.w.Write(b)
 	l.n += int64(n)
+	l.lastCR = b[len(b)-1] == '\r'
 	return err
-}
-
-// ensureMaildir creates the Maildir at dir with cur/, new/ and tmp/ when
-// they are missing, as Dovecot does on first use.
-func ensureMaildir(dir string) error {
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return fmt.Errorf("maildir: %w", err)
-		}
-	}
-	return nil
 }
 
 // syncDir makes the entries of dir durable.

@@ -111,7 +111,7 @@ func TestDeliver(t *testing.T) {
 		{"mixed", []byte("Subject: a\r\nX: y\n\r\nbody\nmore\r\n"), []byte("Subject: a\nX: y\n\nbody\nmore\n")},
 		{"no final newline", []byte("Subject: a\n\nno newline"), []byte("Subject: a\n\nno newline\n")},
 		{"no final newline after CRLF", []byte("a\r\nb"), []byte("a\nb\n")},
-		{"CR CR LF", []byte("a\r\r\nb\r\n"), []byte("a\r\r\nb\n")},
+		{"CR CR LF", []byte("a\r\r\nb\r\n"), []byte("a\r\r\r\nb\n")}, // kept as served: Dovecot sends it as it is
 		{"lone CR", []byte("a\rb\n"), []byte("a\rb\n")},
 		{"lone CR at the end", []byte("a\nb\r"), []byte("a\nb\n")},
 		{"CR run", []byte("a\r\r\r\r\n"), nil},
@@ -125,7 +125,7 @@ func TestDeliver(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := makeMaildir(t)
-			require.NoError(t, deliver(context.Background(), dir, bytes.NewReader(tc.msg)))
+			require.NoError(t, deliver(context.Background(), dir, bytes.NewReader(tc.msg), owner{}))
 			stored := checkDelivered(t, dir, tc.msg)
 			if tc.stored != nil {
 				assert.Equal(t, tc.stored, stored)
@@ -148,10 +148,10 @@ func TestDeliver(t *testing.T) {
 func TestDeliverOneOctetAtATime(t *testing.T) {
 	msg := []byte("a\r\nb\r\r\nc\rd\r\n\r\n.\r\ne\r")
 	dir := makeMaildir(t)
-	require.NoError(t, deliver(context.Background(), dir, &oneByteReader{r: bytes.NewReader(msg)}))
+	require.NoError(t, deliver(context.Background(), dir, &oneByteReader{r: bytes.NewReader(msg)}, owner{}))
 	stored := checkDelivered(t, dir, msg)
 	other := makeMaildir(t)
-	require.NoError(t, deliver(context.Background(), other, bytes.NewReader(msg)))
+	require.NoError(t, deliver(context.Background(), other, bytes.NewReader(msg), owner{}))
 	assert.Equal(t, dirFile(t, other), stored)
 }
 
@@ -176,7 +176,7 @@ func dirFile(t *testing.T, dir string) []byte {
 
 func TestDeliverFileMode(t *testing.T) {
 	dir := makeMaildir(t)
-	require.NoError(t, deliver(context.Background(), dir, strings.NewReader("x\n")))
+	require.NoError(t, deliver(context.Background(), dir, strings.NewReader("x\n"), owner{}))
 	st, err := os.Stat(filepath.Join(dir, "new", dirNames(t, dir, "new")[0]))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
@@ -197,7 +197,7 @@ func TestDeliverManyInOrder(t *testing.T) {
 	dir := makeMaildir(t)
 	ctx := context.Background()
 	for i := range n {
-		require.NoError(t, deliver(ctx, dir, strings.NewReader(fmt.Sprintf("0 %d\n", i))))
+		require.NoError(t, deliver(ctx, dir, strings.NewReader(fmt.Sprintf("0 %d\n", i)), owner{}))
 	}
 	names := dirNames(t, dir, "new")
 	require.Len(t, names, n, "every delivery has its own name")
@@ -221,7 +221,7 @@ func TestDeliverManyConcurrently(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := deliver(ctx, dir, strings.NewReader(fmt.Sprintf("%d %d\n", g, i))); err != nil {
+				if err := deliver(ctx, dir, strings.NewReader(fmt.Sprintf("%d %d\n", g, i)), owner{}); err != nil {
 					errs <- err
 				}
 			}
@@ -255,7 +255,7 @@ func TestDeliverCancelled(t *testing.T) {
 	dir := makeMaildir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := deliver(ctx, dir, strings.NewReader("Subject: x\n\nx\n"))
+	err := deliver(ctx, dir, strings.NewReader("Subject: x\n\nx\n"), owner{})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, dirNames(t, dir, "new"))
 	assert.Empty(t, dirNames(t, dir, "tmp"))
@@ -267,7 +267,7 @@ func TestDeliverCancelledWhileReading(t *testing.T) {
 	dir := makeMaildir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &funcReader{r: strings.NewReader("Subject: x\n\nx\n"), atEOF: cancel}
-	err := deliver(ctx, dir, r)
+	err := deliver(ctx, dir, r, owner{})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, dirNames(t, dir, "new"))
 	assert.Empty(t, dirNames(t, dir, "tmp"))
@@ -309,7 +309,7 @@ func TestDeliverReaderFails(t *testing.T) {
 	for _, n := range []int{0, 10, 100 << 10} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			dir := makeMaildir(t)
-			err := deliver(context.Background(), dir, &failingReader{n: n})
+			err := deliver(context.Background(), dir, &failingReader{n: n}, owner{})
 			assert.ErrorIs(t, err, errMidway)
 			assert.Empty(t, dirNames(t, dir, "new"), "nothing is delivered")
 			assert.Empty(t, dirNames(t, dir, "tmp"), "the partial file is removed")
@@ -318,19 +318,19 @@ func TestDeliverReaderFails(t *testing.T) {
 }
 
 func TestDeliverWithoutMaildir(t *testing.T) {
-	err := deliver(context.Background(), filepath.Join(t.TempDir(), "none"), strings.NewReader("x\n"))
+	err := deliver(context.Background(), filepath.Join(t.TempDir(), "none"), strings.NewReader("x\n"), owner{})
 	assert.Error(t, err)
 }
 
 func TestEnsureMaildir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "Maildir")
-	require.NoError(t, ensureMaildir(dir))
+	require.NoError(t, ensureMaildir(dir, owner{}))
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		st, err := os.Stat(filepath.Join(dir, sub))
 		require.NoError(t, err)
 		assert.True(t, st.IsDir())
 	}
-	require.NoError(t, ensureMaildir(dir), "again is fine")
+	require.NoError(t, ensureMaildir(dir, owner{}), "again is fine")
 }
 
 func TestUniqueBaseNameAndHostname(t *testing.T) {

@@ -95,8 +95,8 @@ func FuzzDeliverRoundTrip(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		dir := t.TempDir()
-		require.NoError(t, ensureMaildir(dir))
-		require.NoError(t, deliver(context.Background(), dir, bytes.NewReader(msg)))
+		require.NoError(t, ensureMaildir(dir, owner{}))
+		require.NoError(t, deliver(context.Background(), dir, bytes.NewReader(msg), owner{}))
 
 		entries, err := os.ReadDir(filepath.Join(dir, "new"))
 		require.NoError(t, err)
@@ -113,6 +113,9 @@ func FuzzDeliverRoundTrip(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, want, served)
 		require.Equal(t, strconv.Itoa(len(served)), m[2], "W= is the served size")
+		size, err := fileSizes(filepath.Join(dir, "new", name))
+		require.NoError(t, err)
+		require.Equal(t, size.crlf, size.dovecot, "Dovecot counts the delivered file as W= too")
 
 		st, err := fh.Stat()
 		require.NoError(t, err)

@@ -9,11 +9,8 @@ import (
 
 // lockMaildrop is unsupported where flock is missing: Maildir file names
 // hold colons, which such systems do not allow either.
-func lockMaildrop(dir string) (*os.File, error) {
+func lockMaildrop(dir string, o owner) (*os.File, error) {
 	return nil, errors.ErrUnsupported
 }
 
 func unlockMaildrop(f *os.File) error { return f.Close() }
-
-// processExists cannot tell here; a lock is then stale only by its age.
-func processExists(pid int) bool { return true }

@@ -21,12 +21,14 @@ const lockFileName = "pop3d.lock"
 
 // lockMaildrop takes the maildrop lock of the Maildir at dir without
 // waiting: a maildrop that another session holds, in this process or
-// another, is pop3.ErrMailboxLocked.
-func lockMaildrop(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+// another, is pop3.ErrMailboxLocked. A lock file it creates belongs to o.
+func lockMaildrop(dir string, o owner) (*os.File, error) {
+	path := filepath.Join(dir, lockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("maildir: maildrop lock: %w", err)
 	}
+	o.fchown(f)
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EINTR) {
@@ -46,10 +48,4 @@ func lockMaildrop(dir string) (*os.File, error) {
 // unlockMaildrop releases a lock of lockMaildrop.
 func unlockMaildrop(f *os.File) error {
 	return f.Close() // closing the only descriptor releases the flock
-}
-
-// processExists reports whether a process with that pid runs on this host.
-func processExists(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

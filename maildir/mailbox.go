@@ -25,14 +25,15 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := ensureMaildir(u.dir); err != nil {
+	o := ownerFor(u.dir)
+	if err := ensureMaildir(u.dir, o); err != nil {
 		return nil, err
 	}
-	lock, err := lockMaildrop(u.dir)
+	lock, err := lockMaildrop(u.dir, o)
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := syncMaildir(ctx, u.dir, u.backend.logger)
+	msgs, err := syncMaildir(ctx, u.dir, u.backend.logger, o)
 	if err != nil {
 		unlockMaildrop(lock)
 		return nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
@@ -90,23 +91,17 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 		return nil, err
 	}
 	msg := &m.msgs[i]
-	f, err := os.Open(msg.path)
+	if msg.unreadable {
+		return nil, fmt.Errorf("maildir: message %s of %q could not be read when the maildrop was opened, so its size is unknown", msg.base, m.user.name)
+	}
+	f, err := openMessageFile(msg.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if path, ok := findFile(m.user.dir, msg.base); ok {
 			msg.path = path
-			f, err = os.Open(path)
+			f, err = openMessageFile(path)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		// What opens but is no message file (a directory, a device)
-		// fails the command now, before its +OK.
-		f.Close()
-		if err == nil {
-			err = errors.New("not a regular file")
-		}
 		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
 	}
 	return &messageReader{Reader: pop3.NewCRLFReader(f), file: f}, nil

@@ -19,26 +19,64 @@ type file struct {
 // cur/ meanwhile is seen at least once; when it is seen twice the cur/ name
 // wins. tmp/ and names that start with a dot are not messages.
 func scanFiles(dir string) (map[string]file, error) {
+	files, _, err := scanFilesAndDuplicates(dir)
+	return files, err
+}
+
+// scanFilesAndDuplicates is scanFiles that also returns the paths of the
+// other files seen under a base name that is already listed: the same file
+// seen twice as it moved, or a true duplicate (a copy restored beside the
+// original), which would stay hidden behind the other.
+func scanFilesAndDuplicates(dir string) (map[string]file, []string, error) {
 	files := make(map[string]file)
+	var duplicates []string
 	for _, sub := range []string{"new", "cur"} {
 		d, err := os.Open(filepath.Join(dir, sub))
 		if err != nil {
-			return nil, fmt.Errorf("maildir: %w", err)
+			return nil, nil, fmt.Errorf("maildir: %w", err)
 		}
 		names, err := d.Readdirnames(-1)
 		d.Close()
 		if err != nil {
-			return nil, fmt.Errorf("maildir: %w", err)
+			return nil, nil, fmt.Errorf("maildir: %w", err)
 		}
 		for _, name := range names {
 			if name == "" || name[0] == '.' {
 				continue
 			}
 			base := baseName(name)
+			if seen, ok := files[base]; ok {
+				duplicates = append(duplicates, seen.path)
+			}
 			files[base] = file{path: filepath.Join(dir, sub, name), base: base}
 		}
 	}
-	return files, nil
+	return files, duplicates, nil
+}
+
+// renameDuplicates gives each true duplicate a base name of its own, as
+// Dovecot does ("Fixed a duplicate"), so that it is listed as a message of
+// its own, with a new UID. It reports the files it renamed. A path that no
+// longer exists was the same file seen twice as it moved.
+func renameDuplicates(duplicates []string) (renamed int) {
+	for _, path := range duplicates {
+		if _, err := os.Lstat(path); err != nil {
+			continue
+		}
+		name := filepath.Base(path)
+		info := ""
+		if i := strings.IndexByte(name, ':'); i >= 0 {
+			info = name[i:]
+		}
+		target := filepath.Join(filepath.Dir(path), uniqueBaseName()+info)
+		if _, err := os.Lstat(target); err == nil {
+			continue
+		}
+		if os.Rename(path, target) == nil {
+			renamed++
+		}
+	}
+	return renamed
 }
 
 // findFile looks for the current name of the message whose base name is

@@ -1,9 +1,11 @@
 package maildir
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -22,7 +24,8 @@ var uidlistLockWait = 5 * time.Second
 
 // message is one message of a session's listing.
 type message struct {
-	uid   uint32
+	uid        uint32
+	unreadable bool // when listed: its size is unknown, so it is not served
 	order uint64 // the O extension; 0 without one
 	base  string
 	path  string
@@ -39,8 +42,10 @@ type message struct {
 // When the lock stays taken, it lists only the messages that the list
 // already knows: a new message waits for the next session rather than get
 // a UID that another writer may give to something else.
-func syncMaildir(ctx context.Context, dir string, logger *slog.Logger) ([]message, error) {
-	computed := make(map[string]int64)
+//
+// The files it writes belong to o.
+func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) ([]message, error) {
+	computed := make(map[string]sizes)
 	msgs, write, err := syncOnce(ctx, dir, logger, nil, computed)
 	if err != nil || !write {
 		return msgs, err
@@ -49,11 +54,15 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger) ([]messag
 	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
 		mode = st.Mode().Perm()
 	}
-	lock, err := lockUIDList(dir, uidlistLockWait, mode)
+	lock, err := lockUIDList(dir, uidlistLockWait, mode, o)
 	if errors.Is(err, errUIDListBusy) {
+		listed := known(msgs)
+		if len(listed) == 0 && len(msgs) > 0 {
+			return nil, fmt.Errorf("%w, and the Maildir has no usable list yet", err)
+		}
 		logger.Warn("maildir: the uidlist is locked by another program; new messages wait for the next session",
 			"dir", dir, "lock", filepath.Join(dir, uidlistLockName))
-		return known(msgs), nil
+		return listed, nil
 	}
 	if err != nil {
 		return nil, err
@@ -72,28 +81,39 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger) ([]messag
 // the lock.
 // computed keeps the sizes read from files, by base name, for the second
 // pass.
-func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]int64) ([]message, bool, error) {
-	files, err := scanFiles(dir)
+func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]sizes) ([]message, bool, error) {
+	files, duplicates, err := scanFilesAndDuplicates(dir)
 	if err != nil {
 		return nil, false, err
 	}
+	if len(duplicates) > 0 && lock != nil {
+		if n := renameDuplicates(duplicates); n > 0 {
+			logger.Warn("maildir: files had the base name of another message; they were renamed to be listed as messages of their own",
+				"dir", dir, "renamed", n)
+			if files, err = scanFiles(dir); err != nil {
+				return nil, false, err
+			}
+		}
+	}
 	list, problems, err := readUIDList(dir)
-	write := list == nil || err != nil || len(problems) > 0
+	write := list == nil || err != nil || len(problems) > 0 || len(duplicates) > 0
 	switch {
 	case errors.Is(err, errUIDListHeader):
-		fresh := newUIDList(dir, lock != nil)
+		fresh := newUIDList(dir, lock)
 		if lock != nil {
 			logger.Warn("maildir: the header of dovecot-uidlist is unreadable; it is rebuilt with a new UIDVALIDITY, so the unique-ids of the maildrop change",
 				"dir", dir, "error", err, "uidvalidity", fresh.uidValidity)
 		}
-		if list != nil {
+		if list != nil && lock != nil {
+			// Without the lock, the new UIDVALIDITY is not kept: no
+			// unique-id may be shown with it.
 			fresh.records, fresh.nextUID = list.records, list.nextUID
 		}
 		list = fresh
 	case err != nil:
 		return nil, false, fmt.Errorf("maildir: reading %s: %w", uidlistName, err)
 	case list == nil:
-		list = newUIDList(dir, lock != nil)
+		list = newUIDList(dir, lock)
 	}
 	if lock != nil && len(problems) > 0 {
 		logger.Warn("maildir: dovecot-uidlist had records that do not parse; it is rewritten without them",
@@ -123,7 +143,9 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 		// A file renamed while the directory was read can be missed;
 		// look once more before its record is dropped for good.
 		if again, err := scanFiles(dir); err == nil {
-			kept, msgs = recoverMissing(ctx, list, kept, msgs, files, again, computed)
+			if kept, msgs, err = recoverMissing(ctx, list, kept, msgs, files, again, computed); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 
@@ -165,7 +187,7 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 
 // recoverMissing matches records whose files were not found against a
 // second scan, and adds those found.
-func recoverMissing(ctx context.Context, list *uidlist, kept []record, msgs []message, unmatched, again map[string]file, computed map[string]int64) ([]record, []message) {
+func recoverMissing(ctx context.Context, list *uidlist, kept []record, msgs []message, unmatched, again map[string]file, computed map[string]sizes) ([]record, []message, error) {
 	have := make(map[string]bool, len(kept))
 	for _, r := range kept {
 		have[r.base] = true
@@ -181,20 +203,20 @@ func recoverMissing(ctx context.Context, list *uidlist, kept []record, msgs []me
 		}
 		m, _, err := messageOf(ctx, rec, f, list.uidValidity, computed)
 		if err != nil {
-			continue
+			return nil, nil, err // keep the list as it is
 		}
 		delete(unmatched, rec.base)
 		msgs = append(msgs, m)
 		kept = append(kept, *rec)
 	}
 	slices.SortFunc(kept, func(a, b record) int { return int64Cmp(int64(a.uid), int64(b.uid)) })
-	return kept, msgs
+	return kept, msgs, nil
 }
 
 // messageOf builds the listing entry of the file f of rec, computing the
 // size when neither the name nor the record has it (changed reports that
 // the record got a W extension).
-func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, computed map[string]int64) (message, bool, error) {
+func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, computed map[string]sizes) (message, bool, error) {
 	m := message{uid: rec.uid, base: f.base, path: f.path}
 	if o, ok := rec.extension(extPOP3Order); ok {
 		m.order, _ = strconv.ParseUint(o, 10, 64)
@@ -216,32 +238,71 @@ func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, com
 			return m, false, nil
 		}
 	}
-	n, ok := computed[f.base]
+	size, ok := computed[f.base]
 	if !ok {
 		if err := ctx.Err(); err != nil {
 			return m, false, err
 		}
 		var err error
-		if n, err = fileCRLFSize(f.path); err != nil {
-			// An unreadable file is listed with size 0; RETR then
-			// fails for it alone, and the size is computed again next
-			// time.
+		if size, err = fileSizes(f.path); err != nil {
+			// Listed with size 0, and RETR and TOP fail for it alone;
+			// the size is read again next session.
+			m.unreadable = true
 			return m, false, nil
 		}
-		computed[f.base] = n
+		computed[f.base] = size
 	}
-	m.size = n
-	rec.setExtension(extVirtualSize, strconv.FormatInt(n, 10))
+	m.size = size.crlf
+	if size.crlf != size.dovecot {
+		// Dovecot would read a W of ours as its own count, and send
+		// another number of octets: keep it out of the shared list.
+		return m, false, nil
+	}
+	rec.setExtension(extVirtualSize, strconv.FormatInt(size.crlf, 10))
 	return m, true, nil
 }
 
-func fileCRLFSize(path string) (int64, error) {
-	f, err := os.Open(path)
+// sizes is a message file's size as this package serves it (pop3.CRLFSize)
+// and as Dovecot counts it (one more octet for each LF without a CR before
+// it). They differ only for a file that does not end in LF, or that has a
+// CR CR LF, which Dovecot sends as it is.
+type sizes struct{ crlf, dovecot int64 }
+
+func fileSizes(path string) (sizes, error) {
+	f, err := openMessageFile(path)
 	if err != nil {
-		return 0, err
+		return sizes{}, err
 	}
 	defer f.Close()
-	return pop3.CRLFSize(f)
+	var dc dovecotCounter
+	n, err := pop3.CRLFSize(io.TeeReader(f, &dc))
+	return sizes{crlf: n, dovecot: dc.n}, err
+}
+
+// dovecotCounter counts what it is written as Dovecot counts a message's
+// virtual size.
+type dovecotCounter struct {
+	n      int64
+	lastCR bool
+}
+
+func (d *dovecotCounter) Write(p []byte) (int, error) {
+	d.n += int64(len(p))
+	for i := 0; ; {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j
+		if !(i > 0 && p[i-1] == '\r' || i == 0 && d.lastCR) {
+			d.n++
+		}
+		i++
+	}
+	if len(p) > 0 {
+		d.lastCR = p[len(p)-1] == '\r'
+	}
+	return len(p), nil
 }
 
 // validUIDL reports whether a migrated unique-id can be sent as one (RFC

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,8 +83,8 @@ func (r *record) setExtension(key byte, value string) {
 // unreadable one, as Dovecot does: a random GUID, UIDs from 1, and a
 // UIDVALIDITY that the Maildir has not had before: one more than the last
 // one that dovecot-uidvalidity records, or else the clock's seconds. With
-// record, it writes the new value there (under the uidlist lock).
-func newUIDList(dir string, record bool) *uidlist {
+// the uidlist lock held, it writes the new value there.
+func newUIDList(dir string, lock *uidlistLock) *uidlist {
 	v := uint32(time.Now().Unix())
 	path := filepath.Join(dir, uidvalidityName)
 	if data, err := os.ReadFile(path); err == nil {
@@ -94,8 +95,8 @@ func newUIDList(dir string, record bool) *uidlist {
 	if v == 0 {
 		v = 1 // 0 is no UIDVALIDITY
 	}
-	if record {
-		_ = os.WriteFile(path, fmt.Appendf(nil, "%08x", v), 0o600)
+	if lock != nil {
+		_ = replaceFile(path, fmt.Appendf(nil, "%08x", v), lock.mode, lock.owner)
 	}
 	return &uidlist{uidValidity: v, nextUID: 1, guid: newGUID()}
 }
@@ -135,6 +136,8 @@ func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 		l, version = &uidlist{}, 3
 	}
 	var maxUID uint32
+	seen := make(map[string]int)
+	dropped := false
 	for i, line := range lines[1:] {
 		rec, err := parseRecord(string(line), version)
 		if err == nil && rec.uid <= maxUID {
@@ -144,8 +147,20 @@ func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 			problems = append(problems, fmt.Sprintf("line %d: %v", i+2, err))
 			continue
 		}
+		if prev, ok := seen[rec.base]; ok {
+			// Dovecot appends a new record when a file it had dropped
+			// comes back; the later UID is the one it uses.
+			problems = append(problems, fmt.Sprintf("line %d: a second record of %s (UID %d, then %d); the later one counts, as in Dovecot",
+				i+2, rec.base, l.records[prev].uid, rec.uid))
+			l.records[prev].uid = 0
+			dropped = true
+		}
+		seen[rec.base] = len(l.records)
 		maxUID = rec.uid
 		l.records = append(l.records, rec)
+	}
+	if dropped {
+		l.records = slices.DeleteFunc(l.records, func(r record) bool { return r.uid == 0 })
 	}
 	// Dovecot appends records without updating the header, so N may lag.
 	l.nextUID = max(l.nextUID, maxUID+1)
@@ -290,8 +305,9 @@ var errUIDListBusy = errors.New("maildir: dovecot-uidlist.lock is held by anothe
 // dovecot-uidlist, so that readers see the old list or the new one and
 // never a part, and removes the lock.
 type uidlistLock struct {
-	dir  string
-	mode os.FileMode
+	dir   string
+	mode  os.FileMode
+	owner owner
 }
 
 // lockUIDList takes the uidlist lock of dir, waiting up to wait for another
@@ -299,13 +315,13 @@ type uidlistLock struct {
 // process of this host that no longer runs (after the two seconds a new
 // lock may take to get its content), and a lock of another host or without
 // a readable owner once nothing has touched it for uidlistStaleAfter. mode
-// is for the new list.
-func lockUIDList(dir string, wait time.Duration, mode os.FileMode) (*uidlistLock, error) {
+// and o are for the new list.
+func lockUIDList(dir string, wait time.Duration, mode os.FileMode, o owner) (*uidlistLock, error) {
 	path := filepath.Join(dir, uidlistLockName)
 	deadline := time.Now().Add(wait)
 	delay := time.Millisecond
 	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := createFile(path, 0o600, o)
 		if err == nil {
 			_, werr := fmt.Fprintf(f, "%d:%s", os.Getpid(), lockHostname)
 			cerr := f.Close()
@@ -313,7 +329,7 @@ func lockUIDList(dir string, wait time.Duration, mode os.FileMode) (*uidlistLock
 				_ = os.Remove(path)
 				return nil, fmt.Errorf("maildir: writing %s: %w", uidlistLockName, errors.Join(werr, cerr))
 			}
-			return &uidlistLock{dir: dir, mode: mode}, nil
+			return &uidlistLock{dir: dir, mode: mode, owner: o}, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("maildir: %w", err)
@@ -372,7 +388,12 @@ func staleLock(path string) bool {
 // caller releases the lock afterwards, once.
 func (k *uidlistLock) commit(l *uidlist) error {
 	tmp := filepath.Join(k.dir, uidlistName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, k.mode)
+	// A file left by a writer that died, or planted, is replaced, never
+	// written through.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("maildir: writing %s: %w", uidlistName, err)
+	}
+	f, err := createFile(tmp, k.mode, k.owner)
 	if err != nil {
 		return fmt.Errorf("maildir: writing %s: %w", uidlistName, err)
 	}

@@ -286,7 +286,7 @@ func TestLockUIDListCommit(t *testing.T) {
 	// renamed over it, not the old one rewritten in place.
 	require.NoError(t, os.Link(filepath.Join(dir, uidlistName), filepath.Join(dir, "old-link")))
 
-	lock, err := lockUIDList(dir, 0, 0o640)
+	lock, err := lockUIDList(dir, 0, 0o640, owner{})
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("%d:%s", os.Getpid(), lockHostname), lockContent(t, dir),
 		"the lock holds <pid>:<host> while it is held")
@@ -309,7 +309,7 @@ func TestLockUIDListCommit(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(dir, uidlistName+".tmp"))
 	assert.NoFileExists(t, filepath.Join(dir, uidlistLockName), "release removes the lock")
 
-	again, err := lockUIDList(dir, 0, 0o600)
+	again, err := lockUIDList(dir, 0, 0o600, owner{})
 	require.NoError(t, err, "the lock can be taken again")
 	again.release()
 	assert.NoFileExists(t, filepath.Join(dir, uidlistLockName))
@@ -323,7 +323,7 @@ func TestLockUIDListCommitFailureKeepsOldList(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, uidlistName), []byte(old), 0o600))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, uidlistName+".tmp", "blocker"), 0o700))
 
-	lock, err := lockUIDList(dir, 0, 0o600)
+	lock, err := lockUIDList(dir, 0, 0o600, owner{})
 	require.NoError(t, err)
 	err = lock.commit(&uidlist{uidValidity: 7, nextUID: 9, guid: "x"})
 	assert.Error(t, err)
@@ -336,11 +336,11 @@ func TestLockUIDListCommitFailureKeepsOldList(t *testing.T) {
 
 func TestLockUIDListBusy(t *testing.T) {
 	dir := t.TempDir()
-	first, err := lockUIDList(dir, 0, 0o600)
+	first, err := lockUIDList(dir, 0, 0o600, owner{})
 	require.NoError(t, err)
 
 	start := time.Now()
-	second, err := lockUIDList(dir, 80*time.Millisecond, 0o600)
+	second, err := lockUIDList(dir, 80*time.Millisecond, 0o600, owner{})
 	assert.ErrorIs(t, err, errUIDListBusy)
 	assert.Nil(t, second)
 	assert.GreaterOrEqual(t, time.Since(start), 80*time.Millisecond, "it waited")
@@ -351,7 +351,7 @@ func TestLockUIDListBusy(t *testing.T) {
 	// Released while a waiter waits: the waiter gets it.
 	done := make(chan error, 1)
 	go func() {
-		k, err := lockUIDList(dir, 5*time.Second, 0o600)
+		k, err := lockUIDList(dir, 5*time.Second, 0o600, owner{})
 		if err == nil {
 			k.release()
 		}
@@ -389,7 +389,7 @@ func TestLockUIDListStaleness(t *testing.T) {
 			dir := t.TempDir()
 			plantLock(t, dir, tc.content, tc.age)
 			// No wait: a lock that is not broken at once is busy.
-			lock, err := lockUIDList(dir, 0, 0o600)
+			lock, err := lockUIDList(dir, 0, 0o600, owner{})
 			if !tc.broken {
 				assert.ErrorIs(t, err, errUIDListBusy)
 				assert.Equal(t, tc.content, lockContent(t, dir), "the lock is left alone")
@@ -408,7 +408,7 @@ func TestLockUIDListStaleness(t *testing.T) {
 func TestLockUIDListOwnPIDLeftover(t *testing.T) {
 	dir := t.TempDir()
 	plantLock(t, dir, fmt.Sprintf("%d:%s", os.Getpid(), lockHostname), time.Hour)
-	lock, err := lockUIDList(dir, 20*time.Millisecond, 0o600)
+	lock, err := lockUIDList(dir, 20*time.Millisecond, 0o600, owner{})
 	require.NoError(t, err, "a lock of this pid from an earlier process is broken")
 	require.NoError(t, err)
 	lock.release()
@@ -428,7 +428,7 @@ func TestLockUIDListUnremovableStaleLock(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		k, err := lockUIDList(dir, 50*time.Millisecond, 0o600)
+		k, err := lockUIDList(dir, 50*time.Millisecond, 0o600, owner{})
 		if err == nil {
 			k.release()
 		}
@@ -454,7 +454,7 @@ func discardLogger(buf *bytes.Buffer) *slog.Logger {
 func makeMaildir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	require.NoError(t, ensureMaildir(dir))
+	require.NoError(t, ensureMaildir(dir, owner{}))
 	return dir
 }
 
@@ -479,7 +479,7 @@ func TestSyncAfterCrashedWriter(t *testing.T) {
 	plantLock(t, dir, fmt.Sprintf("%d:%s", deadPID(t), lockHostname), 3*time.Second)
 
 	var logs bytes.Buffer
-	msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs))
+	msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
 	require.NoError(t, err)
 	require.Len(t, msgs, 3)
 	assert.Equal(t, uint32(7), msgs[0].uid)
@@ -512,7 +512,7 @@ func TestSyncWithLeftoversAndNothingToWrite(t *testing.T) {
 	plantLock(t, dir, fmt.Sprintf("%d:%s", deadPID(t), lockHostname), 3*time.Second)
 
 	var logs bytes.Buffer
-	msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs))
+	msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, uint32(2), msgs[0].uid)
@@ -528,7 +528,7 @@ func TestNewUIDList(t *testing.T) {
 		for _, content := range []string{"6b0561aa", "6b0561aa\n", "6B0561AA"} {
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, uidvalidityName), []byte(content), 0o600))
-			l := newUIDList(dir, true)
+			l := newUIDList(dir, &uidlistLock{dir: dir, mode: 0o600})
 			assert.Equal(t, uint32(0x6b0561ab), l.uidValidity, "%q", content)
 			assert.Equal(t, uint32(1), l.nextUID)
 			assert.Regexp(t, `^[0-9a-f]{32}$`, l.guid)
@@ -541,20 +541,20 @@ func TestNewUIDList(t *testing.T) {
 	t.Run("without the file", func(t *testing.T) {
 		dir := t.TempDir()
 		before := time.Now().Unix()
-		l := newUIDList(dir, true)
+		l := newUIDList(dir, &uidlistLock{dir: dir, mode: 0o600})
 		after := time.Now().Unix()
 		assert.GreaterOrEqual(t, int64(l.uidValidity), before)
 		assert.LessOrEqual(t, int64(l.uidValidity), after)
 		data, err := os.ReadFile(filepath.Join(dir, uidvalidityName))
 		require.NoError(t, err)
 		assert.Equal(t, fmt.Sprintf("%08x", l.uidValidity), string(data))
-		next := newUIDList(dir, true)
+		next := newUIDList(dir, &uidlistLock{dir: dir, mode: 0o600})
 		assert.Equal(t, l.uidValidity+1, next.uidValidity, "the next list of the Maildir gets one more")
 		assert.NotEqual(t, l.guid, next.guid, "each list gets its own GUID")
 	})
 	t.Run("without recording", func(t *testing.T) {
 		dir := t.TempDir()
-		l := newUIDList(dir, false)
+		l := newUIDList(dir, nil)
 		assert.InDelta(t, time.Now().Unix(), int64(l.uidValidity), 2)
 		assert.NoFileExists(t, filepath.Join(dir, uidvalidityName))
 	})
@@ -562,14 +562,14 @@ func TestNewUIDList(t *testing.T) {
 		for _, content := range []string{"", "zz", "00000000", "123456789"} {
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, uidvalidityName), []byte(content), 0o600))
-			l := newUIDList(dir, false)
+			l := newUIDList(dir, nil)
 			assert.InDelta(t, time.Now().Unix(), int64(l.uidValidity), 2, "%q falls back to the clock", content)
 		}
 	})
 	t.Run("wrap", func(t *testing.T) {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, uidvalidityName), []byte("ffffffff"), 0o600))
-		l := newUIDList(dir, true)
+		l := newUIDList(dir, &uidlistLock{dir: dir, mode: 0o600})
 		assert.NotZero(t, l.uidValidity)
 		data, err := os.ReadFile(filepath.Join(dir, uidvalidityName))
 		require.NoError(t, err)
@@ -579,7 +579,7 @@ func TestNewUIDList(t *testing.T) {
 
 // The header that newUIDList makes parses back.
 func TestNewUIDListMarshalsAndParses(t *testing.T) {
-	l := newUIDList(t.TempDir(), false)
+	l := newUIDList(t.TempDir(), nil)
 	l.records = []record{{uid: 1, base: "a"}}
 	l.nextUID = 2
 	text := marshalString(t, l)
@@ -643,7 +643,7 @@ func TestSyncReleasesTheLockOnce(t *testing.T) {
 			took <- true
 		}()
 		var logs bytes.Buffer
-		msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs))
+		msgs, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
 		close(stop)
 		require.NoError(t, err)
 		require.Len(t, msgs, 301)
