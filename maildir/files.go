@@ -132,3 +132,17 @@ func ensureMaildir(dir string, o owner) error {
 	}
 	return nil
 }
+
+// errTargetExists is why renameNoReplace did not rename.
+var errTargetExists = errors.New("maildir: a file of that name exists already")
+
+// renameNoReplace renames a message file unless the new name is taken: a
+// rename over another message would remove it. (A file that appears
+// between the check and the rename is a race this package shares with
+// Dovecot's own renames.)
+func renameNoReplace(from, to string) error {
+	if _, err := os.Lstat(to); err == nil {
+		return errTargetExists
+	}
+	return os.Rename(from, to)
+}

@@ -182,7 +182,7 @@ func moveToCur(dir string, msgs []message) {
 			name += ":2,"
 		}
 		target := filepath.Join(dir, "cur", name)
-		if os.Rename(m.path, target) == nil {
+		if renameNoReplace(m.path, target) == nil {
 			m.path = target
 		}
 	}
@@ -211,7 +211,7 @@ func markSeen(dir string, msg *message) error {
 			flags = string(b)
 		}
 		target := filepath.Join(dir, "cur", msg.base+":2,"+flags)
-		err := os.Rename(msg.path, target)
+		err := renameNoReplace(msg.path, target)
 		if !errors.Is(err, fs.ErrNotExist) {
 			if err == nil {
 				msg.path = target
