@@ -33,7 +33,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 	if err != nil {
 		return err
 	}
-	dir, err := b.template.expand(name, entry.Home)
+	dir, err := b.maildirOf(name, entry)
 	if err != nil {
 		return fmt.Errorf("maildir: deliver to %q: %w", name, err)
 	}

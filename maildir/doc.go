@@ -5,7 +5,10 @@
 //
 //   - Users and passwords come from a [passwd.Source], such as Dovecot's
 //     passwd-file read by [passwd.OpenFile]. User names are lower-cased
-//     first, as Dovecot's default auth_username_format does.
+//     first (A to Z only), as Dovecot's default auth_username_format %Lu
+//     does. The extra fields nologin, allow_nets, userdb_home and
+//     userdb_mail (maildir: locations) are honoured as Dovecot does; see
+//     [New].
 //   - The maildrop is the Maildir's new/ and cur/ (not tmp/, nor names that
 //     start with a dot), listed by UID, or in the POP3 order of a migration
 //     (the O extension) where records carry one.

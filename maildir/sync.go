@@ -25,12 +25,12 @@ var uidlistLockWait = 5 * time.Second
 // message is one message of a session's listing.
 type message struct {
 	uid        uint32
-	unreadable bool // when listed: its size is unknown, so it is not served
-	order uint64 // the O extension; 0 without one
-	base  string
-	path  string
-	size  int64
-	uidl  string
+	unreadable bool   // when listed: its size is unknown, so it is not served
+	order      uint64 // the O extension; 0 without one
+	base       string
+	path       string
+	size       int64
+	uidl       string
 }
 
 // syncMaildir lists the Maildir at dir as Dovecot would: every message file

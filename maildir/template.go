@@ -29,10 +29,27 @@ type templatePart struct {
 // longVariables are Dovecot's long names of the variables (%{user}, ...).
 var longVariables = map[string]byte{"user": 'u', "username": 'n', "domain": 'd', "home": 'h'}
 
-// parseTemplate reads a template with Dovecot's variables: %u the user
-// name, %n its local part, %d its domain, %h the home directory of the
-// user's passwd entry, %% a percent sign.
+// parseTemplate reads the Backend's template with Dovecot's variables: %u
+// the user name, %n its local part, %d its domain, %h the home directory
+// of the user's passwd entry, %% a percent sign. A template that names no
+// user (%u, %n or %h) is an error, since every user would share one
+// Maildir; see parsePath for the other rules.
 func parseTemplate(s string) (*template, error) {
+	t, err := parsePath(s)
+	if err != nil {
+		return nil, err
+	}
+	if !t.uses['u'] && !t.uses['n'] && !t.uses['h'] {
+		return nil, fmt.Errorf("maildir: template %q names no user (%%u, %%n or %%h): every user would share one Maildir", s)
+	}
+	return t, nil
+}
+
+// parsePath reads a path with the variables of parseTemplate, without
+// requiring one that names the user: a per-user location may be a fixed
+// path. A ".." element, an unknown variable, an unclosed %{ and a trailing
+// % are errors.
+func parsePath(s string) (*template, error) {
 	if hasDotDot(s) {
 		return nil, fmt.Errorf("maildir: template %q has a \"..\" element", s)
 	}
@@ -75,9 +92,6 @@ func parseTemplate(s string) (*template, error) {
 		t.uses[v] = true
 	}
 	t.parts = append(t.parts, templatePart{literal: lit.String()})
-	if !t.uses['u'] && !t.uses['n'] && !t.uses['h'] {
-		return nil, fmt.Errorf("maildir: template %q names no user (%%u, %%n or %%h): every user would share one Maildir", s)
-	}
 	if len(t.parts) == 1 {
 		t.prefix = s
 	}
@@ -193,4 +207,80 @@ func hasDotDot(path string) bool {
 		}
 	}
 	return false
+}
+
+// errUnsupportedLocation is a per-user mail location (the userdb field
+// mail) that this package cannot serve: the login fails.
+var errUnsupportedLocation = errors.New("maildir: mail location not supported")
+
+// ignoredLocationKeys are the keys of a mail location that do not move the
+// INBOX's files or its dovecot-uidlist, and so do not matter to this
+// package: the index files, which it does not use, and settings of the
+// other mailboxes. LAYOUT is ignored only as "Maildir++", the default.
+var ignoredLocationKeys = map[string]bool{
+	"INDEX": true, "INDEXPVT": true, "INDEXSHARED": true, "ITERINDEX": true, "LISTINDEX": true,
+	"UTF-8": true, "BROKENCHAR": true, "NO-NOSELECT": true, "KEEP-NOSELECT": true, "SUBSCRIPTIONS": true,
+}
+
+// parseMailLocation reads a per-user mail location, in Dovecot's syntax
+// "maildir:PATH[:KEY=VALUE...]", where "::" is a literal colon in PATH or a
+// value. The driver is matched in any letter case; any other driver than
+// maildir, or a location without one (Dovecot's autodetection), is
+// errUnsupportedLocation. PATH "~" or "~/..." is the home directory (%h);
+// PATH takes the variables of parseTemplate but need not name the user, as
+// parsePath reads it. The keys in ignoredLocationKeys and LAYOUT=Maildir++
+// are ignored; any other key (INBOX, CONTROL, VOLATILEDIR, another LAYOUT,
+// DIRNAME, ...) is errUnsupportedLocation, since it could move the files
+// that Dovecot reads for POP3 away from where this package reads them.
+func parseMailLocation(loc string) (*template, error) {
+	driver, rest, ok := strings.Cut(loc, ":")
+	if !ok || strings.ContainsRune(driver, '/') {
+		return nil, fmt.Errorf("%w: %q names no driver (as in \"maildir:~/Maildir\"), and autodetection is not supported", errUnsupportedLocation, loc)
+	}
+	if !strings.EqualFold(driver, "maildir") {
+		return nil, fmt.Errorf("%w: %q uses the driver %q; only maildir is supported", errUnsupportedLocation, loc, driver)
+	}
+	args := splitLocation(rest)
+	path := args[0]
+	for _, arg := range args[1:] {
+		key, value, _ := strings.Cut(arg, "=")
+		if ignoredLocationKeys[key] || key == "LAYOUT" && strings.EqualFold(value, "Maildir++") {
+			continue
+		}
+		return nil, fmt.Errorf("%w: %q has the option %q, which this package does not support", errUnsupportedLocation, loc, arg)
+	}
+	switch {
+	case path == "":
+		return nil, fmt.Errorf("%w: %q has no path", errUnsupportedLocation, loc)
+	case path == "~" || strings.HasPrefix(path, "~/"):
+		path = "%h" + path[1:]
+	}
+	t, err := parsePath(path)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: mail location %q: %w", loc, err)
+	}
+	return t, nil
+}
+
+// splitLocation splits the part of a mail location after the driver at
+// its colons, reading "::" as a colon that belongs to the argument, and
+// ignoring a trailing colon, as Dovecot's mailbox_list_settings_parse does.
+// It returns at least one argument.
+func splitLocation(s string) []string {
+	fields := strings.Split(s, ":")
+	var args []string
+	for i := 0; i < len(fields); {
+		arg := fields[i]
+		i++
+		for i < len(fields) && fields[i] == "" {
+			i++
+			if i == len(fields) {
+				break // a trailing ":"
+			}
+			arg += ":" + fields[i]
+			i++
+		}
+		args = append(args, arg)
+	}
+	return args
 }
