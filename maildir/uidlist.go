@@ -120,8 +120,10 @@ var errUIDListHeader = errors.New("unreadable header")
 // and reported in problems, with its line number; the others keep their
 // UIDs. A header that does not parse is an error, returned with the
 // records that do: the UIDVALIDITY is lost, the UIDs need not be.
-// A last line without its line end is a write that did not finish, and is
-// read only if it parses.
+// A last line without its line end is a write that did not finish; it is
+// read if it parses (Dovecot drops it, and gives its file a new UID when
+// it next writes the list; this package keeps the UID and writes the line
+// whole, which Dovecot then reads).
 func parseUIDList(data []byte) (l *uidlist, problems []string, err error) {
 	lines := bytes.Split(data, []byte{'\n'})
 	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
