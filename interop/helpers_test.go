@@ -23,6 +23,7 @@ import (
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/internal/testprog"
 	"github.com/gopop3/pop3/memory"
 )
 
@@ -271,22 +272,10 @@ func (s *testServer) assertTraced(t *testing.T, command string) {
 	assert.Contains(t, s.trace.String(), " C: "+command+"\n", "the server trace shows the client sent %q", command)
 }
 
-// requireClient returns the path of an external client program. When it
-// is missing the test is skipped, or fails when CI is "true", naming the
-// Debian package that provides it.
+// requireClient finds a client program; see testprog.Require.
 func requireClient(t *testing.T, program, debianPackage string) string {
 	t.Helper()
-	path, err := exec.LookPath(program)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found (%v): install the Debian package %s (apt-get install -y %s)",
-		program, err, debianPackage, debianPackage)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testprog.Require(t, program, debianPackage)
 }
 
 // clientEnv is the whole environment of an external client: a private

@@ -2,7 +2,6 @@ package passwd
 
 import (
 	"encoding/base64"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3/internal/testprog"
 )
 
 // hashNames are the names TestHash and TestHashDoveadm try: every scheme,
@@ -86,14 +87,7 @@ func TestHashErrors(t *testing.T) {
 // is not installed, except in CI, where it must be.
 func doveadm(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("doveadm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("doveadm (Dovecot) is not on PATH, and CI=true: %v", err)
-		}
-		t.Skipf("skipping: doveadm (Dovecot) is not on PATH: %v", err)
-	}
-	return path
+	return testprog.Require(t, "doveadm", "dovecot-core")
 }
 
 // doveadmVerifies reports whether `doveadm pw -t stored -p password`

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3/internal/testprog"
 )
 
 // Dovecot is a Dovecot 2.3 serving POP3 on loopback from a temporary
@@ -35,7 +37,7 @@ type Dovecot struct {
 // test skips, or fails under CI=true.
 func Start(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	bin := RequireProgram(t, "dovecot", "dovecot-core dovecot-pop3d")
+	bin := testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
 	// Not t.TempDir: its parent is private, and Dovecot's processes run
 	// as other users.
 	root, err := os.MkdirTemp("", "pop3-dovecot-")
@@ -132,21 +134,6 @@ func (dc *Dovecot) Chown(t testing.TB, users ...string) {
 			return os.Lchown(p, dc.uid, dc.gid)
 		}))
 	}
-}
-
-// RequireProgram finds a program the test needs: without it the test
-// skips, naming the Debian packages that have it, except under CI=true,
-// where that is a failure.
-func RequireProgram(t testing.TB, name, packages string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed, and CI must run this test (.ci/run installs it)", name)
-		}
-		t.Skipf("%s is not installed (Debian: apt-get install %s)", name, packages)
-	}
-	return path
 }
 
 func freePort(t testing.TB) int {
