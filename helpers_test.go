@@ -1,7 +1,6 @@
 package pop3_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -103,10 +102,3 @@ func eventually(t testing.TB, cond func() bool, waitFor, tick time.Duration) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// contextWithTimeout is a short helper for Shutdown calls.
-func contextWithTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
