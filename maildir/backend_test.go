@@ -120,3 +120,15 @@ type passwdSource struct{}
 func (passwdSource) Lookup(context.Context, string) (*passwd.Entry, error) {
 	return nil, passwd.ErrNotFound
 }
+
+// A hash in a scheme the passwd package does not know fails that login,
+// with a log line naming the scheme and not the hash; other users log in.
+func TestLoginWithAnUnknownScheme(t *testing.T) {
+	b, _, logs := testMaildirs(t, "alice:{NOSUCH-SCHEME}c2VjcmV0", "bob:{PLAIN}pw")
+	_, err := b.Login(context.Background(), nil, "alice", "secret")
+	assert.ErrorIs(t, err, pop3.ErrAuthFailed)
+	assert.Contains(t, logs.String(), "NOSUCH-SCHEME")
+	assert.NotContains(t, logs.String(), "c2VjcmV0")
+	_, err = b.Login(context.Background(), nil, "bob", "pw")
+	assert.NoError(t, err)
+}

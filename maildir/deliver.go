@@ -174,7 +174,7 @@ func syncDir(dir string) error {
 var (
 	uniqueMu   sync.Mutex
 	uniqueLast time.Time
-	hostname   = safeHostname()
+	hostname   = escapeHostname(lockHostname)
 )
 
 // uniqueBaseName returns a new "<seconds>.M<microseconds>P<pid>.<host>"
@@ -192,12 +192,8 @@ func uniqueBaseName() string {
 		"P" + strconv.Itoa(os.Getpid()) + "." + hostname
 }
 
-// safeHostname is the host name for Maildir file names, with '/' and ':'
-// written as \057 and \072 as the Maildir convention asks.
-func safeHostname() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
-	}
+// escapeHostname is a host name for Maildir file names, with '/', ':' and
+// ',' written as \057, \072 and \054 as the Maildir convention asks.
+func escapeHostname(h string) string {
 	return strings.NewReplacer("/", `\057`, ":", `\072`, ",", `\054`).Replace(h)
 }

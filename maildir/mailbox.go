@@ -52,8 +52,7 @@ type mailbox struct {
 	lock      *os.File
 	msgs      []message
 	infos     []pop3.MessageInfo
-	retrieved []bool // RETR'd, to be marked seen at Close
-	deleted   []int
+	retrieved []bool // RETR'd and not removed: to be marked seen at Close
 	closed    bool
 }
 
@@ -142,7 +141,7 @@ func (m *mailbox) Delete(ctx context.Context, indexes []int) error {
 			errs = append(errs, fmt.Errorf("maildir: removing %s of %q: %w", msg.base, m.user.name, err))
 			continue
 		}
-		m.deleted = append(m.deleted, i)
+		m.retrieved[i] = false
 	}
 	_ = syncDir(filepath.Join(m.user.dir, "cur"))
 	return errors.Join(errs...)
@@ -157,7 +156,7 @@ func (m *mailbox) Close() error {
 	}
 	m.closed = true
 	for i, got := range m.retrieved {
-		if got && !slices.Contains(m.deleted, i) {
+		if got {
 			if err := markSeen(m.user.dir, &m.msgs[i]); err != nil {
 				m.user.backend.logger.Warn("maildir: could not mark a retrieved message seen",
 					"user", m.user.name, "message", m.msgs[i].base, "error", err)

@@ -94,7 +94,10 @@ func findFile(dir, base string) (path string, ok bool) {
 // sizeFromName reads ",W=<size>" from a Maildir file name: the size with
 // CRLF line ends, which Dovecot's delivery and this package's put there.
 func sizeFromName(base string) (int64, bool) {
-	for _, field := range strings.Split(base, ",")[1:] {
+	_, rest, _ := strings.Cut(base, ",")
+	for rest != "" {
+		var field string
+		field, rest, _ = strings.Cut(rest, ",")
 		if v, ok := strings.CutPrefix(field, "W="); ok {
 			if v == "" || strings.Trim(v, "0123456789") != "" {
 				return 0, false // digits only, as Dovecot reads it
