@@ -13,12 +13,11 @@ import (
 	"time"
 )
 
-// Buffer sizes of a connection. They are what an idle connection costs, so
-// they are small; longer command lines are gathered in lineBuf.
-const (
-	readBufferSize  = 1024
-	writeBufferSize = 4096
-)
+// readBufferSize is the read buffer of a connection. It is what an idle
+// connection costs, so it is small; longer command lines are gathered in
+// lineBuf. The output buffer is taken only while there is output (see
+// outBuffer).
+const readBufferSize = 1024
 
 // goodbyeTimeout bounds the write of a last reply to a client that may be
 // gone.
@@ -38,10 +37,11 @@ var (
 // writes; Shutdown and Close reach the socket through interruptIdle and
 // closeHard, under mu.
 type conn struct {
-	mu sync.Mutex // guards nc against Shutdown and Close
-	nc net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	mu  sync.Mutex // guards nc against Shutdown and Close
+	nc  net.Conn
+	br  *bufio.Reader
+	out outBuffer
+	dot dotWriter // writes message bodies into out
 
 	lineBuf       []byte // a command line longer than the read buffer
 	writeTimeout  time.Duration
@@ -55,10 +55,11 @@ type conn struct {
 func (c *conn) init(nc net.Conn, writeTimeout time.Duration) {
 	c.nc, c.writeTimeout = nc, writeTimeout
 	c.br = bufio.NewReaderSize(nc, readBufferSize)
-	c.bw = bufio.NewWriterSize(deadlineWriter{c}, writeBufferSize)
+	c.out.w = deadlineWriter{c}
+	c.dot.out = &c.out
 }
 
-// deadlineWriter is what the buffered writer writes to: it renews the
+// deadlineWriter is what the output buffer writes to: it renews the
 // write deadline for every write, so that a client that stops reading is
 // dropped after WriteTimeout however large the response.
 type deadlineWriter struct{ c *conn }
@@ -83,7 +84,7 @@ func (c *conn) setWriteDeadline(t time.Time) {
 }
 
 // flush sends what is buffered.
-func (c *conn) flush() error { return c.bw.Flush() }
+func (c *conn) flush() error { return c.out.Flush() }
 
 // flushUnlessPipelined flushes unless a whole command is already buffered:
 // a pipelined batch of commands is answered with one write (RFC 2449 §6.6).
@@ -93,13 +94,13 @@ func (c *conn) flushUnlessPipelined() error {
 			return nil
 		}
 	}
-	return c.bw.Flush()
+	return c.out.Flush()
 }
 
 // goodbye flushes a last reply under a short deadline of its own.
 func (c *conn) goodbye() {
 	c.setWriteDeadline(time.Now().Add(goodbyeTimeout))
-	_ = c.bw.Flush()
+	_ = c.out.Flush()
 }
 
 // setReadDeadline bounds the next read; the zero time means none.

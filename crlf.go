@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
@@ -24,7 +25,12 @@ func CRLFSize(r io.Reader) (int64, error) {
 // added when the content does not end in one. It yields exactly
 // [CRLFSize] octets, with the same rules, so a backend over files with LF
 // line ends serves them through it. Errors of r are returned as they come.
-func NewCRLFReader(r io.Reader) io.Reader {
+// Close closes r when r is an [io.Closer].
+//
+// Return it from Message as it is, not wrapped: the server then reads r
+// itself and makes the line ends CRLF as it dot-stuffs them, in one pass
+// instead of two.
+func NewCRLFReader(r io.Reader) io.ReadCloser {
 	return &crlfReader{r: r}
 }
 
@@ -37,21 +43,23 @@ const crlfReadSize = 16 << 10
 var crlfBufPool = sync.Pool{New: func() any { b := make([]byte, 3*crlfReadSize+2); return &b }}
 
 type crlfReader struct {
-	r     io.Reader
-	buf   *[]byte // from crlfBufPool while reading; nil before and after
-	out   []byte  // converted octets not yet returned
-	conv  appendWriter
-	state int   // a dot writer state, for the same line-end rules
-	err   error // r's error, returned once out is drained
+	r       io.Reader
+	buf     *[]byte // from crlfBufPool while reading; nil before and after
+	out     []byte  // converted octets not yet returned
+	state   int     // a dot writer state, for the same line-end rules
+	err     error   // r's error, returned once out is drained
+	started bool    // Read has been called
 }
 
+// untouched reports that nothing has been read yet, so that the source can
+// be read directly in its place.
+func (c *crlfReader) untouched() bool { return !c.started }
+
 func (c *crlfReader) Read(p []byte) (int, error) {
+	c.started = true
 	for len(c.out) == 0 {
 		if c.err != nil {
-			if c.buf != nil {
-				crlfBufPool.Put(c.buf)
-				c.buf = nil
-			}
+			c.release()
 			return 0, c.err
 		}
 		c.fill()
@@ -61,6 +69,27 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+func (c *crlfReader) release() {
+	if c.buf != nil {
+		crlfBufPool.Put(c.buf)
+		c.buf, c.out = nil, nil
+	}
+}
+
+// Close closes the source when it is an io.Closer.
+func (c *crlfReader) Close() error {
+	c.release()
+	if c.err == nil {
+		c.err = errReadAfterClose
+	}
+	if cl, ok := c.r.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+var errReadAfterClose = errors.New("pop3: read after Close")
+
 // fill converts the next chunk of the source into out, or records the
 // source's error after adding the final line end the content lacks.
 func (c *crlfReader) fill() {
@@ -68,31 +97,22 @@ func (c *crlfReader) fill() {
 		c.buf = crlfBufPool.Get().(*[]byte)
 	}
 	src := (*c.buf)[:crlfReadSize]
-	c.conv = (*c.buf)[crlfReadSize:crlfReadSize]
+	conv := (*c.buf)[crlfReadSize:crlfReadSize]
 	n, err := c.r.Read(src)
 	if n > 0 {
-		// Appending within the buffer's capacity does not fail.
-		c.state, _, _ = dotStuffChunk(&c.conv, src[:n], c.state, false)
+		conv, c.state, _ = appendStuffed(conv, src[:n], c.state, false)
 	}
 	if err == io.EOF {
 		switch c.state {
 		case dotData:
-			c.conv = append(c.conv, '\r', '\n')
+			conv = append(conv, '\r', '\n')
 		case dotCR:
-			c.conv = append(c.conv, '\n')
+			conv = append(conv, '\n')
 		}
 		c.state = dotBeginLine
 	}
-	c.out = c.conv
+	c.out = conv
 	c.err = err
-}
-
-// appendWriter appends what is written to it.
-type appendWriter []byte
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	*w = append(*w, p...)
-	return len(p), nil
 }
 
 // NewTopReader cuts a whole message, as [Mailbox.Message] yields it, down

@@ -143,7 +143,7 @@ func (s *session) reply(status, text string) error {
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
-	return writeLine(s.c.bw, status, text)
+	return writeLine(&s.c.out, status, text)
 }
 
 func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
@@ -208,14 +208,14 @@ func (s *session) writeLines(lines []string) error {
 		if strings.HasPrefix(l, ".") {
 			l = "." + l
 		}
-		if _, err := s.c.bw.WriteString(l); err != nil {
+		if _, err := s.c.out.WriteString(l); err != nil {
 			return err
 		}
-		if _, err := s.c.bw.Write(crlf); err != nil {
+		if _, err := s.c.out.Write(crlf); err != nil {
 			return err
 		}
 	}
-	_, err := s.c.bw.Write(dotTerminator)
+	_, err := s.c.out.Write(dotTerminator)
 	return err
 }
 
@@ -230,11 +230,11 @@ func (s *session) writeListing(value func(b []byte, info MessageInfo) []byte) er
 		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
 		b = append(b, ' ')
 		b = append(value(b, s.drop.info(i)), '\r', '\n')
-		if _, err := s.c.bw.Write(b); err != nil {
+		if _, err := s.c.out.Write(b); err != nil {
 			return err
 		}
 	}
-	_, err := s.c.bw.Write(dotTerminator)
+	_, err := s.c.out.Write(dotTerminator)
 	return err
 }
 
@@ -243,7 +243,7 @@ func (s *session) writeListing(value func(b []byte, info MessageInfo) []byte) er
 // session: a half-sent message must not be followed by anything that
 // could make it look complete.
 func (s *session) writeMessage(r io.Reader) (int64, error) {
-	n, err := writeDotStuffed(s.c.bw, r)
+	n, err := s.c.dot.stream(r)
 	if err != nil {
 		// Send what was read, so that the client sees a truncated message
 		// rather than nothing, then hang up.
@@ -257,19 +257,19 @@ func (s *session) writeMessage(r io.Reader) (int64, error) {
 // §4).
 func (s *session) writeContinuation(challenge []byte) error {
 	s.trace("S: + <challenge>")
-	if _, err := s.c.bw.WriteString("+ "); err != nil {
+	if _, err := s.c.out.WriteString("+ "); err != nil {
 		return err
 	}
 	enc := base64.StdEncoding
 	var buf [512]byte
 	if n := enc.EncodedLen(len(challenge)); n <= len(buf) {
 		enc.Encode(buf[:n], challenge)
-		if _, err := s.c.bw.Write(buf[:n]); err != nil {
+		if _, err := s.c.out.Write(buf[:n]); err != nil {
 			return err
 		}
-	} else if _, err := s.c.bw.WriteString(enc.EncodeToString(challenge)); err != nil {
+	} else if _, err := s.c.out.WriteString(enc.EncodeToString(challenge)); err != nil {
 		return err
 	}
-	_, err := s.c.bw.Write(crlf)
+	_, err := s.c.out.Write(crlf)
 	return err
 }

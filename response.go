@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -129,10 +128,6 @@ const (
 
 var dotTerminator = []byte(".\r\n")
 
-// copyBufPool holds the read buffers of writeDotStuffed, so that a RETR
-// allocates nothing once warm and an idle session holds no buffer.
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
 // writeDotStuffed streams r to w as the body of a multi-line response (RFC
 // 1939 §3): every line end becomes CRLF (a bare LF counts as a line end), a
 // dot that starts a line is doubled, the content is made to end in CRLF and
@@ -147,33 +142,90 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 // half-sent message must not look complete, so the caller closes the
 // connection.
 func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
-	bufp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bufp)
+	dw := &dotWriter{out: &outBuffer{w: w}}
+	n, err := dw.stream(r)
+	if ferr := dw.out.Flush(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+// stream is writeDotStuffed into d's output buffer, which it leaves
+// unflushed. A connection keeps its dotWriter, so that a RETR does not
+// allocate one.
+func (d *dotWriter) stream(r io.Reader) (int64, error) {
+	d.state, d.size = dotBeginLine, 0
+	if cr, ok := r.(*crlfReader); ok && cr.untouched() {
+		// The stuffing makes line ends CRLF itself, with the same rules:
+		// the source is read as it is, without a conversion pass of its
+		// own.
+		r = cr.r
+	}
+	var err error
+	if wt, ok := r.(io.WriterTo); ok {
+		_, err = wt.WriteTo(d)
+	} else {
+		_, err = d.ReadFrom(r)
+	}
+	if err != nil {
+		return d.size, err
+	}
+	return d.size, d.close()
+}
+
+// dotWriter dot-stuffs what is written to it into an output buffer. It
+// reads a source itself (ReadFrom) into a pooled buffer, so that io.Copy
+// and an [*os.File]'s WriteTo allocate nothing.
+type dotWriter struct {
+	out   *outBuffer
+	state int   // as net/textproto's dotWriter
+	size  int64 // octets of content, line ends made CRLF
+}
+
+func (d *dotWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		// Stuffing at most doubles what it is given.
+		free := d.out.reserve(2 * len(p))
+		if d.out.err != nil {
+			return n - len(p), d.out.err
+		}
+		k := min(len(p), free/2)
+		var added int
+		d.out.buf, d.state, added = appendStuffed(d.out.buf, p[:k], d.state, true)
+		d.size += int64(k + added)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (d *dotWriter) ReadFrom(r io.Reader) (int64, error) {
+	bufp := readBufPool.Get().(*[]byte)
+	defer readBufPool.Put(bufp)
 	buf := *bufp
-	state := dotBeginLine
-	var size int64
+	var total int64
 	for {
 		n, rerr := r.Read(buf)
 		if n > 0 {
-			var (
-				added int
-				err   error
-			)
-			state, added, err = dotStuffChunk(w, buf[:n], state, true)
-			size += int64(n + added)
-			if err != nil {
-				return size, err
+			total += int64(n)
+			if _, err := d.Write(buf[:n]); err != nil {
+				return total, err
 			}
 		}
 		if rerr == io.EOF {
-			break
+			return total, nil
 		}
 		if rerr != nil {
-			return size, rerr
+			return total, rerr
 		}
 	}
+}
+
+// close ends the content with CRLF, if it does not already, and writes the
+// terminator.
+func (d *dotWriter) close() error {
 	var end []byte
-	switch state {
+	switch d.state {
 	case dotData:
 		end = []byte("\r\n.\r\n")
 	case dotCR:
@@ -181,53 +233,46 @@ func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 	default:
 		end = dotTerminator
 	}
-	size += int64(len(end) - len(dotTerminator))
-	_, err := w.Write(end)
-	return size, err
+	d.size += int64(len(end) - len(dotTerminator))
+	_, err := d.out.Write(end)
+	return err
+}
+
+// appendStuffed appends src to dst with every line end made CRLF and, with
+// stuff, every dot that starts a line doubled, and returns the state at its
+// end and the number of octets of content it added (the CR of each bare
+// LF). dst must have room for 2*len(src) more octets, the most that
+// stuffing can make of src. Lines are found with the vectorised
+// bytes.IndexByte and copied whole; only line ends and leading dots need a
+// decision.
+func appendStuffed(dst, src []byte, state int, stuff bool) ([]byte, int, int) {
+	added := 0
+	for len(src) > 0 {
+		if stuff && state == dotBeginLine && src[0] == '.' {
+			dst = append(dst, '.')
+		}
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return append(dst, src...), stateAfter(src, state), added
+		}
+		line := src[:i]
+		dst = append(dst, line...)
+		if stateAfter(line, state) == dotCR {
+			dst = append(dst, '\n') // the line already ends in the CR of a CRLF
+		} else {
+			dst = append(dst, '\r', '\n')
+			added++
+		}
+		src = src[i+1:]
+		state = dotBeginLine
+	}
+	return dst, state, added
 }
 
 var (
 	crlf = []byte("\r\n")
-	lf   = crlf[1:]
 	dot  = dotTerminator[:1]
 )
-
-// dotStuffChunk writes one chunk of content, a line at a time, and returns
-// the state at its end and the number of octets of content it added (the CR
-// of each bare LF). Lines are copied whole rather than byte by byte; only
-// the line ends and a leading dot need a decision. With stuff false it only
-// makes line ends CRLF, which is what [NewCRLFReader] yields.
-func dotStuffChunk(w io.Writer, chunk []byte, state int, stuff bool) (int, int, error) {
-	added := 0
-	for len(chunk) > 0 {
-		if stuff && state == dotBeginLine && chunk[0] == '.' {
-			if _, err := w.Write(dot); err != nil {
-				return state, added, err
-			}
-		}
-		i := bytes.IndexByte(chunk, '\n')
-		if i < 0 {
-			_, err := w.Write(chunk)
-			return stateAfter(chunk, state), added, err
-		}
-		line := chunk[:i]
-		end := crlf
-		if stateAfter(line, state) == dotCR {
-			end = lf // the line already ends in the CR of a CRLF
-		} else {
-			added++
-		}
-		if _, err := w.Write(line); err != nil {
-			return state, added, err
-		}
-		if _, err := w.Write(end); err != nil {
-			return state, added, err
-		}
-		chunk = chunk[i+1:]
-		state = dotBeginLine
-	}
-	return state, added, nil
-}
 
 // stateAfter is the state after writing b (which holds no LF) in state.
 // As in net/textproto, a CR enters dotCR and the byte after it is taken as

@@ -140,24 +140,23 @@ var benchMessage = func() []byte {
 }()
 
 // BenchmarkDotWriter compares ours with net/textproto's DotWriter on the
-// same 10 MB, both writing through a bufio.Writer to io.Discard.
+// same 10 MB written to io.Discard, textproto's through a bufio.Writer of
+// our largest output buffer's size.
 func BenchmarkDotWriter(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
-		bw := bufio.NewWriterSize(io.Discard, writeBufferSize)
 		r := bytes.NewReader(benchMessage)
 		b.SetBytes(int64(len(benchMessage)))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for range b.N {
 			r.Reset(benchMessage)
-			if _, err := writeDotStuffed(bw, r); err != nil {
+			if _, err := writeDotStuffed(io.Discard, r); err != nil {
 				b.Fatal(err)
 			}
-			_ = bw.Flush()
 		}
 	})
 	b.Run("textproto", func(b *testing.B) {
-		bw := bufio.NewWriterSize(io.Discard, writeBufferSize)
+		bw := bufio.NewWriterSize(io.Discard, maxOutBuffer)
 		w := textproto.NewWriter(bw)
 		b.SetBytes(int64(len(benchMessage)))
 		b.ReportAllocs()

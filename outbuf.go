@@ -1,0 +1,137 @@
+package pop3
+
+import (
+	"io"
+	"sync"
+)
+
+// Output buffer classes. A connection takes a buffer of the smallest class
+// that holds what it is about to write, moves to a larger one when a reply
+// outgrows it (a message body, a pipelined batch), and gives it back when
+// it flushes, so that an idle connection holds no output buffer at all.
+// The largest class is the size of the writes that carry a large message.
+var outClasses = [...]int{4 << 10, 32 << 10, 256 << 10}
+
+const maxOutBuffer = 256 << 10
+
+var outPools [len(outClasses)]sync.Pool
+
+func init() {
+	for i, size := range outClasses {
+		outPools[i].New = func() any { b := make([]byte, 0, size); return &b }
+	}
+}
+
+// outClass is the index of the smallest class of at least n octets, or of
+// the largest.
+func outClass(n int) int {
+	for i, size := range outClasses {
+		if n <= size {
+			return i
+		}
+	}
+	return len(outClasses) - 1
+}
+
+// outBuffer gathers replies and writes them to w in as few writes as it
+// can: a small RETR (status line, body and terminator) or a pipelined batch
+// of replies goes out in one write, a large body in writes of the largest
+// class. Its first write error is kept and returned by every later call.
+type outBuffer struct {
+	w     io.Writer
+	buf   []byte  // what is pending; nil while nothing is
+	bufp  *[]byte // buf's pool handle
+	class int
+	err   error
+}
+
+// Buffered is the number of octets pending.
+func (b *outBuffer) Buffered() int { return len(b.buf) }
+
+func (b *outBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && b.err == nil {
+		free := b.reserve(len(p))
+		k := copy(b.buf[len(b.buf):len(b.buf)+free], p)
+		b.buf = b.buf[:len(b.buf)+k]
+		p = p[k:]
+	}
+	if b.err != nil {
+		return n - len(p), b.err
+	}
+	return n, nil
+}
+
+func (b *outBuffer) WriteString(s string) (int, error) {
+	n := len(s)
+	for len(s) > 0 && b.err == nil {
+		free := b.reserve(len(s))
+		k := copy(b.buf[len(b.buf):len(b.buf)+free], s)
+		b.buf = b.buf[:len(b.buf)+k]
+		s = s[k:]
+	}
+	if b.err != nil {
+		return n - len(s), b.err
+	}
+	return n, nil
+}
+
+// reserve makes room for n more octets, or as many as the largest class
+// allows, and returns the room there is (at least one octet, unless a
+// write failed). It moves to a larger buffer while one can hold everything
+// pending, and writes out what is pending only when none can.
+func (b *outBuffer) reserve(n int) int {
+	if b.buf == nil {
+		b.take(outClass(n))
+	}
+	free := cap(b.buf) - len(b.buf)
+	if free >= n {
+		return free
+	}
+	if b.class < len(outClasses)-1 {
+		old, oldp, oldClass := b.buf, b.bufp, b.class
+		b.take(outClass(len(old) + n))
+		b.buf = append(b.buf, old...)
+		*oldp = old[:0]
+		outPools[oldClass].Put(oldp)
+		if free = cap(b.buf) - len(b.buf); free >= n {
+			return free
+		}
+	}
+	if free < min(n, maxOutBuffer/2) {
+		b.writeOut()
+		free = cap(b.buf) - len(b.buf)
+	}
+	return free
+}
+
+func (b *outBuffer) take(class int) {
+	b.bufp = outPools[class].Get().(*[]byte)
+	b.buf, b.class = (*b.bufp)[:0], class
+}
+
+// writeOut writes what is pending and keeps the buffer for more.
+func (b *outBuffer) writeOut() {
+	if len(b.buf) == 0 || b.err != nil {
+		return
+	}
+	_, b.err = b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+}
+
+// Flush writes what is pending, if anything, and gives the buffer back.
+func (b *outBuffer) Flush() error {
+	b.writeOut()
+	if b.bufp != nil {
+		*b.bufp = b.buf[:0]
+		outPools[b.class].Put(b.bufp)
+		b.buf, b.bufp = nil, nil
+	}
+	return b.err
+}
+
+// readBufSize is the size of the buffers that message bodies are read into
+// when their reader cannot write itself (see [io.WriterTo]).
+const readBufSize = 64 << 10
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
