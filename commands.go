@@ -5,11 +5,13 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // command is one entry of the command table: its handler, the states it
 // may run in and its argument rules.
 type command struct {
+	name    string // the keyword, upper-case
 	handler func(s *session, args []string) error
 	states  state
 	// minArgs and maxArgs bound the space-separated arguments. With
@@ -17,6 +19,11 @@ type command struct {
 	// (PASS, USER).
 	minArgs, maxArgs int
 	restArg          bool
+	// borrowedArgs passes the arguments as views of the command line,
+	// which the next read overwrites, so that the commands a session
+	// repeats most allocate nothing. Their handlers only parse numbers
+	// from them and must not keep them.
+	borrowedArgs bool
 }
 
 const bothStates = stateAuthorization | stateTransaction
@@ -35,14 +42,17 @@ func init() {
 		"CAPA": {handler: (*session).cmdCapa, states: bothStates},
 		"QUIT": {handler: (*session).cmdQuit, states: bothStates},
 		"STAT": {handler: (*session).cmdStat, states: stateTransaction},
-		"LIST": {handler: (*session).cmdList, states: stateTransaction, maxArgs: 1},
-		"RETR": {handler: (*session).cmdRetr, states: stateTransaction, minArgs: 1, maxArgs: 1},
-		"TOP":  {handler: (*session).cmdTop, states: stateTransaction, minArgs: 2, maxArgs: 2},
-		"UIDL": {handler: (*session).cmdUidl, states: stateTransaction, maxArgs: 1},
-		"DELE": {handler: (*session).cmdDele, states: stateTransaction, minArgs: 1, maxArgs: 1},
+		"LIST": {handler: (*session).cmdList, states: stateTransaction, maxArgs: 1, borrowedArgs: true},
+		"RETR": {handler: (*session).cmdRetr, states: stateTransaction, minArgs: 1, maxArgs: 1, borrowedArgs: true},
+		"TOP":  {handler: (*session).cmdTop, states: stateTransaction, minArgs: 2, maxArgs: 2, borrowedArgs: true},
+		"UIDL": {handler: (*session).cmdUidl, states: stateTransaction, maxArgs: 1, borrowedArgs: true},
+		"DELE": {handler: (*session).cmdDele, states: stateTransaction, minArgs: 1, maxArgs: 1, borrowedArgs: true},
 		"NOOP": {handler: (*session).cmdNoop, states: stateTransaction},
 		"RSET": {handler: (*session).cmdRset, states: stateTransaction},
 		"LAST": {handler: (*session).cmdLast, states: stateTransaction},
+	}
+	for name, cmd := range commands {
+		cmd.name = name
 	}
 }
 
@@ -73,7 +83,7 @@ func parseCommand(line []byte, st state, args []string) (name string, cmd *comma
 	if cmd == nil {
 		return "", nil, nil, syntaxError("unknown command")
 	}
-	name = string(key[:len(keyword)])
+	name = cmd.name
 	if cmd.states&st == 0 {
 		return name, nil, nil, syntaxError("command not valid in the " + st.String() + " state")
 	}
@@ -85,7 +95,11 @@ func parseCommand(line []byte, st state, args []string) (name string, cmd *comma
 		for len(rest) > 0 && len(args) <= cmd.maxArgs {
 			var field []byte
 			field, rest, _ = bytes.Cut(bytes.TrimLeft(rest, " "), []byte{' '})
-			if len(field) > 0 {
+			switch {
+			case len(field) == 0:
+			case cmd.borrowedArgs:
+				args = append(args, unsafe.String(&field[0], len(field)))
+			default:
 				args = append(args, string(field))
 			}
 		}
@@ -146,7 +160,17 @@ func (s *session) cmdQuit([]string) error {
 // cmdStat handles STAT (RFC 1939 §5).
 func (s *session) cmdStat([]string) error {
 	n, size := s.drop.stat()
-	return s.replyOK(strconv.Itoa(n) + " " + strconv.FormatInt(size, 10))
+	var buf [48]byte
+	return s.replyOKBytes(appendPair(buf[:0], int64(n), " ", size, ""))
+}
+
+// appendPair appends a, sep, c and suffix: a reply text with two numbers,
+// made without allocating.
+func appendPair(b []byte, a int64, sep string, c int64, suffix string) []byte {
+	b = strconv.AppendInt(b, a, 10)
+	b = append(b, sep...)
+	b = strconv.AppendInt(b, c, 10)
+	return append(b, suffix...)
 }
 
 // cmdList handles LIST and LIST n (RFC 1939 §5).
@@ -156,13 +180,15 @@ func (s *session) cmdList(args []string) error {
 		if err != nil {
 			return err
 		}
-		return s.replyOK(strconv.Itoa(i+1) + " " + strconv.FormatInt(s.drop.info(i).Size, 10))
+		var buf [48]byte
+		return s.replyOKBytes(appendPair(buf[:0], int64(i+1), " ", s.drop.info(i).Size, ""))
 	}
 	n, size := s.drop.stat()
-	if err := s.replyf("%d messages (%d octets)", n, size); err != nil {
+	var buf [64]byte
+	if err := s.replyOKBytes(appendPair(buf[:0], int64(n), " messages (", size, " octets)")); err != nil {
 		return err
 	}
-	return s.writeListing(func(b []byte, m MessageInfo) []byte { return strconv.AppendInt(b, m.Size, 10) })
+	return s.writeListing(false)
 }
 
 // cmdUidl handles UIDL and UIDL n (RFC 1939 §7).
@@ -172,12 +198,14 @@ func (s *session) cmdUidl(args []string) error {
 		if err != nil {
 			return err
 		}
-		return s.replyOK(strconv.Itoa(i+1) + " " + s.drop.info(i).UID)
+		var buf [96]byte
+		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
+		return s.replyOKBytes(append(append(b, ' '), s.drop.info(i).UID...))
 	}
 	if err := s.replyOK("unique-id listing follows"); err != nil {
 		return err
 	}
-	return s.writeListing(func(b []byte, m MessageInfo) []byte { return append(b, m.UID...) })
+	return s.writeListing(true)
 }
 
 // cmdRetr handles RETR (RFC 1939 §5). It checks the octets sent against
@@ -196,7 +224,8 @@ func (s *session) cmdRetr(args []string) error {
 	s.retrieved++
 	s.drop.access(i)
 	info := s.drop.info(i)
-	if err := s.replyOK(strconv.FormatInt(info.Size, 10) + " octets"); err != nil {
+	var buf [32]byte
+	if err := s.replyOKBytes(append(strconv.AppendInt(buf[:0], info.Size, 10), " octets"...)); err != nil {
 		return err
 	}
 	sent, err := s.writeMessage(r)
@@ -264,7 +293,9 @@ func (s *session) cmdDele(args []string) error {
 		return err
 	}
 	s.drop.mark(i)
-	return s.replyOK("message " + strconv.Itoa(i+1) + " deleted")
+	var buf [32]byte
+	b := append(buf[:0], "message "...)
+	return s.replyOKBytes(append(strconv.AppendInt(b, int64(i+1), 10), " deleted"...))
 }
 
 // cmdNoop handles NOOP (RFC 1939 §5).
@@ -274,10 +305,20 @@ func (s *session) cmdNoop([]string) error { return s.replyOK("") }
 // back to 0 (RFC 1460).
 func (s *session) cmdRset([]string) error {
 	s.drop.reset()
-	n, size := s.drop.stat()
-	return s.replyf("maildrop has %d messages (%d octets)", n, size)
+	return s.replyMaildrop()
 }
 
 // cmdLast handles LAST (RFC 1460 §5, dropped by RFC 1725): the highest
 // message number accessed by RETR or DELE in this session.
-func (s *session) cmdLast([]string) error { return s.replyOK(strconv.Itoa(s.drop.last)) }
+func (s *session) cmdLast([]string) error {
+	var buf [24]byte
+	return s.replyOKBytes(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))
+}
+
+// replyMaildrop answers a login or RSET with what the maildrop holds.
+func (s *session) replyMaildrop() error {
+	n, size := s.drop.stat()
+	var buf [80]byte
+	b := append(buf[:0], "maildrop has "...)
+	return s.replyOKBytes(appendPair(b, int64(n), " messages (", size, " octets)"))
+}

@@ -148,6 +148,24 @@ func (s *session) reply(status, text string) error {
 
 func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
 
+// replyOKBytes writes "+OK text" for a text the server made, of numbers
+// and fixed words: short, without CR or LF, and written without
+// allocating.
+func (s *session) replyOKBytes(text []byte) error {
+	s.replied = true
+	if s.srv.Debug != nil {
+		s.trace("S: +OK " + string(text))
+	}
+	if _, err := s.c.out.WriteString("+OK "); err != nil {
+		return err
+	}
+	if _, err := s.c.out.Write(text); err != nil {
+		return err
+	}
+	_, err := s.c.out.Write(crlf)
+	return err
+}
+
 // replyf writes "+OK" with a formatted text.
 func (s *session) replyf(format string, args ...any) error {
 	return s.replyOK(fmt.Sprintf(format, args...))
@@ -219,9 +237,10 @@ func (s *session) writeLines(lines []string) error {
 	return err
 }
 
-// writeListing writes "n value" for every message not marked for
-// deletion, then the terminator (LIST and UIDL, RFC 1939 §5 and §7).
-func (s *session) writeListing(value func(b []byte, info MessageInfo) []byte) error {
+// writeListing writes "n size", or "n unique-id" with uids, for every
+// message not marked for deletion, then the terminator (LIST and UIDL, RFC
+// 1939 §5 and §7).
+func (s *session) writeListing(uids bool) error {
 	var buf [128]byte
 	for i := range s.drop.count() {
 		if s.drop.isMarked(i) {
@@ -229,7 +248,12 @@ func (s *session) writeListing(value func(b []byte, info MessageInfo) []byte) er
 		}
 		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
 		b = append(b, ' ')
-		b = append(value(b, s.drop.info(i)), '\r', '\n')
+		if info := s.drop.info(i); uids {
+			b = append(b, info.UID...)
+		} else {
+			b = strconv.AppendInt(b, info.Size, 10)
+		}
+		b = append(b, '\r', '\n')
 		if _, err := s.c.out.Write(b); err != nil {
 			return err
 		}

@@ -316,8 +316,7 @@ func (s *session) login(method, username string, user User) error {
 	s.log = s.log.With("user", username)
 	s.state = stateTransaction
 	s.badCommands = 0
-	n, size := s.drop.stat()
-	return s.replyf("maildrop has %d messages (%d octets)", n, size)
+	return s.replyMaildrop()
 }
 
 // update is the UPDATE state (RFC 1939 §6) that QUIT enters from
