@@ -31,6 +31,8 @@ type Backend struct {
 
 	decoyOnce sync.Once
 	decoyHash string // see decoy
+
+	cache listingCache // see WithListingCache
 }
 
 // An Option configures a [Backend].
@@ -118,6 +120,7 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 		return nil, err
 	}
 	b := &Backend{template: t, users: users, logger: slog.Default()}
+	b.cache.limit = DefaultListingCache
 	for _, o := range opts {
 		o(b)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -105,5 +106,113 @@ func BenchmarkRetr(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// perfMessage is the i-th message of the side-by-side script's mailboxes
+// (../shared/perf/gen_boxes.py): about 4 KB, LF line ends, every 25th line
+// starting with a dot.
+func perfMessage(i int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: Sender %d <s%d@example.test>\nTo: bob@example.test\nSubject: message %d\n\n", i, i, i)
+	for l := 0; b.Len() < 4000; l++ {
+		switch {
+		case l%25 == 7:
+			b.WriteString(".line with a leading dot\n")
+		case l%50 == 13:
+			b.WriteString(".\n")
+		default:
+			fmt.Fprintf(&b, "%06d %s\n", l, strings.Repeat(fmt.Sprintf("%08x", i*1000+l), 8))
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkSession runs whole sessions over loopback, one after another, as
+// the side-by-side script's cases do: "full" is USER, PASS, STAT, UIDL,
+// 100 RETR of 4 KB and QUIT; "pipelined" sends the RETRs at once; "login"
+// stops after UIDL. The Maildir has the file names Dovecot gives (S= and
+// W=) and a uidlist; the memory backend holds the same messages.
+func BenchmarkSession(b *testing.B) {
+	msgs := make([]string, 100)
+	for i := range msgs {
+		msgs[i] = perfMessage(i)
+	}
+	stores := map[string]func(b *testing.B) pop3.Backend{
+		"maildir": func(b *testing.B) pop3.Backend {
+			be, root, _ := testMaildirs(b, "bob:{PLAIN}pw")
+			dir := filepath.Join(root, "bob", "Maildir")
+			for _, sub := range []string{"cur", "new", "tmp"} {
+				require.NoError(b, os.MkdirAll(filepath.Join(dir, sub), 0o700))
+			}
+			for i, m := range msgs {
+				name := fmt.Sprintf("%d.M%dP1.host,S=%d,W=%d:2,S", 1700000000+i, i, len(m), len(m)+strings.Count(m, "\n"))
+				require.NoError(b, os.WriteFile(filepath.Join(dir, "cur", name), []byte(m), 0o600))
+			}
+			// A first session writes the uidlist; then the Maildir is
+			// left alone, as one that a user polls is between deliveries.
+			srv := pop3test.NewServer(b, be)
+			c := pop3test.Dial(b, srv.Addr)
+			c.Login("bob", "pw")
+			c.Quit()
+			settle(b, dir)
+			return be
+		},
+		"memory": func(b *testing.B) pop3.Backend {
+			be := memory.New()
+			require.NoError(b, be.AddUser("bob", "pw"))
+			for _, m := range msgs {
+				_, err := be.AppendMessage("bob", []byte(strings.ReplaceAll(m, "\n", "\r\n")))
+				require.NoError(b, err)
+			}
+			return be
+		},
+	}
+	retrs := make([]string, len(msgs))
+	for i := range retrs {
+		retrs[i] = fmt.Sprintf("RETR %d", i+1)
+	}
+	for _, store := range []string{"maildir", "memory"} {
+		srv := pop3test.NewServer(b, stores[store](b))
+		for _, mode := range []string{"full", "pipelined", "login"} {
+			b.Run(store+"/"+mode, func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					c := pop3test.Dial(b, srv.Addr)
+					c.Login("bob", "pw")
+					c.OK("STAT")
+					c.OK("UIDL")
+					switch mode {
+					case "full":
+						for _, r := range retrs {
+							c.Send(r)
+							if r := c.ReadReply(); !r.OK {
+								b.Fatal(r.Line)
+							}
+							c.CopyBody(io.Discard)
+						}
+					case "pipelined":
+						c.SendRaw(strings.Join(retrs, "\r\n") + "\r\n")
+						for range retrs {
+							if r := c.ReadReply(); !r.OK {
+								b.Fatal(r.Line)
+							}
+							c.CopyBody(io.Discard)
+						}
+					}
+					c.Quit()
+					c.Close()
+				}
+			})
+		}
+	}
+}
+
+// settle dates the Maildir at dir back, as if it had not changed for a
+// while, so that its listing can be cached (see WithListingCache).
+func settle(tb testing.TB, dir string) {
+	past := time.Now().Add(-time.Hour)
+	for _, name := range []string{"new", "cur", "dovecot-uidlist"} {
+		require.NoError(tb, os.Chtimes(filepath.Join(dir, name), past, past))
 	}
 }

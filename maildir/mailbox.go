@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gopop3/pop3"
 )
@@ -20,30 +21,65 @@ var errClosed = errors.New("maildir: mailbox is closed")
 // Open takes the maildrop lock (a flock on pop3d.lock in the Maildir, so it
 // holds between processes too) and lists the Maildir as Dovecot would; see
 // the package documentation. A Maildir that does not exist yet is created,
-// as Dovecot does.
+// as Dovecot does. An unchanged Maildir is listed from the listing cache
+// (see [WithListingCache]).
 func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	o := ownerFor(u.dir)
-	if err := ensureMaildir(u.dir, o); err != nil {
-		return nil, err
-	}
 	lock, err := lockMaildrop(u.dir, o)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := ensureMaildir(u.dir, o); err != nil {
+			return nil, err
+		}
+		lock, err = lockMaildrop(u.dir, o)
+	}
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := syncMaildir(ctx, u.dir, u.backend.logger, o)
+	msgs, infos, err := u.list(ctx, o)
 	if err != nil {
 		unlockMaildrop(lock)
-		return nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
+		return nil, err
+	}
+	return &mailbox{user: u, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
+}
+
+// list lists the Maildir, under the maildrop lock: from the cache when its
+// stamps are those of a cached listing, else by syncMaildir, whose listing
+// is cached when the Maildir had settled and nothing changed it meanwhile.
+// The messages returned are the session's own; the infos are shared.
+func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo, error) {
+	cache := &u.backend.cache
+	before, settled, err := takeStamps(u.dir, time.Now())
+	if err == nil && settled {
+		if l := cache.get(u.dir, before); l != nil {
+			return slices.Clone(l.msgs), l.infos, nil
+		}
+	}
+	if err := ensureMaildir(u.dir, o); err != nil {
+		return nil, nil, err
+	}
+	msgs, partial, err := syncMaildir(ctx, u.dir, u.backend.logger, o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
 	}
 	moveToCur(u.dir, msgs)
 	infos := make([]pop3.MessageInfo, len(msgs))
+	cacheable := settled && !partial
 	for i, m := range msgs {
 		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
+		cacheable = cacheable && !m.unreadable
 	}
-	return &mailbox{user: u, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
+	if cacheable {
+		// Only a Maildir that this listing did not change: a rename or a
+		// new uidlist leaves stamps too fresh to be trusted.
+		if after, _, err := takeStamps(u.dir, time.Now()); err == nil && after == before {
+			cache.put(&listing{dir: u.dir, stamps: before, msgs: slices.Clone(msgs), infos: infos})
+		}
+	}
+	return msgs, infos, nil
 }
 
 // mailbox is an open, locked Maildir.
@@ -93,26 +129,20 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if msg.unreadable {
 		return nil, fmt.Errorf("maildir: message %s of %q could not be read when the maildrop was opened, so its size is unknown", msg.base, m.user.name)
 	}
-	f, err := openMessageFile(msg.path)
+	f, err := openMessage(msg.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if path, ok := findFile(m.user.dir, msg.base); ok {
 			msg.path = path
-			f, err = openMessageFile(path)
+			f, err = openMessage(path)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("maildir: message %s of %q: %w", msg.base, m.user.name, err)
 	}
-	return &messageReader{Reader: pop3.NewCRLFReader(f), file: f}, nil
+	// Not wrapped: the server recognises its CRLF reader and stuffs the
+	// file's own line ends.
+	return pop3.NewCRLFReader(f), nil
 }
-
-// messageReader reads a message file with CRLF line ends.
-type messageReader struct {
-	io.Reader
-	file *os.File
-}
-
-func (r *messageReader) Close() error { return r.file.Close() }
 
 // Delete removes the files of the given messages, in UPDATE after QUIT
 // (RFC 1939 §6). A file that is already gone is not an error: the message

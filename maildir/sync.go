@@ -40,15 +40,16 @@ type message struct {
 // list ("W") gives is computed once and kept in the list.
 //
 // When the lock stays taken, it lists only the messages that the list
-// already knows: a new message waits for the next session rather than get
-// a UID that another writer may give to something else.
+// already knows, and reports partial: a new message waits for the next
+// session rather than get a UID that another writer may give to something
+// else.
 //
 // The files it writes belong to o.
-func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) ([]message, error) {
+func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) (msgs []message, partial bool, err error) {
 	computed := make(map[string]sizes)
 	msgs, write, err := syncOnce(ctx, dir, logger, nil, computed)
 	if err != nil || !write {
-		return msgs, err
+		return msgs, false, err
 	}
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
@@ -58,20 +59,20 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) 
 	if errors.Is(err, errUIDListBusy) {
 		listed := known(msgs)
 		if len(listed) == 0 && len(msgs) > 0 {
-			return nil, fmt.Errorf("%w, and the Maildir has no usable list yet", err)
+			return nil, false, fmt.Errorf("%w, and the Maildir has no usable list yet", err)
 		}
 		logger.Warn("maildir: the uidlist is locked by another program; new messages wait for the next session",
 			"dir", dir, "lock", filepath.Join(dir, uidlistLockName))
-		return listed, nil
+		return listed, true, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer lock.release()
 	// Under the lock, read again: another writer may have given UIDs
 	// since.
 	msgs, _, err = syncOnce(ctx, dir, logger, lock, computed)
-	return msgs, err
+	return msgs, false, err
 }
 
 // syncOnce reads the list and the files and matches them. Without a lock
