@@ -90,6 +90,8 @@ type mailbox struct {
 	infos     []pop3.MessageInfo
 	retrieved []bool // RETR'd and not removed: to be marked seen at Close
 	closed    bool
+	cur       messageDir // cur/, opened at the first read
+	curOpened bool
 }
 
 func (m *mailbox) Messages() []pop3.MessageInfo { return m.infos }
@@ -129,11 +131,14 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if msg.unreadable {
 		return nil, fmt.Errorf("maildir: message %s of %q could not be read when the maildrop was opened, so its size is unknown", msg.base, m.user.name)
 	}
-	f, err := openMessage(msg.path)
+	if !m.curOpened {
+		m.cur, m.curOpened = openMessageDir(filepath.Join(m.user.dir, "cur")), true
+	}
+	f, err := m.cur.openMessage(msg.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if path, ok := findFile(m.user.dir, msg.base); ok {
 			msg.path = path
-			f, err = openMessage(path)
+			f, err = m.cur.openMessage(path)
 		}
 	}
 	if err != nil {
@@ -185,6 +190,7 @@ func (m *mailbox) Close() error {
 		return errClosed
 	}
 	m.closed = true
+	m.cur.close()
 	for i, got := range m.retrieved {
 		if got {
 			if err := markSeen(m.user.dir, &m.msgs[i]); err != nil {

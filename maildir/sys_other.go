@@ -20,9 +20,16 @@ func fileID(fi os.FileInfo) uint64 { return 0 }
 // messageFile is a message file opened for serving.
 type messageFile struct{ *os.File }
 
+// messageDir opens nothing here: files are opened by path.
+type messageDir struct{}
+
+func openMessageDir(string) messageDir { return messageDir{} }
+
+func (*messageDir) close() {}
+
 // openMessage opens a message file for serving, under the rules of
 // openMessageFile.
-func openMessage(path string) (*messageFile, error) {
+func (*messageDir) openMessage(path string) (*messageFile, error) {
 	f, err := openMessageFile(path)
 	if err != nil {
 		return nil, err

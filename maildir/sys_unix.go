@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Flags that keep a user's Maildir from redirecting a server that runs as
@@ -51,22 +54,56 @@ type messageFile struct {
 	left int64
 }
 
+// messageDir is a directory that message files are opened in by name,
+// with openat, so that the kernel does not walk the whole path again for
+// every message. The zero value is not open: files are opened by path.
+type messageDir struct {
+	fd     int    // valid when prefix is set
+	prefix string // the directory's path and a slash
+}
+
+// openMessageDir opens dir for openMessage; on failure the files are
+// opened by path.
+func openMessageDir(dir string) messageDir {
+	for {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return messageDir{}
+		}
+		return messageDir{fd: fd, prefix: dir + string(filepath.Separator)}
+	}
+}
+
+func (d *messageDir) close() {
+	if d.prefix != "" {
+		unix.Close(d.fd)
+		*d = messageDir{}
+	}
+}
+
 // openMessage opens a message file for serving, under the rules of
-// openMessageFile.
-func openMessage(path string) (*messageFile, error) {
+// openMessageFile: relative to d when path is in it.
+func (d *messageDir) openMessage(path string) (*messageFile, error) {
+	dirfd, name := unix.AT_FDCWD, path
+	if rest, ok := strings.CutPrefix(path, d.prefix); ok && d.prefix != "" && !strings.Contains(rest, string(filepath.Separator)) {
+		dirfd, name = d.fd, rest
+	}
 	var (
 		fd  int
-		err error = syscall.EINTR
+		err error = unix.EINTR
 	)
-	for err == syscall.EINTR {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		syscall.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
 		if err == nil {
 			return nil, fmt.Errorf("%s is not a regular file", filepath.Base(path))
 		}
@@ -86,9 +123,9 @@ func (f *messageFile) Read(p []byte) (int, error) {
 		p = p[:f.left]
 	}
 	for {
-		n, err := syscall.Read(f.fd, p)
+		n, err := unix.Read(f.fd, p)
 		switch {
-		case err == syscall.EINTR:
+		case err == unix.EINTR:
 			continue
 		case err != nil:
 			return 0, &os.PathError{Op: "read", Path: "message file", Err: err}
@@ -105,7 +142,7 @@ func (f *messageFile) Close() error {
 	if f.fd < 0 {
 		return os.ErrClosed
 	}
-	err := syscall.Close(f.fd)
+	err := unix.Close(f.fd)
 	f.fd = -1
 	return err
 }
