@@ -155,12 +155,12 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 		case err != nil:
 			var e *Error
 			if !errors.As(err, &e) {
-				s.log.Debug("pop3: SASL exchange failed", "mech", mech, "err", err)
+				s.logger().Debug("pop3: SASL exchange failed", "mech", mech, "err", err)
 				err = ErrAuthFailed
 			}
 			return username, nil, err
 		case done && user == nil:
-			s.log.Error("pop3: SASL mechanism succeeded without a user", "mech", mech)
+			s.logger().Error("pop3: SASL mechanism succeeded without a user", "mech", mech)
 			return username, nil, ErrAuthFailed
 		case done && len(challenge) > 0:
 			// Additional data with success (RFC 4422 §5, e.g. SCRAM's

@@ -106,7 +106,7 @@ func dialRaw(b testing.TB, addr string) *rawClient {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { conn.Close() })
-	c := &rawClient{b: b, conn: conn, r: bufio.NewReaderSize(conn, 64<<10)}
+	c := &rawClient{b: b, conn: conn, r: bufio.NewReaderSize(conn, 4096)}
 	c.line() // greeting
 	return c
 }
@@ -188,5 +188,38 @@ func BenchmarkCommand(b *testing.B) {
 			b.StopTimer()
 			c.do([]byte("QUIT\r\n"), false)
 		})
+	}
+}
+
+// BenchmarkConnect opens a connection, reads the greeting and quits: the
+// cost of accepting a client, up to the greeting, and of ending the
+// session, over loopback TCP.
+func BenchmarkConnect(b *testing.B) {
+	addr := startServer(b, pop3.NewServer(memory.New()))
+	quit := []byte("QUIT\r\n")
+	b.ReportAllocs()
+	for range b.N {
+		c := dialRaw(b, addr)
+		c.do(quit, false)
+		c.conn.Close()
+	}
+}
+
+// BenchmarkLogin is BenchmarkConnect with USER, PASS and STAT before QUIT,
+// on the memory backend.
+func BenchmarkLogin(b *testing.B) {
+	be := memory.New()
+	if err := be.AddUser("alice", "secret"); err != nil {
+		b.Fatal(err)
+	}
+	addr := startServer(b, pop3.NewServer(be))
+	cmds := [][]byte{[]byte("USER alice\r\n"), []byte("PASS secret\r\n"), []byte("STAT\r\n"), []byte("QUIT\r\n")}
+	b.ReportAllocs()
+	for range b.N {
+		c := dialRaw(b, addr)
+		for _, cmd := range cmds {
+			c.do(cmd, false)
+		}
+		c.conn.Close()
 	}
 }

@@ -231,7 +231,7 @@ func (s *session) cmdRetr(args []string) error {
 	sent, err := s.writeMessage(r)
 	if err == nil && sent != info.Size && !s.drop.sizeMismatchLogged {
 		s.drop.sizeMismatchLogged = true
-		s.log.Warn("pop3: backend listed a message size other than the octets sent; clients may reject the message (see pop3.CRLFSize)",
+		s.logger().Warn("pop3: backend listed a message size other than the octets sent; clients may reject the message (see pop3.CRLFSize)",
 			"uid", info.UID, "listed", info.Size, "sent", sent)
 	}
 	return err

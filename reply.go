@@ -74,11 +74,20 @@ func (s *session) answer(err error) *sessionEnd {
 	se, isSyntax := err.(syntaxError)
 	e, _ := err.(*Error)
 	if end == nil && !isSyntax && e == nil {
+		// Declared here, so that only a wrapped error pays for the
+		// variables errors.As makes escape.
+		var (
+			asEnd *sessionEnd
+			asSe  syntaxError
+			asE   *Error
+		)
 		switch {
-		case errors.As(err, &end):
-		case errors.As(err, &se):
-			isSyntax = true
-		case errors.As(err, &e):
+		case errors.As(err, &asEnd):
+			end = asEnd
+		case errors.As(err, &asSe):
+			se, isSyntax = asSe, true
+		case errors.As(err, &asE):
+			e = asE
 		default:
 			// A write error, or a context cancelled by Close.
 			end = &sessionEnd{reason: reasonError, cause: err}
@@ -133,7 +142,7 @@ func (s *session) userFacingError(op string, err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	s.log.Error("pop3: backend error", "op", op, "err", err)
+	s.logger().Error("pop3: backend error", "op", op, "err", err)
 	return &Error{Code: CodeSysTemp, Text: op + " failed, try again later"}
 }
 
@@ -179,7 +188,7 @@ func (s *session) replyErr(e *Error) error {
 		if validCode(code) {
 			text = "[" + code + "] " + text
 		} else {
-			s.log.Error("pop3: invalid response code dropped", "code", code)
+			s.logger().Error("pop3: invalid response code dropped", "code", code)
 		}
 	}
 	return s.reply("-ERR", text)

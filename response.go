@@ -257,11 +257,17 @@ func appendStuffed(dst, src []byte, state int, stuff bool) ([]byte, int, int) {
 		}
 		line := src[:i]
 		dst = append(dst, line...)
-		if stateAfter(line, state) == dotCR {
-			dst = append(dst, '\n') // the line already ends in the CR of a CRLF
-		} else {
+		// The usual lines first: a bare LF, or one CR before the LF; only a
+		// run of CRs needs stateAfter's count.
+		bare := i > 0 && line[i-1] != '\r'
+		if !bare && (i < 2 || line[i-2] == '\r') {
+			bare = stateAfter(line, state) != dotCR
+		}
+		if bare {
 			dst = append(dst, '\r', '\n')
 			added++
+		} else {
+			dst = append(dst, '\n') // the line already ends in the CR of a CRLF
 		}
 		src = src[i+1:]
 		state = dotBeginLine

@@ -171,7 +171,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	sessions  map[*session]struct{}
-	perIP     map[string]int
+	perIP     map[peerKey]int
 	done      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -378,16 +378,16 @@ func (srv *Server) startSession(base context.Context, conn net.Conn) {
 		refuse = "server shutting down"
 	case len(srv.sessions) >= srv.maxConnections():
 		refuse = "too many connections"
-	case ip != "" && srv.perIP[ip] >= srv.maxConnectionsPerIP():
+	case ip != (peerKey{}) && srv.perIP[ip] >= srv.maxConnectionsPerIP():
 		refuse = "too many connections"
 	}
 	if refuse == "" {
 		if srv.sessions == nil {
 			srv.sessions = make(map[*session]struct{})
-			srv.perIP = make(map[string]int)
+			srv.perIP = make(map[peerKey]int)
 		}
 		srv.sessions[s] = struct{}{}
-		if ip != "" {
+		if ip != (peerKey{}) {
 			srv.perIP[ip]++
 		}
 		srv.wg.Add(1)
@@ -405,7 +405,7 @@ func (srv *Server) startSession(base context.Context, conn net.Conn) {
 		defer func() {
 			srv.mu.Lock()
 			delete(srv.sessions, s)
-			if ip != "" {
+			if ip != (peerKey{}) {
 				if srv.perIP[ip]--; srv.perIP[ip] <= 0 {
 					delete(srv.perIP, ip)
 				}
@@ -447,17 +447,26 @@ func (srv *Server) refuse(conn net.Conn, text string) {
 	}()
 }
 
-// remoteIP is the IP address that MaxConnectionsPerIP counts, or "" for a
-// connection without one (a unix socket), which only MaxConnections
-// counts: all unix clients share one address and must not share a limit.
-func remoteIP(a net.Addr) string {
+// peerKey is what MaxConnectionsPerIP counts by: the IP address of a
+// connection's remote end, or the string of an address of some other kind.
+// It is compared without being formatted, so that counting allocates
+// nothing.
+type peerKey struct {
+	ip    netip.Addr
+	other string
+}
+
+// remoteIP is the peerKey of a, or the zero key for a connection without
+// an address (a unix socket), which only MaxConnections counts: all unix
+// clients share one address and must not share a limit.
+func remoteIP(a net.Addr) peerKey {
 	if ip, ok := clientIP(a); ok {
-		return ip.String()
+		return peerKey{ip: ip}
 	}
 	if _, unix := a.(*net.UnixAddr); unix || a == nil {
-		return ""
+		return peerKey{}
 	}
-	return a.String() // an address of some other kind: counted as it is
+	return peerKey{other: a.String()} // an address of some other kind: counted as it is
 }
 
 // clientIP is the IP address of a connection's remote end, from a TCP

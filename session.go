@@ -31,13 +31,14 @@ func (st state) String() string {
 // loop, login and UPDATE. Its connection I/O is in conn, its view of the
 // open maildrop in drop.
 type session struct {
-	srv    *Server
-	id     uint64
-	log    *slog.Logger
-	ctx    context.Context // carries &info; cancelled when the session ends
-	cancel context.CancelFunc
-	c      conn
-	info   ConnInfo
+	srv     *Server
+	id      uint64
+	log     *slog.Logger    // see logger; nil until its first use
+	ctx     context.Context // carries &info; cancelled when the session ends
+	cancel  context.CancelFunc
+	infoCtx infoContext // what ctx points to
+	c       conn
+	info    ConnInfo
 
 	argv         [3]string // parseCommand's arguments, reused
 	state        state
@@ -67,10 +68,54 @@ func newSession(srv *Server, base context.Context, nc net.Conn) *session {
 	s := &session{srv: srv, state: stateAuthorization, id: srv.connID.Add(1)}
 	s.c.init(nc, srv.writeTimeout())
 	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: srv.domain()}
-	s.log = srv.logger().With("conn", s.id, "remote", addrString(s.info.RemoteAddr))
 	ctx, cancel := context.WithCancel(s.connContext(base, nc))
-	s.ctx, s.cancel = context.WithValue(ctx, connInfoKey{}, &s.info), cancel
+	s.infoCtx = infoContext{Context: ctx, info: &s.info}
+	s.ctx, s.cancel = &s.infoCtx, cancel
 	return s
+}
+
+// infoContext is what context.WithValue(ctx, connInfoKey{}, info) would
+// be, kept inside the session rather than allocated apart.
+type infoContext struct {
+	context.Context
+	info *ConnInfo
+}
+
+func (c *infoContext) Value(key any) any {
+	if key == (connInfoKey{}) {
+		return c.info
+	}
+	return c.Context.Value(key)
+}
+
+// logger is the session's logger: the server's, with the connection's
+// attributes. It is made at its first use, and again after login or TLS
+// add attributes, so that a session that logs nothing but its last record
+// does not pay for it.
+func (s *session) logger() *slog.Logger {
+	if s.log == nil {
+		var buf [4]slog.Attr
+		attrs := s.logAttrs(buf[:0])
+		args := make([]any, len(attrs))
+		for i, a := range attrs {
+			args[i] = a
+		}
+		s.log = s.srv.logger().With(args...)
+	}
+	return s.log
+}
+
+// logAttrs appends the attributes that every record of the session
+// carries: the connection, and once known, its TLS version and user.
+func (s *session) logAttrs(attrs []slog.Attr) []slog.Attr {
+	attrs = append(attrs, slog.Uint64("conn", s.id), slog.String("remote", addrString(s.info.RemoteAddr)))
+	if s.info.TLS != nil {
+		attrs = append(attrs, slog.String("tls_version", tls.VersionName(s.info.TLS.Version)))
+	}
+	if s.username != "" {
+		attrs = append(attrs, slog.String("user", s.username))
+	}
+	return attrs
 }
 
 // connContext is Server.ConnContext's context for nc, or base when there
@@ -82,12 +127,12 @@ func (s *session) connContext(base context.Context, nc net.Conn) (ctx context.Co
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("pop3: panic in Server.ConnContext; using the base context", "panic", v)
+			s.logger().Error("pop3: panic in Server.ConnContext; using the base context", "panic", v)
 			ctx = base
 		}
 	}()
 	if ctx = s.srv.ConnContext(base, nc); ctx == nil {
-		s.log.Error("pop3: Server.ConnContext returned a nil context; using the base context")
+		s.logger().Error("pop3: Server.ConnContext returned a nil context; using the base context")
 		ctx = base
 	}
 	return ctx
@@ -152,7 +197,7 @@ func (s *session) handshake(tc *tls.Conn) error {
 		return err
 	}
 	s.info.TLS = st
-	s.log = s.log.With("tls_version", tls.VersionName(st.Version))
+	s.log = nil // now with the TLS version
 	return nil
 }
 
@@ -209,7 +254,7 @@ func (s *session) recoverPanic(where string, err *error) {
 	if v == nil {
 		return
 	}
-	s.log.Error("pop3: panic", "in", where, "panic", v, "stack", string(debug.Stack()))
+	s.logger().Error("pop3: panic", "in", where, "panic", v, "stack", string(debug.Stack()))
 	reply := &Error{Code: CodeSysTemp, Text: "internal error"}
 	if s.replied {
 		reply = nil
@@ -263,14 +308,14 @@ func (s *session) loginFailed(method, username string, err error) error {
 		level = slog.LevelWarn
 	}
 	if e.Code == CodeLoginDelay || e.Code == CodeInUse {
-		s.log.Info("pop3: login refused", append(attrs, "code", e.Code)...)
+		s.logger().Info("pop3: login refused", append(attrs, "code", e.Code)...)
 		return e
 	}
 	s.authFailures++
 	if addr, ok := penaltyKey(s.info.RemoteAddr); ok && s.srv.maxAuthPenalty() > 0 {
 		s.srv.penalty.fail(addr, time.Now())
 	}
-	s.log.Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
+	s.logger().Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
 	if err := s.wait(s.srv.authFailureDelay()); err != nil {
 		return err
 	}
@@ -302,7 +347,7 @@ func (s *session) login(method, username string, user User) error {
 	box, err := user.Open(s.ctx)
 	if err != nil {
 		if errors.Is(err, ErrMailboxLocked) {
-			s.log.Info("pop3: maildrop in use", "user", username)
+			s.logger().Info("pop3: maildrop in use", "user", username)
 		}
 		return s.userFacingError("open", err)
 	}
@@ -310,10 +355,10 @@ func (s *session) login(method, username string, user User) error {
 	// even if Messages panics.
 	s.drop = &maildrop{box: box}
 	if s.drop.load() {
-		s.log.Error("pop3: backend returned invalid unique-ids; repairing them", "user", username)
+		s.logger().Error("pop3: backend returned invalid unique-ids; repairing them", "user", username)
 	}
 	s.username, s.method = username, method
-	s.log = s.log.With("user", username)
+	s.log = nil // now with the user
 	s.state = stateTransaction
 	s.badCommands = 0
 	return s.replyMaildrop()
@@ -332,7 +377,7 @@ func (s *session) update() error {
 	}
 	s.closeMailbox()
 	if removeErr != nil {
-		s.log.Error("pop3: removing messages failed", "err", removeErr)
+		s.logger().Error("pop3: removing messages failed", "err", removeErr)
 		reply := &Error{Code: CodeSysTemp, Text: "some deleted messages not removed"}
 		var e *Error
 		if errors.As(removeErr, &e) {
@@ -363,7 +408,7 @@ func (s *session) closeMailbox() {
 	s.drop.box = nil
 	defer s.recoverPanic("Mailbox.Close", nil)
 	if err := box.Close(); err != nil {
-		s.log.Error("pop3: closing the maildrop failed", "err", err)
+		s.logger().Error("pop3: closing the maildrop failed", "err", err)
 	}
 }
 
@@ -381,10 +426,10 @@ func (s *session) finish() {
 	if closedHard && reason != reasonQuit {
 		reason = reasonServerClosed
 	}
-	// LogAttrs with a fixed array: the record costs no allocation of its
-	// own, at one per session.
-	var buf [11]slog.Attr
-	attrs := append(buf[:0], slog.String("reason", reason),
+	// LogAttrs with a fixed array and without the logger's With: the
+	// record costs no allocation of its own, at one per session.
+	var buf [15]slog.Attr
+	attrs := append(s.logAttrs(buf[:0]), slog.String("reason", reason),
 		slog.Duration("duration", time.Since(s.started).Round(time.Millisecond)))
 	if s.method != "" {
 		attrs = append(attrs, slog.String("method", s.method))
@@ -394,5 +439,5 @@ func (s *session) finish() {
 	if end.cause != nil && !closedHard && !errors.Is(end.cause, io.EOF) {
 		attrs = append(attrs, slog.Any("err", end.cause))
 	}
-	s.log.LogAttrs(context.Background(), slog.LevelInfo, "pop3: session ended", attrs...)
+	s.srv.logger().LogAttrs(context.Background(), slog.LevelInfo, "pop3: session ended", attrs...)
 }
