@@ -65,8 +65,32 @@ func FuzzCRLFReader(f *testing.F) {
 		require.Equal(t, size, int64(len(got)))
 		require.Equal(t, ourDot(t, bytes.NewReader(in)), ourDot(t, bytes.NewReader(got)),
 			"the converted content is sent as the original is")
+		require.Equal(t, ourDot(t, bytes.NewReader(got)), ourDot(t, NewCRLFReader(bytes.NewReader(in))),
+			"a CRLF reader's source, stuffed directly, is sent as its output would be")
 		if len(got) > 0 {
 			require.True(t, bytes.HasSuffix(got, crlf))
 		}
 	})
+}
+
+// closeRecorder is a reader that records its Close.
+type closeRecorder struct {
+	io.Reader
+	closed int
+}
+
+func (c *closeRecorder) Close() error { c.closed++; return nil }
+
+func TestCRLFReaderClose(t *testing.T) {
+	src := &closeRecorder{Reader: strings.NewReader("a\nb\n")}
+	r := NewCRLFReader(src)
+	buf := make([]byte, 2)
+	_, err := r.Read(buf)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, 1, src.closed, "Close closes a source that is an io.Closer")
+	_, err = r.Read(buf)
+	assert.Error(t, err, "no read after Close")
+
+	assert.NoError(t, NewCRLFReader(strings.NewReader("x")).Close(), "a source without Close")
 }

@@ -1,0 +1,90 @@
+package pop3_test
+
+import (
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/pop3test"
+)
+
+// writeCountingListener records the size of every write the server makes
+// to its connections.
+type writeCountingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	writes []int
+}
+
+func (l *writeCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &writeCountingConn{Conn: c, l: l}, nil
+}
+
+// take returns the writes since the last call.
+func (l *writeCountingListener) take() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.writes
+	l.writes = nil
+	return w
+}
+
+type writeCountingConn struct {
+	net.Conn
+	l *writeCountingListener
+}
+
+func (c *writeCountingConn) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, len(p))
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// Every reply goes out in one write: a small RETR with its status line and
+// terminator, and a pipelined batch of them; a large message in writes of
+// at least 128 KiB.
+func TestRepliesInFewWrites(t *testing.T) {
+	small := "Subject: small\r\n\r\n" + strings.Repeat(strings.Repeat("s", 70)+"\r\n.dot\r\n", 50)
+	large := strings.Repeat(strings.Repeat("l", 76)+"\r\n", 20<<20/78)
+	fb := &fakeBackend{msgs: []string{small, small, small, large}}
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &writeCountingListener{Listener: tcp}
+	addr := serveOn(t, pop3.NewServer(fb), l)
+
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	assert.Len(t, l.take(), 3, "greeting, USER and PASS: a write each")
+
+	c.Send("RETR 1")
+	require.True(t, c.ReadReply().OK)
+	assert.Equal(t, small, string(c.ReadBody()))
+	assert.Len(t, l.take(), 1, "status line, body and terminator in one write")
+
+	replies := c.Pipeline("RETR 1", "RETR 2", "RETR 3", "STAT", "NOOP")
+	for _, r := range replies {
+		require.True(t, r.OK, r.Line)
+	}
+	assert.Len(t, l.take(), 1, "a pipelined batch in one write")
+
+	c.Send("RETR 4")
+	require.True(t, c.ReadReply().OK)
+	assert.Equal(t, int64(len(large)), c.CopyBody(io.Discard))
+	writes := l.take()
+	for i, n := range writes[:len(writes)-1] {
+		assert.GreaterOrEqual(t, n, 128<<10, "write %d of %d", i, len(writes))
+	}
+	assert.LessOrEqual(t, len(writes), len(large)/(128<<10)+2)
+	c.Quit()
+}
