@@ -20,10 +20,10 @@ const DefaultListingCache = 200_000
 // directories and its dovecot-uidlist have the same modification times,
 // sizes and inodes) uses that listing instead of reading the directories
 // and the uidlist again, which makes a login cost a few stat calls. A
-// listing is kept only when those times are more than
-// [ListingCacheSettle] old when it is made, so that a change within the
-// file system's timestamp granularity cannot hide behind an unchanged
-// time. The least recently used listings are dropped first; 0 turns the
+// listing is kept only when those times are more than two seconds old
+// when it is made, so that a change within the file system's timestamp
+// granularity cannot hide behind an unchanged time: a Maildir that
+// changes all the time is read every time, as without the cache. The least recently used listings are dropped first; 0 turns the
 // cache off, which is right only for file systems whose directory times
 // are not kept (some network file systems cache them: see Dovecot's advice
 // for NFS). The default is [DefaultListingCache], about 50 MB at most.
@@ -31,9 +31,9 @@ func WithListingCache(messages int) Option {
 	return func(b *Backend) { b.cache.limit = max(messages, 0) }
 }
 
-// ListingCacheSettle is how old the times of a Maildir must be for its
+// listingCacheSettle is how old the times of a Maildir must be for its
 // listing to be cached: more than any file system's timestamp granularity.
-const ListingCacheSettle = 2 * time.Second
+const listingCacheSettle = 2 * time.Second
 
 // stamp identifies the state of a directory or a file: it changes when an
 // entry is added, removed or renamed in a directory, and when a file is
@@ -50,7 +50,7 @@ type stamp struct {
 type maildirStamps [3]stamp
 
 // takeStamps stamps the Maildir at dir. settled reports that every time is
-// older than ListingCacheSettle, so that a later change shows.
+// older than listingCacheSettle, so that a later change shows.
 func takeStamps(dir string, now time.Time) (s maildirStamps, settled bool, err error) {
 	settled = true
 	for i, name := range [...]string{"new", "cur", uidlistName} {
@@ -62,7 +62,7 @@ func takeStamps(dir string, now time.Time) (s maildirStamps, settled bool, err e
 			return s, false, err
 		}
 		s[i] = stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size(), ino: fileID(fi), isDir: fi.IsDir()}
-		if now.Sub(fi.ModTime()) <= ListingCacheSettle {
+		if now.Sub(fi.ModTime()) <= listingCacheSettle {
 			settled = false
 		}
 	}

@@ -33,6 +33,11 @@
 //     POP3 does. RETR'd messages are marked seen (the S flag) when the session ends,
 //     as Dovecot does, so that an IMAP client sees them read. DELE'd ones
 //     are removed after QUIT, and a file already gone is not an error.
+//   - A Maildir that has not changed since an earlier session (the times of
+//     new/, cur/ and dovecot-uidlist) is listed from memory, without
+//     reading its directories again; see [WithListingCache]. Message files
+//     are opened by name in cur/ (openat) and read to the size fstat
+//     gives, in the server's buffers.
 //   - The maildrop lock is a flock on pop3d.lock in the Maildir: it holds
 //     between processes, and the kernel releases it when its holder dies,
 //     so a crash leaves no stale lock.

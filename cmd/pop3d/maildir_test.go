@@ -335,3 +335,37 @@ func TestLockAcrossProcesses(t *testing.T) {
 	assert.Equal(t, "1 "+strconv.Itoa(len("Subject: x\r\n\r\nx\r\n")), c3.OK("STAT").Text)
 	c3.Quit()
 }
+
+// -maildir-cache 0 turns the listing cache off: a message file that
+// appears while the directory's time stays the same is listed at once,
+// where the cache would serve the listing it had.
+func TestMaildirCacheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		messages string
+	}{
+		{nil, "1"},
+		{[]string{"-maildir-cache", "0"}, "2"},
+	} {
+		store := newMailStore(t)
+		store.deliver(t, "bob", "Subject: one\n\nfirst\n")
+		srv := start(t, append(store.args(), tc.args...)...)
+		dir := filepath.Join(store.root, "bob", "Maildir")
+		session := func() string {
+			c := dial(t, srv.Addr)
+			defer c.Quit()
+			c.Login("bob", "bob-pw")
+			n, _, _ := strings.Cut(stat(c), " ")
+			return n
+		}
+		require.Equal(t, "1", session()) // moves the message to cur/ and writes the uidlist
+		past := time.Now().Add(-time.Hour)
+		for _, name := range []string{"new", "cur", "dovecot-uidlist"} {
+			require.NoError(t, os.Chtimes(filepath.Join(dir, name), past, past))
+		}
+		require.Equal(t, "1", session()) // listed, and cached unless turned off
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", "1800000000.M1P1.planted:2,"), []byte("Subject: planted\n\n"), 0o600))
+		require.NoError(t, os.Chtimes(filepath.Join(dir, "cur"), past, past))
+		assert.Equal(t, tc.messages, session(), "%q", tc.args)
+	}
+}

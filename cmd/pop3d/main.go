@@ -33,6 +33,12 @@
 //	    its local part, %d its domain, %h the home directory of the passwd
 //	    entry; for example /var/mail/%d/%n/Maildir or %h/Maildir. Needs
 //	    -passwd; cannot be combined with -load
+//	-maildir-cache MESSAGES
+//	    how many messages, over all Maildirs, to keep the listings of
+//	    between sessions, so that logging in to an unchanged Maildir reads
+//	    neither its directories nor its dovecot-uidlist (default 200000;
+//	    0 turns it off, for a network file system that caches directory
+//	    times)
 //	-passwd FILE
 //	    the users of -maildir, in Dovecot's passwd-file format
 //	    (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra), re-read when it
@@ -81,6 +87,7 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/maildir"
 )
 
 const (
@@ -130,6 +137,7 @@ type options struct {
 	addr, tlsAddr, domain string
 	load                  string
 	maildir, passwd       string
+	maildirCache          int
 	tlsCert, tlsKey       string
 	tlsSelfSigned         bool
 	insecureAuth          bool
@@ -148,6 +156,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
 	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
 	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
+	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
@@ -179,6 +188,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-maildir and -passwd go together"
 	case o.maildir != "" && o.load != "":
 		problem = "-maildir and -load are two stores: choose one"
+	case o.maildirCache < 0:
+		problem = "-maildir-cache must be 0 or more"
 	}
 	if problem != "" {
 		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)

@@ -300,6 +300,7 @@ func TestUsageErrors(t *testing.T) {
 		{"-tls-cert", "cert.pem", "-tls-key", "key.pem", "-tls-self-signed"},
 		{"-no-such-flag"},
 		{"extra-argument"},
+		{"-maildir-cache", "-1"},
 	} {
 		var stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, &stderr, nil)

@@ -19,7 +19,7 @@ func openStore(o *options, logger *slog.Logger) (pop3.Backend, *loaded, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("-passwd: %w", err)
 		}
-		b, err := maildir.New(o.maildir, users, maildir.WithLogger(logger))
+		b, err := maildir.New(o.maildir, users, maildir.WithLogger(logger), maildir.WithListingCache(o.maildirCache))
 		if err != nil {
 			return nil, nil, fmt.Errorf("-maildir: %w", err)
 		}
