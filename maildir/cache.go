@@ -23,10 +23,12 @@ const DefaultListingCache = 200_000
 // listing is kept only when those times are more than two seconds old
 // when it is made, so that a change within the file system's timestamp
 // granularity cannot hide behind an unchanged time: a Maildir that
-// changes all the time is read every time, as without the cache. The least recently used listings are dropped first; 0 turns the
-// cache off, which is right only for file systems whose directory times
-// are not kept (some network file systems cache them: see Dovecot's advice
-// for NFS). The default is [DefaultListingCache], about 50 MB at most.
+// changes all the time is read every time, as without the cache. The least
+// recently used listings are dropped first. 0 turns the cache off: do that
+// when the Maildirs are on a file system whose times can lag behind a
+// change made elsewhere, such as NFS, whose clients cache attributes for
+// seconds. The default is [DefaultListingCache], which holds some 60 MB at
+// most.
 func WithListingCache(messages int) Option {
 	return func(b *Backend) { b.cache.limit = max(messages, 0) }
 }
