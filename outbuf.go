@@ -80,25 +80,31 @@ func (b *outBuffer) WriteString(s string) (int, error) {
 // allows, and returns the room there is (at least one octet, unless a
 // write failed). It moves to a larger buffer while one can hold everything
 // pending, and writes out what is pending only when none can.
-func (b *outBuffer) reserve(n int) int {
+func (b *outBuffer) reserve(n int) int { return b.reserveAtLeast(n, n) }
+
+// reserveAtLeast is reserve for a writer that can use less room than it
+// would like (want) but no less than need: what is pending is written out
+// only when the room is under need, so that a long body goes out in writes
+// of nearly the largest class.
+func (b *outBuffer) reserveAtLeast(want, need int) int {
 	if b.buf == nil {
-		b.take(outClass(n))
+		b.take(outClass(want))
 	}
 	free := cap(b.buf) - len(b.buf)
-	if free >= n {
+	if free >= want {
 		return free
 	}
 	if b.class < len(outClasses)-1 {
 		old, oldp, oldClass := b.buf, b.bufp, b.class
-		b.take(outClass(len(old) + n))
+		b.take(outClass(len(old) + want))
 		b.buf = append(b.buf, old...)
 		*oldp = old[:0]
 		outPools[oldClass].Put(oldp)
-		if free = cap(b.buf) - len(b.buf); free >= n {
+		if free = cap(b.buf) - len(b.buf); free >= want {
 			return free
 		}
 	}
-	if free < min(n, maxOutBuffer/2) {
+	if free < min(need, maxOutBuffer/2) {
 		b.writeOut()
 		free = cap(b.buf) - len(b.buf)
 	}

@@ -173,6 +173,10 @@ func (d *dotWriter) stream(r io.Reader) (int64, error) {
 	return d.size, d.close()
 }
 
+// minStuffRoom is the least room the dot writer stuffs into before the
+// output buffer is written out.
+const minStuffRoom = 16 << 10
+
 // dotWriter dot-stuffs what is written to it into an output buffer. It
 // reads a source itself (ReadFrom) into a pooled buffer, so that io.Copy
 // and an [*os.File]'s WriteTo allocate nothing.
@@ -185,8 +189,9 @@ type dotWriter struct {
 func (d *dotWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
-		// Stuffing at most doubles what it is given.
-		free := d.out.reserve(2 * len(p))
+		// Stuffing at most doubles what it is given; a part of p is
+		// stuffed when the buffer has less room than that.
+		free := d.out.reserveAtLeast(2*len(p), min(2*len(p), minStuffRoom))
 		if d.out.err != nil {
 			return n - len(p), d.out.err
 		}
