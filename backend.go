@@ -76,12 +76,13 @@ type MessageInfo struct {
 // A Mailbox is used by a single session goroutine.
 type Mailbox interface {
 	// Messages is the listing at open time, message 1 first. It must not
-	// change while the mailbox is open.
+	// change while the mailbox is open. The server does not modify it, so
+	// a backend may share one slice between sessions.
 	Messages() []MessageInfo
 	// Message opens message i (a 0-based index into Messages) for reading:
 	// exactly Size octets, every line ended by CRLF, the last one too, and
-	// not dot-stuffed. A store of files with LF line ends converts them as
-	// it reads. (The server sends a stray bare LF as CRLF, but
+	// not dot-stuffed. A store of files with LF line ends returns them
+	// through [NewCRLFReader]. (The server sends a stray bare LF as CRLF, but
 	// pop3test.TestBackend fails a backend that yields one.) The server
 	// closes the reader.
 	Message(ctx context.Context, i int) (io.ReadCloser, error)

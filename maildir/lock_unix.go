@@ -3,11 +3,11 @@
 package maildir
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gopop3/pop3"
 )
@@ -19,33 +19,52 @@ import (
 // the lock also holds between sessions of one process.
 const lockFileName = "pop3d.lock"
 
+// maildropLock is a held maildrop lock: the descriptor whose flock it is.
+// It is a plain descriptor, not an *os.File, which would try to add it to
+// the network poller and fail, at five system calls per login.
+type maildropLock struct{ fd int }
+
 // lockMaildrop takes the maildrop lock of the Maildir at dir without
 // waiting: a maildrop that another session holds, in this process or
 // another, is pop3.ErrMailboxLocked. A lock file it creates belongs to o.
-func lockMaildrop(dir string, o owner) (*os.File, error) {
+func lockMaildrop(dir string, o owner) (*maildropLock, error) {
 	path := filepath.Join(dir, lockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("maildir: maildrop lock: %w", err)
+	fd, err := openRetry(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		fd, err = openRetry(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == nil && o.set {
+			_ = unix.Fchown(fd, o.uid, o.gid)
+		}
 	}
-	o.fchown(f)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: maildrop lock: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
 	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		unix.Close(fd)
+		if err == unix.EWOULDBLOCK {
 			return nil, pop3.ErrMailboxLocked
 		}
 		return nil, fmt.Errorf("maildir: maildrop lock: %w", err)
 	}
-	return f, nil
+	return &maildropLock{fd: fd}, nil
 }
 
 // unlockMaildrop releases a lock of lockMaildrop.
-func unlockMaildrop(f *os.File) error {
-	return f.Close() // closing the only descriptor releases the flock
+func unlockMaildrop(l *maildropLock) error {
+	return unix.Close(l.fd) // closing the only descriptor releases the flock
+}
+
+func openRetry(path string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Open(path, flags, mode)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }

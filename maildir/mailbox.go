@@ -85,7 +85,7 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 // mailbox is an open, locked Maildir.
 type mailbox struct {
 	user      *user
-	lock      *os.File
+	lock      *maildropLock
 	msgs      []message
 	infos     []pop3.MessageInfo
 	retrieved []bool // RETR'd and not removed: to be marked seen at Close
