@@ -3,6 +3,7 @@ package pop3
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -98,4 +99,42 @@ func TestDotWriterAcrossBuffers(t *testing.T) {
 		require.NoError(t, out.Flush())
 		assert.Equal(t, string(want), w.data.String()[pending:], "after %d octets", pending)
 	}
+}
+
+// Whatever is pending before it and however its source is read, a body
+// goes through the output buffer as net/textproto's DotWriter writes it,
+// in writes no larger than the largest buffer.
+func FuzzOutBuffer(f *testing.F) {
+	f.Add([]byte(".a\r\nb\nc\r\r\n"), uint16(800), uint16(3000), uint8(0))
+	f.Add([]byte("line\n"), uint16(0), uint16(60000), uint8(3))
+	f.Add([]byte("\r"), uint16(65535), uint16(1), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, pending, reps uint16, chunk uint8) {
+		body := bytes.Repeat(in, int(reps)+1)
+		if len(body) > 1<<20 {
+			body = body[:1<<20]
+		}
+		var w writeLog
+		out := outBuffer{w: &w}
+		prefix := bytes.Repeat([]byte("-"), int(pending)*5) // up to 320 KiB
+		_, err := out.Write(prefix)
+		require.NoError(t, err)
+		d := dotWriter{out: &out}
+		var r io.Reader = bytes.NewReader(body) // WriteTo
+		if chunk > 0 {
+			r = &chunkReader{r: r, n: int(chunk) * 97} // ReadFrom
+		}
+		n, err := d.stream(r)
+		require.NoError(t, err)
+		require.NoError(t, out.Flush())
+		got := w.data.Bytes()[len(prefix):]
+		if len(body) > 0 {
+			require.Equal(t, textprotoDot(body), got)
+		} else {
+			require.Equal(t, ".\r\n", string(got))
+		}
+		require.Equal(t, unstuffedSize(got), n)
+		for _, size := range w.writes {
+			require.LessOrEqual(t, size, maxOutBuffer)
+		}
+	})
 }
