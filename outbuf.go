@@ -48,7 +48,11 @@ type outBuffer struct {
 // Buffered is the number of octets pending.
 func (b *outBuffer) Buffered() int { return len(b.buf) }
 
-func (b *outBuffer) Write(p []byte) (int, error) {
+func (b *outBuffer) Write(p []byte) (int, error) { return write(b, p) }
+
+func (b *outBuffer) WriteString(s string) (int, error) { return write(b, s) }
+
+func write[T string | []byte](b *outBuffer, p T) (int, error) {
 	n := len(p)
 	for len(p) > 0 && b.err == nil {
 		free := b.reserve(len(p))
@@ -58,20 +62,6 @@ func (b *outBuffer) Write(p []byte) (int, error) {
 	}
 	if b.err != nil {
 		return n - len(p), b.err
-	}
-	return n, nil
-}
-
-func (b *outBuffer) WriteString(s string) (int, error) {
-	n := len(s)
-	for len(s) > 0 && b.err == nil {
-		free := b.reserve(len(s))
-		k := copy(b.buf[len(b.buf):len(b.buf)+free], s)
-		b.buf = b.buf[:len(b.buf)+k]
-		s = s[k:]
-	}
-	if b.err != nil {
-		return n - len(s), b.err
 	}
 	return n, nil
 }
