@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"math"
 	"slices"
 	"strconv"
 )
@@ -147,17 +148,17 @@ func parseNumber(arg string) (int, bool) {
 	if arg == "" {
 		return 0, false
 	}
-	n := 0
+	var n int64 // not int: the arithmetic must not overflow where int has 32 bits
 	for i := 0; i < len(arg); i++ {
 		c := arg[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if n < 1<<31 {
-			n = n*10 + int(c-'0')
+		if n <= math.MaxInt32 {
+			n = n*10 + int64(c-'0')
 		}
 	}
-	return min(n, 1<<31), true
+	return int(min(n, math.MaxInt32)), true
 }
 
 func truncate(s string, n int) string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -195,7 +196,7 @@ func TestTopReader(t *testing.T) {
 		{msg, 0, "A: 1\r\nB: 2\r\n\r\n"},
 		{msg, 1, "A: 1\r\nB: 2\r\n\r\nl1\r\n"},
 		{msg, 3, msg},
-		{msg, 1 << 31, msg},
+		{msg, math.MaxInt32, msg},
 		{"A: 1\nB: 2\n\nl1\nl2\n", 1, "A: 1\nB: 2\n\nl1\n"},
 		{"A: 1\r\nno body", 0, "A: 1\r\nno body"},
 		{"A: 1\r\n\r\nlast line without end", 5, "A: 1\r\n\r\nlast line without end"},
@@ -221,7 +222,7 @@ func TestParseNumber(t *testing.T) {
 		isOK bool
 	}{
 		{"1", 1, true}, {"0", 0, true}, {"007", 7, true}, {"2147483647", 2147483647, true},
-		{"123456789012345678901234567890", 1 << 31, true},
+		{"2147483648", math.MaxInt32, true}, {"123456789012345678901234567890", math.MaxInt32, true},
 		{"", 0, false}, {"-1", 0, false}, {"+1", 0, false}, {"1a", 0, false}, {" 1", 0, false}, {"１", 0, false},
 	} {
 		n, ok := parseNumber(tc.in)
