@@ -60,7 +60,8 @@ var (
 // included.
 const maxResponseLine = 512
 
-// responseWriter is the subset of *bufio.Writer the session writes to.
+// responseWriter is what status lines are written to: a connection's
+// outBuffer.
 type responseWriter interface {
 	io.Writer
 	WriteString(s string) (int, error)

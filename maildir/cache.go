@@ -14,21 +14,24 @@ import (
 // cache holds by default; see [WithListingCache].
 const DefaultListingCache = 200_000
 
-// WithListingCache sets how many messages, counted over all Maildirs, the
-// backend keeps the listings of between sessions. A session whose Maildir
-// is unchanged since a cached listing was made (its new/ and cur/
-// directories and its dovecot-uidlist have the same modification times,
-// sizes and inodes) uses that listing instead of reading the directories
-// and the uidlist again, which makes a login cost a few stat calls. A
-// listing is kept only when those times are more than two seconds old
-// when it is made, so that a change within the file system's timestamp
-// granularity cannot hide behind an unchanged time: a Maildir that
-// changes all the time is read every time, as without the cache. The least
-// recently used listings are dropped first. 0 turns the cache off: do that
-// when the Maildirs are on a file system whose times can lag behind a
-// change made elsewhere, such as NFS, whose clients cache attributes for
-// seconds. The default is [DefaultListingCache], which holds some 60 MB at
-// most.
+// WithListingCache sets how many messages the backend keeps the listings
+// of between sessions, counted over all Maildirs, each Maildir counting
+// one more for itself so that empty maildrops are bounded too. A session
+// whose Maildir is unchanged since a cached listing was made (its new/ and
+// cur/ directories and its dovecot-uidlist have the same modification
+// times, sizes and inodes) uses that listing instead of reading the
+// directories and the uidlist again, which makes a login cost a few stat
+// calls. Dovecot trusts the same directory times to skip reading a
+// Maildir again. A listing is kept only when those times are more than
+// two seconds old when it is made, so that a change within the file
+// system's timestamp granularity cannot hide behind an unchanged time: a
+// Maildir that changes all the time is read every time, as without the
+// cache. The least recently used listings are dropped first.
+//
+// 0 turns the cache off: do that when the Maildirs are on a file system
+// whose times can lag behind a change made elsewhere, such as NFS, whose
+// clients cache attributes for seconds. The default is
+// [DefaultListingCache], which holds some 60 MB at most.
 func WithListingCache(messages int) Option {
 	return func(b *Backend) { b.cache.limit = max(messages, 0) }
 }
@@ -88,7 +91,7 @@ type listing struct {
 type listingCache struct {
 	mu    sync.Mutex
 	limit int // messages; 0: off
-	held  int // messages held
+	held  int // the weight of the listings held
 	byDir map[string]*listing
 	lru   list.List // of *listing, most recent at the front
 }
@@ -109,10 +112,14 @@ func (c *listingCache) get(dir string, s maildirStamps) *listing {
 	return l
 }
 
+// weight is what a listing counts against the limit: its messages, and
+// one for the listing itself, so that empty maildrops are bounded too.
+func (l *listing) weight() int { return len(l.msgs) + 1 }
+
 // put caches a listing, dropping the least recently used ones beyond the
 // limit. A listing larger than the limit is not kept.
 func (c *listingCache) put(l *listing) {
-	if c.limit == 0 || len(l.msgs) > c.limit {
+	if c.limit == 0 || l.weight() > c.limit {
 		return
 	}
 	c.mu.Lock()
@@ -123,25 +130,16 @@ func (c *listingCache) put(l *listing) {
 	if old := c.byDir[l.dir]; old != nil {
 		c.remove(old)
 	}
-	for c.held+len(l.msgs) > c.limit {
+	for c.held+l.weight() > c.limit {
 		c.remove(c.lru.Back().Value.(*listing))
 	}
 	l.elem = c.lru.PushFront(l)
 	c.byDir[l.dir] = l
-	c.held += len(l.msgs)
-}
-
-// forget drops the listing of dir: this process changed the Maildir.
-func (c *listingCache) forget(dir string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if l := c.byDir[dir]; l != nil {
-		c.remove(l)
-	}
+	c.held += l.weight()
 }
 
 func (c *listingCache) remove(l *listing) {
 	c.lru.Remove(l.elem)
 	delete(c.byDir, l.dir)
-	c.held -= len(l.msgs)
+	c.held -= l.weight()
 }

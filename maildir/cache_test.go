@@ -176,26 +176,38 @@ func TestListingCacheOff(t *testing.T) {
 	assert.Len(t, listUIDLs(t, b, 1), 3)
 }
 
-// The cache holds at most its limit in messages, and drops the least
-// recently used listings first.
+// The cache holds at most its limit in messages, each listing counting one
+// more, and drops the least recently used listings first.
 func TestListingCacheLimit(t *testing.T) {
-	b, dirs := cacheBackend(t, 3, 2, WithListingCache(4))
+	b, dirs := cacheBackend(t, 3, 2, WithListingCache(6))
 	for i := 1; i <= 3; i++ {
 		require.Len(t, listUIDLs(t, b, i), 2) // u3's listing pushes u1's out
 	}
-	assert.Equal(t, 4, b.cache.held)
+	assert.Equal(t, 6, b.cache.held)
 	for _, dir := range dirs {
 		plantHidden(t, dir)
 	}
 	assert.Len(t, listUIDLs(t, b, 1), 3, "u1's listing was dropped")
 	assert.Len(t, listUIDLs(t, b, 3), 2, "u3's listing is cached")
-	assert.LessOrEqual(t, b.cache.held, 4)
+	assert.LessOrEqual(t, b.cache.held, 6)
 
-	big, bigDirs := cacheBackend(t, 1, 5, WithListingCache(4))
+	big, bigDirs := cacheBackend(t, 1, 5, WithListingCache(5))
 	require.Len(t, listUIDLs(t, big, 1), 5)
 	plantHidden(t, bigDirs[0])
 	assert.Len(t, listUIDLs(t, big, 1), 6, "a listing over the limit is not kept")
 	assert.Zero(t, big.cache.held)
+}
+
+// Empty maildrops, as download-and-delete users leave them, count against
+// the limit too: the cache cannot grow by one entry per user forever.
+func TestListingCacheBoundsEmptyMaildrops(t *testing.T) {
+	b, _ := cacheBackend(t, 10, 0, WithListingCache(3))
+	for i := 1; i <= 10; i++ {
+		require.Empty(t, listUIDLs(t, b, i))
+	}
+	assert.Equal(t, 3, b.cache.held, "the last three are cached")
+	assert.Len(t, b.cache.byDir, 3)
+	assert.Equal(t, len(b.cache.byDir), b.cache.lru.Len())
 }
 
 // A listing made while another program held the uidlist lock leaves out

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -21,8 +22,14 @@ const lockFileName = "pop3d.lock"
 
 // maildropLock is a held maildrop lock: the descriptor whose flock it is.
 // It is a plain descriptor, not an *os.File, which would try to add it to
-// the network poller and fail, at five system calls per login.
-type maildropLock struct{ fd int }
+// the network poller and fail, at five system calls per login. Like an
+// *os.File it is closed, and the maildrop unlocked, if it is lost: a
+// mailbox that is never closed must not lock its maildrop for the life of
+// the process.
+type maildropLock struct {
+	fd      int
+	cleanup runtime.Cleanup
+}
 
 // lockMaildrop takes the maildrop lock of the Maildir at dir without
 // waiting: a maildrop that another session holds, in this process or
@@ -52,11 +59,14 @@ func lockMaildrop(dir string, o owner) (*maildropLock, error) {
 		}
 		return nil, fmt.Errorf("maildir: maildrop lock: %w", err)
 	}
-	return &maildropLock{fd: fd}, nil
+	l := &maildropLock{fd: fd}
+	l.cleanup = runtime.AddCleanup(l, closeFD, fd)
+	return l, nil
 }
 
 // unlockMaildrop releases a lock of lockMaildrop.
 func unlockMaildrop(l *maildropLock) error {
+	l.cleanup.Stop()
 	return unix.Close(l.fd) // closing the only descriptor releases the flock
 }
 

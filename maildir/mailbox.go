@@ -38,11 +38,17 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	opened := false
+	defer func() {
+		if !opened { // an error, or a panic the server recovers
+			unlockMaildrop(lock)
+		}
+	}()
 	msgs, infos, err := u.list(ctx, o)
 	if err != nil {
-		unlockMaildrop(lock)
 		return nil, err
 	}
+	opened = true
 	return &mailbox{user: u, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
 }
 
@@ -70,7 +76,9 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 	cacheable := settled && !partial
 	for i, m := range msgs {
 		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
-		cacheable = cacheable && !m.unreadable
+		// A file still in new/ failed to move to cur/: the next session
+		// tries again, which a cached listing would not.
+		cacheable = cacheable && !m.unreadable && filepath.Base(filepath.Dir(m.path)) != "new"
 	}
 	if cacheable {
 		// Only a Maildir that this listing did not change: a rename or a
@@ -94,6 +102,8 @@ type mailbox struct {
 	curOpened bool
 }
 
+// Messages returns the listing. It is shared with the other sessions of an
+// unchanged Maildir (see WithListingCache): it must not be modified.
 func (m *mailbox) Messages() []pop3.MessageInfo { return m.infos }
 
 // Message opens message i with CRLF line ends. A file that another program
@@ -132,7 +142,7 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("maildir: message %s of %q could not be read when the maildrop was opened, so its size is unknown", msg.base, m.user.name)
 	}
 	if !m.curOpened {
-		m.cur, m.curOpened = openMessageDir(filepath.Join(m.user.dir, "cur")), true
+		m.cur, m.curOpened = openMessageDir(filepath.Join(m.user.dir, "cur"), m), true
 	}
 	f, err := m.cur.openMessage(msg.path)
 	if errors.Is(err, fs.ErrNotExist) {

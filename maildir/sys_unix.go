@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -50,39 +51,41 @@ func fileID(fi os.FileInfo) uint64 {
 // files, at a system call per open), and it stops at the size fstat gave,
 // without a last read to find the end.
 type messageFile struct {
-	fd   int
-	left int64
+	fd      int
+	left    int64
+	cleanup runtime.Cleanup // closes fd if the file is lost unclosed
 }
 
 // messageDir is a directory that message files are opened in by name,
 // with openat, so that the kernel does not walk the whole path again for
 // every message. The zero value is not open: files are opened by path.
 type messageDir struct {
-	fd     int    // valid when prefix is set
-	prefix string // the directory's path and a slash
+	fd      int    // valid when prefix is set
+	prefix  string // the directory's path and a slash
+	cleanup runtime.Cleanup
 }
 
 // openMessageDir opens dir for openMessage; on failure the files are
-// opened by path.
-func openMessageDir(dir string) messageDir {
-	for {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return messageDir{}
-		}
-		return messageDir{fd: fd, prefix: dir + string(filepath.Separator)}
+// opened by path. The descriptor is closed when owner is lost without
+// close, as an *os.File's is.
+func openMessageDir[T any](dir string, owner *T) messageDir {
+	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return messageDir{}
 	}
+	return messageDir{fd: fd, prefix: dir + string(filepath.Separator), cleanup: runtime.AddCleanup(owner, closeFD, fd)}
 }
 
 func (d *messageDir) close() {
 	if d.prefix != "" {
+		d.cleanup.Stop()
 		unix.Close(d.fd)
 		*d = messageDir{}
 	}
 }
+
+// closeFD is the cleanup of a descriptor whose owner was lost unclosed.
+func closeFD(fd int) { unix.Close(fd) }
 
 // openMessage opens a message file for serving, under the rules of
 // openMessageFile: relative to d when path is in it.
@@ -109,7 +112,9 @@ func (d *messageDir) openMessage(path string) (*messageFile, error) {
 		}
 		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	return &messageFile{fd: fd, left: st.Size}, nil
+	f := &messageFile{fd: fd, left: st.Size}
+	f.cleanup = runtime.AddCleanup(f, closeFD, fd)
+	return f, nil
 }
 
 func (f *messageFile) Read(p []byte) (int, error) {
@@ -142,6 +147,7 @@ func (f *messageFile) Close() error {
 	if f.fd < 0 {
 		return os.ErrClosed
 	}
+	f.cleanup.Stop()
 	err := unix.Close(f.fd)
 	f.fd = -1
 	return err
