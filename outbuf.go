@@ -10,7 +10,7 @@ import (
 // outgrows it (a message body, a pipelined batch), and gives it back when
 // it flushes, so that an idle connection holds no output buffer at all.
 // The largest class is the size of the writes that carry a large message.
-var outClasses = [...]int{4 << 10, 32 << 10, 256 << 10}
+var outClasses = [...]int{4 << 10, 32 << 10, maxOutBuffer}
 
 const maxOutBuffer = 256 << 10
 

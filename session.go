@@ -94,13 +94,7 @@ func (c *infoContext) Value(key any) any {
 // does not pay for it.
 func (s *session) logger() *slog.Logger {
 	if s.log == nil {
-		var buf [4]slog.Attr
-		attrs := s.logAttrs(buf[:0])
-		args := make([]any, len(attrs))
-		for i, a := range attrs {
-			args[i] = a
-		}
-		s.log = s.srv.logger().With(args...)
+		s.log = slog.New(s.srv.logger().Handler().WithAttrs(s.logAttrs(nil)))
 	}
 	return s.log
 }

@@ -36,9 +36,9 @@ type maildropLock struct {
 // another, is pop3.ErrMailboxLocked. A lock file it creates belongs to o.
 func lockMaildrop(dir string, o owner) (*maildropLock, error) {
 	path := filepath.Join(dir, lockFileName)
-	fd, err := openRetry(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := openRetry(unix.AT_FDCWD, path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err == unix.ENOENT {
-		fd, err = openRetry(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err = openRetry(unix.AT_FDCWD, path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err == nil && o.set {
 			_ = unix.Fchown(fd, o.uid, o.gid)
 		}
@@ -68,13 +68,4 @@ func lockMaildrop(dir string, o owner) (*maildropLock, error) {
 func unlockMaildrop(l *maildropLock) error {
 	l.cleanup.Stop()
 	return unix.Close(l.fd) // closing the only descriptor releases the flock
-}
-
-func openRetry(path string, flags int, mode uint32) (int, error) {
-	for {
-		fd, err := unix.Open(path, flags, mode)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
 }

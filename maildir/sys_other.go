@@ -23,7 +23,7 @@ type messageFile struct{ *os.File }
 // messageDir opens nothing here: files are opened by path.
 type messageDir struct{}
 
-func openMessageDir[T any](string, *T) messageDir { return messageDir{} }
+func openMessageDir(string, *mailbox) messageDir { return messageDir{} }
 
 func (*messageDir) close() {}
 

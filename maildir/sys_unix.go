@@ -68,8 +68,8 @@ type messageDir struct {
 // openMessageDir opens dir for openMessage; on failure the files are
 // opened by path. The descriptor is closed when owner is lost without
 // close, as an *os.File's is.
-func openMessageDir[T any](dir string, owner *T) messageDir {
-	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+func openMessageDir(dir string, owner *mailbox) messageDir {
+	fd, err := openRetry(unix.AT_FDCWD, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return messageDir{}
 	}
@@ -94,13 +94,7 @@ func (d *messageDir) openMessage(path string) (*messageFile, error) {
 	if rest, ok := strings.CutPrefix(path, d.prefix); ok && d.prefix != "" && !strings.Contains(rest, string(filepath.Separator)) {
 		dirfd, name = d.fd, rest
 	}
-	var (
-		fd  int
-		err error = unix.EINTR
-	)
-	for err == unix.EINTR {
-		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	}
+	fd, err := openRetry(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -151,4 +145,14 @@ func (f *messageFile) Close() error {
 	err := unix.Close(f.fd)
 	f.fd = -1
 	return err
+}
+
+// openRetry is openat, retried when a signal interrupts it.
+func openRetry(dirfd int, path string, flags int, mode uint32) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, path, flags, mode)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
