@@ -1,14 +1,11 @@
 package pop3_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/memory"
 )
 
 // The commands a session repeats allocate nothing once warm, and a RETR
@@ -19,14 +16,9 @@ func TestCommandAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts mean nothing under -race (sync.Pool drops buffers); .ci/run runs this test without it")
 	}
-	be := memory.New()
-	require.NoError(t, be.AddUser("alice", "secret"))
 	msg := "Subject: a\r\n\r\n" + strings.Repeat("line\r\n.dot\r\n", 300)
-	for range 100 {
-		_, err := be.AppendMessage("alice", []byte(msg))
-		require.NoError(t, err)
-	}
-	c := dialRaw(t, startServer(t, pop3.NewServer(be)))
+	srv, _ := newMemoryServer(t, slices.Repeat([]string{msg}, 100)...)
+	c := dialRaw(t, startServer(t, srv))
 	c.do([]byte("USER alice\r\n"), false)
 	c.do([]byte("PASS secret\r\n"), false)
 	for _, tc := range []struct {

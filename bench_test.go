@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,17 +145,9 @@ func (c *rawClient) do(cmd []byte, multi bool) int {
 // session with 100 messages of 4 KiB on the memory backend. allocs/op is
 // what the server allocates per command (the client allocates nothing).
 func BenchmarkCommand(b *testing.B) {
-	be := memory.New()
-	if err := be.AddUser("alice", "secret"); err != nil {
-		b.Fatal(err)
-	}
 	msg := "Subject: bench\r\n\r\n" + strings.Repeat(strings.Repeat("y", 62)+"\r\n.dot line\r\n", 55)
-	for range 100 {
-		if _, err := be.AppendMessage("alice", []byte(msg)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	addr := startServer(b, pop3.NewServer(be))
+	srv, _ := newMemoryServer(b, slices.Repeat([]string{msg}, 100)...)
+	addr := startServer(b, srv)
 	for _, bc := range []struct {
 		name  string
 		cmds  []string
@@ -208,11 +201,8 @@ func BenchmarkConnect(b *testing.B) {
 // BenchmarkLogin is BenchmarkConnect with USER, PASS and STAT before QUIT,
 // on the memory backend.
 func BenchmarkLogin(b *testing.B) {
-	be := memory.New()
-	if err := be.AddUser("alice", "secret"); err != nil {
-		b.Fatal(err)
-	}
-	addr := startServer(b, pop3.NewServer(be))
+	srv, _ := newMemoryServer(b)
+	addr := startServer(b, srv)
 	cmds := [][]byte{[]byte("USER alice\r\n"), []byte("PASS secret\r\n"), []byte("STAT\r\n"), []byte("QUIT\r\n")}
 	b.ReportAllocs()
 	for range b.N {

@@ -281,10 +281,7 @@ func appendStuffed(dst, src []byte, state int, stuff bool) ([]byte, int, int) {
 	return dst, state, added
 }
 
-var (
-	crlf = []byte("\r\n")
-	dot  = dotTerminator[:1]
-)
+var crlf = []byte("\r\n")
 
 // stateAfter is the state after writing b (which holds no LF) in state.
 // As in net/textproto, a CR enters dotCR and the byte after it is taken as

@@ -42,7 +42,7 @@ func unstuffedSize(body []byte) int64 {
 	lines := bytes.Split(bytes.TrimSuffix(body, dotTerminator), crlf)
 	stuffed := 0
 	for _, l := range lines {
-		if bytes.HasPrefix(l, dot) {
+		if bytes.HasPrefix(l, []byte{'.'}) {
 			stuffed++
 		}
 	}
