@@ -5,19 +5,26 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopop3/pop3"
 	"github.com/stretchr/testify/assert"
 )
 
 // The commands a session repeats allocate nothing once warm, and a RETR
 // only what the backend's reader costs, over real TCP (BenchmarkCommand
-// measures the same). The client allocates nothing, so the count is the
-// server's.
+// measures the same), with or without Hooks. The client allocates
+// nothing, so the count is the server's.
 func TestCommandAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts mean nothing under -race (sync.Pool drops buffers); .ci/run runs this test without it")
 	}
+	t.Run("no hooks", func(t *testing.T) { testCommandAllocations(t, nil) })
+	t.Run("hooks", func(t *testing.T) { testCommandAllocations(t, noopHooks()) })
+}
+
+func testCommandAllocations(t *testing.T, hooks *pop3.Hooks) {
 	msg := "Subject: a\r\n\r\n" + strings.Repeat("line\r\n.dot\r\n", 300)
 	srv, _ := newMemoryServer(t, slices.Repeat([]string{msg}, 100)...)
+	srv.Hooks = hooks
 	c := dialRaw(t, startServer(t, srv))
 	c.do([]byte("USER alice\r\n"), false)
 	c.do([]byte("PASS secret\r\n"), false)

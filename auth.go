@@ -190,10 +190,10 @@ func (s *session) saslExchange(mech string, response []byte) (username string, u
 // errAuthCancelled; a response that cannot be read ends the session.
 func (s *session) saslChallenge(challenge []byte) ([]byte, error) {
 	if err := s.writeContinuation(challenge); err != nil {
-		return nil, endSession(reasonError, nil, err)
+		return nil, endSession(EndError, nil, err)
 	}
 	if err := s.c.flush(); err != nil {
-		return nil, endSession(reasonError, nil, err)
+		return nil, endSession(EndError, nil, err)
 	}
 	if err := s.awaitInput(); err != nil {
 		return nil, s.readError(err)

@@ -284,21 +284,21 @@ func (s *session) readError(err error) error {
 			return &sessionEnd{reason: end.reason, cause: end.cause} // answered already
 		}
 		if err := s.c.flush(); err != nil {
-			return endSession(reasonError, nil, err)
+			return endSession(EndError, nil, err)
 		}
 		if err := s.c.discardLine(); err != nil {
 			return s.readError(err)
 		}
 		return nil
 	case errors.Is(err, errShutdown) || s.srv.shuttingDown():
-		return endSession(reasonShutdown, &Error{Code: CodeSysTemp, Text: "server shutting down"}, nil)
+		return endSession(EndShutdown, &Error{Code: CodeSysTemp, Text: "server shutting down"}, nil)
 	case errors.As(err, &ne) && ne.Timeout():
 		if s.state == stateAuthorization && !s.authDeadline.IsZero() && !time.Now().Before(s.authDeadline) {
-			return endSession(reasonAuthTimeout, &Error{Text: "authentication took too long"}, nil)
+			return endSession(EndAuthTimeout, &Error{Text: "authentication took too long"}, nil)
 		}
-		return endSession(reasonIdleTimeout, &Error{Text: "disconnected for inactivity"}, nil)
+		return endSession(EndIdleTimeout, &Error{Text: "disconnected for inactivity"}, nil)
 	case errors.Is(err, io.EOF):
-		return endSession(reasonClientClosed, nil, nil)
+		return endSession(EndClientClosed, nil, nil)
 	}
-	return endSession(reasonError, nil, err)
+	return endSession(EndError, nil, err)
 }

@@ -118,6 +118,32 @@ func (p *authPenalty) fail(addr netip.Addr, now time.Time) {
 	p.entries[addr] = p.lru.PushFront(&penaltyEntry{addr: addr, failures: 1, updated: now})
 }
 
+// inForce counts the addresses whose next login would wait, forgetting
+// those whose failures have all decayed. It walks the whole table (at
+// most penaltyCapacity entries), so it is for a metrics scrape, not for
+// every login.
+func (p *authPenalty) inForce(now time.Time, maxDelay time.Duration) int {
+	if maxDelay <= 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for el := p.lru.Front(); el != nil; {
+		next := el.Next()
+		e := el.Value.(*penaltyEntry)
+		e.decay(now)
+		switch {
+		case e.failures == 0:
+			p.remove(el)
+		case penaltyFor(e.failures, maxDelay) > 0:
+			n++
+		}
+		el = next
+	}
+	return n
+}
+
 // len is the number of addresses remembered.
 func (p *authPenalty) len() int {
 	p.mu.Lock()

@@ -48,6 +48,27 @@ func TestPenaltyDecays(t *testing.T) {
 	assert.Zero(t, p.delay(addr, t0.Add(penaltyMaxCount*penaltyDecay), 15*time.Second))
 }
 
+// inForce counts the addresses whose next attempt waits: not one with only
+// a free failure, not one whose failures have decayed (which it forgets).
+func TestPenaltyInForce(t *testing.T) {
+	var p authPenalty
+	t0 := time.Now()
+	one, two, three := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::")
+	p.fail(one, t0)
+	for range 2 {
+		p.fail(two, t0)
+	}
+	for range 4 {
+		p.fail(three, t0)
+	}
+	assert.Equal(t, 2, p.inForce(t0, 15*time.Second))
+	assert.Zero(t, p.inForce(t0, 0), "penalty off")
+	assert.Equal(t, 1, p.inForce(t0.Add(2*penaltyDecay), 15*time.Second), "two's failures decayed")
+	assert.Equal(t, 1, p.len(), "one and two are forgotten")
+	assert.Zero(t, p.inForce(t0.Add(10*penaltyDecay), 15*time.Second))
+	assert.Zero(t, p.len())
+}
+
 // The table holds at most its capacity: the address that failed longest
 // ago goes first. 100,000 distinct addresses leave it at its bound.
 func TestPenaltyMemoryBounded(t *testing.T) {

@@ -9,50 +9,35 @@ import (
 	"strings"
 )
 
-// Why a session ended, as its last log record says.
-const (
-	reasonQuit         = "quit"
-	reasonClientClosed = "client closed"
-	reasonIdleTimeout  = "idle timeout"
-	reasonAuthTimeout  = "auth timeout"
-	reasonShutdown     = "shutdown"
-	reasonServerClosed = "server closed"
-	reasonAuthFailures = "too many failed logins"
-	reasonBadCommands  = "too many bad commands"
-	reasonTLSHandshake = "TLS handshake failed"
-	reasonPanic        = "panic"
-	reasonError        = "error"
-)
-
 // sessionEnd is how anything in a session ends it: a handler, the read
 // loop or the login path returns one, and answer writes its reply (the
 // command's one and only -ERR, if any) and closes the connection. QUIT,
 // whose last reply is "+OK", writes it itself and returns a sessionEnd
 // without reply.
 type sessionEnd struct {
-	reason string
+	reason EndReason
 	reply  *Error // the last reply; nil for none
 	cause  error  // for the log; nil for an orderly end
 }
 
 func (e *sessionEnd) Error() string {
 	if e.cause != nil {
-		return e.reason + ": " + e.cause.Error()
+		return string(e.reason) + ": " + e.cause.Error()
 	}
-	return e.reason
+	return string(e.reason)
 }
 
 func (e *sessionEnd) Unwrap() error { return e.cause }
 
 // endSession returns the error that ends the session for reason, after
 // reply when it is not nil.
-func endSession(reason string, reply *Error, cause error) error {
+func endSession(reason EndReason, reply *Error, cause error) error {
 	return &sessionEnd{reason: reason, reply: reply, cause: cause}
 }
 
 // endQuit ends the session after a successful QUIT, whose "+OK" is
 // written already. It is shared: a sessionEnd is never changed once made.
-var endQuit error = &sessionEnd{reason: reasonQuit}
+var endQuit error = &sessionEnd{reason: EndQuit}
 
 // syntaxError is a malformed command: answered "-ERR text" and counted as a
 // bad command.
@@ -90,7 +75,7 @@ func (s *session) answer(err error) *sessionEnd {
 			e = asE
 		default:
 			// A write error, or a context cancelled by Close.
-			end = &sessionEnd{reason: reasonError, cause: err}
+			end = &sessionEnd{reason: EndError, cause: err}
 		}
 	}
 	switch {
@@ -102,7 +87,7 @@ func (s *session) answer(err error) *sessionEnd {
 		return nil
 	default:
 		if err := s.replyErr(e); err != nil {
-			return &sessionEnd{reason: reasonError, cause: err}
+			return &sessionEnd{reason: EndError, cause: err}
 		}
 		return nil
 	}
@@ -110,7 +95,7 @@ func (s *session) answer(err error) *sessionEnd {
 		_ = s.replyErr(end.reply)
 	}
 	switch end.reason {
-	case reasonQuit, reasonAuthFailures, reasonBadCommands, reasonPanic:
+	case EndQuit, EndAuthFailures, EndBadCommands, EndPanic:
 		// The client is there and reading: the last reply gets the usual
 		// write timeout.
 		_ = s.c.flush()
@@ -129,7 +114,7 @@ func (s *session) answer(err error) *sessionEnd {
 func (s *session) badCommand(text string) error {
 	s.badCommands++
 	if s.badCommands > s.srv.maxBadCommands(s.state) {
-		return endSession(reasonBadCommands, &Error{Text: text + "; too many bad commands, closing connection"}, nil)
+		return endSession(EndBadCommands, &Error{Text: text + "; too many bad commands, closing connection"}, nil)
 	}
 	return s.replyErr(&Error{Text: text})
 }
@@ -148,7 +133,7 @@ func (s *session) userFacingError(op string, err error) *Error {
 
 // reply writes one status line.
 func (s *session) reply(status, text string) error {
-	s.replied = true
+	s.replied, s.status, s.code = true, status, ""
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
@@ -161,7 +146,7 @@ func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
 // and fixed words: short, without CR or LF, and written without
 // allocating.
 func (s *session) replyOKBytes(text []byte) error {
-	s.replied = true
+	s.replied, s.status, s.code = true, "+OK", ""
 	if s.srv.Debug != nil {
 		s.trace("S: +OK " + string(text))
 	}
@@ -183,15 +168,18 @@ func (s *session) replyf(format string, args ...any) error {
 // replyErr writes e as "-ERR [CODE] text". A code that cannot stand in
 // brackets (RFC 2449 §8) is a backend bug: logged and left out.
 func (s *session) replyErr(e *Error) error {
-	text := e.Text
-	if code := e.Code; code != "" {
+	text, code := e.Text, e.Code
+	if code != "" {
 		if validCode(code) {
 			text = "[" + code + "] " + text
 		} else {
 			s.logger().Error("pop3: invalid response code dropped", "code", code)
+			code = ""
 		}
 	}
-	return s.reply("-ERR", text)
+	err := s.reply("-ERR", text)
+	s.code = code
+	return err
 }
 
 // trace writes one line of the protocol trace to Server.Debug.
@@ -281,7 +269,7 @@ func (s *session) writeMessage(r io.Reader) (int64, error) {
 		// Send what was read, so that the client sees a truncated message
 		// rather than nothing, then hang up.
 		_ = s.c.flush()
-		return n, endSession(reasonError, nil, err)
+		return n, endSession(EndError, nil, err)
 	}
 	return n, nil
 }

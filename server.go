@@ -156,6 +156,9 @@ type Server struct {
 	// Debug, when set, receives a protocol trace of every session, with
 	// passwords, APOP digests and SASL payloads redacted.
 	Debug io.Writer
+	// Hooks, when set, observes connections, logins, commands and session
+	// ends, for metrics; see [Hooks]. Nil costs nothing.
+	Hooks *Hooks
 
 	inShutdown atomic.Bool
 	connID     atomic.Uint64
@@ -365,76 +368,95 @@ func (srv *Server) Serve(l net.Listener) error {
 	}
 }
 
-// startSession registers conn and starts its session, or refuses it when a
-// connection limit is reached or the server is shutting down.
+// startSession registers conn and starts its session, or refuses it when
+// MaxConnections is reached or the server is shutting down. It runs in the
+// accept loop, so it calls nothing that may block: not even
+// conn.RemoteAddr, which a PROXY protocol listener answers only once the
+// client's header has arrived. The per-address limit is checked by the
+// session's own goroutine, once that address is known.
 func (srv *Server) startSession(base context.Context, conn net.Conn) {
-	ip := remoteIP(conn.RemoteAddr())
 	s := newSession(srv, base, conn)
 
 	srv.mu.Lock()
-	refuse := ""
+	var refuse RefuseReason
 	switch {
 	case srv.shuttingDown():
-		refuse = "server shutting down"
+		refuse = RefusedShuttingDown
 	case len(srv.sessions) >= srv.maxConnections():
-		refuse = "too many connections"
-	case ip != (peerKey{}) && srv.perIP[ip] >= srv.maxConnectionsPerIP():
-		refuse = "too many connections"
-	}
-	if refuse == "" {
+		refuse = RefusedMaxConnections
+	default:
 		if srv.sessions == nil {
 			srv.sessions = make(map[*session]struct{})
 			srv.perIP = make(map[peerKey]int)
 		}
 		srv.sessions[s] = struct{}{}
-		if ip != (peerKey{}) {
-			srv.perIP[ip]++
-		}
 		srv.wg.Add(1)
 	}
 	srv.mu.Unlock()
 
 	if refuse != "" {
 		s.cancel() // its context may hang from a BaseContext that lives on
-		srv.logger().Warn("pop3: connection refused", "remote", addrString(conn.RemoteAddr()), "reason", refuse)
-		srv.refuse(conn, refuse)
+		srv.refuseLater(conn, refuse)
 		return
 	}
 	go func() {
 		defer srv.wg.Done()
-		defer func() {
-			srv.mu.Lock()
-			delete(srv.sessions, s)
-			if ip != (peerKey{}) {
-				if srv.perIP[ip]--; srv.perIP[ip] <= 0 {
-					delete(srv.perIP, ip)
-				}
-			}
-			srv.mu.Unlock()
-		}()
+		defer srv.forget(s)
+		s.setup()
+		if !srv.admit(s) {
+			s.cancel()
+			srv.refuse(conn, s.info.RemoteAddr, RefusedMaxConnectionsPerIP)
+			return
+		}
 		s.serve()
 	}()
 }
 
-// maxRefusing bounds the goroutines that refuse implicit TLS connections.
+// admit counts s towards MaxConnectionsPerIP, or reports that its address
+// has reached the limit.
+func (srv *Server) admit(s *session) bool {
+	ip := remoteIP(s.info.RemoteAddr)
+	if ip == (peerKey{}) {
+		return true
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.perIP[ip] >= srv.maxConnectionsPerIP() {
+		return false
+	}
+	srv.perIP[ip]++
+	s.peer = ip
+	return true
+}
+
+// forget unregisters a session that has ended or been refused.
+func (srv *Server) forget(s *session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	delete(srv.sessions, s)
+	if s.peer != (peerKey{}) {
+		if srv.perIP[s.peer]--; srv.perIP[s.peer] <= 0 {
+			delete(srv.perIP, s.peer)
+		}
+	}
+}
+
+// maxRefusing bounds the goroutines that refuse connections from the
+// accept loop.
 const maxRefusing = 64
 
-// refuse answers a connection over a limit and closes it at once. A
-// cleartext write to a fresh connection cannot block, so it is done here;
-// an implicit TLS one needs a handshake first, which must not stall the
-// accept loop, so it gets a goroutine of its own, bounded by a deadline and
-// in number (past maxRefusing the connection is just closed).
-func (srv *Server) refuse(conn net.Conn, text string) {
-	reply := "-ERR [" + CodeSysTemp + "] " + text + "\r\n"
-	if _, isTLS := conn.(*tls.Conn); !isTLS {
-		_ = conn.SetDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(conn, reply)
-		_ = conn.Close()
-		return
-	}
+// refuseLater refuses a connection from the accept loop. The refusal is
+// made by a goroutine of its own, since asking for the client's address
+// (behind a PROXY protocol listener) and writing the reply (after an
+// implicit TLS handshake) may take a while, which must not stall
+// accepting. Those goroutines are bounded by a deadline and in number:
+// past maxRefusing, the connection is just closed and reported without
+// its address.
+func (srv *Server) refuseLater(conn net.Conn, reason RefuseReason) {
 	if srv.refusing.Add(1) > maxRefusing {
 		srv.refusing.Add(-1)
 		_ = conn.Close()
+		srv.reportRefused(ConnRefusedEvent{Reason: reason})
 		return
 	}
 	srv.wg.Add(1)
@@ -442,9 +464,31 @@ func (srv *Server) refuse(conn net.Conn, text string) {
 		defer srv.wg.Done()
 		defer srv.refusing.Add(-1)
 		_ = conn.SetDeadline(time.Now().Add(time.Second))
-		_, _ = io.WriteString(conn, reply)
-		_ = conn.Close()
+		srv.refuse(conn, conn.RemoteAddr(), reason)
 	}()
+}
+
+// refuse logs and reports a refused connection, answers it
+//
+//	-ERR [SYS/TEMP] too many connections
+//
+// (or "server shutting down") and closes it.
+func (srv *Server) refuse(conn net.Conn, remote net.Addr, reason RefuseReason) {
+	srv.logger().Warn("pop3: connection refused", "remote", addrString(remote), "reason", string(reason))
+	srv.reportRefused(ConnRefusedEvent{RemoteAddr: remote, LocalAddr: conn.LocalAddr(), Reason: reason})
+	text := "too many connections"
+	if reason == RefusedShuttingDown {
+		text = "server shutting down"
+	}
+	_ = conn.SetDeadline(time.Now().Add(time.Second)) // an implicit TLS handshake reads too
+	_, _ = io.WriteString(conn, "-ERR ["+CodeSysTemp+"] "+text+"\r\n")
+	_ = conn.Close()
+}
+
+func (srv *Server) reportRefused(ev ConnRefusedEvent) {
+	if h := srv.Hooks; h != nil && h.ConnRefused != nil {
+		callHook(srv, "ConnRefused", h.ConnRefused, ev)
+	}
 }
 
 // peerKey is what MaxConnectionsPerIP counts by: the IP address of a
@@ -486,6 +530,15 @@ func clientIP(a net.Addr) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ap.Addr().Unmap(), true
+}
+
+// PenalizedAddresses reports how many client addresses have an auth
+// penalty in force: their next login attempt will wait (see
+// [Server.MaxAuthPenalty]). It walks the penalty table, which holds at
+// most 16,384 addresses, so it suits a metrics scrape rather than a hot
+// path.
+func (srv *Server) PenalizedAddresses() int {
+	return srv.penalty.inForce(time.Now(), srv.maxAuthPenalty())
 }
 
 func (srv *Server) shuttingDown() bool { return srv.inShutdown.Load() }

@@ -293,3 +293,55 @@ func TestConnContextRefusedAndPanicking(t *testing.T) {
 		return ok
 	}, 5*time.Second, 20*time.Millisecond)
 }
+
+// slowAddrListener yields a first connection whose RemoteAddr blocks
+// until release is closed, as a PROXY protocol listener's does until the
+// proxy's header has arrived; the later ones answer at once.
+type slowAddrListener struct {
+	net.Listener
+	release  chan struct{}
+	accepted *atomic.Int32
+}
+
+func (l slowAddrListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.accepted.Add(1) == 1 {
+		return slowAddrConn{c, l.release}, nil
+	}
+	return c, nil
+}
+
+type slowAddrConn struct {
+	net.Conn
+	release chan struct{}
+}
+
+func (c slowAddrConn) RemoteAddr() net.Addr {
+	<-c.release
+	return c.Conn.RemoteAddr()
+}
+
+// The accept loop asks nothing of a connection that may block: a client
+// whose address is slow in coming holds up only itself.
+func TestAcceptDoesNotWaitForRemoteAddr(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	release := make(chan struct{})
+	addr := serveOn(t, srv, slowAddrListener{l, release, new(atomic.Int32)})
+
+	slow := pop3test.Dial(t, addr)
+	greeted := make(chan string, 1)
+	go func() { greeted <- slow.ReadLine() }()
+	transcript(t, addr, "S: +OK POP3 server ready...\nC: QUIT\nS: +OK...")
+	select {
+	case line := <-greeted:
+		t.Fatalf("the slow connection was greeted before its address was known: %q", line)
+	default:
+	}
+	close(release)
+	assert.Contains(t, <-greeted, "+OK POP3 server ready")
+}

@@ -31,14 +31,18 @@ func (st state) String() string {
 // loop, login and UPDATE. Its connection I/O is in conn, its view of the
 // open maildrop in drop.
 type session struct {
-	srv     *Server
-	id      uint64
-	log     *slog.Logger    // see logger; nil until its first use
-	ctx     context.Context // carries &info; cancelled when the session ends
-	cancel  context.CancelFunc
-	infoCtx infoContext // what ctx points to
-	c       conn
-	info    ConnInfo
+	srv    *Server
+	id     uint64
+	log    *slog.Logger       // see logger; nil until its first use
+	ctx    context.Context    // carries &info; cancelled when the session ends
+	cancel context.CancelFunc // the root of ctx; closeHard calls it
+	// cancelConn cancels ctx when ConnContext's context does not hang
+	// from the root; set by setup, called by finish.
+	cancelConn context.CancelFunc
+	infoCtx    infoContext // what ctx points to
+	c          conn
+	info       ConnInfo
+	peer       peerKey // what MaxConnectionsPerIP counted it under; zero for none
 
 	argv         [3]string // parseCommand's arguments, reused
 	state        state
@@ -48,7 +52,13 @@ type session struct {
 	pendingUser  string    // the name from USER, kept only until the next command
 	badCommands  int
 	authFailures int
-	replied      bool // the current command has written its status line
+	replied      bool   // the current command has written its status line
+	command      string // the current command's name; empty for an unknown one
+
+	// For Hooks.Command: the last status line's status and code, and the
+	// octets reported so far.
+	status, code  string
+	bytesReported int64
 
 	// After login: who, how, and the maildrop.
 	username string
@@ -62,16 +72,28 @@ type session struct {
 	removed   int // messages removed at UPDATE
 }
 
-// newSession prepares conn's session; it runs in the accept loop, so it
-// calls nothing slow.
+// newSession prepares conn's session. It runs in the accept loop, so it
+// calls nothing slow, nor anything of conn's (see Server.startSession):
+// setup, in the session's goroutine, does the rest.
 func newSession(srv *Server, base context.Context, nc net.Conn) *session {
 	s := &session{srv: srv, state: stateAuthorization, id: srv.connID.Add(1)}
 	s.c.init(nc, srv.writeTimeout())
-	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: srv.domain()}
-	ctx, cancel := context.WithCancel(s.connContext(base, nc))
-	s.infoCtx = infoContext{Context: ctx, info: &s.info}
-	s.ctx, s.cancel = &s.infoCtx, cancel
+	// Cancelled by closeHard, which may come before setup; the context
+	// setup derives from it is then born cancelled.
+	s.ctx, s.cancel = context.WithCancel(base)
 	return s
+}
+
+// setup learns the connection's addresses and makes the session's
+// context, which carries its ConnInfo.
+func (s *session) setup() {
+	nc := s.c.nc
+	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: s.srv.domain()}
+	// A context of its own on top of ConnContext's, which might not hang
+	// from s.ctx: the session's context must end with the session.
+	ctx, cancel := context.WithCancel(s.connContext(s.ctx, nc))
+	s.infoCtx = infoContext{Context: ctx, info: &s.info}
+	s.ctx, s.cancelConn = &s.infoCtx, cancel
 }
 
 // infoContext is what context.WithValue(ctx, connInfoKey{}, info) would
@@ -153,6 +175,9 @@ func (s *session) serve() {
 	s.started = time.Now()
 	defer s.finish()
 	defer s.recoverPanic("session", nil)
+	if h := s.srv.Hooks; h != nil && h.ConnAccepted != nil {
+		callHook(s.srv, "ConnAccepted", h.ConnAccepted, &s.info)
+	}
 	if d := s.srv.authTimeout(); d > 0 {
 		s.authDeadline = s.started.Add(d)
 	}
@@ -163,7 +188,7 @@ func (s *session) serve() {
 		// Implicit TLS (RFC 8314 §3.3): the greeting comes after the
 		// handshake.
 		if err := s.handshake(tc); err != nil {
-			s.end = &sessionEnd{reason: reasonTLSHandshake, cause: err}
+			s.end = &sessionEnd{reason: EndTLSHandshake, cause: err}
 			return
 		}
 	}
@@ -173,14 +198,29 @@ func (s *session) serve() {
 	for {
 		line, err := s.readCommand()
 		if err != nil {
-			err = s.readError(err)
+			s.end = s.answer(s.readError(err))
+		} else if h := s.srv.Hooks; h != nil && h.Command != nil {
+			s.end = s.observeCommand(h, line)
 		} else {
-			err = s.dispatch(line)
+			s.end = s.answer(s.dispatch(line))
 		}
-		if s.end = s.answer(err); s.end != nil {
+		if s.end != nil {
 			return
 		}
 	}
+}
+
+// observeCommand runs and answers a command line as the loop in serve
+// does, and reports it to Hooks.Command.
+func (s *session) observeCommand(h *Hooks, line []byte) *sessionEnd {
+	start := time.Now()
+	s.status, s.code = "", ""
+	end := s.answer(s.dispatch(line))
+	ev := CommandEvent{Conn: &s.info, Name: s.command, Status: s.status, Code: s.code,
+		Duration: time.Since(start), BytesSent: s.c.bytesOut - s.bytesReported}
+	s.bytesReported = s.c.bytesOut
+	callHook(s.srv, "Command", h.Command, ev)
+	return end
 }
 
 // handshake completes a TLS handshake, implicit or after STLS, and records
@@ -218,6 +258,7 @@ func (s *session) greet() error {
 func (s *session) dispatch(line []byte) (err error) {
 	s.replied = false
 	name, cmd, args, err := parseCommand(line, s.state, s.argv[:0])
+	s.command = name
 	if s.srv.Debug != nil {
 		s.trace("C: " + redact(name, line))
 	}
@@ -253,7 +294,7 @@ func (s *session) recoverPanic(where string, err *error) {
 	if s.replied {
 		reply = nil
 	}
-	end := endSession(reasonPanic, reply, nil)
+	end := endSession(EndPanic, reply, nil)
 	if err != nil {
 		*err = end
 	} else if s.end == nil {
@@ -266,16 +307,18 @@ func (s *session) recoverPanic(where string, err *error) {
 // lets check ask the backend, then enters TRANSACTION or counts the
 // failure. check returns the name logged in, or the one attempted.
 func (s *session) authenticate(method string, check func() (username string, user User, err error)) error {
+	var penalty time.Duration
 	if addr, ok := penaltyKey(s.info.RemoteAddr); ok {
-		if err := s.wait(s.srv.penalty.delay(addr, time.Now(), s.srv.maxAuthPenalty())); err != nil {
+		penalty = s.srv.penalty.delay(addr, time.Now(), s.srv.maxAuthPenalty())
+		if err := s.wait(penalty); err != nil {
 			return err
 		}
 	}
 	username, user, err := check()
 	if err != nil {
-		return s.loginFailed(method, username, err)
+		return s.loginFailed(method, username, penalty, err)
 	}
-	return s.login(method, username, user)
+	return s.login(method, username, penalty, user)
 }
 
 // loginFailed answers a refused login. Every error counts as a failure, is
@@ -283,7 +326,7 @@ func (s *session) authenticate(method string, check func() (username string, use
 // deliberate [LOGIN-DELAY] or [IN-USE] from the backend (the credentials
 // were right), a cancel before any credentials, and the end of the session.
 // After MaxAuthFailures the connection is closed.
-func (s *session) loginFailed(method, username string, err error) error {
+func (s *session) loginFailed(method, username string, penalty time.Duration, err error) error {
 	var end *sessionEnd
 	if errors.As(err, &end) || err == errAuthCancelled || s.ctx.Err() != nil {
 		return err // the session is ending, or no credentials were tried
@@ -300,6 +343,9 @@ func (s *session) loginFailed(method, username string, err error) error {
 		e = &Error{Code: CodeSysTemp, Text: "login failed, try again later"}
 		attrs = append(attrs, "err", err)
 		level = slog.LevelWarn
+		s.reportLogin(method, username, penalty, LoginError)
+	} else {
+		s.reportLogin(method, username, penalty, loginResult(e))
 	}
 	if e.Code == CodeLoginDelay || e.Code == CodeInUse {
 		s.logger().Info("pop3: login refused", append(attrs, "code", e.Code)...)
@@ -314,9 +360,28 @@ func (s *session) loginFailed(method, username string, err error) error {
 		return err
 	}
 	if s.authFailures >= s.srv.maxAuthFailures() {
-		return endSession(reasonAuthFailures, &Error{Code: e.Code, Text: e.Text + "; too many failed logins, closing connection"}, nil)
+		return endSession(EndAuthFailures, &Error{Code: e.Code, Text: e.Text + "; too many failed logins, closing connection"}, nil)
 	}
 	return e
+}
+
+// loginResult is the verdict that a backend's refusal e stands for.
+func loginResult(e *Error) LoginResult {
+	switch e.Code {
+	case CodeInUse:
+		return LoginInUse
+	case CodeLoginDelay:
+		return LoginDelayed
+	}
+	return LoginFailed
+}
+
+// reportLogin reports a login attempt to Hooks.Login.
+func (s *session) reportLogin(method, username string, penalty time.Duration, result LoginResult) {
+	if h := s.srv.Hooks; h != nil && h.Login != nil {
+		callHook(s.srv, "Login", h.Login, LoginEvent{Conn: &s.info, Method: method,
+			Username: username, Result: result, Penalty: penalty})
+	}
 }
 
 // wait sleeps for d, or until the session is closed.
@@ -337,12 +402,17 @@ func (s *session) wait(d time.Duration) error {
 // login completes a successful authentication: it opens the maildrop and
 // enters TRANSACTION (RFC 1939 §4). A maildrop that cannot be opened (in
 // use by another session) leaves the session in AUTHORIZATION.
-func (s *session) login(method, username string, user User) error {
+func (s *session) login(method, username string, penalty time.Duration, user User) error {
 	box, err := user.Open(s.ctx)
 	if err != nil {
 		if errors.Is(err, ErrMailboxLocked) {
 			s.logger().Info("pop3: maildrop in use", "user", username)
 		}
+		result := LoginError
+		if e := (*Error)(nil); errors.As(err, &e) {
+			result = loginResult(e)
+		}
+		s.reportLogin(method, username, penalty, result)
 		return s.userFacingError("open", err)
 	}
 	// Held before the snapshot is taken, so that finish closes the box
@@ -355,6 +425,7 @@ func (s *session) login(method, username string, user User) error {
 	s.log = nil // now with the user
 	s.state = stateTransaction
 	s.badCommands = 0
+	s.reportLogin(method, username, penalty, LoginOK)
 	return s.replyMaildrop()
 }
 
@@ -382,7 +453,7 @@ func (s *session) update() error {
 				reply.Text += ": " + e.Text
 			}
 		}
-		return endSession(reasonQuit, reply, removeErr)
+		return endSession(EndQuit, reply, removeErr)
 	}
 	n, _ := s.drop.stat()
 	if err := s.replyf("bye, %d messages left", n); err != nil {
@@ -411,19 +482,20 @@ func (s *session) closeMailbox() {
 func (s *session) finish() {
 	s.closeMailbox()
 	closedHard := s.c.close()
+	s.cancelConn()
 	s.cancel()
 	end := s.end
 	if end == nil {
-		end = &sessionEnd{reason: reasonError}
+		end = &sessionEnd{reason: EndError}
 	}
 	reason := end.reason
-	if closedHard && reason != reasonQuit {
-		reason = reasonServerClosed
+	if closedHard && reason != EndQuit {
+		reason = EndServerClosed
 	}
 	// LogAttrs with a fixed array and without the logger's With: the
 	// record costs no allocation of its own, at one per session.
 	var buf [15]slog.Attr
-	attrs := append(s.logAttrs(buf[:0]), slog.String("reason", reason),
+	attrs := append(s.logAttrs(buf[:0]), slog.String("reason", string(reason)),
 		slog.Duration("duration", time.Since(s.started).Round(time.Millisecond)))
 	if s.method != "" {
 		attrs = append(attrs, slog.String("method", s.method))
@@ -434,4 +506,13 @@ func (s *session) finish() {
 		attrs = append(attrs, slog.Any("err", end.cause))
 	}
 	s.srv.logger().LogAttrs(context.Background(), slog.LevelInfo, "pop3: session ended", attrs...)
+	if h := s.srv.Hooks; h != nil && h.SessionEnded != nil {
+		ev := SessionEndEvent{Conn: &s.info, Reason: reason, Username: s.username, Method: s.method,
+			Duration: time.Since(s.started), Retrieved: s.retrieved, Deleted: s.removed,
+			BytesSent: s.c.bytesOut - s.bytesReported, TotalBytesSent: s.c.bytesOut}
+		if end.cause != nil && !closedHard && !errors.Is(end.cause, io.EOF) {
+			ev.Err = end.cause
+		}
+		callHook(s.srv, "SessionEnded", h.SessionEnded, ev)
+	}
 }

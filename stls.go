@@ -25,7 +25,7 @@ func (s *session) cmdSTLS([]string) error {
 		return err
 	}
 	if err := s.handshake(s.c.startTLS(s.srv.TLSConfig)); err != nil {
-		return endSession(reasonTLSHandshake, nil, err)
+		return endSession(EndTLSHandshake, nil, err)
 	}
 	s.pendingUser = ""
 	return nil
