@@ -73,6 +73,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,14 +88,13 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/maildir"
 )
 
 const (
-	defaultAddr    = "127.0.0.1:1110"
-	defaultTLSAddr = "127.0.0.1:1995"
-	shutdownGrace  = 10 * time.Second
-	implementation = "gopop3 pop3d"
+	defaultAddr          = "127.0.0.1:1110"
+	defaultTLSAddr       = "127.0.0.1:1995"
+	defaultShutdownGrace = 10 * time.Second
+	implementation       = "gopop3 pop3d"
 )
 
 func main() {
@@ -129,99 +129,39 @@ func (e *usageError) Unwrap() error { return e.err }
 // listening tells where run serves: Addr for POP3 (with STLS when TLS is
 // on), TLSAddr for implicit TLS, empty without TLS.
 type listening struct {
-	Addr    string
-	TLSAddr string
-}
-
-type options struct {
-	addr, tlsAddr, domain string
-	load                  string
-	maildir, passwd       string
-	maildirCache          int
-	tlsCert, tlsKey       string
-	tlsSelfSigned         bool
-	insecureAuth          bool
-	debug                 bool
-}
-
-// parseFlags parses args; every error it returns is a *usageError (or
-// flag.ErrHelp) and has been written to stderr.
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	var o options
-	fs := flag.NewFlagSet("pop3d", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", defaultAddr, "listen for POP3 (and STLS) on `HOST:PORT`; port 0 picks a free one")
-	fs.StringVar(&o.tlsAddr, "tls-addr", defaultTLSAddr, "listen for implicit TLS (POP3S) on `HOST:PORT` when TLS is on")
-	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
-	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
-	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
-	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
-	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
-	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
-	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
-	fs.BoolVar(&o.debug, "debug", false, "trace every session's protocol to stderr (passwords redacted)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: pop3d [flags]\n\n"+
-			"pop3d is a POP3 server. With -maildir and -passwd it serves Maildirs as Dovecot does;\n"+
-			"without them, a demo in-memory mailbox (user demo, password demo).\n\n"+
-			"Flags:\n")
-		fs.PrintDefaults()
-	}
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, &usageError{err} // flag has printed it and the usage
-	}
-	var problem string
-	switch {
-	case fs.NArg() > 0:
-		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
-	case (o.tlsCert == "") != (o.tlsKey == ""):
-		problem = "-tls-cert and -tls-key go together"
-	case o.tlsCert != "" && o.tlsSelfSigned:
-		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
-	case (o.maildir == "") != (o.passwd == ""):
-		problem = "-maildir and -passwd go together"
-	case o.maildir != "" && o.load != "":
-		problem = "-maildir and -load are two stores: choose one"
-	case o.maildirCache < 0:
-		problem = "-maildir-cache must be 0 or more"
-	}
-	if problem != "" {
-		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)
-		fs.Usage()
-		return nil, &usageError{errors.New(problem)}
-	}
-	return &o, nil
+	Addr        string
+	TLSAddr     string
+	MetricsAddr string // empty without -metrics
 }
 
 // run is the whole program: it parses args, serves until ctx is cancelled,
 // then shuts down gracefully and returns nil. It writes the connection
 // instructions to stdout and logs to stderr. When ready is not nil, it is
-// called once the server accepts connections.
+// called once the server accepts connections. While it serves, SIGHUP
+// re-reads the certificate.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready func(listening)) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if o.debug {
-		level = slog.LevelDebug
+	if o.version {
+		fmt.Fprintln(stdout, versionString())
+		return nil
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(stderr, o.logFormat, o.logLevel)
 
 	backend, mailboxes, err := openStore(o, logger)
 	if err != nil {
 		return err
 	}
 
-	tlsConfig, err := newTLSConfig(o.tlsCert, o.tlsKey, o.tlsSelfSigned)
+	certs, err := newCertificates(o.tlsCert, o.tlsKey, o.tlsSelfSigned)
 	if err != nil {
 		return err
+	}
+	var tlsConfig *tls.Config
+	if certs != nil {
+		tlsConfig = newTLSConfig(certs)
 	}
 
 	srv := pop3.NewServer(backend)
@@ -229,6 +169,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv.Implementation = implementation
 	srv.TLSConfig = tlsConfig
 	srv.AllowInsecureAuth = o.insecureAuth
+	srv.MaxConnections = o.maxConnections
+	srv.MaxConnectionsPerIP = o.maxConnectionsPerIP
+	srv.IdleTimeout = o.idleTimeout
 	srv.Logger = logger
 	if o.debug {
 		srv.Debug = stderr
@@ -236,21 +179,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	// Listen before printing anything, so that the addresses printed are
 	// the real ones (port 0) and a busy port fails at once.
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", o.addr)
+	l, tl, err := listen(ctx, o, tlsConfig != nil, logger)
 	if err != nil {
 		return err
-	}
-	var tl net.Listener
-	if tlsConfig != nil {
-		if tl, err = lc.Listen(ctx, "tcp", o.tlsAddr); err != nil {
-			l.Close()
-			return err
-		}
 	}
 	where := listening{Addr: l.Addr().String()}
 	if tl != nil {
 		where.TLSAddr = tl.Addr().String()
+	}
+	if o.proxyProtocol != nil {
+		l = proxyListener(l, o.proxyProtocol)
+		if tl != nil {
+			tl = proxyListener(tl, o.proxyProtocol)
+		}
+	}
+
+	var metrics *metricsServer
+	if o.metrics != "" {
+		if metrics, err = startMetrics(o.metrics, srv, logger); err != nil {
+			l.Close()
+			if tl != nil {
+				tl.Close()
+			}
+			return err
+		}
+		defer metrics.close()
+		where.MetricsAddr = metrics.addr
 	}
 	printInstructions(stdout, o, mailboxes, where)
 
@@ -270,6 +224,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		go serve(tlsListener(tl, tlsConfig))
 		logger.Info("pop3d: serving POP3 over implicit TLS", "addr", where.TLSAddr)
 	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	stopWatchdog := notifyReady(logger)
+	defer stopWatchdog()
 	if ready != nil {
 		ready(where)
 	}
@@ -277,14 +237,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// Serve only returns early when a listener fails; either way, or when
 	// ctx ends, the server shuts down.
 	var failed error
-	select {
-	case <-ctx.Done():
-		logger.Info("pop3d: shutting down", "grace", shutdownGrace)
-	case failed = <-serveErr:
-		serving--
-		logger.Error("pop3d: listener failed; shutting down", "err", failed)
+wait:
+	for {
+		select {
+		case <-hup:
+			reload(certs, logger)
+		case <-ctx.Done():
+			logger.Info("pop3d: shutting down", "grace", o.shutdownGrace)
+			break wait
+		case failed = <-serveErr:
+			serving--
+			logger.Error("pop3d: listener failed; shutting down", "err", failed)
+			break wait
+		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	notify(logger, "STOPPING=1")
+	if metrics != nil {
+		metrics.stopping.Store(true)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("pop3d: sessions still open after the grace period were closed", "err", err)
@@ -298,6 +269,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		logger.Info("pop3d: stopped")
 	}
 	return failed
+}
+
+// reload re-reads the certificate on SIGHUP, telling systemd so.
+func reload(certs *certificates, logger *slog.Logger) {
+	notify(logger, "RELOADING=1")
+	defer notify(logger, "READY=1")
+	if certs == nil || certs.certFile == "" {
+		logger.Info("pop3d: SIGHUP: nothing to reload (no -tls-cert)")
+		return
+	}
+	if err := certs.reload(); err != nil {
+		logger.Error("pop3d: SIGHUP: the new certificate was not loaded; the old one stays in use", "err", err)
+		return
+	}
+	logger.Info("pop3d: SIGHUP: certificate reloaded", "cert", certs.certFile, "not_after", certs.current().Leaf.NotAfter)
 }
 
 // printInstructions tells the user how to connect.

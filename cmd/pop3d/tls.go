@@ -10,34 +10,63 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
-// newTLSConfig returns the TLS configuration for the certificate in
-// certFile and keyFile, or for a new self-signed one, or nil when neither
-// is asked for (no TLS).
-func newTLSConfig(certFile, keyFile string, selfSigned bool) (*tls.Config, error) {
-	var cert tls.Certificate
-	var err error
+// certificates holds the certificate pop3d serves, which SIGHUP may
+// replace: every handshake takes the current one, so that sessions already
+// in TLS keep theirs and new ones get the new one.
+type certificates struct {
+	certFile, keyFile string // empty for a self-signed certificate
+	cert              atomic.Pointer[tls.Certificate]
+}
+
+// newCertificates loads the certificate in certFile and keyFile, or makes a
+// self-signed one, or returns nil when neither is asked for (no TLS).
+func newCertificates(certFile, keyFile string, selfSigned bool) (*certificates, error) {
+	c := &certificates{certFile: certFile, keyFile: keyFile}
 	switch {
 	case selfSigned:
-		cert, err = selfSignedCert(time.Now())
-	case certFile != "":
-		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err := selfSignedCert(time.Now())
 		if err != nil {
-			err = fmt.Errorf("loading TLS certificate: %w", err)
+			return nil, err
+		}
+		c.cert.Store(&cert)
+	case certFile != "":
+		if err := c.reload(); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, nil
 	}
+	return c, nil
+}
+
+// reload reads the pair again and puts it in use only when it is valid: a
+// key that matches the certificate, which parses and has not expired. On
+// any error the current certificate stays.
+func (c *certificates) reload() error {
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("loading TLS certificate: %w", err)
 	}
+	if now := time.Now(); now.After(cert.Leaf.NotAfter) {
+		return fmt.Errorf("loading TLS certificate: %s expired on %s", c.certFile, cert.Leaf.NotAfter.Format(time.DateOnly))
+	}
+	c.cert.Store(&cert)
+	return nil
+}
+
+func (c *certificates) current() *tls.Certificate { return c.cert.Load() }
+
+// newTLSConfig returns pop3d's TLS configuration for certs.
+func newTLSConfig(certs *certificates) *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		CipherSuites: tls12CipherSuites,
-	}, nil
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return certs.current(), nil },
+		MinVersion:     tls.VersionTLS12,
+		CipherSuites:   tls12CipherSuites,
+	}
 }
 
 // tls12CipherSuites are the TLS 1.2 suites pop3d offers: forward-secret

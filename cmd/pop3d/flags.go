@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gopop3/pop3/maildir"
+)
+
+type options struct {
+	addr, tlsAddr, domain string
+	proxyProtocol         []*net.IPNet
+	load                  string
+	maildir, passwd       string
+	maildirCache          int
+	tlsCert, tlsKey       string
+	tlsSelfSigned         bool
+	insecureAuth          bool
+	maxConnections        int
+	maxConnectionsPerIP   int
+	idleTimeout           time.Duration
+	metrics               string
+	logFormat             string
+	logLevel              slog.Level
+	debug                 bool
+	shutdownGrace         time.Duration
+	version               bool
+}
+
+// flagGroups orders the flags in pop3d -h, by what an operator looks for.
+var flagGroups = []struct {
+	title string
+	names []string
+}{
+	{"Listening", []string{"addr", "tls-addr", "proxy-protocol"}},
+	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
+	{"Store", []string{"maildir", "passwd", "maildir-cache", "load", "domain"}},
+	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
+	{"Operations", []string{"metrics", "log-format", "log-level", "debug", "shutdown-grace", "version"}},
+}
+
+// parseFlags parses args; every error it returns is a *usageError (or
+// flag.ErrHelp) and has been written to stderr.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	var o options
+	fs := flag.NewFlagSet("pop3d", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", defaultAddr, "listen for POP3 (and STLS) on `HOST:PORT`; port 0 picks a free one")
+	fs.StringVar(&o.tlsAddr, "tls-addr", defaultTLSAddr, "listen for implicit TLS (POP3S) on `HOST:PORT` when TLS is on; \"\" for none")
+	fs.Func("proxy-protocol", "accept PROXY protocol v1/v2 headers from these `CIDR[,CIDR...]` only, and require one from them", func(v string) error {
+		nets, err := parseCIDRs(v)
+		o.proxyProtocol = nets
+		return err
+	})
+	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
+	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
+	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
+	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
+	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS; re-read on SIGHUP")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
+	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
+	fs.IntVar(&o.maxConnections, "max-connections", 0, "serve at most `N` connections at once (default 10000)")
+	fs.IntVar(&o.maxConnectionsPerIP, "max-connections-per-ip", 0, "serve at most `N` connections from one client address (default 100)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 0, "close a connection idle for this `DURATION` (default 10m, RFC 1939's minimum)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on `HOST:PORT`")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log records as `text` or json")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log at this `LEVEL` and above: debug, info, warn or error")
+	fs.BoolVar(&o.debug, "debug", false, "trace every session's protocol to stderr (passwords redacted) and log at debug level")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM, let commands in progress finish for this `DURATION`")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() { printUsage(fs) }
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{err} // flag has printed it and the usage
+	}
+	var problem string
+	switch {
+	case fs.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		problem = "-tls-cert and -tls-key go together"
+	case o.tlsCert != "" && o.tlsSelfSigned:
+		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
+	case (o.maildir == "") != (o.passwd == ""):
+		problem = "-maildir and -passwd go together"
+	case o.maildir != "" && o.load != "":
+		problem = "-maildir and -load are two stores: choose one"
+	case o.maildirCache < 0:
+		problem = "-maildir-cache must be 0 or more"
+	case o.logFormat != "text" && o.logFormat != "json":
+		problem = fmt.Sprintf("-log-format must be text or json, not %q", o.logFormat)
+	case o.maxConnections < 0 || o.maxConnectionsPerIP < 0 || o.idleTimeout < 0:
+		problem = "-max-connections, -max-connections-per-ip and -idle-timeout must be 0 (the default) or more"
+	case o.shutdownGrace < 0:
+		problem = "-shutdown-grace must be 0 or more"
+	}
+	if problem != "" {
+		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)
+		fs.Usage()
+		return nil, &usageError{errors.New(problem)}
+	}
+	if o.debug {
+		o.logLevel = min(o.logLevel, slog.LevelDebug)
+	}
+	return &o, nil
+}
+
+// parseCIDRs parses a comma-separated list of CIDR prefixes; a bare
+// address stands for itself alone.
+func parseCIDRs(v string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+			}
+			bits := 8 * len(ip.To16())
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR prefix", f)
+		}
+		nets = append(nets, n)
+	}
+	if len(nets) == 0 {
+		return nil, errors.New("no CIDR prefix given")
+	}
+	return nets, nil
+}
+
+// printUsage prints the flags by group, in the format of
+// flag.PrintDefaults.
+func printUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: pop3d [flags]\n\n"+
+		"pop3d is a POP3 server. With -maildir and -passwd it serves Maildirs as Dovecot does;\n"+
+		"without them, a demo in-memory mailbox (user demo, password demo). Started by systemd\n"+
+		"socket activation, it serves the sockets named pop3 (with STLS) and pop3s (implicit TLS).\n"+
+		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n")
+	for _, g := range flagGroups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, name := range g.names {
+			f := fs.Lookup(name)
+			arg, usage := flag.UnquoteUsage(f)
+			line := "  -" + f.Name
+			if arg != "" {
+				line += " " + arg
+			}
+			fmt.Fprintf(w, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "0s" {
+				fmt.Fprintf(w, " (default %q)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+}
