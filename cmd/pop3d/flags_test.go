@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pop3d -h lists every flag once, under its group.
+func TestUsageGroupsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseFlags([]string{"-h"}, &out)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	usage := out.String()
+	for _, g := range flagGroups {
+		assert.Contains(t, usage, "\n"+g.title+":\n")
+	}
+	grouped := map[string]bool{}
+	for _, g := range flagGroups {
+		for _, name := range g.names {
+			assert.False(t, grouped[name], "-%s is in two groups", name)
+			grouped[name] = true
+		}
+	}
+	// Every flag parseFlags defines appears in the usage, so in a group.
+	for _, line := range strings.Split(usage, "\n") {
+		if name, ok := strings.CutPrefix(line, "  -"); ok {
+			name, _, _ = strings.Cut(name, " ")
+			assert.True(t, grouped[name], "-%s", name)
+		}
+	}
+	assert.Equal(t, len(grouped), strings.Count(usage, "\n  -"), "every grouped flag is printed once")
+	assert.Contains(t, usage, "  -tls-addr HOST:PORT\n")
+	assert.Contains(t, usage, `(default "127.0.0.1:1110")`)
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-log-format", "xml"},
+		{"-log-level", "loud"},
+		{"-proxy-protocol", "nonsense"},
+		{"-shutdown-grace", "-1s"},
+		{"-max-connections", "-5"},
+	} {
+		_, err := parseFlags(args, io.Discard)
+		var ue *usageError
+		assert.ErrorAs(t, err, &ue, "%q", args)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"-version"}, &out, io.Discard, nil))
+	assert.Regexp(t, `^pop3d \S+.* built with go1\.\d+`, out.String())
+}
+
+// -log-format json writes one JSON object per record; -log-level warn
+// leaves out the info records.
+func TestLogFlags(t *testing.T) {
+	s := start(t, "-addr", "127.0.0.1:0", "-log-format", "json")
+	dial(t, s.Addr).Quit()
+	require.NoError(t, s.stop(t))
+	lines := strings.Split(strings.TrimSpace(s.stderr.String()), "\n")
+	require.NotEmpty(t, lines)
+	for _, line := range lines {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		assert.Contains(t, rec, "msg")
+	}
+
+	quiet := start(t, "-addr", "127.0.0.1:0", "-log-level", "warn")
+	dial(t, quiet.Addr).Quit()
+	require.NoError(t, quiet.stop(t))
+	assert.NotContains(t, quiet.stderr.String(), "session ended")
+}
+
+// -tls-addr "" keeps STLS and serves no implicit TLS port.
+func TestNoImplicitTLSListener(t *testing.T) {
+	s := start(t, "-addr", "127.0.0.1:0", "-tls-addr", "", "-tls-self-signed")
+	assert.Empty(t, s.TLSAddr)
+	c := dial(t, s.Addr)
+	assert.Contains(t, string(c.OK("CAPA").Body), "STLS\r\n")
+	c.Quit()
+}
