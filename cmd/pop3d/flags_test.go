@@ -88,3 +88,22 @@ func TestNoImplicitTLSListener(t *testing.T) {
 	assert.Contains(t, string(c.OK("CAPA").Body), "STLS\r\n")
 	c.Quit()
 }
+
+// parseCIDRs never panics, and what it accepts holds the address each
+// prefix names.
+func FuzzParseCIDRs(f *testing.F) {
+	for _, seed := range []string{"10.0.0.0/8,192.0.2.1", " ::1 ", "", ",", "nonsense", "10.0.0.0/33", "fe80::/10,127.0.0.1/32"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		nets, err := parseCIDRs(v)
+		if err != nil {
+			assert.Nil(t, nets)
+			return
+		}
+		require.NotEmpty(t, nets)
+		for _, n := range nets {
+			assert.True(t, n.Contains(n.IP), "%v", n)
+		}
+	})
+}
