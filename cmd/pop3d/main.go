@@ -13,6 +13,7 @@
 // By default pop3d listens on 127.0.0.1:1110 with one user, "demo" with
 // password "demo", who has two welcome messages, and prints how to connect
 // with nc, telnet or curl. It stops gracefully on SIGINT or SIGTERM.
+// pop3d -h lists the flags by group.
 //
 // The flags are:
 //
@@ -55,14 +56,36 @@
 //	    must be told not to verify it (curl -k)
 //	-tls-addr HOST:PORT
 //	    where to listen for implicit TLS when TLS is on (default
-//	    127.0.0.1:1995)
+//	    127.0.0.1:1995); "" serves none (STLS only)
+//	-proxy-protocol CIDR[,CIDR...]
+//	    take each client's address from a PROXY protocol v1 or v2 header
+//	    (HAProxy's send-proxy, send-proxy-v2), which connections from these
+//	    addresses must send; from anyone else a header closes the
+//	    connection
 //	-insecure-auth
 //	    allow cleartext logins (USER/PASS, AUTH PLAIN/LOGIN) on connections
 //	    that are neither TLS nor from a loopback address; by default they
 //	    are refused there
+//	-max-connections N, -max-connections-per-ip N, -idle-timeout DURATION
+//	    the limits of pop3.Server (defaults 10000, 100 and 10m)
+//	-metrics HOST:PORT
+//	    serve Prometheus metrics on /metrics and a health check on /healthz
+//	-log-format text|json, -log-level debug|info|warn|error
+//	    how and what to log (default text, info)
 //	-debug
 //	    write a protocol trace of every session to stderr (passwords
 //	    redacted) and log at debug level
+//	-shutdown-grace DURATION
+//	    on SIGTERM, how long commands in progress may finish (default 10s)
+//	-version
+//	    print the version and the commit it was built from
+//
+// Started by systemd socket activation, pop3d serves the sockets named
+// pop3 (POP3 with STLS) and pop3s (implicit TLS) instead of -addr and
+// -tls-addr, and notifies systemd (Type=notify) when it is ready, reloading
+// and stopping, and pings its watchdog; contrib/ has the units. SIGHUP
+// re-reads -tls-cert and -tls-key, keeping the old pair if the new one is
+// bad.
 //
 // Log records go to stderr; the connection instructions go to stdout. The
 // exit status is 0 after a graceful shutdown, 2 for a bad command line and
