@@ -37,7 +37,8 @@ type session struct {
 	ctx    context.Context    // carries &info; cancelled when the session ends
 	cancel context.CancelFunc // the root of ctx; closeHard calls it
 	// cancelConn cancels ctx when ConnContext's context does not hang
-	// from the root; set by setup, called by finish.
+	// from the root; set by setup when there is a ConnContext, called by
+	// finish.
 	cancelConn context.CancelFunc
 	infoCtx    infoContext // what ctx points to
 	c          conn
@@ -89,11 +90,14 @@ func newSession(srv *Server, base context.Context, nc net.Conn) *session {
 func (s *session) setup() {
 	nc := s.c.nc
 	s.info = ConnInfo{ID: s.id, RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Domain: s.srv.domain()}
-	// A context of its own on top of ConnContext's, which might not hang
-	// from s.ctx: the session's context must end with the session.
-	ctx, cancel := context.WithCancel(s.connContext(s.ctx, nc))
+	ctx := s.ctx
+	if s.srv.ConnContext != nil {
+		// A context of its own on top of ConnContext's, which might not
+		// hang from s.ctx: the session's context must end with the session.
+		ctx, s.cancelConn = context.WithCancel(s.connContext(s.ctx, nc))
+	}
 	s.infoCtx = infoContext{Context: ctx, info: &s.info}
-	s.ctx, s.cancelConn = &s.infoCtx, cancel
+	s.ctx = &s.infoCtx
 }
 
 // infoContext is what context.WithValue(ctx, connInfoKey{}, info) would
@@ -482,7 +486,9 @@ func (s *session) closeMailbox() {
 func (s *session) finish() {
 	s.closeMailbox()
 	closedHard := s.c.close()
-	s.cancelConn()
+	if s.cancelConn != nil {
+		s.cancelConn()
+	}
 	s.cancel()
 	end := s.end
 	if end == nil {
