@@ -119,11 +119,33 @@ func (l refusingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, proxied := c.(*proxyproto.Conn); proxied {
-		return c, nil
+	if pc, proxied := c.(*proxyproto.Conn); proxied {
+		return proxiedConn{pc}, nil
 	}
 	return &headerRefusingConn{Conn: c}, nil
 }
+
+// proxiedConn is a connection from a trusted proxy. A header without a
+// client address (a LOCAL one, as HAProxy's health checks send, or
+// UNKNOWN) leaves the client unknown: go-proxyproto then reports the
+// proxy's own address, which may be loopback and would allow cleartext
+// logins, so it reports an address of no IP instead.
+type proxiedConn struct{ *proxyproto.Conn }
+
+func (c proxiedConn) RemoteAddr() net.Addr {
+	addr := c.Conn.RemoteAddr() // waits for the header
+	if h := c.Conn.ProxyHeader(); h != nil && !h.Command.IsLocal() && h.SourceAddr != nil {
+		return addr
+	}
+	return unknownClient{via: c.Conn.Raw().RemoteAddr().String()}
+}
+
+// unknownClient is the remote address of a proxied connection whose
+// header named no client.
+type unknownClient struct{ via string }
+
+func (unknownClient) Network() string  { return "proxy" }
+func (a unknownClient) String() string { return "unknown-client-via-" + a.via }
 
 // errUntrustedProxyHeader ends a connection from an untrusted address that
 // sent a PROXY header.
