@@ -110,6 +110,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/gopop3/pop3"
 )
 
@@ -274,7 +276,8 @@ wait:
 			break wait
 		}
 	}
-	notify(logger, "STOPPING=1")
+	stopWatchdog() // no WATCHDOG=1 after STOPPING=1
+	notify(logger, daemon.SdNotifyStopping)
 	if metrics != nil {
 		metrics.stopping.Store(true)
 	}
@@ -296,8 +299,10 @@ wait:
 
 // reload re-reads the certificate on SIGHUP, telling systemd so.
 func reload(certs *certificates, logger *slog.Logger) {
-	notify(logger, "RELOADING=1")
-	defer notify(logger, "READY=1")
+	// MONOTONIC_USEC lets Type=notify-reload (systemd 253 and later) match
+	// this reload to the SIGHUP it sent.
+	notify(logger, daemon.SdNotifyReloading+"\n"+daemon.SdNotifyMonotonicUsec())
+	defer notify(logger, daemon.SdNotifyReady)
 	if certs == nil || certs.certFile == "" {
 		logger.Info("pop3d: SIGHUP: nothing to reload (no -tls-cert)")
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -17,7 +18,7 @@ func notify(logger *slog.Logger, state string) {
 
 // notifyReady tells systemd that pop3d serves and, when the unit has
 // WatchdogSec=, pings the watchdog at half its interval until the returned
-// func is called.
+// func is called (once or more).
 func notifyReady(logger *slog.Logger) (stop func()) {
 	notify(logger, "READY=1")
 	interval, err := daemon.SdWatchdogEnabled(false)
@@ -42,8 +43,11 @@ func notifyReady(logger *slog.Logger) (stop func()) {
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		close(done)
-		<-stopped
+		once.Do(func() {
+			close(done)
+			<-stopped
+		})
 	}
 }
