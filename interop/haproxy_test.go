@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -183,15 +182,7 @@ type proxiedPop3d struct {
 func startProxiedPop3d(t *testing.T, msgs [][]byte) *proxiedPop3d {
 	t.Helper()
 	dir := t.TempDir()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "pop3d")
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/pop3d")
-	build.Dir = ".."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building pop3d: %s", out)
+	bin := buildPop3d(t, dir)
 
 	load := filepath.Join(dir, "mail")
 	userDir := filepath.Join(load, testUser)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -504,4 +505,20 @@ func readFiles(t *testing.T, dir string) [][]byte {
 		out = append(out, data)
 	}
 	return out
+}
+
+// buildPop3d builds cmd/pop3d as this module's main package (so with this
+// go.mod's TLS defaults) into dir and returns the binary's path.
+func buildPop3d(t *testing.T, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "pop3d")
+	build := exec.Command(goTool, "build", "-o", bin, "./cmd/pop3d")
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building pop3d: %s", out)
+	return bin
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,15 +86,7 @@ func TestTLSAudit(t *testing.T) {
 func startPop3d(t *testing.T) (addr, tlsAddr string, certs *testcert.Certs) {
 	t.Helper()
 	dir := t.TempDir()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "pop3d")
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/pop3d")
-	build.Dir = ".."
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building pop3d: %s", out)
+	bin := buildPop3d(t, dir)
 
 	certs = testcert.NewRSA(t)
 	cert := writeFile(t, dir, "cert.pem", string(certs.ServerCertPEM), 0o600)
