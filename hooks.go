@@ -54,6 +54,9 @@ const (
 
 // ConnRefusedEvent is a connection refused without a session.
 type ConnRefusedEvent struct {
+	// RemoteAddr and LocalAddr are the connection's; both are nil when
+	// the accept loop refused it without asking (more than 64 refusals
+	// at once).
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
 	Reason     RefuseReason
@@ -82,6 +85,7 @@ const (
 
 // LoginEvent is one login attempt.
 type LoginEvent struct {
+	// Conn is the session's connection.
 	Conn *ConnInfo
 	// Method is "USER" (USER and PASS), "APOP", or "AUTH " and the SASL
 	// mechanism, such as "AUTH PLAIN".
@@ -89,7 +93,8 @@ type LoginEvent struct {
 	// Username is the name logged in, or the one attempted. It is the
 	// client's input: bound its length before using it as a label.
 	Username string
-	Result   LoginResult
+	// Result is the verdict.
+	Result LoginResult
 	// Penalty is how long the attempt waited, before its credentials
 	// were checked, for the client address's auth penalty (see
 	// [Server.MaxAuthPenalty]); 0 for none.
@@ -98,6 +103,7 @@ type LoginEvent struct {
 
 // CommandEvent is one command line and its answer.
 type CommandEvent struct {
+	// Conn is the session's connection.
 	Conn *ConnInfo
 	// Name is the command's keyword in upper case ("RETR", "AUTH"), or
 	// empty for a line that named no known command.
@@ -123,12 +129,15 @@ type CommandEvent struct {
 
 // SessionEndEvent is the end of a session.
 type SessionEndEvent struct {
-	Conn   *ConnInfo
+	// Conn is the session's connection.
+	Conn *ConnInfo
+	// Reason says why the session ended.
 	Reason EndReason
 	// Username and Method are the login's; empty when the session never
 	// logged in.
 	Username string
 	Method   string
+	// Duration is how long the session lasted.
 	Duration time.Duration
 	// Retrieved counts the RETR commands served, Deleted the messages
 	// removed at UPDATE (RFC 1939 §6).

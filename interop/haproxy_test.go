@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -193,43 +191,10 @@ func startProxiedPop3d(t *testing.T, msgs [][]byte) *proxiedPop3d {
 	}
 
 	p := &proxiedPop3d{log: &syncbuf.Buffer{}}
-	cmd := exec.Command(bin, "-addr", loopback+":0", "-load", load,
-		"-proxy-protocol", loopback+"/32", "-shutdown-grace", "1s")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = p.log
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			assert.NoError(t, err, "pop3d exits cleanly on SIGTERM")
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Error("pop3d did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("pop3d's log:\n%s", p.log)
-		}
-	})
-
-	serving := regexp.MustCompile(`serving POP3 on (\S+)`)
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
-			go func() {
-				for lines.Scan() { // keep the pipe drained
-				}
-			}()
-			p.addr = m[1]
-			return p
-		}
-	}
-	t.Fatalf("pop3d did not say where it serves; stderr:\n%s", p.log)
-	return nil
+	m := runPop3d(t, bin, regexp.MustCompile(`serving POP3 on (\S+)`), p.log,
+		"-addr", loopback+":0", "-load", load, "-proxy-protocol", loopback+"/32", "-shutdown-grace", "1s")
+	p.addr = m[1]
+	return p
 }
 
 // makeDir creates dir and its parents.

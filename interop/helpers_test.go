@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -12,9 +13,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -521,4 +524,47 @@ func buildPop3d(t *testing.T, dir string) string {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "building pop3d: %s", out)
 	return bin
+}
+
+// runPop3d starts the pop3d binary bin with args, its log going to log,
+// and returns the submatches of serving in the first line of its
+// instructions (stdout) that matches: where it serves. It is stopped with
+// SIGTERM when the test ends, and must exit cleanly; its log is shown if
+// the test failed.
+func runPop3d(t *testing.T, bin string, serving *regexp.Regexp, log *syncbuf.Buffer, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = log
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			assert.NoError(t, err, "pop3d exits cleanly on SIGTERM")
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Error("pop3d did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("pop3d's log:\n%s", log)
+		}
+	})
+
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
+			go func() {
+				for lines.Scan() { // keep the pipe drained
+				}
+			}()
+			return m
+		}
+	}
+	t.Fatalf("pop3d did not say where it serves; its log:\n%s", log)
+	return nil
 }

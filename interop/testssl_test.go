@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -12,13 +11,13 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/pop3test"
 )
@@ -91,37 +90,9 @@ func startPop3d(t *testing.T) (addr, tlsAddr string, certs *testcert.Certs) {
 	certs = testcert.NewRSA(t)
 	cert := writeFile(t, dir, "cert.pem", string(certs.ServerCertPEM), 0o600)
 	key := writeFile(t, dir, "key.pem", string(certs.ServerKeyPEM), 0o600)
-	cmd := exec.Command(bin, "-addr", loopback+":0", "-tls-addr", loopback+":0", "-tls-cert", cert, "-tls-key", key)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = &strings.Builder{}
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			assert.NoError(t, err, "pop3d exits cleanly on SIGTERM")
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("pop3d did not stop on SIGTERM")
-		}
-	})
-
-	serving := regexp.MustCompile(`serving POP3 on (\S+) \(with STLS\) and POP3 over TLS on (\S+)`)
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if m := serving.FindStringSubmatch(lines.Text()); m != nil {
-			go func() {
-				for lines.Scan() { // keep the pipe drained
-				}
-			}()
-			return m[1], m[2], certs
-		}
-	}
-	t.Fatalf("pop3d did not say where it serves; stderr:\n%s", cmd.Stderr)
-	return "", "", nil
+	m := runPop3d(t, bin, regexp.MustCompile(`serving POP3 on (\S+) \(with STLS\) and POP3 over TLS on (\S+)`), &syncbuf.Buffer{},
+		"-addr", loopback+":0", "-tls-addr", loopback+":0", "-tls-cert", cert, "-tls-key", key)
+	return m[1], m[2], certs
 }
 
 // testsslFinding is one entry of testssl.sh's --jsonfile output.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
@@ -347,12 +346,9 @@ func TestTLSSelfSigned(t *testing.T) {
 func TestTLSCertFiles(t *testing.T) {
 	cert, err := selfSignedCert(time.Now())
 	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	require.NoError(t, err)
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	writePair(t, certFile, keyFile, cert, cert)
 
 	s := start(t, "-addr", "127.0.0.1:0", "-tls-addr", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile)
 	assert.Contains(t, s.stdout.String(), "curl pop3s://demo:demo@"+s.TLSAddr+"/1\n")

@@ -4,8 +4,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"net"
 	"os"
@@ -365,34 +363,6 @@ func connectToActivate(t *testing.T, addr string) {
 	t.Cleanup(func() { conn.Close() })
 }
 
-// replaceCertFiles writes cert and its key to certFile and keyFile, each
-// replaced at once (by a rename), as certbot and the like do.
-func replaceCertFiles(t *testing.T, cert tls.Certificate, certFile, keyFile string) {
-	t.Helper()
-	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	require.NoError(t, err)
-	for file, block := range map[string]*pem.Block{
-		certFile: {Type: "CERTIFICATE", Bytes: cert.Certificate[0]},
-		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		require.NoError(t, os.WriteFile(file+".new", pem.EncodeToMemory(block), 0o600))
-		require.NoError(t, os.Rename(file+".new", file))
-	}
-}
-
-// pop3sCert dials addr over implicit TLS, checks the greeting and returns
-// the certificate the server presented.
-func pop3sCert(t *testing.T, addr string) *x509.Certificate {
-	t.Helper()
-	c := pop3test.DialTLS(t, addr, &tls.Config{InsecureSkipVerify: true, ServerName: "localhost"})
-	greeting := c.Greeting()
-	assert.True(t, strings.HasPrefix(greeting, "+OK"), "greeting over TLS: %q", greeting)
-	certs := c.Conn().(*tls.Conn).ConnectionState().PeerCertificates
-	c.Quit()
-	require.NotEmpty(t, certs)
-	return certs[0]
-}
-
 // testSystemdReload checks that SIGHUP re-reads -tls-cert and -tls-key
 // under socket activation, between RELOADING=1 and READY=1.
 func testSystemdReload(t *testing.T, activate, bin string) {
@@ -402,7 +372,7 @@ func testSystemdReload(t *testing.T, activate, bin string) {
 	require.NoError(t, err)
 	newCert, err := selfSignedCert(time.Now())
 	require.NoError(t, err)
-	replaceCertFiles(t, oldCert, certFile, keyFile)
+	writePair(t, certFile, keyFile, oldCert, oldCert)
 
 	notify := listenNotify(t)
 	pop3Addr, pop3sAddr := "127.0.0.1:"+freeLoopbackPort(t), "127.0.0.1:"+freeLoopbackPort(t)
@@ -412,17 +382,17 @@ func testSystemdReload(t *testing.T, activate, bin string) {
 	p.waitListening(t, pop3Addr, pop3sAddr)
 
 	// This first connection is the one that gets pop3d started.
-	assert.Equal(t, oldCert.Certificate[0], pop3sCert(t, pop3sAddr).Raw, "the certificate of -tls-cert")
+	assert.Equal(t, oldCert.Certificate[0], servedCert(t, pop3sAddr).Raw, "the certificate of -tls-cert")
 	require.Equal(t, "READY=1", notify.next(t, "READY=1 at start-up", 10*time.Second).state)
 
-	replaceCertFiles(t, newCert, certFile, keyFile)
+	writePair(t, certFile, keyFile, newCert, newCert)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	n := notify.next(t, "RELOADING=1 after SIGHUP", 5*time.Second)
 	assert.True(t, n.has("RELOADING=1"), "first notification after SIGHUP: %q", n.state)
 	n = notify.next(t, "READY=1 after SIGHUP", 5*time.Second)
 	assert.True(t, n.has("READY=1"), "second notification after SIGHUP: %q", n.state)
 	p.eventually(t, p.stderr, "pop3d: SIGHUP: certificate reloaded")
-	assert.Equal(t, newCert.Certificate[0], pop3sCert(t, pop3sAddr).Raw, "the renewed certificate after SIGHUP")
+	assert.Equal(t, newCert.Certificate[0], servedCert(t, pop3sAddr).Raw, "the renewed certificate after SIGHUP")
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	assert.True(t, notify.next(t, "STOPPING=1 after SIGTERM", 5*time.Second).has("STOPPING=1"))

@@ -18,14 +18,19 @@ import (
 	"github.com/gopop3/pop3/pop3test"
 )
 
-// writePair writes cert and its key as PEM files, as an ACME client
-// renewing them would.
+// writePair writes cert, and key's private key, as PEM files, each
+// replaced at once (by a rename), as certbot and the like do.
 func writePair(t *testing.T, certFile, keyFile string, cert, key tls.Certificate) {
 	t.Helper()
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key.PrivateKey)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644))
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	for file, block := range map[string]*pem.Block{
+		certFile: {Type: "CERTIFICATE", Bytes: cert.Certificate[0]},
+		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		require.NoError(t, os.WriteFile(file+".new", pem.EncodeToMemory(block), 0o600))
+		require.NoError(t, os.Rename(file+".new", file))
+	}
 }
 
 // presented connects over implicit TLS and returns the certificate the
@@ -35,6 +40,15 @@ func presented(t *testing.T, addr string) (*x509.Certificate, *pop3test.Client) 
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
 	require.NoError(t, err)
 	return conn.ConnectionState().PeerCertificates[0], greeted(t, pop3test.NewClient(t, conn))
+}
+
+// servedCert is the certificate a new implicit TLS connection to addr is
+// presented, the session greeted and ended.
+func servedCert(t *testing.T, addr string) *x509.Certificate {
+	t.Helper()
+	cert, c := presented(t, addr)
+	c.Quit()
+	return cert
 }
 
 // SIGHUP puts a renewed certificate in use for new connections, without
@@ -58,9 +72,7 @@ func TestCertificateReload(t *testing.T) {
 	writePair(t, certFile, keyFile, newCert, newCert)
 	hup()
 	require.Eventually(t, func() bool {
-		got, c := presented(t, s.TLSAddr)
-		c.Close()
-		return got.Equal(newCert.Leaf)
+		return servedCert(t, s.TLSAddr).Equal(newCert.Leaf)
 	}, 5*time.Second, 20*time.Millisecond, "new connections get the new certificate")
 	assert.Contains(t, s.stderr.String(), "certificate reloaded")
 	before.OK("STAT") // the session that began before the reload goes on
