@@ -157,6 +157,20 @@ type Deliverer interface {
 	Deliver(ctx context.Context, username string, msg io.Reader) error
 }
 
+// UserChecker is a [Deliverer] that tells whether a user exists without
+// delivering anything, so that an LMTP server refuses an unknown recipient
+// at RCPT TO (RFC 2033 §4.2), before the message is sent, and chooses
+// between the names an address could stand for. Without it, the recipient
+// is accepted and refused after DATA, when Deliver reports
+// [ErrNoSuchUser].
+type UserChecker interface {
+	Deliverer
+	// UserExists reports whether username names a user that Deliver
+	// accepts. An error is a temporary failure (the recipient is deferred,
+	// not refused).
+	UserExists(ctx context.Context, username string) (bool, error)
+}
+
 // ErrNoSuchUser is returned, wrapped, by [Deliverer.Deliver] for a user
 // the backend does not know. Login methods never return it: they return
 // [ErrAuthFailed], so that a client cannot tell an unknown user from a

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,18 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 		return err
 	}
 	return deliver(ctx, dir, msg, o)
+}
+
+// UserExists reports whether the password source knows username (after
+// Dovecot's default lower-casing, as at login); it implements
+// [pop3.UserChecker], so that LMTP refuses an unknown recipient at RCPT
+// TO. An error of the source is returned as it is.
+func (b *Backend) UserExists(ctx context.Context, username string) (bool, error) {
+	_, err := b.lookup(ctx, normalizeUsername(username))
+	if errors.Is(err, pop3.ErrNoSuchUser) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // deliver writes msg into the Maildir at dir, as a file of o; see

@@ -223,6 +223,16 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 	return err
 }
 
+// UserExists reports whether username was added with AddUser; it
+// implements [pop3.UserChecker], so that LMTP refuses an unknown recipient
+// at RCPT TO.
+func (b *Backend) UserExists(ctx context.Context, username string) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.users[username]
+	return ok, nil
+}
+
 // Messages returns copies of the messages left in the user's live maildrop,
 // oldest first, for tests to inspect. Messages a session has deleted are
 // gone; messages delivered while a session holds the maildrop are there.

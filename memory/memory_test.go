@@ -683,3 +683,15 @@ func TestBackendContract(t *testing.T) {
 		return b
 	})
 }
+
+func TestUserExists(t *testing.T) {
+	b := memory.New()
+	require.NoError(t, b.AddUser("alice", "pw"))
+	var _ pop3.UserChecker = b
+	ok, err := b.UserExists(context.Background(), "alice")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = b.UserExists(context.Background(), "bob")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
