@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
+)
+
+// DefaultLeaseTime is how long a maildrop lock outlives its node's last
+// renewal: the longest a user waits after a node died holding it.
+const DefaultLeaseTime = 30 * time.Second
+
+// Backend serves the users and maildrops of a PostgreSQL database. It
+// implements [pop3.Backend], [pop3.APOPBackend], [pop3.Deliverer] and
+// [pop3.UserChecker]. Make it with [New] and stop it with [Backend.Close].
+type Backend struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	node   string
+	leases *leases
+
+	decoyOnce sync.Once
+	decoyHash string
+}
+
+// Option configures a Backend.
+type Option func(*Backend)
+
+// WithLogger sends the backend's records (lost leases, refused logins
+// for a reason other than a wrong password) to logger instead of
+// slog.Default().
+func WithLogger(logger *slog.Logger) Option { return func(b *Backend) { b.logger = logger } }
+
+// WithLeaseTime sets how long a maildrop lock lasts without renewal
+// (default [DefaultLeaseTime]); the Backend renews its locks every third of
+// it. A shorter lease frees a dead node's users sooner; it must still be
+// well above the database's worst response time, or a slow database makes
+// sessions lose their locks. Values under one second are raised to one.
+func WithLeaseTime(d time.Duration) Option {
+	return func(b *Backend) { b.leases.duration = max(d, time.Second) }
+}
+
+// WithNodeName sets the name this node writes in the locks it holds, for
+// an operator reading pop3_locks (default "<hostname>:<pid>").
+func WithNodeName(name string) Option { return func(b *Backend) { b.node = name } }
+
+// New returns a Backend on pool, whose database [Migrate] has brought to
+// [SchemaVersion]; a database at another version is an error that wraps
+// [ErrSchemaOutdated] or [ErrSchemaTooNew]. The Backend starts the
+// goroutine that renews its leases; Close stops it. The pool stays the
+// caller's.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Backend, error) {
+	host, _ := os.Hostname()
+	b := &Backend{
+		pool:   pool,
+		logger: slog.Default(),
+		node:   fmt.Sprintf("%s:%d", host, os.Getpid()),
+		leases: newLeases(pool, DefaultLeaseTime),
+	}
+	for _, opt := range opts {
+		opt(b)
+	}
+	b.leases.logger = b.logger
+	if err := checkSchema(ctx, pool); err != nil {
+		return nil, err
+	}
+	b.leases.start()
+	return b, nil
+}
+
+// Close stops renewing leases. Mailboxes still open lose their locks once
+// the lease expires, so close them first (Server.Shutdown does).
+func (b *Backend) Close() error {
+	b.leases.stop()
+	return nil
+}
+
+// Login checks password against the user's stored hash with
+// [passwd.Verify]. An unknown user costs a check against a decoy bcrypt
+// hash, so that timing does not tell which names exist.
+func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	return b.login(ctx, username, func(stored string) error {
+		return passwd.Verify(stored, []byte(password))
+	}, func() {
+		_ = passwd.Verify(b.decoy(), []byte(password))
+	})
+}
+
+// LoginAPOP checks an APOP digest (RFC 1939 §7). Only a user whose password
+// is stored in cleartext ({PLAIN}) has the shared secret APOP needs; for
+// the others it fails as a wrong password does.
+func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
+	return b.login(ctx, username, func(stored string) error {
+		secret, ok := passwd.Plaintext(stored)
+		if !ok || !pop3.VerifyAPOP(timestamp, secret, digest) {
+			return passwd.ErrMismatch
+		}
+		return nil
+	}, func() {})
+}
+
+// login looks the user up and calls check with its stored hash, or decoy
+// for an unknown user. A database failure is returned as it is (the client
+// sees a temporary failure); every refusal is pop3.ErrAuthFailed.
+func (b *Backend) login(ctx context.Context, username string, check func(stored string) error, decoy func()) (pop3.User, error) {
+	name := NormalizeUsername(username)
+	var id int64
+	var stored string
+	err := b.pool.QueryRow(ctx, "SELECT id, password FROM pop3_users WHERE name = $1", name).Scan(&id, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		decoy()
+		return nil, pop3.ErrAuthFailed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: looking up %q: %w", name, err)
+	}
+	if err := check(stored); err != nil {
+		if !errors.Is(err, passwd.ErrMismatch) {
+			b.logger.Warn("postgres: login refused", "user", name, "reason", err)
+		}
+		return nil, pop3.ErrAuthFailed
+	}
+	return &user{backend: b, id: id, name: name}, nil
+}
+
+// decoy returns the hash an unknown user's password is checked against: a
+// BLF-CRYPT hash of random bytes, made once.
+func (b *Backend) decoy() string {
+	b.decoyOnce.Do(func() {
+		b.decoyHash, _ = passwd.Hash("BLF-CRYPT", []byte(rand.Text()))
+	})
+	return b.decoyHash
+}
+
+// NormalizeUsername is how user names are matched: A to Z lower-cased,
+// every other byte kept, as Dovecot's default auth_username_format %Lu
+// does.
+func NormalizeUsername(name string) string {
+	i := strings.IndexFunc(name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return name
+	}
+	b := []byte(name) // bytewise: strings.Map would rewrite invalid UTF-8
+	for ; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// user is a logged-in user.
+type user struct {
+	backend *Backend
+	id      int64
+	name    string
+}
+
+// Open takes the user's lease and reads the listing.
+func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
+	l, err := u.backend.leases.acquire(ctx, u.id, u.backend.node)
+	if err != nil {
+		return nil, err
+	}
+	msgs, uids, chunks, err := u.backend.listing(ctx, u.id)
+	if err != nil {
+		u.backend.leases.release(l)
+		return nil, err
+	}
+	return &mailbox{backend: u.backend, user: u, lease: l, msgs: msgs, uids: uids, chunks: chunks}, nil
+}

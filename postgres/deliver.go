@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gopop3/pop3"
+)
+
+// ChunkSize is the most octets of a message stored in one row, read into
+// memory at once by Deliver and by a RETR.
+const ChunkSize = 256 << 10
+
+// Deliver stores msg at the end of username's maildrop, with CRLF line
+// ends, in one transaction that commits only once the message is whole: a
+// delivery it acknowledged is durable (as durable as the database's
+// synchronous_commit makes a commit), and a failed one leaves nothing. It
+// implements [pop3.Deliverer].
+//
+// The transaction takes the uid from the user's row, whose lock it holds
+// until it commits: deliveries to one user commit in uid order, so a
+// listing never gains a message before one with a lower uid. An unknown
+// user wraps [pop3.ErrNoSuchUser].
+func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
+	name := NormalizeUsername(username)
+	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		var userID, uid int64
+		err := tx.QueryRow(ctx, "UPDATE pop3_users SET next_uid = next_uid + 1 WHERE name = $1 RETURNING id, next_uid - 1", name).Scan(&userID, &uid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: %w: %q", pop3.ErrNoSuchUser, name)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO pop3_messages (user_id, uid, size, chunks) VALUES ($1, $2, 0, 0)", userID, uid); err != nil {
+			return err
+		}
+		src := pop3.NewCRLFReader(msg)
+		buf := make([]byte, ChunkSize)
+		var size int64
+		var seq int32
+		for {
+			n, rerr := io.ReadFull(src, buf)
+			if n > 0 {
+				if _, err := tx.Exec(ctx, "INSERT INTO pop3_chunks (user_id, uid, seq, data) VALUES ($1, $2, $3, $4)", userID, uid, seq, buf[:n]); err != nil {
+					return err
+				}
+				size += int64(n)
+				seq++
+			}
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				break
+			}
+			if rerr != nil {
+				return fmt.Errorf("reading the message: %w", rerr)
+			}
+		}
+		_, err = tx.Exec(ctx, "UPDATE pop3_messages SET size = $3, chunks = $4 WHERE user_id = $1 AND uid = $2", userID, uid, size, seq)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, pop3.ErrNoSuchUser) {
+			return err
+		}
+		return fmt.Errorf("postgres: delivering to %q (nothing stored): %w", name, err)
+	}
+	return nil
+}
+
+// UserExists reports whether username (lower-cased as at login) is a user;
+// it implements [pop3.UserChecker], so that LMTP refuses an unknown
+// recipient at RCPT TO.
+func (b *Backend) UserExists(ctx context.Context, username string) (bool, error) {
+	var exists bool
+	err := b.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_users WHERE name = $1)", NormalizeUsername(username)).Scan(&exists)
+	if err != nil {
+		return false, fmt.Errorf("postgres: looking up %q: %w", username, err)
+	}
+	return exists, nil
+}

@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gopop3/pop3"
+)
+
+// mailbox is an open maildrop: the listing read at Open and the lease.
+type mailbox struct {
+	backend *Backend
+	user    *user
+	lease   *lease
+	msgs    []pop3.MessageInfo
+	uids    []int64 // the messages' uid column, by index
+	chunks  []int32 // their number of chunks
+	closed  bool
+}
+
+// listing reads a maildrop's messages in uid order, which is delivery
+// order: deliveries to one user commit one after another (see Deliver).
+func (b *Backend) listing(ctx context.Context, userID int64) (msgs []pop3.MessageInfo, uids []int64, chunks []int32, err error) {
+	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("postgres: listing the maildrop: %w", err)
+	}
+	var uid, size int64
+	var n int32
+	prefix := strconv.FormatInt(userID, 10) + "."
+	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n}, func() error {
+		msgs = append(msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10)})
+		uids = append(uids, uid)
+		chunks = append(chunks, n)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("postgres: listing the maildrop: %w", err)
+	}
+	return msgs, uids, chunks, nil
+}
+
+// Messages returns the listing read at Open.
+func (mb *mailbox) Messages() []pop3.MessageInfo { return mb.msgs }
+
+// Message returns a reader that fetches the message one chunk at a time,
+// each with a connection borrowed for that one query.
+func (mb *mailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &chunkReader{ctx: ctx, backend: mb.backend, userID: mb.user.id, uid: mb.uids[i], chunks: mb.chunks[i]}, nil
+}
+
+// Delete removes the messages in one transaction that first confirms the
+// lease: all of them, or none when the lease is lost.
+func (mb *mailbox) Delete(ctx context.Context, indexes []int) error {
+	uids := make([]int64, len(indexes))
+	for k, i := range indexes {
+		uids[k] = mb.uids[i]
+	}
+	err := pgx.BeginFunc(ctx, mb.backend.pool, func(tx pgx.Tx) error {
+		if err := mb.backend.leases.confirm(ctx, tx, mb.lease); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM pop3_messages WHERE user_id = $1 AND uid = ANY($2)", mb.user.id, uids)
+		return err
+	})
+	if errors.Is(err, ErrLeaseLost) {
+		mb.backend.logger.Warn("postgres: QUIT deleted nothing: the maildrop lease was lost (not renewed in time)",
+			"user", mb.user.name, "marked", len(uids))
+		return fmt.Errorf("%w: %w", ErrLeaseLost, &pop3.Error{Code: pop3.CodeSysTemp,
+			Text: "the maildrop lock expired before QUIT, so nothing was deleted"})
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: deleting %d messages (none was deleted): %w", len(uids), err)
+	}
+	return nil
+}
+
+// Close releases the lease.
+func (mb *mailbox) Close() error {
+	if mb.closed {
+		return nil
+	}
+	mb.closed = true
+	return mb.backend.leases.release(mb.lease)
+}
+
+// chunkReader reads a message chunk by chunk, holding one chunk in memory
+// and no connection between reads.
+type chunkReader struct {
+	ctx     context.Context
+	backend *Backend
+	userID  int64
+	uid     int64
+	chunks  int32
+	next    int32 // the chunk to fetch next
+	buf     []byte
+	off     int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for r.off == len(r.buf) {
+		if r.next == r.chunks {
+			return 0, io.EOF
+		}
+		if err := r.fetch(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf[r.off:])
+	r.off += n
+	return n, nil
+}
+
+// fetch reads the next chunk into buf.
+func (r *chunkReader) fetch() error {
+	var data []byte
+	err := r.backend.pool.QueryRow(r.ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq = $3",
+		r.userID, r.uid, r.next).Scan(&data)
+	if err != nil {
+		return fmt.Errorf("postgres: reading chunk %d of message %d.%d: %w", r.next, r.userID, r.uid, err)
+	}
+	r.buf, r.off = data, 0
+	r.next++
+	return nil
+}
+
+// Close drops the chunk held.
+func (r *chunkReader) Close() error {
+	r.buf, r.off, r.next = nil, 0, r.chunks
+	return nil
+}
