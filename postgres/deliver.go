@@ -13,7 +13,7 @@ import (
 
 // ChunkSize is the most octets of a message stored in one row, read into
 // memory at once by Deliver and by a RETR.
-const ChunkSize = 256 << 10
+const ChunkSize = 64 << 10
 
 // Deliver stores msg at the end of username's maildrop, with CRLF line
 // ends, in one transaction that commits only once the message is whole: a

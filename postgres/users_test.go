@@ -1,0 +1,100 @@
+package postgres_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
+	"github.com/gopop3/pop3/postgres"
+)
+
+func TestAddUser(t *testing.T) {
+	b := newBackend(t, testPool(t, ""))
+	good, err := passwd.Hash("SHA512-CRYPT", []byte("pw"))
+	require.NoError(t, err)
+	require.NoError(t, b.AddUser(ctxFor(t), "Alice", good))
+	for _, tc := range []struct {
+		name, user, hash string
+		want             error
+	}{
+		{"taken, in another case", "ALICE", good, postgres.ErrUserExists},
+		{"unknown scheme", "bob", "{NOSUCH}xyz", passwd.ErrUnknownScheme},
+		{"malformed hash", "bob", "{SHA512-CRYPT}$6$broken", passwd.ErrMalformedHash},
+		{"no scheme", "bob", "secret", nil},
+		{"empty name", "", good, nil},
+		{"space in name", "bo b", good, nil},
+		{"control character", "bob\x01", good, nil},
+		{"too long", strings.Repeat("b", 256), good, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := b.AddUser(ctxFor(t), tc.user, tc.hash)
+			require.Error(t, err)
+			if tc.want != nil {
+				assert.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
+	users, err := b.Users(ctxFor(t))
+	require.NoError(t, err)
+	require.Len(t, users, 1)
+	assert.Equal(t, "alice", users[0].Name, "names are stored lower-cased")
+}
+
+func TestSetPassword(t *testing.T) {
+	b := newBackend(t, testPool(t, ""))
+	addUser(t, b, "alice", "PLAIN", "old")
+	h, err := passwd.Hash("BLF-CRYPT", []byte("new"))
+	require.NoError(t, err)
+	require.NoError(t, b.SetPassword(ctxFor(t), "alice", h))
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "old")
+	assert.ErrorIs(t, err, pop3.ErrAuthFailed)
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "new")
+	assert.NoError(t, err)
+	assert.ErrorIs(t, b.SetPassword(ctxFor(t), "nobody", h), pop3.ErrNoSuchUser)
+	assert.ErrorIs(t, b.SetPassword(ctxFor(t), "alice", "{NOSUCH}x"), passwd.ErrUnknownScheme)
+}
+
+// DeleteUser is refused while the maildrop is open; a user added again
+// under the same name gets unique-ids that the old one never had.
+func TestDeleteUser(t *testing.T) {
+	b := newBackend(t, testPool(t, ""))
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: same\n\nsame\n")
+	mb, err := open(t, b, "alice", "pw")
+	require.NoError(t, err)
+	oldUID := mb.Messages()[0].UID
+	assert.ErrorIs(t, b.DeleteUser(ctxFor(t), "alice"), pop3.ErrMailboxLocked)
+	require.NoError(t, mb.Close())
+
+	require.NoError(t, b.DeleteUser(ctxFor(t), "ALICE"))
+	assert.ErrorIs(t, b.DeleteUser(ctxFor(t), "alice"), pop3.ErrNoSuchUser)
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "pw")
+	assert.ErrorIs(t, err, pop3.ErrAuthFailed)
+	assert.ErrorIs(t, b.Deliver(ctxFor(t), "alice", bytes.NewReader([]byte("x\n"))), pop3.ErrNoSuchUser)
+
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: same\n\nsame\n")
+	mb, err = open(t, b, "alice", "pw")
+	require.NoError(t, err)
+	require.Len(t, mb.Messages(), 1, "the old mail went with the old user")
+	assert.NotEqual(t, oldUID, mb.Messages()[0].UID, "a client that remembers the old unique-id still sees the new message")
+	require.NoError(t, mb.Close())
+}
+
+func TestUsers(t *testing.T) {
+	b := newBackend(t, testPool(t, ""))
+	addUser(t, b, "carol", "PLAIN", "pw")
+	addUser(t, b, "alice", "PLAIN", "pw", "a\n", "bb\n")
+	mb, err := open(t, b, "carol", "pw")
+	require.NoError(t, err)
+	defer mb.Close()
+	users, err := b.Users(ctxFor(t))
+	require.NoError(t, err)
+	assert.Equal(t, []postgres.UserInfo{
+		{Name: "alice", Messages: 2, Size: 3 + 4},
+		{Name: "carol", Locked: true},
+	}, users)
+}
