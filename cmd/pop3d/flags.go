@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/postgres"
 )
 
 type options struct {
@@ -19,6 +20,8 @@ type options struct {
 	load                  string
 	maildir, passwd       string
 	maildirCache          int
+	postgres              string
+	postgresLease         time.Duration
 	tlsCert, tlsKey       string
 	tlsSelfSigned         bool
 	insecureAuth          bool
@@ -26,6 +29,7 @@ type options struct {
 	maxConnectionsPerIP   int
 	idleTimeout           time.Duration
 	metrics               string
+	lmtp                  string
 	logFormat             string
 	logLevel              slog.Level
 	debug                 bool
@@ -40,7 +44,8 @@ var flagGroups = []struct {
 }{
 	{"Listening", []string{"addr", "tls-addr", "proxy-protocol"}},
 	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
-	{"Store", []string{"maildir", "passwd", "maildir-cache", "load", "domain"}},
+	{"Store", []string{"maildir", "passwd", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
+	{"Delivery", []string{"lmtp"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
 	{"Operations", []string{"metrics", "log-format", "log-level", "debug", "shutdown-grace", "version"}},
 }
@@ -63,6 +68,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
 	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
 	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
+	fs.StringVar(&o.postgres, "postgres", "", "serve the users and mail of the PostgreSQL database at `DSN` (a postgres:// URL; put the password in PGPASSWORD or ~/.pgpass, not here, where ps shows it); migrates its schema")
+	fs.DurationVar(&o.postgresLease, "postgres-lease", postgres.DefaultLeaseTime, "with -postgres: a maildrop lock outlives a dead node by at most this `DURATION`")
+	fs.StringVar(&o.lmtp, "lmtp", "", "accept mail for the store's users over LMTP on `ADDR`: TCP HOST:PORT, or a unix socket path (an ADDR containing \"/\")")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `FILE` (needs -tls-key): enables STLS and implicit TLS; re-read on SIGHUP")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
@@ -94,8 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
 	case (o.maildir == "") != (o.passwd == ""):
 		problem = "-maildir and -passwd go together"
-	case o.maildir != "" && o.load != "":
-		problem = "-maildir and -load are two stores: choose one"
+	case countSet(o.maildir, o.load, o.postgres) > 1:
+		problem = "-maildir, -postgres and -load are three stores: choose one"
+	case o.postgresLease < time.Second:
+		problem = "-postgres-lease must be at least 1s"
 	case o.maildirCache < 0:
 		problem = "-maildir-cache must be 0 or more"
 	case o.logFormat != "text" && o.logFormat != "json":
@@ -114,6 +124,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.logLevel = min(o.logLevel, slog.LevelDebug)
 	}
 	return &o, nil
+}
+
+// countSet counts the values that are not empty.
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // parseCIDRs parses a comma-separated list of CIDR prefixes; a bare

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3/internal/dovecottest"
+	"github.com/gopop3/pop3/internal/pgtest"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // runs the tests, then stops the PostgreSQL of the -postgres tests
 }
 
 // mailStore is a -passwd file and a Maildir root for -maildir.

@@ -40,6 +40,17 @@
 //	    neither its directories nor its dovecot-uidlist (default 200000;
 //	    0 turns it off, for a network file system that caches directory
 //	    times)
+//	-postgres DSN
+//	    serve the users and mail of a PostgreSQL database (package
+//	    github.com/gopop3/pop3/postgres), shared by any number of pop3d
+//	    nodes: DSN is a postgres:// URL or key=value string as pgx takes it
+//	    (pool_max_conns=N sizes the pool, default 20); give the password in
+//	    PGPASSWORD or ~/.pgpass rather than in DSN, which ps shows. The
+//	    schema is created or upgraded at start-up; pop3admin adds users.
+//	    A bad DSN or an unreachable database is an error within 15 seconds
+//	-postgres-lease DURATION
+//	    how long a maildrop lock outlives a node that stopped renewing it,
+//	    such as one killed with kill -9 (default 30s)
 //	-passwd FILE
 //	    the users of -maildir, in Dovecot's passwd-file format
 //	    (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra), re-read when it
@@ -68,6 +79,12 @@
 //	    are refused there
 //	-max-connections N, -max-connections-per-ip N, -idle-timeout DURATION
 //	    the limits of pop3.Server (defaults 10000, 100 and 10m)
+//	-lmtp ADDR
+//	    accept mail for the store's users over LMTP (RFC 2033) on ADDR: a
+//	    TCP HOST:PORT, or a unix socket path (an ADDR containing "/"), for
+//	    an MTA such as Postfix (mailbox_transport = lmtp:...) to deliver
+//	    into -maildir or the in-memory store; a stale socket file is
+//	    replaced, any other file at the path is an error
 //	-metrics HOST:PORT
 //	    serve Prometheus metrics on /metrics and a health check on /healthz
 //	-log-format text|json, -log-level debug|info|warn|error
@@ -91,7 +108,7 @@
 // exit status is 0 after a graceful shutdown, 2 for a bad command line and
 // 1 for any other error (a busy port, an unreadable -load directory, a
 // user directory without a password file, a missing or unreadable -passwd
-// file, a bad certificate).
+// file, a bad certificate, an unreachable -postgres database).
 package main
 
 import (
@@ -157,6 +174,7 @@ type listening struct {
 	Addr        string
 	TLSAddr     string
 	MetricsAddr string // empty without -metrics
+	LMTPAddr    string // empty without -lmtp; a unix socket's path
 }
 
 // run is the whole program: it parses args, serves until ctx is cancelled,
@@ -175,10 +193,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	logger := newLogger(stderr, o.logFormat, o.logLevel)
 
-	backend, mailboxes, err := openStore(o, logger)
+	backend, mailboxes, closeStore, err := openStore(ctx, o, logger)
 	if err != nil {
 		return err
 	}
+	defer closeStore() // after the server has stopped: deferred calls run last
 
 	certs, err := newCertificates(o.tlsCert, o.tlsKey, o.tlsSelfSigned)
 	if err != nil {
@@ -231,9 +250,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		defer metrics.close()
 		where.MetricsAddr = metrics.addr
 	}
+	var lmtp *lmtpServer
+	if o.lmtp != "" {
+		if lmtp, err = startLMTP(ctx, o.lmtp, o.domain, backend, logger); err != nil {
+			l.Close()
+			if tl != nil {
+				tl.Close()
+			}
+			return fmt.Errorf("-lmtp %s: %w", o.lmtp, err)
+		}
+		where.LMTPAddr = lmtp.addr
+	}
 	printInstructions(stdout, o, mailboxes, where)
 
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	serve := func(l net.Listener) {
 		err := srv.Serve(l)
 		if errors.Is(err, pop3.ErrServerClosed) {
@@ -248,6 +278,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		serving++
 		go serve(tlsListener(tl, tlsConfig))
 		logger.Info("pop3d: serving POP3 over implicit TLS", "addr", where.TLSAddr)
+	}
+	if lmtp != nil {
+		serving++
+		go func() { serveErr <- lmtp.serve() }()
+		logger.Info("pop3d: serving LMTP", "addr", where.LMTPAddr)
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -283,9 +318,20 @@ wait:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownGrace)
 	defer cancel()
+	lmtpStopped := make(chan struct{})
+	go func() { // in parallel with POP3, within the same grace
+		defer close(lmtpStopped)
+		if lmtp == nil {
+			return
+		}
+		if err := lmtp.shutdown(sctx); err != nil {
+			logger.Warn("pop3d: LMTP transactions still open after the grace period were closed", "err", err)
+		}
+	}()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("pop3d: sessions still open after the grace period were closed", "err", err)
 	}
+	<-lmtpStopped
 	for ; serving > 0; serving-- {
 		if err := <-serveErr; err != nil && failed == nil {
 			failed = err
@@ -321,6 +367,8 @@ func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	switch {
 	case o.maildir != "":
 		fmt.Fprintf(w, "pop3d: serving the Maildirs %s to the users of %s\n", o.maildir, o.passwd)
+	case o.postgres != "":
+		fmt.Fprintf(w, "pop3d: serving the users of PostgreSQL (add them with pop3admin useradd)\n")
 	case o.load != "":
 		fmt.Fprintf(w, "pop3d: loaded %s and %s from %s\n",
 			plural(len(mb.users), "user"), plural(mb.messages, "message"), o.load)
@@ -331,12 +379,13 @@ func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	if where.TLSAddr != "" {
 		fmt.Fprintf(w, " (with STLS) and POP3 over TLS on %s", where.TLSAddr)
 	}
+	if where.LMTPAddr != "" {
+		fmt.Fprintf(w, "\npop3d: accepting mail over LMTP on %s", where.LMTPAddr)
+	}
 	fmt.Fprintf(w, "\n\nTry it:\n\n")
 	fmt.Fprintf(w, "  $ nc %s %s\n", host, port)
 	fmt.Fprintf(w, "  USER %s\n", user)
 	switch {
-	case o.maildir != "":
-		fmt.Fprintf(w, "  PASS %s\n", pass)
 	case o.load != "":
 		fmt.Fprintf(w, "  PASS %s    (the first line of %s)\n", pass, filepath.Join(o.load, user, passwordFile))
 	default:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,8 +13,22 @@ import (
 )
 
 // openStore opens the one store the flags choose: Maildirs (-maildir and
-// -passwd), a loaded directory (-load) or the demo mailbox.
-func openStore(o *options, logger *slog.Logger) (pop3.Backend, *loaded, error) {
+// -passwd), PostgreSQL (-postgres), a loaded directory (-load) or the demo
+// mailbox. close releases it once the server has stopped.
+func openStore(ctx context.Context, o *options, logger *slog.Logger) (b pop3.Backend, m *loaded, close func(), err error) {
+	if o.postgres != "" {
+		pb, closePostgres, err := openPostgres(ctx, o, logger)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pb, &loaded{exampleUser: "USER", examplePass: "PASSWORD"}, closePostgres, nil
+	}
+	b, m, err = openLocalStore(o, logger)
+	return b, m, func() {}, err
+}
+
+// openLocalStore opens a store that needs no closing.
+func openLocalStore(o *options, logger *slog.Logger) (pop3.Backend, *loaded, error) {
 	if o.maildir != "" {
 		users, err := passwd.OpenFile(o.passwd, logger)
 		if err != nil {

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/gopop3/pop3/passwd"
+)
+
+// defaultScheme is the scheme of -s: bcrypt, which Dovecot and crypt(3)
+// read everywhere. (doveadm pw's own default, CRAM-MD5, is not made here.)
+const defaultScheme = "BLF-CRYPT"
+
+// maxPassword is the longest password read, in octets.
+const maxPassword = 1024
+
+var errEmptyPassword = errors.New("empty password: give it on stdin, one line")
+
+// hashFlags are -s and, for useradd and passwd, -hash.
+type hashFlags struct {
+	scheme string
+	hash   string // a ready hash; "" to read a password
+}
+
+func (h *hashFlags) define(fs *flag.FlagSet, withHash bool) {
+	fs.StringVar(&h.scheme, "s", defaultScheme, "hash the password in `SCHEME` (pop3admin -h lists them)")
+	if withHash {
+		fs.StringVar(&h.hash, "hash", "", "store this ready `HASH` (\"{SCHEME}...\", as pw prints it) instead of reading a password")
+	}
+}
+
+// check validates the flags before anything is read or connected to.
+func (h *hashFlags) check(fs *flag.FlagSet) error {
+	schemeSet := false
+	fs.Visit(func(f *flag.Flag) { schemeSet = schemeSet || f.Name == "s" })
+	if h.hash != "" {
+		if schemeSet {
+			return usagef("-s and -hash: give a scheme to hash a password with, or a ready hash, not both")
+		}
+		return checkHash(h.hash)
+	}
+	// Hash checks the scheme before the password: an empty one costs
+	// nothing and tells an unknown scheme.
+	if _, err := passwd.Hash(h.scheme, nil); errors.Is(err, passwd.ErrUnknownScheme) {
+		return usagef("unknown password scheme %q; choose one of %s", h.scheme, strings.Join(passwd.Schemes(), ", "))
+	}
+	return nil
+}
+
+// checkHash refuses a -hash that passwd.Verify could never accept, or that
+// accepts any password, as the store does.
+func checkHash(hash string) error {
+	err := passwd.Verify(hash, []byte(rand.Text()))
+	switch {
+	case errors.Is(err, passwd.ErrMismatch):
+		return nil
+	case err == nil:
+		return usagef("-hash: the hash accepts any password")
+	case !strings.HasPrefix(hash, "{"):
+		return usagef("-hash: not a \"{SCHEME}...\" hash: %v", err)
+	}
+	return usagef("-hash: not a usable password hash: %v", err)
+}
+
+// passwordHash returns the -hash, or hashes a password read from stdin.
+func (h *hashFlags) passwordHash(e *env) (string, error) {
+	if h.hash != "" {
+		return h.hash, nil
+	}
+	pw, err := readPassword(e.stdin, e.stderr)
+	if err != nil {
+		return "", err
+	}
+	defer clear(pw)
+	return passwd.Hash(h.scheme, pw)
+}
+
+// readPassword reads a new password from in: one line, without its "\n" or
+// "\r\n". When in is a terminal, it asks on prompt twice, without echo.
+func readPassword(in io.Reader, prompt io.Writer) ([]byte, error) {
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return readTerminal(int(f.Fd()), prompt)
+	}
+	line, err := bufio.NewReader(io.LimitReader(in, maxPassword+2)).ReadBytes('\n')
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	if l, ok := bytes.CutSuffix(line, []byte("\n")); ok {
+		line, _ = bytes.CutSuffix(l, []byte("\r"))
+	}
+	return checkPassword(line)
+}
+
+func checkPassword(pw []byte) ([]byte, error) {
+	switch {
+	case len(pw) == 0:
+		return nil, errEmptyPassword
+	case len(pw) > maxPassword:
+		clear(pw)
+		return nil, fmt.Errorf("the password is longer than %d octets", maxPassword)
+	}
+	return pw, nil
+}
+
+// readTerminal asks for the password twice, with echo off. An interrupt
+// while it waits restores the terminal's echo before exiting.
+func readTerminal(fd int, prompt io.Writer) ([]byte, error) {
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer func() {
+		signal.Stop(sig)
+		close(done)
+	}()
+	go func() {
+		select {
+		case <-sig:
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(prompt)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+
+	ask := func(question string) ([]byte, error) {
+		fmt.Fprint(prompt, question)
+		pw, err := term.ReadPassword(fd)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return nil, fmt.Errorf("reading the password from the terminal: %w", err)
+		}
+		return checkPassword(pw)
+	}
+	first, err := ask("Enter new password: ")
+	if err != nil {
+		return nil, err
+	}
+	second, err := ask("Retype new password: ")
+	if err != nil {
+		clear(first)
+		return nil, err
+	}
+	defer clear(second)
+	if !bytes.Equal(first, second) {
+		clear(first)
+		return nil, errors.New("the passwords do not match")
+	}
+	return first, nil
+}
