@@ -204,7 +204,7 @@ func makeDir(t *testing.T, dir string) {
 }
 
 // freePort returns a TCP port on loopback that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", loopback+":0")
 	require.NoError(t, err)
@@ -216,7 +216,7 @@ func freePort(t *testing.T) int {
 // temporary directory, until the test ends, and waits until it accepts
 // connections on every port of ports. It returns its output (stdout and
 // stderr), for failure messages.
-func startHAProxy(t *testing.T, haproxy, config string, ports ...int) *syncbuf.Buffer {
+func startHAProxy(t testing.TB, haproxy, config string, ports ...int) *syncbuf.Buffer {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "haproxy.cfg", config, 0o600)

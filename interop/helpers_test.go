@@ -349,7 +349,7 @@ func runClient(t *testing.T, home string, env []string, okCodes []int, program s
 
 // writeFile writes a file for a client, with the given mode, and returns
 // its path.
-func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+func writeFile(t testing.TB, dir, name, content string, mode os.FileMode) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(path, []byte(content), mode))
@@ -512,7 +512,7 @@ func readFiles(t *testing.T, dir string) [][]byte {
 
 // buildPop3d builds cmd/pop3d as this module's main package (so with this
 // go.mod's TLS defaults) into dir and returns the binary's path.
-func buildPop3d(t *testing.T, dir string) string {
+func buildPop3d(t testing.TB, dir string) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
