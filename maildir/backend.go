@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/gopop3/pop3"
@@ -260,23 +259,8 @@ func (b *Backend) lookup(ctx context.Context, name string) (*passwd.Entry, error
 	return entry, nil
 }
 
-// normalizeUsername is Dovecot's default auth_username_format, %Lu: it
-// lower-cases the ASCII letters A to Z and leaves every other byte as it
-// is, as Dovecot's %L does (strings.ToLower would also map non-ASCII
-// letters, such as the Kelvin sign U+212A, to ASCII ones).
-func normalizeUsername(name string) string {
-	i := strings.IndexFunc(name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
-	if i < 0 {
-		return name
-	}
-	b := []byte(name)
-	for ; i < len(b); i++ {
-		if c := b[i]; 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+// normalizeUsername is Dovecot's default auth_username_format, %Lu.
+func normalizeUsername(name string) string { return passwd.NormalizeUsername(name) }
 
 // user is a logged-in user; Open locks and reads the Maildir at dir.
 type user struct {

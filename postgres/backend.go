@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -115,7 +114,7 @@ func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, tim
 // for an unknown user. A database failure is returned as it is (the client
 // sees a temporary failure); every refusal is pop3.ErrAuthFailed.
 func (b *Backend) login(ctx context.Context, username string, check func(stored string) error, decoy func()) (pop3.User, error) {
-	name := NormalizeUsername(username)
+	name := passwd.NormalizeUsername(username)
 	var id int64
 	var stored string
 	err := b.pool.QueryRow(ctx, "SELECT id, password FROM pop3_users WHERE name = $1", name).Scan(&id, &stored)
@@ -142,23 +141,6 @@ func (b *Backend) decoy() string {
 		b.decoyHash, _ = passwd.Hash("BLF-CRYPT", []byte(rand.Text()))
 	})
 	return b.decoyHash
-}
-
-// NormalizeUsername is how user names are matched: A to Z lower-cased,
-// every other byte kept, as Dovecot's default auth_username_format %Lu
-// does.
-func NormalizeUsername(name string) string {
-	i := strings.IndexFunc(name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
-	if i < 0 {
-		return name
-	}
-	b := []byte(name) // bytewise: strings.Map would rewrite invalid UTF-8
-	for ; i < len(b); i++ {
-		if c := b[i]; 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // user is a logged-in user.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
 )
 
 // ChunkSize is the most octets of a message stored in one row, read into
@@ -26,7 +27,7 @@ const ChunkSize = 64 << 10
 // listing never gains a message before one with a lower uid. An unknown
 // user wraps [pop3.ErrNoSuchUser].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
-	name := NormalizeUsername(username)
+	name := passwd.NormalizeUsername(username)
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		var userID, uid int64
 		err := tx.QueryRow(ctx, "UPDATE pop3_users SET next_uid = next_uid + 1 WHERE name = $1 RETURNING id, next_uid - 1", name).Scan(&userID, &uid)
@@ -76,7 +77,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 // recipient at RCPT TO.
 func (b *Backend) UserExists(ctx context.Context, username string) (bool, error) {
 	var exists bool
-	err := b.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_users WHERE name = $1)", NormalizeUsername(username)).Scan(&exists)
+	err := b.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_users WHERE name = $1)", passwd.NormalizeUsername(username)).Scan(&exists)
 	if err != nil {
 		return false, fmt.Errorf("postgres: looking up %q: %w", username, err)
 	}

@@ -53,11 +53,11 @@ func checkHash(hash string) error {
 }
 
 // AddUser adds a user with an empty maildrop. name is lower-cased (see
-// [NormalizeUsername]); passwordHash is a "{SCHEME}..." string as
+// [passwd.NormalizeUsername]); passwordHash is a "{SCHEME}..." string as
 // [passwd.Hash] makes it (or doveadm pw, or a Dovecot passwd-file holds).
 // A name that exists is [ErrUserExists].
 func (b *Backend) AddUser(ctx context.Context, name, passwordHash string) error {
-	name = NormalizeUsername(name)
+	name = passwd.NormalizeUsername(name)
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (b *Backend) AddUser(ctx context.Context, name, passwordHash string) error 
 // SetPassword replaces a user's password hash; sessions already logged in
 // go on. An unknown user wraps [pop3.ErrNoSuchUser].
 func (b *Backend) SetPassword(ctx context.Context, name, passwordHash string) error {
-	name = NormalizeUsername(name)
+	name = passwd.NormalizeUsername(name)
 	if err := checkHash(passwordHash); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (b *Backend) SetPassword(ctx context.Context, name, passwordHash string) er
 // is atomic: the user's row stays locked until the user is gone, which
 // Open waits for. An unknown user wraps [pop3.ErrNoSuchUser].
 func (b *Backend) DeleteUser(ctx context.Context, name string) error {
-	name = NormalizeUsername(name)
+	name = passwd.NormalizeUsername(name)
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, "SELECT id FROM pop3_users WHERE name = $1 FOR UPDATE", name).Scan(&id)

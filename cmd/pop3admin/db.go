@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/postgres"
 )
 
@@ -91,11 +92,11 @@ func versions(vs []int) string {
 func describe(name string, err error) error {
 	switch {
 	case errors.Is(err, postgres.ErrUserExists):
-		return fmt.Errorf("user %q already exists", postgres.NormalizeUsername(name))
+		return fmt.Errorf("user %q already exists", passwd.NormalizeUsername(name))
 	case errors.Is(err, pop3.ErrNoSuchUser):
-		return fmt.Errorf("no such user %q", postgres.NormalizeUsername(name))
+		return fmt.Errorf("no such user %q", passwd.NormalizeUsername(name))
 	case errors.Is(err, pop3.ErrMailboxLocked):
-		return fmt.Errorf("the maildrop of %q is locked by a session (a client is connected); try again later", postgres.NormalizeUsername(name))
+		return fmt.Errorf("the maildrop of %q is locked by a session (a client is connected); try again later", passwd.NormalizeUsername(name))
 	}
 	return err
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/gopop3/pop3/postgres"
+	"github.com/gopop3/pop3/passwd"
 )
 
 // useradd adds a user with an empty maildrop.
@@ -37,7 +37,7 @@ func useraddFlags(fs *flag.FlagSet) func(*env, []string) error {
 		if err := s.backend.AddUser(context.Background(), name, hash); err != nil {
 			return describe(name, err)
 		}
-		fmt.Fprintf(e.stdout, "added user %q\n", postgres.NormalizeUsername(name))
+		fmt.Fprintf(e.stdout, "added user %q\n", passwd.NormalizeUsername(name))
 		return nil
 	}
 }
@@ -68,7 +68,7 @@ func passwdFlags(fs *flag.FlagSet) func(*env, []string) error {
 		if err := s.backend.SetPassword(context.Background(), name, hash); err != nil {
 			return describe(name, err)
 		}
-		fmt.Fprintf(e.stdout, "set the password of %q\n", postgres.NormalizeUsername(name))
+		fmt.Fprintf(e.stdout, "set the password of %q\n", passwd.NormalizeUsername(name))
 		return nil
 	}
 }
@@ -91,7 +91,7 @@ func userdelFlags(fs *flag.FlagSet) func(*env, []string) error {
 		if err := s.backend.DeleteUser(context.Background(), name); err != nil {
 			return describe(name, err)
 		}
-		fmt.Fprintf(e.stdout, "deleted user %q and their mail\n", postgres.NormalizeUsername(name))
+		fmt.Fprintf(e.stdout, "deleted user %q and their mail\n", passwd.NormalizeUsername(name))
 		return nil
 	}
 }

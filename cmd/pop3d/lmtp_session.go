@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
 )
 
 const (
@@ -187,12 +188,7 @@ func recipientUsers(addr string) []string {
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
 		local = addr[:i]
 	}
-	local = strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}, local)
+	local = passwd.NormalizeUsername(local)
 	if local == addr || local == "" {
 		return []string{addr}
 	}
