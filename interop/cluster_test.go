@@ -137,7 +137,7 @@ func startNode(t testing.TB, bin, name, dsn string) *node {
 		lmtpAddr: net.JoinHostPort(loopback, strconv.Itoa(freePort(t)))}
 	nd.cmd = exec.Command(bin, "-addr", nd.addr, "-tls-addr", "", "-postgres", dsn,
 		"-postgres-lease", clusterLease.String(), "-lmtp", nd.lmtpAddr,
-		"-proxy-protocol", "127.0.0.1/32", "-max-connections-per-ip", "1000", "-shutdown-grace", "2s")
+		"-proxy-protocol", "127.0.0.1/32", "-max-connections-per-ip", "5000", "-shutdown-grace", "2s")
 	stdout, err := nd.cmd.StdoutPipe()
 	require.NoError(t, err)
 	nd.cmd.Stderr = nd.log

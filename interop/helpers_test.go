@@ -277,7 +277,7 @@ func (s *testServer) assertTraced(t *testing.T, command string) {
 }
 
 // requireClient finds a client program; see testprog.Require.
-func requireClient(t *testing.T, program, debianPackage string) string {
+func requireClient(t testing.TB, program, debianPackage string) string {
 	t.Helper()
 	return testprog.Require(t, program, debianPackage)
 }

@@ -69,7 +69,7 @@ func (d *deliveries) keys() map[string]bool {
 // deliver runs lmtpScript for the messages numbered from..to-1, each to a
 // user of users (some in upper case, some with an unknown recipient
 // beside it, refused at RCPT), and returns a function that waits for it.
-func (c *cluster) deliver(t *testing.T, python string, d *deliveries, users []string, from, to int) (wait func()) {
+func (c *cluster) deliver(t testing.TB, python string, d *deliveries, users []string, from, to int) (wait func()) {
 	t.Helper()
 	type message struct {
 		ID    string   `json:"id"`

@@ -108,7 +108,7 @@ type poplibResult struct {
 // python3 on PATH may be a wrapper (pyenv's shim) that needs the
 // developer's HOME, so it is asked once, in the test's own environment,
 // where it is.
-func pythonInterpreter(t *testing.T) string {
+func pythonInterpreter(t testing.TB) string {
 	t.Helper()
 	path := requireClient(t, "python3", "python3")
 	out, err := exec.Command(path, "-c", "import sys; print(sys.executable)").Output()
