@@ -32,7 +32,7 @@
 //
 // # Maildrop locks across nodes
 //
-// [User.Open] takes a lease row in pop3_locks atomically; another session
+// Opening a maildrop ([pop3.User].Open) takes a lease row in pop3_locks atomically; another session
 // on any node is refused with [pop3.ErrMailboxLocked]. The Backend renews
 // the leases of its open maildrops in one statement every third of the
 // lease time. A node that dies (kill -9) stops renewing, and its users'

@@ -86,3 +86,7 @@ func TestConnectErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSchemaVersion(t *testing.T) {
+	assert.Equal(t, postgres.Migrations, postgres.SchemaVersion, "SchemaVersion is the number of migrations")
+}

@@ -1,0 +1,5 @@
+package postgres
+
+// Migrations is the number of migration steps, for the test that keeps
+// SchemaVersion in step with them.
+var Migrations = len(migrations)
