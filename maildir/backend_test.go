@@ -132,3 +132,13 @@ func TestLoginWithAnUnknownScheme(t *testing.T) {
 	_, err = b.Login(context.Background(), nil, "bob", "pw")
 	assert.NoError(t, err)
 }
+
+func TestUserExists(t *testing.T) {
+	b, _, _ := testMaildirs(t, "alice:{PLAIN}pw")
+	var _ pop3.UserChecker = b
+	for name, want := range map[string]bool{"alice": true, "ALICE": true, "bob": false, "../x": false} {
+		ok, err := b.UserExists(context.Background(), name)
+		require.NoError(t, err)
+		assert.Equal(t, want, ok, name)
+	}
+}

@@ -24,8 +24,11 @@ const ChunkSize = 64 << 10
 //
 // The transaction takes the uid from the user's row, whose lock it holds
 // until it commits: deliveries to one user commit in uid order, so a
-// listing never gains a message before one with a lower uid. An unknown
-// user wraps [pop3.ErrNoSuchUser].
+// listing never gains a message before one with a lower uid. The
+// transaction, and a pool connection, last while msg is read: pass a
+// message already received (pop3d's LMTP listener spools it first), not a
+// reader that waits on a slow client. An unknown user wraps
+// [pop3.ErrNoSuchUser].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
 	name := passwd.NormalizeUsername(username)
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
