@@ -7,16 +7,28 @@ import (
 	"text/tabwriter"
 
 	"github.com/gopop3/pop3/passwd"
+	"github.com/gopop3/pop3/postgres"
 )
 
 // useradd adds a user with an empty maildrop.
 func useraddFlags(fs *flag.FlagSet) func(*env, []string) error {
+	return passwordCommand(fs, "useradd", (*postgres.Backend).AddUser, "added user %q\n")
+}
+
+// passwd sets a user's password.
+func passwdFlags(fs *flag.FlagSet) func(*env, []string) error {
+	return passwordCommand(fs, "passwd", (*postgres.Backend).SetPassword, "set the password of %q\n")
+}
+
+// passwordCommand is a command that takes NAME and a password (or -hash)
+// and gives the user and the hash to apply; done is what it prints then.
+func passwordCommand(fs *flag.FlagSet, command string, apply func(*postgres.Backend, context.Context, string, string) error, done string) func(*env, []string) error {
 	var d dbFlags
 	var h hashFlags
 	d.define(fs)
 	h.define(fs, true)
 	return func(e *env, args []string) error {
-		name, err := nameArg("useradd", args)
+		name, err := nameArg(command, args)
 		if err != nil {
 			return err
 		}
@@ -34,41 +46,10 @@ func useraddFlags(fs *flag.FlagSet) func(*env, []string) error {
 			return err
 		}
 		defer s.Close()
-		if err := s.backend.AddUser(context.Background(), name, hash); err != nil {
+		if err := apply(s.backend, context.Background(), name, hash); err != nil {
 			return describe(name, err)
 		}
-		fmt.Fprintf(e.stdout, "added user %q\n", passwd.NormalizeUsername(name))
-		return nil
-	}
-}
-
-// passwd sets a user's password.
-func passwdFlags(fs *flag.FlagSet) func(*env, []string) error {
-	var d dbFlags
-	var h hashFlags
-	d.define(fs)
-	h.define(fs, true)
-	return func(e *env, args []string) error {
-		name, err := nameArg("passwd", args)
-		if err != nil {
-			return err
-		}
-		if err := h.check(fs); err != nil {
-			return err
-		}
-		hash, err := h.passwordHash(e)
-		if err != nil {
-			return err
-		}
-		s, err := d.open(context.Background(), e, false)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		if err := s.backend.SetPassword(context.Background(), name, hash); err != nil {
-			return describe(name, err)
-		}
-		fmt.Fprintf(e.stdout, "set the password of %q\n", passwd.NormalizeUsername(name))
+		fmt.Fprintf(e.stdout, done, passwd.NormalizeUsername(name))
 		return nil
 	}
 }
