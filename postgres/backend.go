@@ -29,6 +29,11 @@ type Backend struct {
 	logger *slog.Logger
 	node   string
 	leases *leases
+	// deliveries bounds the deliveries in progress to half the pool: each
+	// holds a connection while it stores a message, and the rest of the
+	// pool must stay free for logins, RETRs and the lease renewals, whose
+	// starvation would make every session of the node lose its lease.
+	deliveries chan struct{}
 
 	decoyOnce sync.Once
 	decoyHash string
@@ -63,10 +68,11 @@ func WithNodeName(name string) Option { return func(b *Backend) { b.node = name 
 func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Backend, error) {
 	host, _ := os.Hostname()
 	b := &Backend{
-		pool:   pool,
-		logger: slog.Default(),
-		node:   fmt.Sprintf("%s:%d", host, os.Getpid()),
-		leases: newLeases(pool, DefaultLeaseTime),
+		pool:       pool,
+		logger:     slog.Default(),
+		node:       fmt.Sprintf("%s:%d", host, os.Getpid()),
+		leases:     newLeases(pool, DefaultLeaseTime),
+		deliveries: make(chan struct{}, max(1, pool.Config().MaxConns/2)),
 	}
 	for _, opt := range opts {
 		opt(b)

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -20,8 +22,14 @@ const DefaultMaxConns = 20
 // quote the password.
 func Connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
+	var parseErr *pgconn.ParseConfigError
+	if errors.As(err, &parseErr) {
+		// pgx quotes the DSN in this error, with the password masked only
+		// as well as it can tell where the password is.
+		return nil, errors.New("postgres: bad DSN: not a postgres:// URL or key=value connection string that pgx can parse")
+	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: bad DSN: %w", err)
+		return nil, fmt.Errorf("postgres: bad DSN: %w", err) // a pool_* setting, without the DSN
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns

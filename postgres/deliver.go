@@ -24,14 +24,21 @@ const ChunkSize = 64 << 10
 //
 // The transaction takes the uid from the user's row, whose lock it holds
 // until it commits: deliveries to one user commit in uid order, so a
-// listing never gains a message before one with a lower uid. The
+// listing never gains a message before one with a lower uid. At most half
+// the pool's connections deliver at once; more deliveries wait. The
 // transaction, and a pool connection, last while msg is read: pass a
 // message already received (pop3d's LMTP listener spools it first), not a
 // reader that waits on a slow client. An unknown user wraps
 // [pop3.ErrNoSuchUser].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
 	name := passwd.NormalizeUsername(username)
-	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+	select {
+	case b.deliveries <- struct{}{}:
+		defer func() { <-b.deliveries }()
+	case <-ctx.Done():
+		return fmt.Errorf("postgres: delivering to %q (nothing stored): %w", name, ctx.Err())
+	}
+	err := inTx(ctx, b.pool, func(tx pgx.Tx) error {
 		var userID, uid int64
 		err := tx.QueryRow(ctx, "UPDATE pop3_users SET next_uid = next_uid + 1 WHERE name = $1 RETURNING id, next_uid - 1", name).Scan(&userID, &uid)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,11 +127,18 @@ func TestDeliverConcurrently(t *testing.T) {
 	require.NoError(t, err)
 	defer mb.Close()
 	seen := map[string]bool{}
+	last := 0
 	for _, m := range mb.Messages() {
 		assert.False(t, seen[m.UID], "unique-id %s twice", m.UID)
 		seen[m.UID] = true
+		_, n, _ := strings.Cut(m.UID, ".")
+		uid, err := strconv.Atoi(n)
+		require.NoError(t, err, m.UID)
+		assert.Greater(t, uid, last, "listed in uid order")
+		last = uid
 	}
 	assert.Len(t, seen, 80)
+	assert.Equal(t, 80, last, "no uid skipped: each delivery took the next")
 }
 
 // A delivery that fails part-way stores nothing and uses no unique-id.
@@ -152,6 +160,7 @@ func TestDeliverFailsWhole(t *testing.T) {
 	require.NoError(t, err)
 	defer mb.Close()
 	require.Len(t, mb.Messages(), 1)
+	assert.True(t, strings.HasSuffix(mb.Messages()[0].UID, ".1"), "the failed deliveries used no uid: %s", mb.Messages()[0].UID)
 	r, err := mb.Message(ctxFor(t), 0)
 	require.NoError(t, err)
 	body, err := io.ReadAll(r)

@@ -32,8 +32,11 @@ type lease struct {
 }
 
 // valid reports whether the lease is still ours by the local clock, which
-// keeps running while the process is paused: a node that resumes after the
-// expiry knows its lease is gone before it asks.
+// keeps running while the process is stopped (SIGSTOP, a long GC pause):
+// a node that resumes after the expiry knows its lease is gone before it
+// asks. The clock stops while the whole machine is suspended, so this is a
+// shortcut only; the database's own check in confirm is what makes a
+// delete safe.
 func (l *lease) valid() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -95,6 +98,12 @@ ON CONFLICT (user_id) DO UPDATE
 	SET holder = excluded.holder, taken_at = now(), expires_at = excluded.expires_at
 	WHERE l.expires_at <= now()`, userID, l.holder, ls.seconds())
 	if err != nil {
+		// The statement may have taken the lock before the error (a
+		// cancelled context, a broken connection): give it back, or the
+		// user is locked out until the lease expires.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		_, _ = ls.pool.Exec(cctx, "DELETE FROM pop3_locks WHERE user_id = $1 AND holder = $2", userID, l.holder)
 		return nil, fmt.Errorf("postgres: locking the maildrop: %w", err)
 	}
 	if tag.RowsAffected() == 0 {

@@ -64,7 +64,7 @@ func (mb *mailbox) Delete(ctx context.Context, indexes []int) error {
 	for k, i := range indexes {
 		uids[k] = mb.uids[i]
 	}
-	err := pgx.BeginFunc(ctx, mb.backend.pool, func(tx pgx.Tx) error {
+	err := inTx(ctx, mb.backend.pool, func(tx pgx.Tx) error {
 		if err := mb.backend.leases.confirm(ctx, tx, mb.lease); err != nil {
 			return err
 		}

@@ -76,7 +76,12 @@ const migrateLockID = 0x706f70336d696772
 // indexes; a step that fails rolls back whole, leaving the schema as it
 // was.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []int, err error) {
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	// A current schema needs nothing, not even the CREATE privilege, so
+	// that nodes may connect as a role that cannot change the schema.
+	if err := checkSchema(ctx, pool); err == nil || errors.Is(err, ErrSchemaTooNew) {
+		return nil, err
+	}
+	err = inTx(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrateLockID)); err != nil {
 			return err
 		}

@@ -76,6 +76,7 @@ func TestMigrateKeepsData(t *testing.T) {
 func TestConnectErrors(t *testing.T) {
 	for _, tc := range []struct{ name, dsn, want string }{
 		{"bad DSN", "postgres://user:secret@127.0.0.1:notaport/db", "bad DSN"},
+		{"bad key=value DSN", "host=127.0.0.1 password = secret port=notaport", "bad DSN"},
 		{"unreachable", "postgres://user:secret@127.0.0.1:1/db?connect_timeout=2", "cannot reach the database \"db\" on 127.0.0.1:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,11 +94,12 @@ func (b *Backend) SetPassword(ctx context.Context, name, passwordHash string) er
 
 // DeleteUser removes a user and all of their mail. It is refused with
 // [pop3.ErrMailboxLocked] while a session holds the maildrop, and the check
-// is atomic: the user's row stays locked until the user is gone, which
-// Open waits for. An unknown user wraps [pop3.ErrNoSuchUser].
+// is atomic: the user's row and lock row stay locked until the user is
+// gone, and a session opening the maildrop meanwhile waits, then fails. An
+// unknown user wraps [pop3.ErrNoSuchUser].
 func (b *Backend) DeleteUser(ctx context.Context, name string) error {
 	name = passwd.NormalizeUsername(name)
-	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+	err := inTx(ctx, b.pool, func(tx pgx.Tx) error {
 		var id int64
 		err := tx.QueryRow(ctx, "SELECT id FROM pop3_users WHERE name = $1 FOR UPDATE", name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -107,8 +108,12 @@ func (b *Backend) DeleteUser(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
+		// Locking the lock row, not only reading it, waits for a session
+		// taking over an expired lease (which changes that row and not the
+		// user's) and then sees its lease.
 		var locked bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_locks WHERE user_id = $1 AND expires_at > now())", id).Scan(&locked); err != nil {
+		err = tx.QueryRow(ctx, "SELECT expires_at > now() FROM pop3_locks WHERE user_id = $1 FOR UPDATE", id).Scan(&locked)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if locked {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,6 +58,28 @@ func TestSetPassword(t *testing.T) {
 	assert.NoError(t, err)
 	assert.ErrorIs(t, b.SetPassword(ctxFor(t), "nobody", h), pop3.ErrNoSuchUser)
 	assert.ErrorIs(t, b.SetPassword(ctxFor(t), "alice", "{NOSUCH}x"), passwd.ErrUnknownScheme)
+}
+
+// DeleteUser is refused by a session that took over an expired lease, and
+// not by the expired lease itself.
+func TestDeleteUserAfterTakeover(t *testing.T) {
+	pool := testPool(t, "")
+	dead := newBackend(t, pool, postgres.WithLeaseTime(time.Second))
+	live := newBackend(t, pool, postgres.WithLeaseTime(time.Second))
+	addUser(t, live, "alice", "PLAIN", "pw", "Subject: x\n\nx\n")
+	addUser(t, live, "bob", "PLAIN", "pw")
+	for _, u := range []string{"alice", "bob"} {
+		_, err := open(t, dead, u, "pw")
+		require.NoError(t, err)
+	}
+	dead.Close() // two expired lock rows remain
+	time.Sleep(1200 * time.Millisecond)
+
+	mb, err := open(t, live, "alice", "pw")
+	require.NoError(t, err, "the expired lease is taken over")
+	assert.ErrorIs(t, live.DeleteUser(ctxFor(t), "alice"), pop3.ErrMailboxLocked)
+	require.NoError(t, mb.Close())
+	assert.NoError(t, live.DeleteUser(ctxFor(t), "bob"), "an expired lease does not stop DeleteUser")
 }
 
 // DeleteUser is refused while the maildrop is open; a user added again

@@ -64,7 +64,7 @@ func (d *dbFlags) open(ctx context.Context, e *env, quiet bool) (*store, error) 
 		}
 		return nil, err
 	}
-	applied, err := postgres.Migrate(ctx, pool)
+	applied, err := postgres.Migrate(cctx, pool) // bounded too: it may wait for another node's migration
 	if err != nil {
 		pool.Close()
 		return nil, err

@@ -199,7 +199,7 @@ func TestUsers(t *testing.T) {
 	}{
 		{[]string{"useradd", "Alice"}, "alice's password\n"},
 		{[]string{"useradd", "-s", "ARGON2ID", "bob"}, "bob's password\r\n"},
-		{[]string{"useradd", "-hash", "{PLAIN}carol's password", "carol"}, "not read\n"},
+		{[]string{"useradd", "-hash", "-", "carol"}, "{PLAIN}carol's password\n"},
 	} {
 		r := runAdmin(t, tc.stdin, append([]string{"-postgres", dsn}, tc.args...)...)
 		require.Equal(t, 0, r.code, r.stderr)
@@ -251,7 +251,18 @@ func TestPasswd(t *testing.T) {
 
 	r = runAdmin(t, "", "passwd", "-hash", "{PLAIN}third", "alice")
 	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "warning: a {PLAIN} hash on the command line", "a cleartext password in ps is pointed out")
 	require.NoError(t, login(t, b, "alice", "third"))
+
+	hash, err := passwd.Hash("SHA512-CRYPT", []byte("fourth"))
+	require.NoError(t, err)
+	r = runAdmin(t, hash+"\n", "passwd", "-hash", "-", "alice")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+	require.NoError(t, login(t, b, "alice", "fourth"), "-hash - reads the hash from stdin")
+	r = runAdmin(t, "{NOSUCH}x\n", "passwd", "-hash", "-", "alice")
+	assert.Equal(t, 2, r.code, "a bad hash from stdin is refused as from the flag")
+	require.NoError(t, login(t, b, "alice", "fourth"), "unchanged")
 
 	r = runAdmin(t, "pw\n", "passwd", "nobody")
 	assert.Equal(t, 1, r.code)
@@ -260,7 +271,7 @@ func TestPasswd(t *testing.T) {
 	r = runAdmin(t, "\n", "passwd", "alice")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "pop3admin: empty password")
-	require.NoError(t, login(t, b, "alice", "third"), "unchanged")
+	require.NoError(t, login(t, b, "alice", "fourth"), "unchanged")
 }
 
 func TestFlagWins(t *testing.T) {

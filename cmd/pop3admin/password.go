@@ -36,7 +36,7 @@ type hashFlags struct {
 func (h *hashFlags) define(fs *flag.FlagSet, withHash bool) {
 	fs.StringVar(&h.scheme, "s", defaultScheme, "hash the password in `SCHEME` (pop3admin -h lists them)")
 	if withHash {
-		fs.StringVar(&h.hash, "hash", "", "store this ready `HASH` (\"{SCHEME}...\", as pw prints it) instead of reading a password")
+		fs.StringVar(&h.hash, "hash", "", "store this ready `HASH` (\"{SCHEME}...\", as pw prints it) instead of reading a password; - reads it from stdin, out of ps's sight")
 	}
 }
 
@@ -47,6 +47,9 @@ func (h *hashFlags) check(fs *flag.FlagSet) error {
 	if h.hash != "" {
 		if schemeSet {
 			return usagef("-s and -hash: give a scheme to hash a password with, or a ready hash, not both")
+		}
+		if h.hash == "-" {
+			return nil // checked once read
 		}
 		return checkHash(h.hash)
 	}
@@ -75,7 +78,18 @@ func checkHash(hash string) error {
 
 // passwordHash returns the -hash, or hashes a password read from stdin.
 func (h *hashFlags) passwordHash(e *env) (string, error) {
+	if h.hash == "-" {
+		line, err := bufio.NewReader(io.LimitReader(e.stdin, 4096)).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", fmt.Errorf("reading the hash from stdin: %w", err)
+		}
+		hash := strings.TrimRight(line, "\r\n")
+		return hash, checkHash(hash)
+	}
 	if h.hash != "" {
+		if scheme, _, _ := strings.Cut(strings.TrimPrefix(h.hash, "{"), "}"); strings.EqualFold(scheme, "PLAIN") || strings.EqualFold(scheme, "CLEAR") || strings.EqualFold(scheme, "CLEARTEXT") {
+			fmt.Fprintln(e.stderr, "pop3admin: warning: a {PLAIN} hash on the command line is a password that ps shows to every local user; use -hash - and stdin")
+		}
 		return h.hash, nil
 	}
 	pw, err := readPassword(e.stdin, e.stderr)

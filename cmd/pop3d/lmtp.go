@@ -176,21 +176,28 @@ type lmtpListener struct {
 	srv *lmtpServer
 }
 
+// A connection that arrives once shutdown has begun is closed at once (the
+// MTA tries again later) and never registered, so that shutdown's Wait
+// cannot race with an Add.
 func (l *lmtpListener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	c := &lmtpConn{Conn: nc, srv: l.srv}
 	s := l.srv
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.open.Add(1)
-	if s.closing {
-		c.drain()
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			continue // until shutdown closes the listener
+		}
+		c := &lmtpConn{Conn: nc, srv: s}
+		s.conns[c] = struct{}{}
+		s.open.Add(1)
+		s.mu.Unlock()
+		return c, nil
 	}
-	s.mu.Unlock()
-	return c, nil
 }
 
 // aLongTimeAgo is a read deadline that has passed: a read blocked on the
