@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,22 +45,24 @@ func (l *lines) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// peakHeap runs f while sampling the live heap (after a collection), and
-// returns how far it rose above what it was before f.
+// peakHeap runs f while sampling the live heap, as the collector measured
+// it at the end of a collection it is made to run every few milliseconds
+// (so garbage made since is not counted), and returns how far it rose
+// above what it was before f.
 func peakHeap(f func()) uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapAlloc
+	live := func() uint64 {
+		runtime.GC()
+		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	base := live()
 	var peak uint64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		var ms runtime.MemStats
 		for {
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
+			peak = max(peak, live())
 			select {
 			case <-done:
 				return
