@@ -29,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -270,21 +271,20 @@ func isExecutable(path string) bool {
 // Not tb.TempDir: that is private to root, and removed when the first test
 // ends, while the cluster serves the whole process.
 func startCluster(binDir string) (_ *cluster, err error) {
-	dir, err := os.MkdirTemp("", "pop3-pgtest-")
+	reapOrphans(binDir)
+	dir, err := os.MkdirTemp("", clusterPrefix)
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{
-		dir:     dir,
-		data:    filepath.Join(dir, "data"),
-		logFile: filepath.Join(dir, "postgres.log"),
-		pgCtl:   filepath.Join(binDir, "pg_ctl"),
-	}
+	c := newCluster(dir, binDir)
 	defer func() {
 		if err != nil {
 			os.RemoveAll(dir)
 		}
 	}()
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
 	if os.Geteuid() == 0 {
 		// initdb and postgres refuse to run as root.
 		if err := c.useNobody(); err != nil {
@@ -316,6 +316,69 @@ func startCluster(binDir string) (_ *cluster, err error) {
 	}
 }
 
+// clusterPrefix names the clusters' directories in the temporary
+// directory; ownerFile in each holds the process id of the test binary
+// that started it.
+const (
+	clusterPrefix = "pop3-pgtest-"
+	ownerFile     = "owner.pid"
+)
+
+func newCluster(dir, binDir string) *cluster {
+	return &cluster{
+		dir:     dir,
+		data:    filepath.Join(dir, "data"),
+		logFile: filepath.Join(dir, "postgres.log"),
+		pgCtl:   filepath.Join(binDir, "pg_ctl"),
+	}
+}
+
+// reapOrphans stops and removes the clusters whose test binary died
+// without running Main's cleanup (killed by go test -timeout, or by hand),
+// so that such deaths do not leave servers running.
+func reapOrphans(binDir string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), clusterPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours to judge
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || ownerAlive(pid) {
+			continue
+		}
+		c := newCluster(dir, binDir)
+		if os.Geteuid() == 0 {
+			if c.runuser = runuserPath(); c.runuser == "" {
+				continue
+			}
+		}
+		if c.stop() != nil {
+			os.RemoveAll(dir) // no server left to stop it: only files
+		}
+	}
+}
+
+// ownerAlive reports whether process pid still runs (signal 0 tests it).
+func ownerAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
+}
+
+// runuserPath is runuser's path, or "" without it.
+func runuserPath() string {
+	if p, err := exec.LookPath("runuser"); err == nil {
+		return p
+	}
+	if isExecutable("/usr/sbin/runuser") {
+		return "/usr/sbin/runuser"
+	}
+	return ""
+}
+
 // useNobody makes the cluster run as nobody: its directory becomes theirs
 // (they write the data, log and socket there) and readable by everyone.
 func (c *cluster) useNobody() error {
@@ -325,12 +388,8 @@ func (c *cluster) useNobody() error {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	c.runuser, err = exec.LookPath("runuser")
-	if err != nil {
-		c.runuser = "/usr/sbin/runuser"
-		if !isExecutable(c.runuser) {
-			return fmt.Errorf("running as root, and runuser (to run initdb as nobody) not found: %v", err)
-		}
+	if c.runuser = runuserPath(); c.runuser == "" {
+		return errors.New("running as root, and runuser (to run initdb as nobody) not found")
 	}
 	if err := os.Chmod(c.dir, 0o755); err != nil {
 		return err

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -60,4 +61,33 @@ func TestDatabaseName(t *testing.T) {
 	assert.Regexp(t, `^pop3_testfoo_sub_case_01_x+_\d+_\d+$`, n)
 	assert.LessOrEqual(t, len(n), 63)
 	assert.NotEqual(t, n, databaseName("TestFoo"))
+}
+
+// A cluster whose test binary died (its owner.pid names no process) is
+// stopped and removed by the next start; a living owner's is left alone.
+func TestReapOrphans(t *testing.T) {
+	if os.Getenv(EnvVar) != "" {
+		t.Skip("an external server is in use: no cluster is started")
+	}
+	_, binDir, skip := findPrograms(true)
+	if skip != "" {
+		testprog.Require(t, "initdb", "postgresql") // skips, or fails under CI=true
+	}
+	orphan, err := startCluster(binDir)
+	require.NoError(t, err)
+	alive, err := startCluster(binDir)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = alive.stop() })
+
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	require.NoError(t, os.WriteFile(orphan.dir+"/"+ownerFile, []byte(fmt.Sprint(dead.Process.Pid)), 0o644))
+
+	reapOrphans(binDir)
+	_, err = os.Stat(orphan.dir)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the orphan's directory is removed")
+	_, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", orphan.port))
+	assert.Error(t, err, "the orphan's server is stopped")
+	_, err = os.Stat(alive.dir)
+	assert.NoError(t, err, "a living owner's cluster stays")
 }
