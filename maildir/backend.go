@@ -2,11 +2,9 @@ package maildir
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/passwd"
@@ -27,9 +25,6 @@ type Backend struct {
 	template *template
 	users    passwd.Source
 	logger   *slog.Logger
-
-	decoyOnce sync.Once
-	decoyHash string // see decoy
 
 	cache listingCache // see WithListingCache
 }
@@ -134,18 +129,16 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 //
 // So that the time a login takes does not tell which users exist, a name
 // that is refused, a user the password source does not know, and a user
-// whose hash cannot be checked have the password checked anyway, against
-// a BLF-CRYPT hash (Dovecot's default scheme, at doveadm pw's cost) of
-// random bytes that the Backend makes on the first such login; the result
-// is ignored. A user whose hash is in a slower scheme or at a higher cost
+// whose hash cannot be checked have the password checked anyway, with
+// [passwd.VerifyUnknownUser]: against a BLF-CRYPT hash (Dovecot's default
+// scheme, at doveadm pw's cost) of random bytes, made on the first such
+// login; the result is ignored. A user whose hash is in a slower scheme or at a higher cost
 // still takes longer than an unknown one.
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
 	check := func(entry *passwd.Entry) error {
 		return passwd.Verify(entry.Password, []byte(password))
 	}
-	decoy := func() {
-		_ = passwd.Verify(b.decoy(), []byte(password))
-	}
+	decoy := func() { passwd.VerifyUnknownUser([]byte(password)) }
 	return b.login(ctx, c, username, check, decoy)
 }
 
@@ -171,25 +164,6 @@ func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, tim
 
 // errNoAPOPSecret is why an APOP login of a user with a hashed password fails.
 var errNoAPOPSecret = errors.New("maildir: APOP needs a cleartext secret and the user's password is hashed")
-
-// decoy returns the hash that Login checks a password against when there
-// is no user's hash to check: a BLF-CRYPT hash of 32 random bytes, made
-// once per Backend, on first use. When it cannot be made (passwd.Hash
-// failed, which it does not for these bytes), the error is logged and
-// decoy returns "", against which a check returns at once.
-func (b *Backend) decoy() string {
-	b.decoyOnce.Do(func() {
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret) // crypto/rand.Read never fails (Go 1.24)
-		h, err := passwd.Hash("BLF-CRYPT", secret)
-		if err != nil {
-			b.logger.Error("maildir: cannot make the hash that hides unknown users from timing", "err", err)
-			return
-		}
-		b.decoyHash = h
-	})
-	return b.decoyHash
-}
 
 // login finds the user, checks the credentials with check, applies the
 // passdb extra fields nologin and allow_nets (after check, so that they

@@ -81,7 +81,7 @@ func TestLoginTimingHidesUnknownUsers(t *testing.T) {
 		slices.Sort(d)
 		return d[runs/2]
 	}
-	// The first such login makes the backend's decoy hash.
+	// The first such login makes passwd's decoy hash.
 	_, err = b.Login(ctx, nil, "nobody", "x")
 	require.ErrorIs(t, err, pop3.ErrAuthFailed)
 

@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,9 +32,6 @@ type Backend struct {
 	// pool must stay free for logins, RETRs and the lease renewals, whose
 	// starvation would make every session of the node lose its lease.
 	deliveries chan struct{}
-
-	decoyOnce sync.Once
-	decoyHash string
 }
 
 // Option configures a Backend.
@@ -93,14 +88,13 @@ func (b *Backend) Close() error {
 }
 
 // Login checks password against the user's stored hash with
-// [passwd.Verify]. An unknown user costs a check against a decoy bcrypt
-// hash, so that timing does not tell which names exist.
+// [passwd.Verify]. An unknown user costs a check too
+// ([passwd.VerifyUnknownUser]), so that timing does not tell which names
+// exist.
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
 	return b.login(ctx, username, func(stored string) error {
 		return passwd.Verify(stored, []byte(password))
-	}, func() {
-		_ = passwd.Verify(b.decoy(), []byte(password))
-	})
+	}, func() { passwd.VerifyUnknownUser([]byte(password)) })
 }
 
 // LoginAPOP checks an APOP digest (RFC 1939 §7). Only a user whose password
@@ -138,15 +132,6 @@ func (b *Backend) login(ctx context.Context, username string, check func(stored 
 		return nil, pop3.ErrAuthFailed
 	}
 	return &user{backend: b, id: id, name: name}, nil
-}
-
-// decoy returns the hash an unknown user's password is checked against: a
-// BLF-CRYPT hash of random bytes, made once.
-func (b *Backend) decoy() string {
-	b.decoyOnce.Do(func() {
-		b.decoyHash, _ = passwd.Hash("BLF-CRYPT", []byte(rand.Text()))
-	})
-	return b.decoyHash
 }
 
 // user is a logged-in user.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,19 +38,6 @@ func checkName(name string) error {
 	return nil
 }
 
-// checkHash refuses a stored password that [passwd.Verify] could never
-// accept: an unknown scheme or a malformed hash.
-func checkHash(hash string) error {
-	err := passwd.Verify(hash, []byte(rand.Text()))
-	if errors.Is(err, passwd.ErrMismatch) {
-		return nil
-	}
-	if err == nil { // a random password matched: a hash of nothing
-		return errors.New("postgres: the password hash accepts any password")
-	}
-	return fmt.Errorf("postgres: not a usable password hash: %w", err)
-}
-
 // AddUser adds a user with an empty maildrop. name is lower-cased (see
 // [passwd.NormalizeUsername]); passwordHash is a "{SCHEME}..." string as
 // [passwd.Hash] makes it (or doveadm pw, or a Dovecot passwd-file holds).
@@ -61,8 +47,8 @@ func (b *Backend) AddUser(ctx context.Context, name, passwordHash string) error 
 	if err := checkName(name); err != nil {
 		return err
 	}
-	if err := checkHash(passwordHash); err != nil {
-		return err
+	if err := passwd.CheckHash(passwordHash); err != nil {
+		return fmt.Errorf("postgres: not a usable password hash: %w", err)
 	}
 	_, err := b.pool.Exec(ctx, "INSERT INTO pop3_users (name, password) VALUES ($1, $2)", name, passwordHash)
 	var pgErr *pgconn.PgError
@@ -79,8 +65,8 @@ func (b *Backend) AddUser(ctx context.Context, name, passwordHash string) error 
 // go on. An unknown user wraps [pop3.ErrNoSuchUser].
 func (b *Backend) SetPassword(ctx context.Context, name, passwordHash string) error {
 	name = passwd.NormalizeUsername(name)
-	if err := checkHash(passwordHash); err != nil {
-		return err
+	if err := passwd.CheckHash(passwordHash); err != nil {
+		return fmt.Errorf("postgres: not a usable password hash: %w", err)
 	}
 	tag, err := b.pool.Exec(ctx, "UPDATE pop3_users SET password = $2 WHERE name = $1", name, passwordHash)
 	if err != nil {
