@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/rand"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -90,4 +93,44 @@ func TestConnectErrors(t *testing.T) {
 
 func TestSchemaVersion(t *testing.T) {
 	assert.Equal(t, postgres.Migrations, postgres.SchemaVersion, "SchemaVersion is the number of migrations")
+}
+
+// Nodes may connect as a role that cannot change the schema: on a current
+// schema Migrate needs no CREATE privilege, and the node serves.
+func TestMigrateCurrentSchemaNeedsNoCreate(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	owner, err := postgres.Connect(ctxFor(t), dsn)
+	require.NoError(t, err)
+	t.Cleanup(owner.Close)
+	_, err = postgres.Migrate(ctxFor(t), owner)
+	require.NoError(t, err)
+	role := "pop3_node_" + strings.ReplaceAll(strings.ToLower(rand.Text()[:8]), "-", "")
+	for _, sql := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + role,
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+	} {
+		_, err := owner.Exec(ctxFor(t), sql)
+		require.NoError(t, err, sql)
+	}
+
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.User = url.User(role)
+	node, err := postgres.Connect(ctxFor(t), u.String())
+	require.NoError(t, err)
+	t.Cleanup(node.Close)
+	_, err = node.Exec(ctxFor(t), "CREATE TABLE pop3_probe (x int)")
+	require.Error(t, err, "the role cannot create tables")
+
+	applied, err := postgres.Migrate(ctxFor(t), node)
+	require.NoError(t, err)
+	assert.Empty(t, applied)
+	b := newBackend(t, node)
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: x\n\nx\n")
+	mb, err := open(t, b, "alice", "pw")
+	require.NoError(t, err)
+	require.NoError(t, mb.Delete(ctxFor(t), []int{0}))
+	require.NoError(t, mb.Close())
 }
