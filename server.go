@@ -138,6 +138,44 @@ type Server struct {
 	// ready".
 	Greeting string
 
+	// LoginDelay is the least time between two successful logins of a
+	// user (RFC 2449 §6.5): CAPA announces it as LOGIN-DELAY, in whole
+	// seconds, and a login that comes sooner after the user's previous
+	// one is refused, after its credentials were checked and before the
+	// maildrop is opened, with
+	//
+	//	-ERR [LOGIN-DELAY] login too soon after the previous one
+	//
+	// A login refused for another reason, such as [ErrMailboxLocked],
+	// starts no new delay. The time of a user's last login is kept by the
+	// user when it implements [LoginRecorder], so that it holds across
+	// restarts and servers, and otherwise by the server, in memory. Zero
+	// or negative means none, the default.
+	LoginDelay time.Duration
+	// Expire is the retention policy announced as EXPIRE (RFC 2449 §6.7)
+	// and enforced at UPDATE: see [ExpireAfter]. The zero value is
+	// [ExpireNever], the default, under which the server removes only
+	// what the client deleted. A number of days other than 0 needs a
+	// [RetrievalBackend].
+	Expire Expire
+	// UserPolicies announces that users may have LOGIN-DELAY and EXPIRE
+	// values of their own, which a [PolicyUser] gives: CAPA appends "USER"
+	// to both before login, where LoginDelay is then the largest delay and
+	// Expire the shortest retention of any user, and shows the user's own
+	// values after login (RFC 2449 §6.5, §6.7).
+	UserPolicies bool
+	// Disable removes extensions from the server, both from CAPA and from
+	// its behaviour, as if it had never had them: a removed command is
+	// answered as an unknown one, and without [ExtRespCodes] no reply
+	// carries a response code. It is for test servers that stand in for
+	// older ones; see [Extension] for what each removes.
+	Disable []Extension
+	// Language is the language of the server's replies after "LANG *"
+	// (RFC 6856 §3): a BCP 47 tag of one of [Languages]. Empty means
+	// English. A session starts in English, as RFC 1939 requires, until
+	// its client sends LANG.
+	Language string
+
 	// BaseContext, when set, returns the parent context of the sessions
 	// accepted on l, as in net/http: the root of the ctx every backend
 	// call receives. It must not return nil. Nil means
@@ -170,6 +208,16 @@ type Server struct {
 	// fixedTimestamp replaces the APOP timestamp for tests (see
 	// internal/testhooks); nil in every real server.
 	fixedTimestamp func() string
+	// clock replaces time.Now for LOGIN-DELAY and EXPIRE in tests (see
+	// internal/testhooks); nil in every real server.
+	clock func() time.Time
+	// logins keeps the last login times of users that are not
+	// LoginRecorders, for LoginDelay.
+	logins loginTimes
+	// setupOnce computes exts and checks the configuration once.
+	setupOnce sync.Once
+	exts      extensionSet // the extensions not disabled
+	setupErr  error
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
