@@ -47,7 +47,11 @@ func (s *session) cmdUser(args []string) error {
 	if !s.cleartextAllowed() {
 		return errTLSRequired
 	}
-	s.pendingUser = args[0]
+	name, err := s.prepareUsername(args[0])
+	if err != nil {
+		return err
+	}
+	s.pendingUser = name
 	return s.replyOK("send PASS")
 }
 
@@ -61,6 +65,10 @@ func (s *session) cmdPass(args []string) error {
 	username, password := s.pendingUser, args[0]
 	s.pendingUser = ""
 	return s.authenticate("USER", func() (string, User, error) {
+		password, err := s.preparePassword(password)
+		if err != nil {
+			return username, nil, err
+		}
 		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
 		return username, user, err
 	})
@@ -72,7 +80,11 @@ func (s *session) cmdAPOP(args []string) error {
 	if !ok || s.timestamp == "" {
 		return &Error{Text: "APOP not supported"}
 	}
-	username, digest := args[0], strings.ToLower(args[1])
+	username, err := s.prepareUsername(args[0])
+	if err != nil {
+		return err
+	}
+	digest := strings.ToLower(args[1])
 	return s.authenticate("APOP", func() (string, User, error) {
 		user, err := ab.LoginAPOP(s.ctx, &s.info, username, s.timestamp, digest)
 		return username, user, err
@@ -242,6 +254,15 @@ func (s *session) newSASLServer(mech string, authenticated func(string, User), a
 	}
 	check := func(username, password string) error {
 		*attempted = username
+		var err error
+		if username, err = s.prepareUsername(username); err != nil {
+			*loginErr = err
+			return err
+		}
+		if password, err = s.preparePassword(password); err != nil {
+			*loginErr = err
+			return err
+		}
 		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
 		if err != nil {
 			*loginErr = err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"strconv"
-	"strings"
 	"unsafe"
 )
 
@@ -24,32 +23,37 @@ type command struct {
 	// repeats most allocate nothing. Their handlers only parse numbers
 	// from them and must not keep them.
 	borrowedArgs bool
+	// ext is the extension the command belongs to, which Server.Disable
+	// can remove; empty for a command that is always there.
+	ext Extension
 }
 
 const bothStates = stateAuthorization | stateTransaction
 
 // commands is the command table (RFC 1939 §4-6, RFC 1460 LAST, RFC 2449
-// CAPA, RFC 2595 STLS, RFC 5034 AUTH).
+// CAPA, RFC 2595 STLS, RFC 5034 AUTH, RFC 6856 UTF8 and LANG).
 var commands map[string]*command
 
 func init() {
 	commands = map[string]*command{
-		"USER": {handler: (*session).cmdUser, states: stateAuthorization, minArgs: 1, maxArgs: 1, restArg: true},
-		"PASS": {handler: (*session).cmdPass, states: stateAuthorization, minArgs: 1, maxArgs: 1, restArg: true},
-		"APOP": {handler: (*session).cmdAPOP, states: stateAuthorization, minArgs: 2, maxArgs: 2},
-		"AUTH": {handler: (*session).cmdAuth, states: stateAuthorization, minArgs: 0, maxArgs: 2},
-		"STLS": {handler: (*session).cmdSTLS, states: stateAuthorization},
-		"CAPA": {handler: (*session).cmdCapa, states: bothStates},
+		"USER": {handler: (*session).cmdUser, states: stateAuthorization, minArgs: 1, maxArgs: 1, restArg: true, ext: ExtUSER},
+		"PASS": {handler: (*session).cmdPass, states: stateAuthorization, minArgs: 1, maxArgs: 1, restArg: true, ext: ExtUSER},
+		"APOP": {handler: (*session).cmdAPOP, states: stateAuthorization, minArgs: 2, maxArgs: 2, ext: ExtAPOP},
+		"AUTH": {handler: (*session).cmdAuth, states: stateAuthorization, minArgs: 0, maxArgs: 2, ext: ExtSASL},
+		"STLS": {handler: (*session).cmdSTLS, states: stateAuthorization, ext: ExtSTLS},
+		"UTF8": {handler: (*session).cmdUTF8, states: stateAuthorization, ext: ExtUTF8},
+		"CAPA": {handler: (*session).cmdCapa, states: bothStates, ext: ExtCAPA},
+		"LANG": {handler: (*session).cmdLang, states: bothStates, maxArgs: 1, ext: ExtLANG},
 		"QUIT": {handler: (*session).cmdQuit, states: bothStates},
 		"STAT": {handler: (*session).cmdStat, states: stateTransaction},
 		"LIST": {handler: (*session).cmdList, states: stateTransaction, maxArgs: 1, borrowedArgs: true},
 		"RETR": {handler: (*session).cmdRetr, states: stateTransaction, minArgs: 1, maxArgs: 1, borrowedArgs: true},
-		"TOP":  {handler: (*session).cmdTop, states: stateTransaction, minArgs: 2, maxArgs: 2, borrowedArgs: true},
-		"UIDL": {handler: (*session).cmdUidl, states: stateTransaction, maxArgs: 1, borrowedArgs: true},
+		"TOP":  {handler: (*session).cmdTop, states: stateTransaction, minArgs: 2, maxArgs: 2, borrowedArgs: true, ext: ExtTOP},
+		"UIDL": {handler: (*session).cmdUidl, states: stateTransaction, maxArgs: 1, borrowedArgs: true, ext: ExtUIDL},
 		"DELE": {handler: (*session).cmdDele, states: stateTransaction, minArgs: 1, maxArgs: 1, borrowedArgs: true},
 		"NOOP": {handler: (*session).cmdNoop, states: stateTransaction},
 		"RSET": {handler: (*session).cmdRset, states: stateTransaction},
-		"LAST": {handler: (*session).cmdLast, states: stateTransaction},
+		"LAST": {handler: (*session).cmdLast, states: stateTransaction, ext: ExtLAST},
 	}
 	for name, cmd := range commands {
 		cmd.name = name
@@ -61,8 +65,9 @@ func init() {
 // for state st. Keywords are case-insensitive; arguments are separated by
 // spaces, except for a command that takes the rest of the line. A
 // syntaxError reports an unknown command, one not valid in st, or a wrong
-// number of arguments. The arguments are appended to args.
-func parseCommand(line []byte, st state, args []string) (name string, cmd *command, _ []string, err error) {
+// number of arguments. A command of an extension not in exts is unknown.
+// The arguments are appended to args.
+func parseCommand(line []byte, st state, exts extensionSet, args []string) (name string, cmd *command, _ []string, err error) {
 	if hasControl(line) {
 		// RFC 1939 §3: keywords and arguments are printable characters.
 		// (Octets of 0x80 and up pass, for UTF-8 names and passwords.)
@@ -80,7 +85,7 @@ func parseCommand(line []byte, st state, args []string) (name string, cmd *comma
 		key[i] = c
 	}
 	cmd = commands[string(key[:len(keyword)])]
-	if cmd == nil {
+	if cmd == nil || cmd.ext != "" && !exts.has(cmd.ext) {
 		return "", nil, nil, syntaxError("unknown command")
 	}
 	name = cmd.name
@@ -120,29 +125,6 @@ func hasControl(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// cmdCapa handles CAPA (RFC 2449 §5), in both states.
-func (s *session) cmdCapa([]string) error {
-	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
-	caps := []string{"TOP", "UIDL"}
-	if s.cleartextAllowed() {
-		caps = append(caps, "USER")
-	}
-	caps = append(caps, "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE")
-	if mechs := s.saslMechanisms(); len(mechs) > 0 {
-		caps = append(caps, "SASL "+strings.Join(mechs, " "))
-	}
-	if s.canSTLS() {
-		caps = append(caps, "STLS")
-	}
-	if s.state == stateTransaction && s.srv.Implementation != "" {
-		caps = append(caps, "IMPLEMENTATION "+s.srv.Implementation)
-	}
-	if err := s.replyOK("capability list follows"); err != nil {
-		return err
-	}
-	return s.writeLines(caps)
 }
 
 // cmdQuit handles QUIT. In AUTHORIZATION it just ends the session (RFC 1939
@@ -229,6 +211,9 @@ func (s *session) cmdRetr(args []string) error {
 		return err
 	}
 	sent, err := s.writeMessage(r)
+	if err == nil && s.expire.kind == expireDays {
+		s.drop.retrieve(i)
+	}
 	if err == nil && sent != info.Size && !s.drop.sizeMismatchLogged {
 		s.drop.sizeMismatchLogged = true
 		s.logger().Warn("pop3: backend listed a message size other than the octets sent; clients may reject the message (see pop3.CRLFSize)",

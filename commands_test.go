@@ -34,7 +34,7 @@ func TestParseCommand(t *testing.T) {
 		{"", stateTransaction, "", nil, "unknown command"},
 		{" STAT", stateTransaction, "", nil, "unknown command"},
 	} {
-		name, cmd, args, err := parseCommand([]byte(tc.line), tc.st, nil)
+		name, cmd, args, err := parseCommand([]byte(tc.line), tc.st, allExtensionSet, nil)
 		assert.Equal(t, tc.name, name, tc.line)
 		if tc.err != "" {
 			assert.EqualError(t, err, tc.err, tc.line)
@@ -58,7 +58,7 @@ func FuzzParseCommand(f *testing.F) {
 		if transaction {
 			st = stateTransaction
 		}
-		name, cmd, args, err := parseCommand(line, st, nil)
+		name, cmd, args, err := parseCommand(line, st, allExtensionSet, nil)
 		if err != nil {
 			var se syntaxError
 			require.ErrorAs(t, err, &se)

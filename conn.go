@@ -237,7 +237,13 @@ func (c *conn) close() (closedHard bool) {
 // readCommand flushes pending replies unless more commands are buffered,
 // arms the read deadlines, and reads one command line.
 func (s *session) readCommand() ([]byte, error) {
-	if err := s.c.flushUnlessPipelined(); err != nil {
+	flush := s.c.flushUnlessPipelined
+	if !s.srv.exts.has(ExtPipelining) {
+		// Each reply goes out as soon as it is made, as from a server
+		// that reads one command at a time.
+		flush = s.c.flush
+	}
+	if err := flush(); err != nil {
 		return nil, err
 	}
 	if err := s.awaitInput(); err != nil {

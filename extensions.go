@@ -53,9 +53,13 @@ const (
 var allExtensions = [...]Extension{ExtCAPA, ExtTOP, ExtUIDL, ExtUSER, ExtSASL, ExtSTLS,
 	ExtPipelining, ExtRespCodes, ExtAuthRespCode, ExtAPOP, ExtLAST, ExtUTF8, ExtLANG}
 
-// extensionSet is a set of extensions, one bit each in the order of
-// allExtensions.
+// extensionSet is the set of extensions a server has, kept as the bits
+// of those it lacks, one each in the order of allExtensions, so that its
+// zero value has them all.
 type extensionSet uint32
+
+// allExtensionSet has every extension.
+const allExtensionSet extensionSet = 0
 
 func (e Extension) bit() extensionSet {
 	for i, x := range allExtensions {
@@ -67,7 +71,7 @@ func (e Extension) bit() extensionSet {
 }
 
 // has reports whether x is in the set.
-func (set extensionSet) has(x Extension) bool { return set&x.bit() != 0 }
+func (set extensionSet) has(x Extension) bool { return set&x.bit() == 0 }
 
 // ParseExtensions parses a comma-separated list of extension names, in
 // any case, as pop3d's -disable flag takes it.
@@ -98,16 +102,16 @@ func extensionNames() string {
 // enabledExtensions is every extension but those disabled; an unknown
 // name is an error.
 func enabledExtensions(disable []Extension) (extensionSet, error) {
-	set := extensionSet(1)<<len(allExtensions) - 1
+	set := allExtensionSet
 	for _, x := range disable {
 		b := Extension(strings.ToUpper(string(x))).bit()
 		if b == 0 {
 			return 0, fmt.Errorf("pop3: Server.Disable: unknown extension %q (known: %s)", x, extensionNames())
 		}
-		set &^= b
+		set |= b
 	}
 	if !set.has(ExtRespCodes) {
-		set &^= ExtAuthRespCode.bit()
+		set |= ExtAuthRespCode.bit()
 	}
 	return set, nil
 }

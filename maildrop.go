@@ -19,6 +19,9 @@ type maildrop struct {
 	markSize int64  // their total size
 	size     int64  // of the whole snapshot, marked messages included
 	last     int    // LAST: the highest message number accessed, 0 for none
+	// retrieved marks the messages RETR sent whole, for EXPIRE; nil
+	// until the first. RSET clears it, as it clears the marks.
+	retrieved []bool
 
 	// sizeMismatchLogged is set once a RETR has sent a size other than
 	// the listed one, so that a broken backend is logged once per
@@ -80,10 +83,24 @@ func (m *maildrop) mark(i int) {
 	m.access(i)
 }
 
+// retrieve records that RETR sent message i whole, for EXPIRE.
+func (m *maildrop) retrieve(i int) {
+	if m.retrieved == nil {
+		m.retrieved = make([]bool, len(m.msgs))
+	}
+	m.retrieved[i] = true
+}
+
+// wasRetrieved reports whether RETR sent message i whole since login or
+// the last RSET.
+func (m *maildrop) wasRetrieved(i int) bool { return m.retrieved != nil && m.retrieved[i] }
+
 // reset removes every mark and sets LAST back to 0 (RSET, RFC 1939 §5 and
-// RFC 1460).
+// RFC 1460). It forgets the retrievals too, so that under EXPIRE 0 RSET
+// undoes their implicit deletion (RFC 2449 §6.7).
 func (m *maildrop) reset() {
 	clear(m.marked)
+	clear(m.retrieved)
 	m.nMarked, m.markSize, m.last = 0, 0, 0
 }
 
@@ -93,9 +110,15 @@ func (m *maildrop) markedIndexes() []int {
 	if m.nMarked == 0 {
 		return nil
 	}
-	indexes := make([]int, 0, m.nMarked)
-	for i, d := range m.marked {
-		if d {
+	return m.indexes(m.isMarked)
+}
+
+// indexes lists, in ascending order, the messages for which keep is true;
+// nil for none.
+func (m *maildrop) indexes(keep func(i int) bool) []int {
+	var indexes []int
+	for i := range m.msgs {
+		if keep(i) {
 			indexes = append(indexes, i)
 		}
 	}

@@ -134,6 +134,9 @@ func (s *session) userFacingError(op string, err error) *Error {
 // reply writes one status line.
 func (s *session) reply(status, text string) error {
 	s.replied, s.status, s.code = true, status, ""
+	if s.lang != nil {
+		text = s.translate(text)
+	}
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
@@ -146,6 +149,9 @@ func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
 // and fixed words: short, without CR or LF, and written without
 // allocating.
 func (s *session) replyOKBytes(text []byte) error {
+	if s.lang != nil {
+		return s.reply("+OK", string(text))
+	}
 	s.replied, s.status, s.code = true, "+OK", ""
 	if s.srv.Debug != nil {
 		s.trace("S: +OK " + string(text))
@@ -168,7 +174,10 @@ func (s *session) replyf(format string, args ...any) error {
 // replyErr writes e as "-ERR [CODE] text". A code that cannot stand in
 // brackets (RFC 2449 §8) is a backend bug: logged and left out.
 func (s *session) replyErr(e *Error) error {
-	text, code := e.Text, e.Code
+	text, code := s.translate(e.Text), e.Code
+	if code != "" && !s.sendsCode(code) {
+		code = ""
+	}
 	if code != "" {
 		if validCode(code) {
 			text = "[" + code + "] " + text
@@ -177,9 +186,20 @@ func (s *session) replyErr(e *Error) error {
 			code = ""
 		}
 	}
+	lang := s.lang
+	s.lang = nil // translated above, without the code
 	err := s.reply("-ERR", text)
+	s.lang = lang
 	s.code = code
 	return err
+}
+
+// sendsCode reports whether a reply may carry code: not without
+// RESP-CODES (RFC 2449 §8), and [AUTH] not without AUTH-RESP-CODE (RFC
+// 3206 §5).
+func (s *session) sendsCode(code string) bool {
+	exts := s.srv.exts
+	return exts.has(ExtRespCodes) && (code != CodeAuth || exts.has(ExtAuthRespCode))
 }
 
 // trace writes one line of the protocol trace to Server.Debug.

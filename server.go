@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -216,7 +217,7 @@ type Server struct {
 	logins loginTimes
 	// setupOnce computes exts and checks the configuration once.
 	setupOnce sync.Once
-	exts      extensionSet // the extensions not disabled
+	exts      extensionSet // the extensions not disabled; all until setup
 	setupErr  error
 
 	mu        sync.Mutex
@@ -225,6 +226,25 @@ type Server struct {
 	perIP     map[peerKey]int
 	done      chan struct{}
 	wg        sync.WaitGroup
+}
+
+// setup checks the fields that can be wrong and computes what every
+// session shares, once.
+func (srv *Server) setup() error {
+	srv.setupOnce.Do(func() {
+		if srv.exts, srv.setupErr = enabledExtensions(srv.Disable); srv.setupErr != nil {
+			return
+		}
+		if srv.setupErr = checkLanguage(srv.Language); srv.setupErr != nil {
+			return
+		}
+		if srv.Expire.expiresRetrieved() {
+			if rb, ok := srv.Backend.(RetrievalBackend); !ok || !rb.RecordsRetrievals() {
+				srv.setupErr = fmt.Errorf("pop3: Server.Expire of %s days needs a Backend that records when messages are retrieved (pop3.RetrievalBackend)", srv.Expire)
+			}
+		}
+	})
+	return srv.setupErr
 }
 
 // NewServer returns a server for backend. Every other field is at its
@@ -374,6 +394,10 @@ func (srv *Server) ServeTLS(l net.Listener) error {
 // (RFC 8314): the greeting is sent only after the handshake, and a failed
 // handshake closes the connection quietly. Serve closes l.
 func (srv *Server) Serve(l net.Listener) error {
+	if err := srv.setup(); err != nil {
+		l.Close()
+		return err
+	}
 	base := context.Background()
 	if srv.BaseContext != nil {
 		if base = srv.BaseContext(l); base == nil {

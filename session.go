@@ -66,6 +66,14 @@ type session struct {
 	method   string    // "USER", "APOP" or "AUTH <mechanism>"
 	drop     *maildrop // allocated at login: an idle session does not carry it
 
+	// The user's LOGIN-DELAY and EXPIRE (RFC 2449 §6.5, §6.7), set at
+	// login.
+	loginDelay time.Duration
+	expire     Expire
+
+	utf8 bool      // UTF-8 mode, after the UTF8 command (RFC 6856 §2)
+	lang *locale // the language of replies after LANG; nil for English
+
 	// For the session-ended log record.
 	end       *sessionEnd
 	retrieved int // RETR commands served
@@ -246,7 +254,7 @@ func (s *session) greet() error {
 	}
 	// Leave room for the timestamp: the line may be cut, the timestamp not.
 	text = truncateUTF8(text, 300)
-	if _, ok := s.srv.Backend.(APOPBackend); ok {
+	if _, ok := s.srv.Backend.(APOPBackend); ok && s.srv.exts.has(ExtAPOP) {
 		if s.srv.fixedTimestamp != nil {
 			s.timestamp = s.srv.fixedTimestamp()
 		} else {
@@ -261,7 +269,7 @@ func (s *session) greet() error {
 // the handler has replied, otherwise the error to answer.
 func (s *session) dispatch(line []byte) (err error) {
 	s.replied = false
-	name, cmd, args, err := parseCommand(line, s.state, s.argv[:0])
+	name, cmd, args, err := parseCommand(line, s.state, s.srv.exts, s.argv[:0])
 	s.command = name
 	if s.srv.Debug != nil {
 		s.trace("C: " + redact(name, line))
@@ -407,6 +415,11 @@ func (s *session) wait(d time.Duration) error {
 // enters TRANSACTION (RFC 1939 §4). A maildrop that cannot be opened (in
 // use by another session) leaves the session in AUTHORIZATION.
 func (s *session) login(method, username string, penalty time.Duration, user User) error {
+	s.applyPolicy(user)
+	now := s.srv.now()
+	if err := s.checkLoginDelay(username, user, now); err != nil {
+		return s.loginDelayed(method, username, penalty, err)
+	}
 	box, err := user.Open(s.ctx)
 	if err != nil {
 		if errors.Is(err, ErrMailboxLocked) {
@@ -422,9 +435,21 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 	// Held before the snapshot is taken, so that finish closes the box
 	// even if Messages panics.
 	s.drop = &maildrop{box: box}
+	// Again with the maildrop held, so that of two sessions that passed
+	// the first check together, the second to open it is refused.
+	if err := s.checkLoginDelay(username, user, now); err != nil {
+		s.closeMailbox()
+		s.drop = nil
+		return s.loginDelayed(method, username, penalty, err)
+	}
 	if s.drop.load() {
 		s.logger().Error("pop3: backend returned invalid unique-ids; repairing them", "user", username)
 	}
+	if _, ok := box.(RetrievalMailbox); !ok && s.expire.expiresRetrieved() {
+		s.logger().Error("pop3: EXPIRE with a number of days needs a mailbox that records retrievals (pop3.RetrievalMailbox); this maildrop's messages do not expire", "user", username)
+		s.expire = ExpireNever
+	}
+	s.recordLogin(s.ctx, username, user, now)
 	s.username, s.method = username, method
 	s.log = nil // now with the user
 	s.state = stateTransaction
@@ -433,13 +458,21 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 	return s.replyMaildrop()
 }
 
+// loginDelayed answers a login refused by LOGIN-DELAY: like a backend's
+// [ErrLoginDelay], it is not a failed login.
+func (s *session) loginDelayed(method, username string, penalty time.Duration, err error) error {
+	s.logger().Info("pop3: login refused", "method", method, "user", truncate(username, 64), "code", CodeLoginDelay)
+	s.reportLogin(method, username, penalty, LoginDelayed)
+	return err
+}
+
 // update is the UPDATE state (RFC 1939 §6) that QUIT enters from
 // TRANSACTION: the marked messages are removed, the lock is released, and
 // only then is the client answered, so that a client reconnecting on +OK
 // never finds the maildrop still locked.
 func (s *session) update() error {
 	var removeErr error
-	if indexes := s.drop.markedIndexes(); indexes != nil {
+	if indexes := s.removals(); indexes != nil {
 		if removeErr = s.drop.box.Delete(s.ctx, indexes); removeErr == nil {
 			s.removed = len(indexes)
 		}
@@ -459,8 +492,7 @@ func (s *session) update() error {
 		}
 		return endSession(EndQuit, reply, removeErr)
 	}
-	n, _ := s.drop.stat()
-	if err := s.replyf("bye, %d messages left", n); err != nil {
+	if err := s.replyf("bye, %d messages left", s.drop.count()-s.removed); err != nil {
 		return err
 	}
 	return endQuit

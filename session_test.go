@@ -373,7 +373,8 @@ func TestCapa(t *testing.T) {
 	c.Send("CAPA")
 	require.Equal(t, "+OK capability list follows", c.ReadLine())
 	before := strings.Split(strings.TrimSpace(string(c.ReadBody())), "\r\n")
-	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN"}, before)
+	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN",
+		"EXPIRE NEVER", "UTF8 USER", "LANG"}, before)
 
 	c.Send("USER alice")
 	c.ReadReply()
@@ -383,7 +384,8 @@ func TestCapa(t *testing.T) {
 	require.Equal(t, "+OK capability list follows", c.ReadLine())
 	after := strings.Split(strings.TrimSpace(string(c.ReadBody())), "\r\n")
 	// RFC 2449 §5: what AUTHORIZATION offers is announced in both states.
-	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN", "IMPLEMENTATION gopop3 test"}, after)
+	assert.Equal(t, []string{"TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "SASL PLAIN LOGIN",
+		"EXPIRE NEVER", "UTF8 USER", "LANG", "IMPLEMENTATION gopop3 test"}, after)
 	assert.NotContains(t, after, "LAST")
 }
 

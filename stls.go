@@ -12,6 +12,10 @@ func (s *session) canSTLS() bool {
 // session (CVE-2011-0411). The session then forgets any USER and stays in
 // AUTHORIZATION.
 func (s *session) cmdSTLS([]string) error {
+	if s.utf8 {
+		// RFC 6856 §2.1: a client must not start TLS after UTF8.
+		return &Error{Text: "STLS not allowed after UTF8"}
+	}
 	if !s.canSTLS() {
 		if s.info.TLS != nil {
 			return &Error{Text: "TLS already active"}
