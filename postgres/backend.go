@@ -20,8 +20,12 @@ import (
 const DefaultLeaseTime = 30 * time.Second
 
 // Backend serves the users and maildrops of a PostgreSQL database. It
-// implements [pop3.Backend], [pop3.APOPBackend], [pop3.Deliverer] and
-// [pop3.UserChecker]. Make it with [New] and stop it with [Backend.Close].
+// implements [pop3.Backend], [pop3.APOPBackend], [pop3.Deliverer],
+// [pop3.UserChecker] and [pop3.RetrievalBackend]; its users are
+// [pop3.LoginRecorder] values and its mailboxes [pop3.RetrievalMailbox]
+// values, so that LOGIN-DELAY and EXPIRE hold across restarts and across
+// the nodes that share the database. Make it with [New] and stop it with
+// [Backend.Close].
 type Backend struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
@@ -33,6 +37,16 @@ type Backend struct {
 	// starvation would make every session of the node lose its lease.
 	deliveries chan struct{}
 }
+
+var (
+	_ pop3.Backend          = (*Backend)(nil)
+	_ pop3.APOPBackend      = (*Backend)(nil)
+	_ pop3.Deliverer        = (*Backend)(nil)
+	_ pop3.UserChecker      = (*Backend)(nil)
+	_ pop3.RetrievalBackend = (*Backend)(nil)
+	_ pop3.LoginRecorder    = (*user)(nil)
+	_ pop3.RetrievalMailbox = (*mailbox)(nil)
+)
 
 // Option configures a Backend.
 type Option func(*Backend)
@@ -86,6 +100,11 @@ func (b *Backend) Close() error {
 	b.leases.stop()
 	return nil
 }
+
+// RecordsRetrievals reports true: every mailbox records when its messages
+// were first retrieved, in the database, so that the server can offer
+// EXPIRE with a number of days. It implements [pop3.RetrievalBackend].
+func (b *Backend) RecordsRetrievals() bool { return true }
 
 // Login checks password against the user's stored hash with
 // [passwd.Verify]. An unknown user costs a check too
@@ -147,10 +166,57 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs, uids, chunks, err := u.backend.listing(ctx, u.id)
-	if err != nil {
+	mb := &mailbox{backend: u.backend, user: u, lease: l}
+	if err := u.backend.listing(ctx, mb); err != nil {
 		u.backend.leases.release(l)
 		return nil, err
 	}
-	return &mailbox{backend: u.backend, user: u, lease: l, msgs: msgs, uids: uids, chunks: chunks}, nil
+	return mb, nil
+}
+
+// dbTime is t as a timestamptz column keeps it: truncated to the
+// microsecond, without the monotonic clock reading, in UTC.
+func dbTime(t time.Time) time.Time {
+	return t.Truncate(time.Microsecond).UTC()
+}
+
+// LastLogin reads the time RecordLogin last stored for the user (in UTC,
+// to the microsecond), or the zero Time if none was: a user that has not
+// logged in since the schema gained the column, or at all. It implements
+// [pop3.LoginRecorder]. A user deleted since Login wraps
+// [pop3.ErrNoSuchUser].
+func (u *user) LastLogin(ctx context.Context) (time.Time, error) {
+	var t *time.Time
+	err := u.backend.pool.QueryRow(ctx, "SELECT last_login FROM pop3_users WHERE id = $1", u.id).Scan(&t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("postgres: reading the last login of %q: %w", u.name, pop3.ErrNoSuchUser)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("postgres: reading the last login of %q: %w", u.name, err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
+
+// RecordLogin stores t as the user's last login, in place of the one
+// before, for every node to see. t is the clock of the node that serves
+// the login: the nodes' clocks must agree (NTP) for LOGIN-DELAY to be
+// right across them. It implements [pop3.LoginRecorder].
+//
+// It does not check the maildrop's lease, which the session holds when the
+// server calls it: the time is true whoever holds the maildrop now, and
+// only the deletions of an UPDATE, which another session could contradict,
+// need the lease (see [ErrLeaseLost]). A user deleted since Login (possible
+// only once the lease was lost) wraps [pop3.ErrNoSuchUser].
+func (u *user) RecordLogin(ctx context.Context, t time.Time) error {
+	tag, err := u.backend.pool.Exec(ctx, "UPDATE pop3_users SET last_login = $2 WHERE id = $1", u.id, dbTime(t))
+	if err != nil {
+		return fmt.Errorf("postgres: recording the login of %q: %w", u.name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: recording the login of %q: %w", u.name, pop3.ErrNoSuchUser)
+	}
+	return nil
 }

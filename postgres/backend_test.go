@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/pop3test"
+	"github.com/gopop3/pop3/postgres"
 )
 
 func TestBackendContract(t *testing.T) {
@@ -70,4 +73,80 @@ func TestUserExists(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, ok, name)
 	}
+}
+
+// login logs name in and returns the user as a LoginRecorder.
+func loginRecorder(t *testing.T, b pop3.Backend, name, password string) pop3.LoginRecorder {
+	t.Helper()
+	u, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, name, password)
+	require.NoError(t, err)
+	lr, ok := u.(pop3.LoginRecorder)
+	require.True(t, ok, "a user is a pop3.LoginRecorder")
+	return lr
+}
+
+// The last login is kept in the database: another node, or the same one
+// restarted, sees it. It is stored to the microsecond and read in UTC.
+func TestLoginRecorder(t *testing.T) {
+	pool := testPool(t, "")
+	b := newBackend(t, pool)
+	addUser(t, b, "alice", "PLAIN", "pw")
+	addUser(t, b, "bob", "PLAIN", "pw")
+
+	u := loginRecorder(t, b, "alice", "pw")
+	last, err := u.LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	assert.True(t, last.IsZero(), "never logged in: %v", last)
+	mb, err := u.Open(ctxFor(t))
+	require.NoError(t, err)
+	at := time.Date(2025, 3, 30, 1, 59, 58, 123456789, time.FixedZone("CEST", 2*3600))
+	require.NoError(t, u.RecordLogin(ctxFor(t), at))
+	require.NoError(t, mb.Close())
+	require.NoError(t, b.Close())
+
+	restarted := newBackend(t, pool)
+	last, err = loginRecorder(t, restarted, "alice", "pw").LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	want := time.Date(2025, 3, 29, 23, 59, 58, 123456000, time.UTC)
+	assert.Equal(t, want, last, "the same instant, to the microsecond, in UTC")
+	last, err = loginRecorder(t, restarted, "bob", "pw").LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	assert.True(t, last.IsZero(), "other users are not affected")
+
+	// A later login replaces it; so does an earlier one (a node whose
+	// clock is behind): the last recorded is the last login.
+	u = loginRecorder(t, restarted, "alice", "pw")
+	for _, at := range []time.Time{want.Add(time.Hour), want.Add(-time.Hour)} {
+		require.NoError(t, u.RecordLogin(ctxFor(t), at))
+		last, err = u.LastLogin(ctxFor(t))
+		require.NoError(t, err)
+		assert.Equal(t, at, last)
+	}
+}
+
+// Logins recorded at once from several nodes leave one of their times.
+func TestRecordLoginConcurrent(t *testing.T) {
+	pool := testPool(t, "")
+	nodes := []*postgres.Backend{newBackend(t, pool), newBackend(t, pool), newBackend(t, pool)}
+	addUser(t, nodes[0], "alice", "PLAIN", "pw")
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		u := loginRecorder(t, nodes[i%3], "alice", "pw")
+		wg.Go(func() {
+			assert.NoError(t, u.RecordLogin(context.Background(), base.Add(time.Duration(i)*time.Second)))
+		})
+	}
+	wg.Wait()
+	last, err := loginRecorder(t, nodes[0], "alice", "pw").LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	assert.False(t, last.Before(base) || last.After(base.Add(29*time.Second)), "one of the times recorded: %v", last)
+	assert.Zero(t, last.Sub(base)%time.Second)
+}
+
+func TestRecordsRetrievals(t *testing.T) {
+	var b pop3.Backend = newBackend(t, testPool(t, ""))
+	rb, ok := b.(pop3.RetrievalBackend)
+	require.True(t, ok)
+	assert.True(t, rb.RecordsRetrievals())
 }

@@ -23,6 +23,26 @@
 // added again under the same name does not reuse unique-ids that clients
 // remember (RFC 1939 §7).
 //
+// Schema version 2 added two nullable timestamptz columns, NULL meaning
+// "never": pop3_users.last_login, the time of the user's last successful
+// login, and pop3_messages.first_retrieved, when a session that ended with
+// QUIT first sent the message whole (RETR). See below for what uses them.
+//
+// # LOGIN-DELAY and EXPIRE
+//
+// A user is a [pop3.LoginRecorder]: the server reads last_login to enforce
+// LOGIN-DELAY (RFC 2449 §6.5) and writes it once the maildrop is open, so
+// that the delay holds across restarts and across the nodes. A mailbox is a
+// [pop3.RetrievalMailbox] and the Backend a [pop3.RetrievalBackend]: Open
+// reads first_retrieved with the listing, and UPDATE records it, for the
+// messages retrieved in the session and kept, before it deletes; the
+// server removes the messages first retrieved longer ago than EXPIRE's
+// number of days (RFC 2449 §6.7). A retrieval time, once recorded, never
+// changes. Both times come from the clock of the node that served the
+// session, so the nodes' clocks must agree (NTP); they are stored to the
+// microsecond, as timestamptz keeps them, and read back in UTC. Deleting a
+// user deletes them with the rest of the user's data.
+//
 // # Connections
 //
 // A session holds no database connection while it waits for its client:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,29 +21,41 @@ type mailbox struct {
 	msgs    []pop3.MessageInfo
 	uids    []int64 // the messages' uid column, by index
 	chunks  []int32 // their number of chunks
-	closed  bool
+	// retrieved is when each message was first retrieved (UTC, to the
+	// microsecond; zero for never): read at Open, and updated by
+	// Retrieved for the messages it recorded.
+	retrieved []time.Time
+	closed    bool
 }
 
-// listing reads a maildrop's messages in uid order, which is delivery
-// order: deliveries to one user commit one after another (see Deliver).
-func (b *Backend) listing(ctx context.Context, userID int64) (msgs []pop3.MessageInfo, uids []int64, chunks []int32, err error) {
-	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
+// listing reads a maildrop's messages into mb, in uid order, which is
+// delivery order: deliveries to one user commit one after another (see
+// Deliver).
+func (b *Backend) listing(ctx context.Context, mb *mailbox) error {
+	userID := mb.user.id
+	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks, first_retrieved FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("postgres: listing the maildrop: %w", err)
+		return fmt.Errorf("postgres: listing the maildrop: %w", err)
 	}
 	var uid, size int64
 	var n int32
+	var retrieved *time.Time
 	prefix := strconv.FormatInt(userID, 10) + "."
-	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n}, func() error {
-		msgs = append(msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10)})
-		uids = append(uids, uid)
-		chunks = append(chunks, n)
+	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n, &retrieved}, func() error {
+		mb.msgs = append(mb.msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10)})
+		mb.uids = append(mb.uids, uid)
+		mb.chunks = append(mb.chunks, n)
+		var t time.Time
+		if retrieved != nil {
+			t = retrieved.UTC()
+		}
+		mb.retrieved = append(mb.retrieved, t)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("postgres: listing the maildrop: %w", err)
+		return fmt.Errorf("postgres: listing the maildrop: %w", err)
 	}
-	return msgs, uids, chunks, nil
+	return nil
 }
 
 // Messages returns the listing read at Open.
@@ -55,6 +68,54 @@ func (mb *mailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return &chunkReader{ctx: ctx, backend: mb.backend, userID: mb.user.id, uid: mb.uids[i], chunks: mb.chunks[i]}, nil
+}
+
+// FirstRetrieved returns when message i was first retrieved, in UTC and to
+// the microsecond, as the listing read at Open had it (and as Retrieved
+// then recorded it); the zero Time if never. It implements
+// [pop3.RetrievalMailbox].
+func (mb *mailbox) FirstRetrieved(i int) time.Time { return mb.retrieved[i] }
+
+// Retrieved records t (to the microsecond) as the first retrieval of the
+// messages, in one statement that leaves alone those that have one
+// already: a time once recorded never changes, and of two sessions
+// recording the same message the first to commit wins. It implements
+// [pop3.RetrievalMailbox].
+//
+// Unlike Delete, it does not confirm the lease. The time is true (the
+// client did receive these messages whole and sent QUIT) whether or not
+// this session still holds the maildrop; the write only fills an empty
+// column, so it cannot undo what a session holding the lease now has
+// done; and a message that session deleted is simply not found. What the
+// lease guards is the deletions, which a lost lease still stops. t is this
+// node's clock: the nodes' clocks must agree (NTP) for EXPIRE to count its
+// days right.
+func (mb *mailbox) Retrieved(ctx context.Context, indexes []int, t time.Time) error {
+	if len(indexes) == 0 {
+		return nil
+	}
+	uids := make([]int64, len(indexes))
+	index := make(map[int64]int, len(indexes))
+	for k, i := range indexes {
+		uids[k] = mb.uids[i]
+		index[mb.uids[i]] = i
+	}
+	t = dbTime(t)
+	rows, err := mb.backend.pool.Query(ctx, `
+UPDATE pop3_messages SET first_retrieved = $3
+WHERE user_id = $1 AND uid = ANY($2) AND first_retrieved IS NULL
+RETURNING uid`, mb.user.id, uids, t)
+	if err != nil {
+		return fmt.Errorf("postgres: recording the retrieval of %d messages: %w", len(uids), err)
+	}
+	recorded, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("postgres: recording the retrieval of %d messages: %w", len(uids), err)
+	}
+	for _, uid := range recorded {
+		mb.retrieved[index[uid]] = t
+	}
+	return nil
 }
 
 // Delete removes the messages in one transaction that first confirms the

@@ -50,11 +50,20 @@ CREATE TABLE pop3_locks (
 	expires_at timestamptz NOT NULL
 );
 `},
+	// Nullable columns without a default: PostgreSQL adds them without
+	// rewriting the tables, and NULL is "never" for the rows already
+	// there. Nodes of the release before that are still running keep
+	// working on the migrated tables, as they name the columns they read;
+	// restarted, they refuse the database (ErrSchemaTooNew).
+	{"last login of each user (LOGIN-DELAY), first retrieval of each message (EXPIRE)", `
+ALTER TABLE pop3_users ADD COLUMN last_login timestamptz;
+ALTER TABLE pop3_messages ADD COLUMN first_retrieved timestamptz;
+`},
 }
 
 // SchemaVersion is the version of the schema this package uses: the number
 // of migrations it knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaTooNew is returned by [Migrate] and [New] for a database that a
 // newer release of this package has migrated: its schema may hold what this
@@ -81,6 +90,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []int, err error)
 	if err := checkSchema(ctx, pool); err == nil || errors.Is(err, ErrSchemaTooNew) {
 		return nil, err
 	}
+	return migrateTo(ctx, pool, len(migrations))
+}
+
+// migrateTo is Migrate up to version target only, which the tests use to
+// make a database as an older release left it. A database past target is
+// left as it is, and one past the last version known is ErrSchemaTooNew.
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, target int) (applied []int, err error) {
 	err = inTx(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrateLockID)); err != nil {
 			return err
@@ -99,7 +115,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) (applied []int, err error)
 		if current > len(migrations) {
 			return fmt.Errorf("%w (database at version %d, this program knows %d)", ErrSchemaTooNew, current, len(migrations))
 		}
-		for v := current + 1; v <= len(migrations); v++ {
+		for v := current + 1; v <= target; v++ {
 			m := migrations[v-1]
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", v, m.description, err)

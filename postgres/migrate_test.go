@@ -3,14 +3,17 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"io"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/pgtest"
 	"github.com/gopop3/pop3/postgres"
 )
@@ -128,9 +131,86 @@ func TestMigrateCurrentSchemaNeedsNoCreate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, applied)
 	b := newBackend(t, node)
-	addUser(t, b, "alice", "PLAIN", "pw", "Subject: x\n\nx\n")
-	mb, err := open(t, b, "alice", "pw")
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: x\n\nx\n", "Subject: y\n\ny\n")
+	user, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "pw")
 	require.NoError(t, err)
+	mb, err := user.Open(ctxFor(t))
+	require.NoError(t, err)
+	require.NoError(t, user.(pop3.LoginRecorder).RecordLogin(ctxFor(t), time.Now()), "the role may record logins")
+	require.NoError(t, mb.(pop3.RetrievalMailbox).Retrieved(ctxFor(t), []int{1}, time.Now()), "and retrievals")
 	require.NoError(t, mb.Delete(ctxFor(t), []int{0}))
+	require.NoError(t, mb.Close())
+}
+
+// A database that the first release made and used (schema version 1)
+// migrates to the current version, keeping its mail, and the new columns
+// start empty: no login recorded, no message retrieved.
+func TestMigrateFromVersion1(t *testing.T) {
+	pool, err := postgres.Connect(ctxFor(t), pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	applied, err := postgres.MigrateTo(ctxFor(t), pool, 1)
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, applied)
+	newColumns := func() int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctxFor(t), `SELECT count(*) FROM information_schema.columns
+WHERE (table_name, column_name) IN (('pop3_users', 'last_login'), ('pop3_messages', 'first_retrieved'))`).Scan(&n))
+		return n
+	}
+	require.Zero(t, newColumns(), "version 1 as released")
+	_, err = postgres.New(ctxFor(t), pool)
+	require.ErrorIs(t, err, postgres.ErrSchemaOutdated, "New refuses a version 1 database")
+
+	// Data as version 1 stored it.
+	_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_users (name, password, next_uid) VALUES ('alice', '{PLAIN}pw', 3)")
+	require.NoError(t, err)
+	for uid, msg := range []string{"one 1\r\nx\r\n", "two 2\r\nx\r\n"} {
+		_, err := pool.Exec(ctxFor(t), "INSERT INTO pop3_messages (user_id, uid, size, chunks) SELECT id, $1, $2, 1 FROM pop3_users", uid+1, len(msg))
+		require.NoError(t, err)
+		_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_chunks (user_id, uid, seq, data) SELECT id, $1, 0, $2 FROM pop3_users", uid+1, []byte(msg))
+		require.NoError(t, err)
+	}
+
+	var mu sync.Mutex
+	applied = nil
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			v, err := postgres.Migrate(context.Background(), pool)
+			assert.NoError(t, err)
+			mu.Lock()
+			applied = append(applied, v...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, []int{2}, applied, "only the new step, once")
+	assert.Equal(t, 2, newColumns())
+	applied, err = postgres.Migrate(ctxFor(t), pool)
+	require.NoError(t, err)
+	assert.Empty(t, applied)
+
+	b := newBackend(t, pool)
+	u, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "pw")
+	require.NoError(t, err)
+	last, err := u.(pop3.LoginRecorder).LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	assert.True(t, last.IsZero(), "no login recorded before the migration")
+	mb, err := u.Open(ctxFor(t))
+	require.NoError(t, err)
+	require.Len(t, mb.Messages(), 2)
+	rm := mb.(pop3.RetrievalMailbox)
+	for i := range 2 {
+		assert.True(t, rm.FirstRetrieved(i).IsZero(), "message %d", i)
+	}
+	r, err := mb.Message(ctxFor(t), 1)
+	require.NoError(t, err)
+	body, err := io.ReadAll(r)
+	require.NoError(t, err)
+	assert.Equal(t, "two 2\r\nx\r\n", string(body))
+	now := time.Now()
+	require.NoError(t, rm.Retrieved(ctxFor(t), []int{1}, now))
+	require.NoError(t, u.(pop3.LoginRecorder).RecordLogin(ctxFor(t), now))
 	require.NoError(t, mb.Close())
 }

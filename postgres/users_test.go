@@ -121,3 +121,36 @@ func TestUsers(t *testing.T) {
 		{Name: "carol", Locked: true},
 	}, users)
 }
+
+// A deleted user's last login and retrieval times go with the user: a
+// user added again under the same name starts afresh. A session of the
+// deleted user that is still logged in is told that the user is gone.
+func TestDeleteUserRemovesTimes(t *testing.T) {
+	pool := testPool(t, "")
+	b := newBackend(t, pool)
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: 1\n\none\n")
+	u := loginRecorder(t, b, "alice", "pw")
+	mb, err := u.Open(ctxFor(t))
+	require.NoError(t, err)
+	require.NoError(t, u.RecordLogin(ctxFor(t), time.Now()))
+	require.NoError(t, mb.(pop3.RetrievalMailbox).Retrieved(ctxFor(t), []int{0}, time.Now()))
+	require.NoError(t, mb.Close())
+
+	require.NoError(t, b.DeleteUser(ctxFor(t), "alice"))
+	_, err = u.LastLogin(ctxFor(t))
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
+	assert.ErrorIs(t, u.RecordLogin(ctxFor(t), time.Now()), pop3.ErrNoSuchUser)
+	var n int
+	require.NoError(t, pool.QueryRow(ctxFor(t), "SELECT count(*) FROM pop3_messages WHERE first_retrieved IS NOT NULL").Scan(&n))
+	assert.Zero(t, n)
+
+	addUser(t, b, "alice", "PLAIN", "pw", "Subject: 1\n\none\n")
+	u = loginRecorder(t, b, "alice", "pw")
+	last, err := u.LastLogin(ctxFor(t))
+	require.NoError(t, err)
+	assert.True(t, last.IsZero(), "the new user never logged in")
+	mb, err = u.Open(ctxFor(t))
+	require.NoError(t, err)
+	assert.True(t, mb.(pop3.RetrievalMailbox).FirstRetrieved(0).IsZero())
+	require.NoError(t, mb.Close())
+}

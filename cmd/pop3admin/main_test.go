@@ -176,10 +176,10 @@ func TestMigrate(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	r := runAdmin(t, "", "-postgres", dsn, "migrate")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "applied migrations 1: schema is now at version 1\n", r.stdout)
+	assert.Equal(t, "applied migrations 1, 2: schema is now at version 2\n", r.stdout)
 	r = runAdmin(t, "", "migrate", "-postgres", dsn)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "schema is current at version 1\n", r.stdout)
+	assert.Equal(t, "schema is current at version 2\n", r.stdout)
 }
 
 func TestUseraddMigratesFirst(t *testing.T) {
@@ -187,7 +187,7 @@ func TestUseraddMigratesFirst(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	r := runAdmin(t, "pw\n", "-postgres", dsn, "useradd", "alice")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "pop3admin: migrated the schema to version 1 (applied 1)\n", r.stderr)
+	assert.Equal(t, "pop3admin: migrated the schema to version 2 (applied 1, 2)\n", r.stderr)
 	assert.Equal(t, "added user \"alice\"\n", r.stdout)
 }
 
