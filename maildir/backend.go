@@ -17,6 +17,10 @@ var (
 	_ pop3.Deliverer   = (*Backend)(nil)
 	_ pop3.User        = (*user)(nil)
 	_ pop3.TopMailbox  = (*mailbox)(nil)
+
+	_ pop3.RetrievalBackend = (*Backend)(nil)
+	_ pop3.LoginRecorder    = (*user)(nil)
+	_ pop3.RetrievalMailbox = (*mailbox)(nil)
 )
 
 // Backend serves users' Maildirs. Create it with [New]; it is safe for

@@ -43,6 +43,25 @@
 //     so a crash leaves no stale lock.
 //   - [Backend.Deliver] delivers as a Maildir delivery agent does: tmp/,
 //     fsync, rename into new/, fsync of new/.
+//   - For LOGIN-DELAY and EXPIRE (RFC 2449 §6.5, §6.7) the backend keeps
+//     two files of its own in the Maildir, which Dovecot ignores (they are
+//     neither Maildir++ folders, which start with a dot, nor Dovecot's
+//     files). Each is written through a file of the same name with ".tmp"
+//     added, synced to disk and renamed over it, with the mode (0600) and
+//     owner of pop3d.lock. pop3-last-login holds the time of the user's
+//     last login ([pop3.LoginRecorder]): one line, RFC 3339 in UTC to the
+//     nanosecond, such as "2025-01-02T03:04:05.12345678Z"; without it the
+//     user never logged in, and a file that does not parse fails to give
+//     a time. pop3-retrieved holds when messages were first retrieved
+//     ([pop3.RetrievalMailbox]): a line per message, its unique-id as UIDL
+//     shows it, a space, and the time in unix seconds, such as
+//     "0000000a6740a1b2 1732400000". It is read by each session that asks
+//     for it, and rewritten when a session records retrievals, keeping
+//     the earlier times and only the messages still listed; lines that do
+//     not parse are ignored, with a warning. Removing either file is safe:
+//     a login delay starts again from the next login, and messages are
+//     kept longer. A message's unique-id changes when its dovecot-uidlist
+//     is rebuilt, and it then counts as never retrieved.
 //
 // A corrupt dovecot-uidlist is rewritten without the records that do not
 // parse, with a warning; the others keep their UIDs, also when the header

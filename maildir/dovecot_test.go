@@ -1,6 +1,7 @@
 package maildir_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -75,6 +76,51 @@ func TestSameAsDovecot(t *testing.T) {
 	again := fetchAll(t, dc.Addr, "ours")
 	sameLines(t, "UIDL by Dovecot after us", ours.uidl, again.uidl)
 	sameLines(t, "LIST by Dovecot after us", ours.list, again.list)
+}
+
+// Dovecot serves a Maildir as before when it holds the files that this
+// package keeps for LOGIN-DELAY and EXPIRE, and leaves them as they are.
+func TestDovecotIgnoresPolicyFiles(t *testing.T) {
+	ctx := context.Background()
+	dc := dovecottest.Start(t, "theirs")
+	dir := filepath.Join(dc.Root, "theirs", "Maildir")
+	generateMaildir(t, dir, 50)
+	dc.Chown(t, "theirs")
+	before := fetchAll(t, dc.Addr, "theirs")
+
+	pw, err := passwd.OpenFile(dc.Users, nil)
+	require.NoError(t, err)
+	be, err := maildir.New(filepath.Join(dc.Root, "%u", "Maildir"), pw)
+	require.NoError(t, err)
+	u, err := be.Login(ctx, nil, "theirs", "secret")
+	require.NoError(t, err)
+	box, err := u.Open(ctx)
+	require.NoError(t, err)
+	require.NoError(t, u.(pop3.LoginRecorder).RecordLogin(ctx, time.Now()))
+	all := make([]int, len(box.Messages()))
+	for i := range all {
+		all[i] = i
+	}
+	require.NoError(t, box.(pop3.RetrievalMailbox).Retrieved(ctx, all, time.Now()))
+	require.NoError(t, box.Close())
+	files := make(map[string][]byte)
+	for _, name := range []string{"pop3-last-login", "pop3-retrieved"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		files[name] = data
+	}
+
+	after := fetchAll(t, dc.Addr, "theirs")
+	assert.Equal(t, before.stat, after.stat, "STAT")
+	sameLines(t, "LIST", before.list, after.list)
+	sameLines(t, "UIDL", before.uidl, after.uidl)
+	assert.Equal(t, before.bodies, after.bodies, "RETR")
+	assert.Equal(t, before.tops, after.tops, "TOP")
+	for name, data := range files {
+		now, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, string(data), string(now), "%s after a Dovecot session", name)
+	}
 }
 
 // layout lists the message files of a Maildir, sorted, as

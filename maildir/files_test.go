@@ -100,3 +100,40 @@ func TestFilesBelongToTheMaildirOwner(t *testing.T) {
 		return nil
 	}))
 }
+
+// ownedUser is a user whose Maildir, with one message, is in a home that
+// belongs to nobody (65534) when the test runs as root, as
+// TestFilesBelongToTheMaildirOwner has it.
+func ownedUser(t *testing.T) (*user, string) {
+	t.Helper()
+	home := t.TempDir()
+	if os.Geteuid() == 0 {
+		require.NoError(t, os.Chown(home, 65534, 65534))
+	}
+	dir := filepath.Join(home, "Maildir")
+	o := ownerFor(dir)
+	require.NoError(t, ensureMaildir(dir, o))
+	require.NoError(t, deliver(context.Background(), dir, strings.NewReader("Subject: x\n\nx\n"), o))
+	b := &Backend{logger: slog.New(slog.DiscardHandler)}
+	return &user{backend: b, name: "owner", dir: dir}, dir
+}
+
+// ownedLikeTheLock checks that the file name in the Maildir dir has the
+// owner and the mode of its pop3d.lock, which is nobody's when the test
+// runs as root.
+func ownedLikeTheLock(t *testing.T, dir, name string) {
+	t.Helper()
+	fi, err := os.Lstat(filepath.Join(dir, name))
+	require.NoError(t, err)
+	lock, err := os.Lstat(filepath.Join(dir, lockFileName))
+	require.NoError(t, err)
+	assert.True(t, fi.Mode().IsRegular())
+	assert.Equal(t, lock.Mode().Perm(), fi.Mode().Perm(), "the mode of %s", name)
+	uid, gid, ok := fileOwner(fi)
+	require.True(t, ok)
+	lockUID, lockGID, _ := fileOwner(lock)
+	assert.Equal(t, []int{lockUID, lockGID}, []int{uid, gid}, "the owner of %s", name)
+	if os.Geteuid() == 0 {
+		assert.Equal(t, []int{65534, 65534}, []int{uid, gid}, "the owner of %s", name)
+	}
+}

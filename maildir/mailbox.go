@@ -49,7 +49,7 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 		return nil, err
 	}
 	opened = true
-	return &mailbox{user: u, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
+	return &mailbox{user: u, owner: o, lock: lock, msgs: msgs, infos: infos, retrieved: make([]bool, len(msgs))}, nil
 }
 
 // list lists the Maildir, under the maildrop lock: from the cache when its
@@ -92,14 +92,16 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 
 // mailbox is an open, locked Maildir.
 type mailbox struct {
-	user      *user
-	lock      *maildropLock
-	msgs      []message
-	infos     []pop3.MessageInfo
-	retrieved []bool // RETR'd and not removed: to be marked seen at Close
-	closed    bool
-	cur       messageDir // cur/, opened at the first read
-	curOpened bool
+	user       *user
+	owner      owner // of the files it writes
+	lock       *maildropLock
+	msgs       []message
+	infos      []pop3.MessageInfo
+	retrieved  []bool // RETR'd and not removed: to be marked seen at Close
+	closed     bool
+	cur        messageDir // cur/, opened at the first read
+	curOpened  bool
+	retrievals retrievals // see RetrievalMailbox
 }
 
 // Messages returns the listing. It is shared with the other sessions of an
