@@ -71,7 +71,7 @@ type session struct {
 	loginDelay time.Duration
 	expire     Expire
 
-	utf8 bool      // UTF-8 mode, after the UTF8 command (RFC 6856 §2)
+	utf8 bool    // UTF-8 mode, after the UTF8 command (RFC 6856 §2)
 	lang *locale // the language of replies after LANG; nil for English
 
 	// For the session-ended log record.

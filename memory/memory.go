@@ -38,6 +38,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gopop3/pop3"
 )
@@ -49,6 +50,11 @@ var (
 	_ pop3.Deliverer   = (*Backend)(nil)
 	_ pop3.User        = (*user)(nil)
 	_ pop3.Mailbox     = (*mailbox)(nil)
+
+	_ pop3.RetrievalBackend = (*Backend)(nil)
+	_ pop3.PolicyUser       = (*user)(nil)
+	_ pop3.LoginRecorder    = (*user)(nil)
+	_ pop3.RetrievalMailbox = (*mailbox)(nil)
 )
 
 // ErrUserExists is returned by Backend.AddUser when a user of that name
@@ -100,14 +106,19 @@ type user struct {
 	pwHash   [sha256.Size]byte // SHA-256 of password, for Login
 	msgs     []*message        // the live maildrop, oldest first
 	holder   *mailbox          // the mailbox that holds the lock, or nil
+
+	policy    pop3.UserPolicy // see SetPolicy
+	lastLogin time.Time       // see RecordLogin
 }
 
-// message is one stored message. It is immutable once stored, so readers
-// need no copy and no lock.
+// message is one stored message. Its content is immutable once stored, so
+// readers need no copy and no lock.
 type message struct {
 	uid  string
 	data []byte
 	size int64 // pop3.CRLFSize of data, what LIST reports
+
+	firstRetrieved time.Time // guarded by the backend's mutex; see Retrieved
 }
 
 // Option configures a Backend made by New.
@@ -307,12 +318,14 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 		return nil, pop3.ErrMailboxLocked
 	}
 	mb := &mailbox{
-		user:  u,
-		msgs:  append([]*message(nil), u.msgs...),
-		infos: make([]pop3.MessageInfo, len(u.msgs)),
+		user:      u,
+		msgs:      append([]*message(nil), u.msgs...),
+		infos:     make([]pop3.MessageInfo, len(u.msgs)),
+		retrieved: make([]time.Time, len(u.msgs)),
 	}
 	for i, m := range u.msgs {
 		mb.infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uid}
+		mb.retrieved[i] = m.firstRetrieved
 	}
 	u.holder = mb
 	return mb, nil
@@ -322,10 +335,11 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 // when it was opened. closed is guarded by the backend's mutex; msgs and
 // infos never change.
 type mailbox struct {
-	user   *user
-	msgs   []*message
-	infos  []pop3.MessageInfo
-	closed bool
+	user      *user
+	msgs      []*message
+	infos     []pop3.MessageInfo
+	retrieved []time.Time // first retrievals at open time
+	closed    bool
 }
 
 // Messages returns the snapshot's listing, message 1 first. After Close it

@@ -227,7 +227,8 @@ func (c *Client) copyBody(w io.Writer) int64 {
 
 // Cmd sends one command and reads its reply: the status line and, for a
 // positive reply to a command that has a multi-line one (CAPA, LIST and
-// UIDL without an argument, RETR, TOP, AUTH without one), its body.
+// UIDL without an argument, RETR, TOP, AUTH and LANG without one), its
+// body.
 func (c *Client) Cmd(line string) Reply {
 	c.tb.Helper()
 	c.Greeting()
@@ -362,7 +363,7 @@ func hasMultiLineReply(line string) bool {
 	switch strings.ToUpper(name) {
 	case "CAPA", "RETR", "TOP":
 		return true
-	case "LIST", "UIDL", "AUTH":
+	case "LIST", "UIDL", "AUTH", "LANG":
 		return strings.TrimSpace(args) == ""
 	}
 	return false

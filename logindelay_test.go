@@ -1,0 +1,225 @@
+package pop3_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/testhooks"
+	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
+)
+
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock(srv *pop3.Server) *fakeClock {
+	c := &fakeClock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	testhooks.SetClock(srv, c.Now)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestLoginDelay is RFC 2449 §6.5 and §8.1.1 with the delay kept by the
+// user (memory's users are LoginRecorders) and by the server (the fake's
+// are not).
+func TestLoginDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend func(t *testing.T) pop3.Backend
+	}{
+		{"kept by the backend", func(t *testing.T) pop3.Backend {
+			b := memory.New()
+			require.NoError(t, b.AddUser("alice", "secret"))
+			_, err := b.AppendMessage("alice", []byte("Subject: a\r\n\r\nA\r\n"))
+			require.NoError(t, err)
+			return b
+		}},
+		{"kept by the server", func(t *testing.T) pop3.Backend {
+			return &fakeBackend{msgs: []string{"Subject: a\r\n\r\nA\r\n"}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := pop3.NewServer(tc.backend(t))
+			srv.LoginDelay = time.Minute
+			srv.Logger = discardLogger()
+			clock := newFakeClock(srv)
+			addr := startServer(t, srv)
+			transcript(t, addr, `
+				S: +OK POP3 server ready...
+				C: CAPA
+				S: +OK capability list follows
+				S: TOP
+				S: UIDL
+				S: USER
+				S: RESP-CODES
+				S: PIPELINING
+				S: AUTH-RESP-CODE
+				S: SASL PLAIN LOGIN
+				S: LOGIN-DELAY 60
+				S: EXPIRE NEVER
+				S: UTF8 USER
+				S: LANG
+				S: .
+				C: USER alice
+				S: +OK send PASS
+				C: PASS secret
+				S: +OK maildrop has 1 messages...
+				C: CAPA
+				S: +OK capability list follows
+				S: TOP
+				S: UIDL
+				S: USER
+				S: RESP-CODES
+				S: PIPELINING
+				S: AUTH-RESP-CODE
+				S: SASL PLAIN LOGIN
+				S: LOGIN-DELAY 60
+				S: EXPIRE NEVER
+				S: UTF8 USER
+				S: LANG
+				S: .
+				C: QUIT
+				S: +OK bye, 1 messages left
+				S: <closed>`)
+
+			clock.Advance(20 * time.Second)
+			transcript(t, addr, `
+				S: +OK POP3 server ready...
+				C: USER alice
+				S: +OK send PASS
+				C: PASS wrong
+				S: -ERR [AUTH] authentication failed
+				C: USER alice
+				S: +OK send PASS
+				C: PASS secret
+				S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 40 seconds
+				C: STAT
+				S: -ERR command not valid in the AUTHORIZATION state
+				C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
+				S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 40 seconds
+				C: QUIT
+				S: +OK bye
+				S: <closed>`)
+
+			clock.Advance(40 * time.Second)
+			transcript(t, addr, `
+				S: +OK POP3 server ready...
+				C: USER alice
+				S: +OK send PASS
+				C: PASS secret
+				S: +OK maildrop has 1 messages...
+				C: QUIT
+				S: +OK bye, 1 messages left`)
+		})
+	}
+}
+
+// TestLoginDelayInUse: a login refused with [IN-USE] had the right
+// credentials but starts no delay (RFC 2449 §6.5: the delay runs from a
+// +OK).
+func TestLoginDelayInUse(t *testing.T) {
+	srv, _ := newMemoryServer(t, "Subject: a\r\n\r\nA\r\n")
+	srv.LoginDelay = time.Minute
+	srv.Logger = discardLogger()
+	clock := newFakeClock(srv)
+	addr := startServer(t, srv)
+
+	holder := pop3test.Dial(t, addr)
+	holder.ReadReply()
+	holder.Login("alice", "secret")
+	clock.Advance(2 * time.Minute)
+	transcript(t, addr, `
+		S: +OK POP3 server ready...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [IN-USE] maildrop already locked by another session`)
+	holder.OK("QUIT")
+
+	// The refused login did not start a delay: the maildrop opens now.
+	transcript(t, addr, `
+		S: +OK POP3 server ready...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages...`)
+}
+
+// TestLoginDelayPerUser is the USER suffix of RFC 2449 §6.5 and §6.7: the
+// bound before login, the user's own value after it, held within the bound.
+func TestLoginDelayPerUser(t *testing.T) {
+	b := memory.New()
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		require.NoError(t, b.AddUser(name, "secret"))
+	}
+	require.NoError(t, b.SetPolicy("alice", pop3.UserPolicy{LoginDelay: 90 * time.Second, Expire: pop3.ExpireAfter(30)}))
+	require.NoError(t, b.SetPolicy("bob", pop3.UserPolicy{LoginDelay: time.Hour, Expire: pop3.ExpireAfter(1)}))
+	require.NoError(t, b.SetPolicy("carol", pop3.UserPolicy{LoginDelay: -1, Expire: pop3.ExpireNever}))
+	srv := pop3.NewServer(b)
+	srv.LoginDelay = 5 * time.Minute
+	srv.Expire = pop3.ExpireAfter(7)
+	srv.UserPolicies = true
+	srv.Logger = discardLogger()
+	clock := newFakeClock(srv)
+	addr := startServer(t, srv)
+
+	capa := func(c *pop3test.Client) []string {
+		var policy []string
+		for _, l := range c.OK("CAPA").Lines() {
+			if hasAnyPrefix(l, "LOGIN-DELAY", "EXPIRE") {
+				policy = append(policy, l)
+			}
+		}
+		return policy
+	}
+	for _, tc := range []struct {
+		user string
+		want []string
+	}{
+		{"alice", []string{"LOGIN-DELAY 90", "EXPIRE 30"}},
+		{"bob", []string{"LOGIN-DELAY 300", "EXPIRE 7"}}, // held within the bounds
+		{"carol", []string{"EXPIRE NEVER"}},
+		{"dave", []string{"LOGIN-DELAY 300", "EXPIRE 7"}}, // the server's
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			c := pop3test.Dial(t, addr)
+			c.ReadReply()
+			assert.Equal(t, []string{"LOGIN-DELAY 300 USER", "EXPIRE 7 USER"}, capa(c))
+			c.Login(tc.user, "secret")
+			assert.Equal(t, tc.want, capa(c))
+			c.OK("QUIT")
+		})
+	}
+
+	// Each user's own delay applies: carol has none, alice 90 seconds.
+	clock.Advance(time.Minute)
+	for user, want := range map[string]string{
+		"carol": "+OK maildrop has 0 messages (0 octets)",
+		"alice": "-ERR [LOGIN-DELAY] login too soon after the previous one, try again in 30 seconds",
+	} {
+		c := pop3test.Dial(t, addr)
+		c.ReadReply()
+		c.OK("USER " + user)
+		c.Send("PASS secret")
+		assert.Equal(t, want, c.ReadLine(), user)
+	}
+}
