@@ -1,0 +1,252 @@
+package pop3_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
+)
+
+// subjects lists the Subject lines left in alice's maildrop.
+func subjects(t *testing.T, b *memory.Backend) []string {
+	t.Helper()
+	msgs, err := b.Messages("alice")
+	require.NoError(t, err)
+	var out []string
+	for _, m := range msgs {
+		line, _, _ := cutLine(string(m.Data))
+		out = append(out, line)
+	}
+	return out
+}
+
+func cutLine(s string) (string, string, bool) {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == '\r' && s[i+1] == '\n' {
+			return s[:i], s[i+2:], true
+		}
+	}
+	return s, "", false
+}
+
+func newExpireServer(t *testing.T, expire pop3.Expire) (string, *memory.Backend, *fakeClock) {
+	t.Helper()
+	srv, b := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n", "Subject: 3\r\n\r\nthree\r\n")
+	srv.Expire = expire
+	srv.Logger = discardLogger()
+	clock := newFakeClock(srv)
+	return startServer(t, srv), b, clock
+}
+
+// TestExpireZero: under EXPIRE 0 UPDATE removes every message the session
+// retrieved with RETR, as if deleted (RFC 2449 §6.7); RSET undoes it, and
+// nothing is removed without QUIT.
+func TestExpireZero(t *testing.T) {
+	addr, b, _ := newExpireServer(t, pop3.ExpireAfter(0))
+	transcript(t, addr, `
+		S: +OK POP3 server ready...
+		C: CAPA
+		S: +OK capability list follows
+		S: TOP
+		S: UIDL
+		S: USER
+		S: RESP-CODES
+		S: PIPELINING
+		S: AUTH-RESP-CODE
+		S: SASL PLAIN LOGIN
+		S: EXPIRE 0
+		S: UTF8 USER
+		S: LANG
+		S: .
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 3 messages (59 octets)
+		C: RETR 1
+		S: +OK 19 octets
+		S: Subject: 1
+		S:
+		S: one
+		S: .
+		C: RSET
+		S: +OK maildrop has 3 messages (59 octets)
+		C: RETR 2
+		S: +OK 19 octets
+		S: Subject: 2
+		S:
+		S: two
+		S: .
+		C: TOP 3 0
+		S: +OK top of message follows
+		S: Subject: 3
+		S:
+		S: .
+		C: LIST
+		S: +OK 3 messages (59 octets)
+		S: 1 19
+		S: 2 19
+		S: 3 21
+		S: .
+		C: QUIT
+		S: +OK bye, 2 messages left
+		S: <closed>`)
+	assert.Equal(t, []string{"Subject: 1", "Subject: 3"}, subjects(t, b))
+
+	// A session that ends without QUIT removes nothing.
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Login("alice", "secret")
+	c.OK("RETR 1")
+	c.Close()
+	eventually(t, func() bool {
+		c := pop3test.Dial(t, addr)
+		defer c.Close()
+		c.ReadReply()
+		c.OK("USER alice")
+		return c.Cmd("PASS secret").OK
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []string{"Subject: 1", "Subject: 3"}, subjects(t, b))
+}
+
+// TestExpireDays: under EXPIRE n a message first retrieved more than n
+// days ago is removed at the next UPDATE (RFC 2449 §6.7).
+func TestExpireDays(t *testing.T) {
+	addr, b, clock := newExpireServer(t, pop3.ExpireAfter(3))
+	session := func(script string) {
+		t.Helper()
+		transcript(t, addr, "S: +OK POP3 server ready...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\n"+script)
+	}
+	session(`
+		S: +OK maildrop has 3 messages (59 octets)
+		C: RETR 1
+		S: +OK 19 octets...
+		S: Subject: 1
+		S:
+		S: one
+		S: .
+		C: QUIT
+		S: +OK bye, 3 messages left`)
+
+	clock.Advance(2 * 24 * time.Hour)
+	session(`
+		S: +OK maildrop has 3 messages (59 octets)
+		C: RETR 1
+		S: +OK 19 octets
+		S: Subject: 1
+		S:
+		S: one
+		S: .
+		C: RETR 2
+		S: +OK 19 octets
+		S: Subject: 2
+		S:
+		S: two
+		S: .
+		C: QUIT
+		S: +OK bye, 3 messages left`)
+	assert.Len(t, subjects(t, b), 3, "nothing is older than 3 days yet")
+
+	// Message 1 was first retrieved 3 days and an hour ago; message 2
+	// only a day and an hour ago, its second retrieval not counting.
+	clock.Advance(24*time.Hour + time.Hour)
+	session(`
+		S: +OK maildrop has 3 messages (59 octets)
+		C: CAPA
+		S: +OK capability list follows
+		S: TOP
+		S: UIDL
+		S: USER
+		S: RESP-CODES
+		S: PIPELINING
+		S: AUTH-RESP-CODE
+		S: SASL PLAIN LOGIN
+		S: EXPIRE 3
+		S: UTF8 USER
+		S: LANG
+		S: .
+		C: QUIT
+		S: +OK bye, 2 messages left`)
+	assert.Equal(t, []string{"Subject: 2", "Subject: 3"}, subjects(t, b))
+
+	// Nothing is removed by a session that does not QUIT, however old.
+	clock.Advance(30 * 24 * time.Hour)
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	c.Login("alice", "secret")
+	c.Close()
+	assert.Equal(t, []string{"Subject: 2", "Subject: 3"}, subjects(t, b))
+	session(`
+		S: +OK maildrop has 2 messages (40 octets)
+		C: QUIT
+		S: +OK bye, 1 messages left`)
+	assert.Equal(t, []string{"Subject: 3"}, subjects(t, b))
+}
+
+// TestExpireNeedsRetrievalBackend: EXPIRE n cannot be served by a backend
+// that does not record retrievals; Serve says so at once.
+func TestExpireNeedsRetrievalBackend(t *testing.T) {
+	srv := pop3.NewServer(&fakeBackend{})
+	srv.Expire = pop3.ExpireAfter(30)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	err = srv.Serve(l)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "pop3.RetrievalBackend")
+
+	// EXPIRE 0 needs nothing of the backend.
+	srv = pop3.NewServer(&fakeBackend{msgs: []string{"a\r\n"}})
+	srv.Expire = pop3.ExpireAfter(0)
+	srv.Logger = discardLogger()
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK POP3 server ready
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 1 messages (3 octets)
+		C: RETR 1
+		S: +OK 3 octets
+		S: a
+		S: .
+		C: QUIT
+		S: +OK bye, 0 messages left`)
+}
+
+func TestParseExpire(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		err  bool
+	}{
+		{"never", "NEVER", false},
+		{"NEVER", "NEVER", false},
+		{"0", "0", false},
+		{"30", "30", false},
+		{"-1", "", true},
+		{"3d", "", true},
+		{"", "", true},
+		{"99999999", "", true},
+	} {
+		e, err := pop3.ParseExpire(tc.in)
+		if tc.err {
+			assert.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, e.String())
+	}
+	assert.Equal(t, pop3.ExpireNever, pop3.ExpireAfter(-5), "a negative retention keeps mail")
+	days, ok := pop3.ExpireAfter(7).Days()
+	assert.True(t, ok)
+	assert.Equal(t, 7, days)
+	_, ok = pop3.ExpireNever.Days()
+	assert.False(t, ok)
+	assert.True(t, pop3.Expire{}.IsZero())
+	assert.Equal(t, "NEVER", pop3.Expire{}.String())
+}
