@@ -53,7 +53,11 @@ func matchLanguage(rangeTag string) (*locale, error) {
 		return nil, errNoLanguage
 	}
 	_, i, conf := languageMatcher.Match(tag)
-	if conf < language.High {
+	// The matcher also pairs languages a reader of one may understand;
+	// a reply must be in the very language asked for (RFC 4647 §3.3.1).
+	want, _ := tag.Base()
+	got, _ := languages[i].tag.Base()
+	if conf < language.High || want != got && tag != language.Make("i-default") {
 		return nil, errNoLanguage
 	}
 	return languages[i], nil
