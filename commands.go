@@ -143,7 +143,7 @@ func (s *session) cmdQuit([]string) error {
 func (s *session) cmdStat([]string) error {
 	n, size := s.drop.stat()
 	var buf [48]byte
-	return s.replyOKBytes(appendPair(buf[:0], int64(n), " ", size, ""))
+	return s.replyOKData(appendPair(buf[:0], int64(n), " ", size, ""))
 }
 
 // appendPair appends a, sep, c and suffix: a reply text with two numbers,
@@ -162,8 +162,23 @@ func (s *session) cmdList(args []string) error {
 		if err != nil {
 			return err
 		}
+		size, err := s.listedSize(i)
+		if err != nil {
+			return err
+		}
 		var buf [48]byte
-		return s.replyOKBytes(appendPair(buf[:0], int64(i+1), " ", s.drop.info(i).Size, ""))
+		return s.replyOKData(appendPair(buf[:0], int64(i+1), " ", size, ""))
+	}
+	if s.downgrading() {
+		// Every size before the +OK, which no error may follow.
+		for i := range s.drop.count() {
+			if s.drop.isMarked(i) {
+				continue
+			}
+			if _, err := s.sizeDelta(i); err != nil {
+				return err
+			}
+		}
 	}
 	n, size := s.drop.stat()
 	var buf [64]byte
@@ -182,7 +197,7 @@ func (s *session) cmdUidl(args []string) error {
 		}
 		var buf [96]byte
 		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
-		return s.replyOKBytes(append(append(b, ' '), s.drop.info(i).UID...))
+		return s.replyOKData(append(append(b, ' '), s.drop.info(i).UID...))
 	}
 	if err := s.replyOK("unique-id listing follows"); err != nil {
 		return err
@@ -203,21 +218,32 @@ func (s *session) cmdRetr(args []string) error {
 		return err
 	}
 	defer r.Close()
+	info := s.drop.info(i)
+	size := info.Size
+	if s.downgrading() {
+		body, n, err := s.downgradeMessage(i, r)
+		if err != nil {
+			return err
+		}
+		if body != io.Reader(r) {
+			r = readCloser{body, r}
+		}
+		size = n
+	}
 	s.retrieved++
 	s.drop.access(i)
-	info := s.drop.info(i)
 	var buf [32]byte
-	if err := s.replyOKBytes(append(strconv.AppendInt(buf[:0], info.Size, 10), " octets"...)); err != nil {
+	if err := s.replyOKBytes(append(strconv.AppendInt(buf[:0], size, 10), " octets"...)); err != nil {
 		return err
 	}
 	sent, err := s.writeMessage(r)
 	if err == nil && s.expire.kind == expireDays {
 		s.drop.retrieve(i)
 	}
-	if err == nil && sent != info.Size && !s.drop.sizeMismatchLogged {
+	if err == nil && sent != size && !s.drop.sizeMismatchLogged {
 		s.drop.sizeMismatchLogged = true
 		s.logger().Warn("pop3: backend listed a message size other than the octets sent; clients may reject the message (see pop3.CRLFSize)",
-			"uid", info.UID, "listed", info.Size, "sent", sent)
+			"uid", info.UID, "listed", size, "sent", sent)
 	}
 	return err
 }
@@ -238,6 +264,9 @@ func (s *session) cmdTop(args []string) error {
 		return err
 	}
 	defer r.Close()
+	if s.downgrading() {
+		r = readCloser{&lazyDowngrade{s: s, i: i, r: r}, r}
+	}
 	s.topped++
 	if err := s.replyOK("top of message follows"); err != nil {
 		return err
@@ -297,7 +326,7 @@ func (s *session) cmdRset([]string) error {
 // message number accessed by RETR or DELE in this session.
 func (s *session) cmdLast([]string) error {
 	var buf [24]byte
-	return s.replyOKBytes(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))
+	return s.replyOKData(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))
 }
 
 // replyMaildrop answers a login or RSET with what the maildrop holds.

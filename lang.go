@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/language"
 )
@@ -102,7 +103,14 @@ func (s *session) cmdLang(args []string) error {
 		s.lang = nil
 	}
 	// The tag goes before the text, untranslated (§3.2).
-	return s.reply("+OK", l.tag.String()+" "+s.translate("language changed"))
+	text := l.tag.String() + " " + s.translate("language changed")
+	s.lang = nil
+	err := s.reply("+OK", text)
+	s.lang = l
+	if l == english {
+		s.lang = nil
+	}
+	return err
 }
 
 // translate returns text in the session's language. Texts are matched
@@ -128,6 +136,9 @@ var onMissingTranslation func(tag, text string)
 func (l *locale) lookup(text string) (string, bool) {
 	if t, ok := l.texts[text]; ok {
 		return t, true
+	}
+	if !strings.ContainsFunc(text, unicode.IsLetter) {
+		return text, true // numbers alone are the same in every language
 	}
 	if tmpl, nums := numberTemplate(text); len(nums) > 0 {
 		if t, ok := l.texts[tmpl]; ok {

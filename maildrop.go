@@ -19,6 +19,9 @@ type maildrop struct {
 	markSize int64  // their total size
 	size     int64  // of the whole snapshot, marked messages included
 	last     int    // LAST: the highest message number accessed, 0 for none
+	// deltas holds, per message, the octets downgrading adds (RFC 6858),
+	// unknownDelta until known; nil until the first is needed.
+	deltas []int64
 	// retrieved marks the messages RETR sent whole, for EXPIRE; nil
 	// until the first. RSET clears it, as it clears the marks.
 	retrieved []bool
@@ -81,6 +84,24 @@ func (m *maildrop) mark(i int) {
 	m.nMarked++
 	m.markSize += m.msgs[i].Size
 	m.access(i)
+}
+
+// delta is what downgrading adds to message i, or unknownDelta.
+func (m *maildrop) delta(i int) int64 {
+	if m.deltas == nil {
+		return unknownDelta
+	}
+	return m.deltas[i]
+}
+
+func (m *maildrop) setDelta(i int, d int64) {
+	if m.deltas == nil {
+		m.deltas = make([]int64, len(m.msgs))
+		for j := range m.deltas {
+			m.deltas[j] = unknownDelta
+		}
+	}
+	m.deltas[i] = d
 }
 
 // retrieve records that RETR sent message i whole, for EXPIRE.

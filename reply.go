@@ -152,6 +152,12 @@ func (s *session) replyOKBytes(text []byte) error {
 	if s.lang != nil {
 		return s.reply("+OK", string(text))
 	}
+	return s.replyOKData(text)
+}
+
+// replyOKData is replyOKBytes for a text of data only, such as STAT's
+// numbers or UIDL's unique-id, which no language changes.
+func (s *session) replyOKData(text []byte) error {
 	s.replied, s.status, s.code = true, "+OK", ""
 	if s.srv.Debug != nil {
 		s.trace("S: +OK " + string(text))
@@ -268,7 +274,11 @@ func (s *session) writeListing(uids bool) error {
 		if info := s.drop.info(i); uids {
 			b = append(b, info.UID...)
 		} else {
-			b = strconv.AppendInt(b, info.Size, 10)
+			size := info.Size
+			if d := s.drop.delta(i); d != unknownDelta && s.downgrading() {
+				size += d
+			}
+			b = strconv.AppendInt(b, size, 10)
 		}
 		b = append(b, '\r', '\n')
 		if _, err := s.c.out.Write(b); err != nil {

@@ -301,14 +301,23 @@ func TestReadErrorMidMessage(t *testing.T) {
 	fb := &fakeBackend{msgs: []string{msgDots}, failReadAfter: 30}
 	srv := pop3.NewServer(fb)
 	addr := startServer(t, srv)
+	// Without UTF-8 mode the header is read ahead, to downgrade it, so a
+	// failure there comes before the +OK, as a -ERR.
 	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	assert.Equal(t, "-ERR [SYS/TEMP] read failed, try again later", c.Cmd("RETR 1").Line)
+	c.Quit()
+	require.Eventually(t, func() bool { return fb.closes.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	c = pop3test.Dial(t, addr)
+	c.OK("UTF8")
 	c.Login("alice", "secret")
 	c.Send("RETR 1")
 	assert.Equal(t, "+OK 82 octets", c.ReadLine())
 	rest := c.ReadUntilClosed()
 	assert.Equal(t, msgDots[:30], string(rest))
 	assert.NotContains(t, string(rest), "\r\n.\r\n")
-	assert.Equal(t, int32(1), fb.closes.Load())
+	assert.Equal(t, int32(2), fb.closes.Load())
 	assert.Empty(t, fb.deletes())
 }
 
@@ -325,8 +334,9 @@ func TestBackendPanics(t *testing.T) {
 		{"open", "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] internal error", false},
 		{"message", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: RETR 2\nS: -ERR [SYS/TEMP] internal error", true},
 		// A panic mid-body: the client sees the message cut short, with no
-		// -ERR inside it, and the connection closes.
-		{"read", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows", true},
+		// -ERR inside it, and the connection closes. (In UTF-8 mode, where
+		// no header is read ahead to downgrade it.)
+		{"read", "C: UTF8\nS: +OK UTF-8 mode enabled\n" + loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows", true},
 		{"delete", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: -ERR [SYS/TEMP] internal error", true},
 		{"close", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK bye, 1 messages left", true},
 	} {

@@ -212,6 +212,8 @@ type Server struct {
 	// clock replaces time.Now for LOGIN-DELAY and EXPIRE in tests (see
 	// internal/testhooks); nil in every real server.
 	clock func() time.Time
+	// deltas remembers what downgrading adds to messages (RFC 6858).
+	deltas deltaCache
 	// logins keeps the last login times of users that are not
 	// LoginRecorders, for LoginDelay.
 	logins loginTimes

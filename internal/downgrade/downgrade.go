@@ -123,14 +123,15 @@ func Header(hdr []byte) (out []byte, changed bool) {
 // none. Lines end in CRLF; a bare LF is accepted as a line end too. At
 // EOF ReadHeader returns what it has read (possibly nothing) and a nil
 // error. A header block longer than MaxHeader octets yields
-// ErrHeaderTooLarge; other errors are r's.
+// ErrHeaderTooLarge, with the octets read so far, so that a caller can
+// still send the message as it is; other errors are r's.
 func ReadHeader(r *bufio.Reader) ([]byte, error) {
 	var buf []byte
 	lineStart := 0
 	for {
 		frag, err := r.ReadSlice('\n')
 		if len(buf)+len(frag) > MaxHeader {
-			return nil, ErrHeaderTooLarge
+			return append(buf, frag...), ErrHeaderTooLarge
 		}
 		buf = append(buf, frag...)
 		switch err {
