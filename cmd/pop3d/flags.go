@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/postgres"
 )
@@ -28,6 +30,10 @@ type options struct {
 	maxConnections        int
 	maxConnectionsPerIP   int
 	idleTimeout           time.Duration
+	loginDelay            time.Duration
+	expire                pop3.Expire
+	disable               []pop3.Extension
+	language              string
 	metrics               string
 	lmtp                  string
 	logFormat             string
@@ -47,6 +53,7 @@ var flagGroups = []struct {
 	{"Store", []string{"maildir", "passwd", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
 	{"Delivery", []string{"lmtp"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
+	{"Protocol", []string{"login-delay", "expire", "language", "disable"}},
 	{"Operations", []string{"metrics", "log-format", "log-level", "debug", "shutdown-grace", "version"}},
 }
 
@@ -78,6 +85,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "serve at most `N` connections at once (default 10000)")
 	fs.IntVar(&o.maxConnectionsPerIP, "max-connections-per-ip", 0, "serve at most `N` connections from one client address (default 100)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 0, "close a connection idle for this `DURATION` (default 10m, RFC 1939's minimum)")
+	fs.DurationVar(&o.loginDelay, "login-delay", 0, "refuse a user's login sooner than this `DURATION` after their last one, and announce it as LOGIN-DELAY (RFC 2449)")
+	fs.Func("expire", "remove messages at QUIT `DAYS` days after their first retrieval (0: at the QUIT of the session that retrieved them), and announce it as EXPIRE; never, the default, keeps them (RFC 2449)", func(v string) error {
+		e, err := pop3.ParseExpire(v)
+		o.expire = e
+		return err
+	})
+	fs.StringVar(&o.language, "language", "", "the language of replies after LANG * (RFC 6856): `TAG`, one of "+strings.Join(pop3.Languages(), ", ")+" (default en)")
+	fs.Func("disable", "remove these extensions, as a server without them, for testing clients: `EXT[,EXT...]` of CAPA, TOP, UIDL, USER, SASL, STLS, PIPELINING, RESP-CODES, AUTH-RESP-CODE, APOP, LAST, UTF8, LANG", func(v string) error {
+		exts, err := pop3.ParseExtensions(v)
+		o.disable = append(o.disable, exts...)
+		return err
+	})
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on `HOST:PORT`")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log records as `text` or json")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log at this `LEVEL` and above: debug, info, warn or error")
@@ -114,6 +133,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-max-connections, -max-connections-per-ip and -idle-timeout must be 0 (the default) or more"
 	case o.shutdownGrace < 0:
 		problem = "-shutdown-grace must be 0 or more"
+	case o.loginDelay < 0:
+		problem = "-login-delay must be 0 (the default: none) or more"
+	case o.language != "" && !slices.Contains(pop3.Languages(), o.language):
+		problem = fmt.Sprintf("-language must be one of %s, not %q", strings.Join(pop3.Languages(), ", "), o.language)
 	}
 	if problem != "" {
 		fmt.Fprintf(fs.Output(), "pop3d: %s\n", problem)

@@ -7,9 +7,12 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopop3/pop3"
 )
 
 // pop3d -h lists every flag once, under its group.
@@ -47,11 +50,32 @@ func TestBadFlags(t *testing.T) {
 		{"-proxy-protocol", "nonsense"},
 		{"-shutdown-grace", "-1s"},
 		{"-max-connections", "-5"},
+		{"-login-delay", "-1s"},
+		{"-expire", "3d"},
+		{"-expire", "-1"},
+		{"-disable", "UIDL,XFOO"},
+		{"-language", "tlh"},
 	} {
 		_, err := parseFlags(args, io.Discard)
 		var ue *usageError
 		assert.ErrorAs(t, err, &ue, "%q", args)
 	}
+}
+
+func TestProtocolFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-login-delay", "90s", "-expire", "30", "-disable", "capa,uidl", "-disable", "TOP", "-language", "bg"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, o.loginDelay)
+	assert.Equal(t, pop3.ExpireAfter(30), o.expire)
+	assert.Equal(t, []pop3.Extension{pop3.ExtCAPA, pop3.ExtUIDL, pop3.ExtTOP}, o.disable)
+	assert.Equal(t, "bg", o.language)
+
+	o, err = parseFlags([]string{"-expire", "never"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, pop3.ExpireNever, o.expire)
+	o, err = parseFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.True(t, o.expire.IsZero(), "the default is the library's: NEVER")
 }
 
 func TestVersion(t *testing.T) {

@@ -216,6 +216,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv.MaxConnections = o.maxConnections
 	srv.MaxConnectionsPerIP = o.maxConnectionsPerIP
 	srv.IdleTimeout = o.idleTimeout
+	srv.LoginDelay = o.loginDelay
+	srv.Expire = o.expire
+	srv.Disable = o.disable
+	srv.Language = o.language
 	srv.Logger = logger
 	if o.debug {
 		srv.Debug = stderr
