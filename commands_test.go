@@ -50,7 +50,7 @@ func TestParseCommand(t *testing.T) {
 // in the table, allowed in the state, and within its argument bounds; the
 // rest-of-line argument is the line's rest, byte for byte.
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"STAT", "list 1", "TOP 1 0", "PASS a b c", "AUTH PLAIN =", "UIDL  2 ", "RETR 99999999999999999999", "\x00\xff", "USER"} {
+	for _, s := range []string{"STAT", "list 1", "TOP 1 0", "PASS a b c", "AUTH PLAIN =", "UIDL  2 ", "RETR 99999999999999999999", "\x00\xff", "USER", "UTF8", "lang bg-BG", "LANG"} {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, line []byte, transaction bool) {

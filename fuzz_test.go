@@ -51,6 +51,8 @@ var fuzzMessages = []string{
 	"Subject: one\r\n\r\nbody\r\n.dot\r\n",
 	"Subject: two\n\nx\n.\n..\n",
 	"",
+	// Internationalized (RFC 6532): downgraded unless in UTF8 mode.
+	"From: J\u00f6ran <j\u00f6ran@ex\u00e4mple.se>\r\nSubject: \u041f\u0440\u0438\u0432\u0435\u0442 " + strings.Repeat("\u043c\u0438\u0440 ", 30) + "\r\n\r\nx\r\n",
 }
 
 // FuzzSession feeds arbitrary client bytes to a whole session on the
@@ -69,6 +71,9 @@ func FuzzSession(f *testing.F) {
 		"AUTH PLAIN =\r\nAUTH PLAIN\r\n*\r\nAPOP alice 0123456789abcdef0123456789abcdef\r\nSTLS\r\n",
 		"USER alice\r\nPASS secret\r\nUSER x\r\nPASS y\r\nCAPA\r\nTOP 1 99999999\r\nQUIT\r\n",
 		strings.Repeat("A", 3000) + "\r\nNOOP\r\n",
+		"UTF8\r\nLANG\r\nLANG bg\r\nUSER alice\r\nPASS secret\r\nLIST\r\nRETR 4\r\nLANG *\r\nRETR 9\r\nLANG en\r\nQUIT\r\n",
+		"USER alice\r\nPASS secret\r\nLIST 4\r\nTOP 4 0\r\nRETR 4\r\nLIST\r\nLANG bg-BG\r\nUTF8\r\nQUIT\r\n",
+		"USER j\xc3\xb6ran\r\nPASS p\xe4ss\r\nUSER \xff\r\nLANG xx\r\nLANG\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -139,6 +144,8 @@ func checkReplies(t *testing.T, replies []byte) {
 		case l == "." || strings.HasPrefix(l, ".."):
 		case l == "" || l[0] >= '0' && l[0] <= '9': // listing lines, blank message lines
 		case l[0] >= 'A' && l[0] <= 'Z': // capabilities, mechanisms, headers
+		case l[0] == ' ': // a folded header line
+		case strings.HasPrefix(l, "en ") || strings.HasPrefix(l, "bg "): // the LANG listing
 		case l == "body" || l == "x":
 		default:
 			t.Fatalf("unexpected reply line %q", l)
