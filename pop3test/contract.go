@@ -64,13 +64,19 @@ type Account struct {
 //     each of a [pop3.SASLBackend]'s own mechanisms refuses a bogus
 //     credential, and a backend PLAIN or LOGIN accepts the password
 //     (other mechanisms need credentials the kit cannot make).
+//   - Policy: a [pop3.LoginRecorder] gives back the last login it
+//     recorded, at the next login, for its user only; a
+//     [pop3.RetrievalBackend]'s mailboxes give back the first retrievals
+//     recorded, keep the first of two, and survive a delete of other
+//     messages; EXPIRE 0 through a server removes what a session
+//     retrieved, RSET aside.
 //   - Content: a 20 MB message, lines of 998 octets and more, lines that
 //     start with a dot, no final line end, 8-bit bytes, an empty body, a
 //     header-only message.
 //
 // The checks of optional interfaces run only for a backend that implements
-// them: [pop3.APOPBackend], [pop3.SASLBackend], [pop3.TopMailbox] and
-// [pop3.Deliverer], without which "never reused for a new message" and the
+// them: [pop3.APOPBackend], [pop3.SASLBackend], [pop3.TopMailbox],
+// [pop3.LoginRecorder], [pop3.RetrievalBackend] and [pop3.Deliverer], without which "never reused for a new message" and the
 // delivery checks are skipped. A backend that only ever holds the mail
 // it was built with passes without Deliverer. For APOP, an account's
 // shared secret is its Password.
@@ -89,6 +95,7 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T, accounts []Account)
 	t.Run("APOP", k.testAPOP)
 	t.Run("AUTH", k.testAuth)
 	t.Run("Content", k.testContent)
+	t.Run("Policy", k.testPolicy)
 }
 
 // kit holds what every check needs.
