@@ -16,10 +16,23 @@
 //   - RFC 2449: CAPA, with TOP, UIDL, USER, SASL, RESP-CODES, PIPELINING,
 //     AUTH-RESP-CODE, STLS and IMPLEMENTATION, and the response codes
 //     IN-USE ([CodeInUse]) and LOGIN-DELAY ([CodeLoginDelay]);
+//   - RFC 2449 LOGIN-DELAY and EXPIRE, announced and enforced: a login
+//     too soon after the user's previous one is refused
+//     ([Server.LoginDelay]), and messages are removed at UPDATE when
+//     retrieved ([ExpireAfter] 0) or some days after their first
+//     retrieval ([Server.Expire]), with values per user ([PolicyUser]) and
+//     the times kept by the store ([LoginRecorder], [RetrievalMailbox]);
 //   - RFC 3206: the response codes SYS/TEMP ([CodeSysTemp]), SYS/PERM
 //     ([CodeSysPerm]) and AUTH ([CodeAuth]);
 //   - RFC 2595 STLS and RFC 8314 implicit TLS;
-//   - RFC 5034 AUTH with PLAIN, LOGIN and any mechanism of github.com/emersion/go-sasl.
+//   - RFC 5034 AUTH with PLAIN, LOGIN and any mechanism of github.com/emersion/go-sasl;
+//   - RFC 6856: UTF8, with UTF-8 user names and passwords normalised by
+//     PRECIS (RFC 8265), internationalized messages (RFC 6532) sent as
+//     they are in UTF-8 mode and downgraded as RFC 6858 describes
+//     otherwise; and LANG, in English and Bulgarian ([Languages]).
+//
+// [Server.Disable] removes any of the extensions, from CAPA and from
+// behaviour, for a test server that must look like an older one.
 //
 // A minimal server on the reference in-memory backend:
 //
