@@ -104,6 +104,11 @@ type APOPBackend interface {
 	// LoginAPOP checks an APOP digest: the lower-case hex MD5 of timestamp
 	// followed by the user's shared secret. A backend that stores the
 	// secret can call VerifyAPOP. Failures are reported as for Login.
+	//
+	// A user name with UTF-8 arrives normalised (RFC 6856 §2.2, PRECIS
+	// UsernameCasePreserved); a secret with UTF-8 must be stored
+	// normalised too (PRECIS OpaqueString, as clients compute the digest
+	// with), unless the server has [ExtUTF8] disabled.
 	LoginAPOP(ctx context.Context, c *ConnInfo, username, timestamp, digest string) (User, error)
 }
 

@@ -75,8 +75,9 @@ const (
 	// LoginInUse: right credentials, but the maildrop is locked by
 	// another session ([ErrMailboxLocked], [CodeInUse]).
 	LoginInUse LoginResult = "in use"
-	// LoginDelayed: the backend refused a login that came too soon
-	// ([CodeLoginDelay], RFC 2449 §6.5).
+	// LoginDelayed: the login came too soon after the user's previous
+	// one ([CodeLoginDelay], RFC 2449 §6.5): refused by the server under
+	// [Server.LoginDelay], or by the backend.
 	LoginDelayed LoginResult = "login delay"
 	// LoginError: the backend failed (an error that is not an *Error);
 	// the client was told to try again later.

@@ -172,6 +172,14 @@ type testServer struct {
 // the extra messages. It is closed when the test ends.
 func startServer(t *testing.T, extra ...string) *testServer {
 	t.Helper()
+	return startServerWith(t, nil, extra...)
+}
+
+// startServerWith is startServer with configure, when not nil, called on
+// the pop3.Server (its Disable, LoginDelay, Expire...) once the test's
+// own settings are made and before it serves.
+func startServerWith(t *testing.T, configure func(srv *pop3.Server), extra ...string) *testServer {
+	t.Helper()
 	s := &testServer{
 		backend: memory.New(),
 		certs:   testcert.New(t),
@@ -197,6 +205,9 @@ func startServer(t *testing.T, extra ...string) *testServer {
 	s.srv.MaxAuthPenalty = -1 // every client here is 127.0.0.1
 	s.srv.Debug = s.trace
 	s.srv.Logger = slog.New(slog.NewTextHandler(s.trace, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if configure != nil {
+		configure(s.srv)
+	}
 
 	plain, err := net.Listen("tcp", loopback+":0")
 	require.NoError(t, err)
