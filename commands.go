@@ -139,7 +139,9 @@ func (s *session) cmdQuit([]string) error {
 	return endQuit
 }
 
-// cmdStat handles STAT (RFC 1939 §5).
+// cmdStat handles STAT (RFC 1939 §5). Its size is the stored one, even
+// for a client that gets messages downgraded: RFC 6856 §2.1 asks only
+// LIST to match what RETR sends, and STAT must not read every message.
 func (s *session) cmdStat([]string) error {
 	n, size := s.drop.stat()
 	var buf [48]byte
@@ -169,18 +171,20 @@ func (s *session) cmdList(args []string) error {
 		var buf [48]byte
 		return s.replyOKData(appendPair(buf[:0], int64(i+1), " ", size, ""))
 	}
+	n, size := s.drop.stat()
 	if s.downgrading() {
 		// Every size before the +OK, which no error may follow.
 		for i := range s.drop.count() {
 			if s.drop.isMarked(i) {
 				continue
 			}
-			if _, err := s.sizeDelta(i); err != nil {
+			d, err := s.sizeDelta(i)
+			if err != nil {
 				return err
 			}
+			size += d
 		}
 	}
-	n, size := s.drop.stat()
 	var buf [64]byte
 	if err := s.replyOKBytes(appendPair(buf[:0], int64(n), " messages (", size, " octets)")); err != nil {
 		return err

@@ -31,12 +31,16 @@ func TestDowngrade(t *testing.T) {
 	addr := startServer(t, srv)
 
 	retrieve := func(c *pop3test.Client) (listed []int64, retr string, sent int64) {
-		for _, l := range c.OK("LIST").Lines() {
+		list := c.OK("LIST")
+		var total int64
+		for _, l := range list.Lines() {
 			_, size, _ := strings.Cut(l, " ")
 			n, err := strconv.ParseInt(size, 10, 64)
 			require.NoError(t, err)
 			listed = append(listed, n)
+			total += n
 		}
+		assert.Equal(t, "2 messages ("+strconv.FormatInt(total, 10)+" octets)", list.Text)
 		r := c.OK("RETR 1")
 		octets, _, _ := strings.Cut(r.Text, " ")
 		sent, _ = strconv.ParseInt(octets, 10, 64)
