@@ -40,7 +40,7 @@ func (s *session) capabilities() []string {
 			caps = append(caps, "SASL "+strings.Join(mechs, " "))
 		}
 	}
-	if exts.has(ExtSTLS) && s.canSTLS() {
+	if exts.has(ExtSTLS) && s.canSTLS() && !s.utf8 { // RFC 6856 §2.1
 		caps = append(caps, "STLS")
 	}
 	delay, expire, perUser := s.srv.loginDelay(), s.srv.expire(), ""

@@ -269,7 +269,13 @@ func (s *session) cmdTop(args []string) error {
 	}
 	defer r.Close()
 	if s.downgrading() {
-		r = readCloser{&lazyDowngrade{s: s, i: i, r: r}, r}
+		body, _, err := s.downgradeMessage(i, r)
+		if err != nil {
+			return err
+		}
+		if body != io.Reader(r) {
+			r = readCloser{body, r}
+		}
 	}
 	s.topped++
 	if err := s.replyOK("top of message follows"); err != nil {

@@ -11,6 +11,10 @@ import (
 	"github.com/gopop3/pop3/internal/downgrade"
 )
 
+// errNeedsUTF8 refuses a message whose header is too large to downgrade
+// and not ASCII (RFC 6856 §5).
+var errNeedsUTF8 = &Error{Code: "UTF8", Text: "this message can only be read in UTF-8 mode"}
+
 // unknownDelta marks a message whose downgraded size is not known yet.
 const unknownDelta = math.MinInt64
 
@@ -20,7 +24,7 @@ func (s *session) knownDelta(i int) (int64, bool) {
 	if d := s.drop.delta(i); d != unknownDelta {
 		return d, true
 	}
-	if d, ok := s.srv.deltas.get(s.username, s.drop.info(i).UID); ok {
+	if d, ok := s.srv.deltas.get(s.deltaKey(i)); ok && !s.drop.repaired {
 		s.drop.setDelta(i, d)
 		return d, true
 	}
@@ -30,7 +34,16 @@ func (s *session) knownDelta(i int) (int64, bool) {
 // learnDelta keeps what downgrading adds to message i.
 func (s *session) learnDelta(i int, d int64) {
 	s.drop.setDelta(i, d)
-	s.srv.deltas.put(s.username, s.drop.info(i).UID, d)
+	if !s.drop.repaired { // a repaired unique-id may not name one message
+		s.srv.deltas.put(s.deltaKey(i), d)
+	}
+}
+
+// deltaKey names message i for the server's cache: its user, its
+// unique-id, which names one message for good (RFC 1939 §7), and its size.
+func (s *session) deltaKey(i int) deltaKey {
+	info := s.drop.info(i)
+	return deltaKey{user: s.username, uid: info.UID, size: info.Size}
 }
 
 // sizeDelta returns how many octets downgrading adds to message i (RFC
@@ -45,7 +58,14 @@ func (s *session) sizeDelta(i int) (int64, error) {
 		return 0, err
 	}
 	defer r.Close()
-	hdr, err := readHeader(bufio.NewReader(r))
+	hdr, err := downgrade.ReadHeader(bufio.NewReader(r))
+	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
+		// Sent as it is if ASCII, refused by RETR if not: neither adds.
+		if isASCII(string(hdr)) {
+			s.learnDelta(i, 0)
+		}
+		return 0, nil
+	}
 	if err != nil {
 		return 0, s.userFacingError("read", err)
 	}
@@ -53,17 +73,6 @@ func (s *session) sizeDelta(i int) (int64, error) {
 	d := int64(len(out) - len(hdr))
 	s.learnDelta(i, d)
 	return d, nil
-}
-
-// readHeader reads a message's header block. One too large to be a
-// header (a message without a blank line, say) is taken for a body and
-// sent as it is.
-func readHeader(br *bufio.Reader) ([]byte, error) {
-	hdr, err := downgrade.ReadHeader(br)
-	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
-		return nil, nil
-	}
-	return hdr, err
 }
 
 // listedSize is the size LIST reports for message i: the octets RETR
@@ -77,7 +86,7 @@ func (s *session) listedSize(i int) (int64, error) {
 	return size + d, err
 }
 
-// downgradeMessage returns message i, opened whole as r, with its header
+// downgradeMessage returns message i, opened whole or for TOP as r, with its header
 // downgraded, and the octets it yields: r itself for a message known to
 // need nothing. Otherwise the header is read now, before RETR's +OK
 // reports the size.
@@ -89,6 +98,10 @@ func (s *session) downgradeMessage(i int, r io.Reader) (io.Reader, int64, error)
 	br := bufio.NewReader(r)
 	hdr, err := downgrade.ReadHeader(br)
 	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
+		if !isASCII(string(hdr)) {
+			return nil, 0, errNeedsUTF8
+		}
+		// Most likely a message without a header: sent as it is.
 		s.learnDelta(i, 0)
 		return io.MultiReader(bytes.NewReader(hdr), br), size, nil
 	}
@@ -99,27 +112,6 @@ func (s *session) downgradeMessage(i int, r io.Reader) (io.Reader, int64, error)
 	d := int64(len(out) - len(hdr))
 	s.learnDelta(i, d)
 	return io.MultiReader(bytes.NewReader(out), br), size + d, nil
-}
-
-// lazyDowngrade is TOP's reader: it downgrades the header as the body
-// streams, after the +OK, as a TOP without downgrading reads.
-type lazyDowngrade struct {
-	s       *session
-	i       int
-	r       io.Reader // the message as opened, then as downgraded
-	started bool
-}
-
-func (l *lazyDowngrade) Read(p []byte) (int, error) {
-	if !l.started {
-		l.started = true
-		r, _, err := l.s.downgradeMessage(l.i, l.r)
-		if err != nil {
-			return 0, err
-		}
-		l.r = r
-	}
-	return l.r.Read(p)
 }
 
 type readCloser struct {
@@ -139,16 +131,19 @@ type deltaCache struct {
 }
 
 // deltaKey is a map key made without allocating.
-type deltaKey struct{ user, uid string }
+type deltaKey struct {
+	user, uid string
+	size      int64
+}
 
-func (c *deltaCache) get(user, uid string) (int64, bool) {
+func (c *deltaCache) get(k deltaKey) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d, ok := c.m[deltaKey{user, uid}]
+	d, ok := c.m[k]
 	return d, ok
 }
 
-func (c *deltaCache) put(user, uid string, d int64) {
+func (c *deltaCache) put(k deltaKey, d int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -160,5 +155,5 @@ func (c *deltaCache) put(user, uid string, d int64) {
 		}
 		delete(c.m, k) // any one: the cache only saves reading a header
 	}
-	c.m[deltaKey{user, uid}] = d
+	c.m[k] = d
 }

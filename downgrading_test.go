@@ -97,3 +97,28 @@ func headerField(header, name string) string {
 	}
 	return ""
 }
+
+// TestDowngradeHugeHeader: a header too large to downgrade is sent as it
+// is when it is ASCII (a message without a blank line, say), and refused
+// with [UTF8] (RFC 6856 §5) when it is not, except in UTF-8 mode.
+func TestDowngradeHugeHeader(t *testing.T) {
+	ascii := strings.Repeat("X-Filler: "+strings.Repeat("z", 88)+"\r\n", 3000) + "\r\nbody\r\n"
+	intl := "Subject: gr\u00fc\u00df\r\n" + ascii
+	srv, _ := newMemoryServer(t, ascii, intl)
+	srv.Logger = discardLogger()
+	addr := startServer(t, srv)
+	c := pop3test.Dial(t, addr)
+	c.Login("alice", "secret")
+	assert.Len(t, c.OK("LIST").Lines(), 2)
+	assert.Equal(t, ascii, string(c.OK("RETR 1").Body))
+	r := c.Cmd("RETR 2")
+	assert.Equal(t, "UTF8", r.Code, r.Line)
+	assert.Equal(t, "UTF8", c.Cmd("TOP 2 0").Code)
+	c.Quit()
+
+	c = pop3test.Dial(t, addr)
+	c.OK("UTF8")
+	c.Login("alice", "secret")
+	assert.Equal(t, intl, string(c.OK("RETR 2").Body))
+	c.Quit()
+}

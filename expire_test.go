@@ -250,3 +250,16 @@ func TestParseExpire(t *testing.T) {
 	assert.True(t, pop3.Expire{}.IsZero())
 	assert.Equal(t, "NEVER", pop3.Expire{}.String())
 }
+
+// TestExpireBoundary: "more than n days": a message retrieved exactly n
+// days ago stays, one a second older goes.
+func TestExpireBoundary(t *testing.T) {
+	addr, b, clock := newExpireServer(t, pop3.ExpireAfter(1))
+	login := "S: +OK POP3 server ready...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop...\n"
+	transcript(t, addr, login+"C: RETR 1\nS: +OK 19 octets\nS: Subject: 1\nS:\nS: one\nS: .\nC: QUIT\nS: +OK bye, 3 messages left")
+	clock.Advance(24 * time.Hour)
+	transcript(t, addr, login+"C: QUIT\nS: +OK bye, 3 messages left")
+	clock.Advance(time.Second)
+	transcript(t, addr, login+"C: QUIT\nS: +OK bye, 2 messages left")
+	assert.Equal(t, []string{"Subject: 2", "Subject: 3"}, subjects(t, b))
+}

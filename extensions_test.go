@@ -198,3 +198,28 @@ func TestDisableUnknown(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown extension "NOPE"`)
 }
+
+// TestDisableRespCodesRefusal: without RESP-CODES even a connection
+// refused before its session has no code.
+func TestDisableRespCodesRefusal(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.Disable = []pop3.Extension{pop3.ExtRespCodes}
+	srv.MaxConnections = 1
+	srv.Logger = discardLogger()
+	addr := startServer(t, srv)
+	first := pop3test.Dial(t, addr)
+	first.Greeting()
+	second := pop3test.Dial(t, addr)
+	assert.Equal(t, "-ERR too many connections", second.ReadLine())
+}
+
+// TestCapaAfterUTF8: STLS is not offered once UTF8 is on, since it is
+// then refused (RFC 6856 §2.1).
+func TestCapaAfterUTF8(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.TLSConfig = testcert.New(t).ServerTLS
+	c := pop3test.Dial(t, startServer(t, srv))
+	assert.Contains(t, c.OK("CAPA").Lines(), "STLS")
+	c.OK("UTF8")
+	assert.NotContains(t, c.OK("CAPA").Lines(), "STLS")
+}

@@ -43,6 +43,17 @@ func Languages() []string {
 	return tags
 }
 
+// MatchLanguage returns the tag of the language that [Server.Language] or
+// the LANG command chooses for a language range (RFC 4647), such as "bg"
+// for "bg-BG"; ok is false when none of [Languages] matches.
+func MatchLanguage(rangeTag string) (tag string, ok bool) {
+	l, err := matchLanguage(rangeTag)
+	if err != nil {
+		return "", false
+	}
+	return l.tag.String(), true
+}
+
 // errNoLanguage refuses a language range that matches none of languages.
 var errNoLanguage = errors.New("no such language")
 

@@ -94,6 +94,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 
 	// utf8.go: UTF8 (RFC 6856 §2) and UTF-8 credentials.
 	"UTF-8 mode enabled":                            "режимът UTF-8 е включен",
+	"this message can only be read in UTF-8 mode":   "това съобщение може да бъде прочетено само в режим UTF-8",
 	"user name is not valid UTF-8":                  "потребителското име не е валиден UTF-8",
 	"user name has characters that are not allowed": "потребителското име съдържа непозволени знаци",
 	"password is not valid UTF-8":                   "паролата не е валиден UTF-8",

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -89,4 +90,19 @@ func TestLanguages(t *testing.T) {
 	err = srv.Serve(l)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Server.Language")
+}
+
+// TestLangForgottenAtSTLS: RFC 2595 §4 has the server forget what the
+// client said before TLS; a LANG sent then may be a man in the middle's
+// (RFC 6856 §7).
+func TestLangForgottenAtSTLS(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	certs := testcert.New(t)
+	srv.TLSConfig = certs.ServerTLS
+	srv.Logger = discardLogger()
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.Greeting()
+	require.True(t, isCyrillic(c.OK("LANG bg").Text))
+	c.StartTLS(certs.ClientTLS)
+	assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.Cmd("STAT").Line)
 }

@@ -3,6 +3,7 @@ package pop3
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,12 @@ func (s *session) checkLoginDelay(username string, user User, now time.Time) err
 	} else {
 		last = s.srv.logins.get(username)
 	}
+	if last.After(now.Add(maxClockSkew)) {
+		// A clock that was wrong, a restored store or an edited file
+		// must not lock the user out until that time.
+		s.logger().Warn("pop3: the last login time is in the future; not enforcing LOGIN-DELAY", "user", username, "last_login", last)
+		return nil
+	}
 	if last.IsZero() || now.Sub(last) >= s.loginDelay {
 		return nil
 	}
@@ -95,6 +102,10 @@ func (s *session) recordLogin(ctx context.Context, username string, user User, n
 	s.srv.logins.record(username, now, s.srv.loginDelay())
 }
 
+// maxClockSkew is how far ahead of the server's clock a recorded login may
+// be, as another node's clock may be, before it is taken for a mistake.
+const maxClockSkew = time.Minute
+
 // maxLoginTimes bounds the users whose last login the server keeps in
 // memory.
 const maxLoginTimes = 100_000
@@ -109,10 +120,16 @@ type loginTimes struct {
 	pruneSize int // the size at which the next record prunes
 }
 
+// loginKey is the key of a user's time: the name in lower case, so that a
+// backend whose names ignore case cannot have the delay dodged by a
+// change of case. Two users of a backend whose names differ only in case
+// share a delay: too strict rather than too loose.
+func loginKey(username string) string { return strings.ToLower(username) }
+
 func (lt *loginTimes) get(username string) time.Time {
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	return lt.last[username]
+	return lt.last[loginKey(username)]
 }
 
 // record sets username's last login to now; entries older than maxAge go.
@@ -122,6 +139,7 @@ func (lt *loginTimes) record(username string, now time.Time, maxAge time.Duratio
 	if lt.last == nil {
 		lt.last = make(map[string]time.Time)
 	}
+	username = loginKey(username)
 	lt.last[username] = now
 	if len(lt.last) >= max(lt.pruneSize, 1024) {
 		for name, t := range lt.last {

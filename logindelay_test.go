@@ -223,3 +223,33 @@ func TestLoginDelayPerUser(t *testing.T) {
 		assert.Equal(t, want, c.ReadLine(), user)
 	}
 }
+
+// TestLoginDelayFutureLastLogin: a last login recorded in the future (a
+// clock that was wrong, a restored store) does not lock the user out.
+func TestLoginDelayFutureLastLogin(t *testing.T) {
+	srv, b := newMemoryServer(t)
+	srv.LoginDelay = time.Hour
+	srv.Logger = discardLogger()
+	clock := newFakeClock(srv)
+	u, err := b.Login(t.Context(), &pop3.ConnInfo{}, "alice", "secret")
+	require.NoError(t, err)
+	require.NoError(t, u.(pop3.LoginRecorder).RecordLogin(t.Context(), clock.Now().Add(30*24*time.Hour)))
+	addr := startServer(t, srv)
+	transcript(t, addr, `
+		S: +OK POP3 server ready...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: +OK maildrop has 0 messages (0 octets)
+		C: QUIT
+		S: +OK bye, 0 messages left`)
+	last, err := u.(pop3.LoginRecorder).LastLogin(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now(), last, "the login recorded a time of its own")
+	transcript(t, addr, `
+		S: +OK POP3 server ready...
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 3600 seconds`)
+}

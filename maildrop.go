@@ -26,6 +26,10 @@ type maildrop struct {
 	// until the first. RSET clears it, as it clears the marks.
 	retrieved []bool
 
+	// repaired is set when some unique-id was invalid and replaced (see
+	// repairUIDs): such a one may not name the same message everywhere.
+	repaired bool
+
 	// sizeMismatchLogged is set once a RETR has sent a size other than
 	// the listed one, so that a broken backend is logged once per
 	// maildrop rather than once per message.
@@ -36,6 +40,7 @@ type maildrop struct {
 // were invalid and had to be replaced (see repairUIDs).
 func (m *maildrop) load() (repaired bool) {
 	m.msgs, repaired = repairUIDs(m.box.Messages())
+	m.repaired = repaired
 	m.marked = make([]bool, len(m.msgs))
 	for _, info := range m.msgs {
 		m.size += info.Size

@@ -554,8 +554,11 @@ func (srv *Server) refuse(conn net.Conn, remote net.Addr, reason RefuseReason) {
 	if reason == RefusedShuttingDown {
 		text = "server shutting down"
 	}
+	if srv.exts.has(ExtRespCodes) {
+		text = "[" + CodeSysTemp + "] " + text
+	}
 	_ = conn.SetDeadline(time.Now().Add(time.Second)) // an implicit TLS handshake reads too
-	_, _ = io.WriteString(conn, "-ERR ["+CodeSysTemp+"] "+text+"\r\n")
+	_, _ = io.WriteString(conn, "-ERR "+text+"\r\n")
 	_ = conn.Close()
 }
 

@@ -472,7 +472,17 @@ func (s *session) loginDelayed(method, username string, penalty time.Duration, e
 // never finds the maildrop still locked.
 func (s *session) update() error {
 	var removeErr error
-	if indexes := s.removals(); indexes != nil {
+	indexes := s.removals()
+	if len(indexes) > s.drop.nMarked {
+		// EXPIRE removes messages the client did not delete: the last of
+		// what it retrieved must be on its way before they go, else a
+		// client that pipelined RETR and QUIT and then lost the
+		// connection would lose them.
+		if err := s.c.flush(); err != nil {
+			return endSession(EndError, nil, err)
+		}
+	}
+	if indexes != nil {
 		if removeErr = s.drop.box.Delete(s.ctx, indexes); removeErr == nil {
 			s.removed = len(indexes)
 		}

@@ -9,8 +9,8 @@ func (s *session) canSTLS() bool {
 // cmdSTLS handles STLS (RFC 2595 §4). After "+OK" the handshake starts at
 // once. Whatever the client sent after the STLS line in cleartext is
 // thrown away unread, so that no command can be injected into the TLS
-// session (CVE-2011-0411). The session then forgets any USER and stays in
-// AUTHORIZATION.
+// session (CVE-2011-0411). The session then forgets any USER and LANG and
+// stays in AUTHORIZATION.
 func (s *session) cmdSTLS([]string) error {
 	if s.utf8 {
 		// RFC 6856 §2.1: a client must not start TLS after UTF8.
@@ -31,6 +31,9 @@ func (s *session) cmdSTLS([]string) error {
 	if err := s.handshake(s.c.startTLS(s.srv.TLSConfig)); err != nil {
 		return endSession(EndTLSHandshake, nil, err)
 	}
+	// RFC 2595 §4: nothing learnt before TLS survives it, not even a
+	// LANG, which a man in the middle could have sent (RFC 6856 §7).
 	s.pendingUser = ""
+	s.lang = nil
 	return nil
 }

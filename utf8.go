@@ -23,7 +23,9 @@ func (s *session) downgrading() bool { return !s.utf8 && s.srv.exts.has(ExtUTF8)
 // AUTH (RFC 6856 §2.2): a name of ASCII is taken as it is; one with UTF-8
 // must be valid UTF-8, and is normalised by the PRECIS
 // UsernameCasePreserved profile (RFC 8265 §3.4, the successor of
-// SASLprep), which leaves case to the backend.
+// SASLprep), which leaves case to the backend, or, for a name that
+// profile refuses (one with a space, say, as "john smith" may have), by
+// OpaqueString.
 func (s *session) prepareUsername(name string) (string, error) {
 	if !s.srv.exts.has(ExtUTF8) || isASCII(name) {
 		return name, nil
@@ -33,7 +35,12 @@ func (s *session) prepareUsername(name string) (string, error) {
 	}
 	out, err := precis.UsernameCasePreserved.String(name)
 	if err != nil {
-		return "", &Error{Code: CodeAuth, Text: "user name has characters that are not allowed"}
+		// A name with spaces or symbols, which the identifier class
+		// refuses and SASLprep took: the freeform class still maps and
+		// normalises it, and refuses controls and unassigned code points.
+		if out, err = precis.OpaqueString.String(name); err != nil {
+			return "", &Error{Code: CodeAuth, Text: "user name has characters that are not allowed"}
+		}
 	}
 	return out, nil
 }

@@ -58,7 +58,10 @@ func TestUTF8Credentials(t *testing.T) {
 		"C: QUIT\nS: +OK bye, 1 messages left\n")
 	transcript(t, addr, "S: +OK POP3 server ready...\n"+
 		"C: USER j\xf6ran\nS: -ERR [AUTH] user name is not valid UTF-8\n"+
-		"C: USER \u2603man\nS: -ERR [AUTH] user name has characters that are not allowed\n"+
+		"C: USER \u0378man\nS: -ERR [AUTH] user name has characters that are not allowed\n"+
+		// A name with a space, as ASCII names may have, and a symbol.
+		"C: USER jos\u00e9 smith \u2603\nS: +OK send PASS\n"+
+		"C: PASS x\nS: -ERR [AUTH] authentication failed\n"+
 		"C: USER j\u00f6ran\nS: +OK send PASS\n"+
 		"C: PASS p\xe4ss\nS: -ERR [AUTH] password is not valid UTF-8\n"+
 		// AUTH PLAIN of "\x00jöran\x00päss wörd", decomposed.

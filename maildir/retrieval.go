@@ -64,7 +64,11 @@ func (m *mailbox) Retrieved(ctx context.Context, indexes []int, t time.Time) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Rounded up, so that a message never expires early by the fraction.
 	secs := t.Unix()
+	if t.Nanosecond() > 0 {
+		secs++
+	}
 	if secs <= 0 {
 		return fmt.Errorf("maildir: a retrieval time before 1970: %v", t)
 	}

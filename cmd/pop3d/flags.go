@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -135,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-shutdown-grace must be 0 or more"
 	case o.loginDelay < 0:
 		problem = "-login-delay must be 0 (the default: none) or more"
-	case o.language != "" && !slices.Contains(pop3.Languages(), o.language):
+	case o.language != "" && !validLanguage(o.language):
 		problem = fmt.Sprintf("-language must be one of %s, not %q", strings.Join(pop3.Languages(), ", "), o.language)
 	}
 	if problem != "" {
@@ -147,6 +146,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.logLevel = min(o.logLevel, slog.LevelDebug)
 	}
 	return &o, nil
+}
+
+func validLanguage(tag string) bool {
+	_, ok := pop3.MatchLanguage(tag)
+	return ok
 }
 
 // countSet counts the values that are not empty.

@@ -70,6 +70,10 @@ func TestProtocolFlags(t *testing.T) {
 	assert.Equal(t, []pop3.Extension{pop3.ExtCAPA, pop3.ExtUIDL, pop3.ExtTOP}, o.disable)
 	assert.Equal(t, "bg", o.language)
 
+	o, err = parseFlags([]string{"-language", "bg-BG"}, io.Discard)
+	require.NoError(t, err, "a language range the library matches")
+	assert.Equal(t, "bg-BG", o.language)
+
 	o, err = parseFlags([]string{"-expire", "never"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, pop3.ExpireNever, o.expire)

@@ -414,8 +414,27 @@ func (f *folder) words(s string) {
 // they are and each run of other words becomes encoded-words.
 func (f *folder) text(s string) {
 	f.encodeWords(s, func(w string) bool {
-		return isASCII(w) && len(w) <= maxLiteral && !strings.Contains(w, "=?")
+		return isEncodedWord(w) || isASCII(w) && len(w) <= maxLiteral && !strings.Contains(w, "=?")
 	})
+}
+
+// isEncodedWord reports whether w is already an RFC 2047 encoded-word
+// (§2: "=?" charset "?" encoding "?" encoded-text "?=", at most 75
+// characters), which stays as it is rather than being encoded again.
+func isEncodedWord(w string) bool {
+	if len(w) > 75 || !strings.HasPrefix(w, "=?") || !strings.HasSuffix(w, "?=") || !isASCII(w) {
+		return false
+	}
+	parts := strings.Split(w[2:len(w)-2], "?")
+	if len(parts) != 3 || parts[0] == "" || len(parts[1]) != 1 || !strings.ContainsAny(parts[1], "bBqQ") {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i] <= ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // phrase writes a display name (RFC 2047 §5 (3)): atoms stay as they
@@ -425,6 +444,9 @@ func (f *folder) phrase(s string) {
 		s = "undisclosed"
 	}
 	f.encodeWords(s, func(w string) bool {
+		if isEncodedWord(w) {
+			return true
+		}
 		if len(w) > maxLiteral || strings.Contains(w, "=?") {
 			return false
 		}

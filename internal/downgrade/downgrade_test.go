@@ -101,7 +101,6 @@ func TestSubject(t *testing.T) {
 		{"mixed", "Re: [list] Ærlig talt, dette er ø-vennlig tekst"},
 		{"long", strings.Repeat("Ünïcödé wörds that keep going ", 12)},
 		{"long cjk", strings.Repeat("長い件名", 40)},
-		{"lookalike", "=?utf-8?q?x?= and ø"},
 		{"tabs", "a\tb ø\t\tc"},
 		{"long ascii word", "ø " + strings.Repeat("a", 200)},
 	}
@@ -437,4 +436,18 @@ func TestSizeMatchesNewReader(t *testing.T) {
 		h, _ := Header(hdr)
 		assert.Equal(t, string(h)+msg[len(hdr):], string(out))
 	}
+}
+
+// An encoded-word already in a header stays one: encoding it again would
+// show its raw text.
+func TestExistingEncodedWordKept(t *testing.T) {
+	hdr := "Subject: =?utf-8?q?caf=C3=A9?= d\u00e9j\u00e0 vu\r\nFrom: =?utf-8?b?SsO2cmFu?= <j@example.se>\r\n\r\n"
+	out, changed := Header([]byte(hdr))
+	require.True(t, changed)
+	assert.Contains(t, string(out), "Subject: =?utf-8?q?caf=C3=A9?= ")
+	assert.Contains(t, string(out), "From: =?utf-8?b?SsO2cmFu?= <j@example.se>")
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(strings.TrimPrefix(strings.Split(string(out), "\r\n")[0], "Subject: "))
+	require.NoError(t, err)
+	assert.Equal(t, "caf\u00e9d\u00e9j\u00e0 vu", subject, "RFC 2047 §6.2: the space between two encoded-words goes")
 }
