@@ -53,7 +53,7 @@ func retrieveAndClose(t *testing.T, b *Backend, i int, indexes []int, at time.Ti
 }
 
 var (
-	t1 = time.Unix(1732400000, 900_000_000) // recorded as 1732400000
+	t1 = time.Unix(1732400000, 900_000_000) // recorded as 1732400001, rounded up
 	t2 = time.Unix(1732500000, 0)
 )
 
@@ -81,13 +81,13 @@ func TestRetrievedThenFirstRetrieved(t *testing.T) {
 
 	data, err := os.ReadFile(filepath.Join(dirs[0], retrievedName))
 	require.NoError(t, err)
-	assert.Equal(t, uidls[0]+" 1732400000\n"+uidls[2]+" 1732400000\n", string(data))
+	assert.Equal(t, uidls[0]+" 1732400001\n"+uidls[2]+" 1732400001\n", string(data))
 	assert.NoFileExists(t, filepath.Join(dirs[0], retrievedName+".tmp"))
 
 	for _, be := range []*Backend{b, restarted(t, b)} {
 		box := openBox(t, be, 1)
-		assert.Equal(t, []int64{1732400000, 0, 1732400000}, firstRetrievals(box))
-		assert.True(t, box.FirstRetrieved(0).Equal(t1.Truncate(time.Second)))
+		assert.Equal(t, []int64{1732400001, 0, 1732400001}, firstRetrievals(box))
+		assert.True(t, box.FirstRetrieved(0).Equal(t1.Truncate(time.Second).Add(time.Second)))
 		for _, i := range []int{-1, 3} {
 			assert.True(t, box.FirstRetrieved(i).IsZero(), "no message %d", i)
 		}
@@ -108,11 +108,11 @@ func TestRetrievedKeepsTheFirstTime(t *testing.T) {
 				box = openBox(t, b, 1)
 			}
 			require.NoError(t, box.Retrieved(context.Background(), []int{0, 1}, t2))
-			assert.Equal(t, []int64{t1.Unix(), t2.Unix()}, firstRetrievals(box))
+			assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
 			require.NoError(t, box.Close())
 			box = openBox(t, b, 1)
 			defer box.Close()
-			assert.Equal(t, []int64{t1.Unix(), t2.Unix()}, firstRetrievals(box))
+			assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
 		})
 	}
 }
@@ -141,7 +141,7 @@ func TestRetrievedPrunesRemovedMessages(t *testing.T) {
 	retrieveAndClose(t, b, 1, []int{0}, t2) // nothing new, but a line to drop
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, uidls[0]+" 1732400000\n"+uidls[2]+" 1732400000\n", string(data))
+	assert.Equal(t, uidls[0]+" 1732400001\n"+uidls[2]+" 1732400001\n", string(data))
 
 	box = openBox(t, b, 1)
 	require.NoError(t, box.Delete(ctx, []int{0, 1}))
@@ -223,7 +223,7 @@ func TestRetrievalsWithTheListingCache(t *testing.T) {
 	box := openBox(t, b, 1)
 	defer box.Close()
 	assert.Same(t, cached, b.cache.get(dirs[0], mustStamps(t, dirs[0])), "the file is no part of the cached listing")
-	assert.Equal(t, []int64{t1.Unix(), t2.Unix()}, firstRetrievals(box))
+	assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
 }
 
 func mustStamps(t *testing.T, dir string) maildirStamps {
@@ -241,7 +241,7 @@ func TestRetrievedErrors(t *testing.T) {
 		closed  bool
 		want    []int64 // what the next session sees
 	}{
-		{"a message that does not exist", []int{-1, 0, 5}, t1, false, []int64{t1.Unix(), 0}},
+		{"a message that does not exist", []int{-1, 0, 5}, t1, false, []int64{t1.Unix()+1, 0}},
 		{"the zero time", []int{0}, time.Time{}, false, []int64{0, 0}},
 		{"after Close", []int{0}, t1, true, []int64{0, 0}},
 	} {
