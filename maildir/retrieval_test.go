@@ -108,11 +108,11 @@ func TestRetrievedKeepsTheFirstTime(t *testing.T) {
 				box = openBox(t, b, 1)
 			}
 			require.NoError(t, box.Retrieved(context.Background(), []int{0, 1}, t2))
-			assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
+			assert.Equal(t, []int64{t1.Unix() + 1, t2.Unix()}, firstRetrievals(box))
 			require.NoError(t, box.Close())
 			box = openBox(t, b, 1)
 			defer box.Close()
-			assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
+			assert.Equal(t, []int64{t1.Unix() + 1, t2.Unix()}, firstRetrievals(box))
 		})
 	}
 }
@@ -223,7 +223,7 @@ func TestRetrievalsWithTheListingCache(t *testing.T) {
 	box := openBox(t, b, 1)
 	defer box.Close()
 	assert.Same(t, cached, b.cache.get(dirs[0], mustStamps(t, dirs[0])), "the file is no part of the cached listing")
-	assert.Equal(t, []int64{t1.Unix()+1, t2.Unix()}, firstRetrievals(box))
+	assert.Equal(t, []int64{t1.Unix() + 1, t2.Unix()}, firstRetrievals(box))
 }
 
 func mustStamps(t *testing.T, dir string) maildirStamps {
@@ -241,7 +241,7 @@ func TestRetrievedErrors(t *testing.T) {
 		closed  bool
 		want    []int64 // what the next session sees
 	}{
-		{"a message that does not exist", []int{-1, 0, 5}, t1, false, []int64{t1.Unix()+1, 0}},
+		{"a message that does not exist", []int{-1, 0, 5}, t1, false, []int64{t1.Unix() + 1, 0}},
 		{"the zero time", []int{0}, time.Time{}, false, []int64{0, 0}},
 		{"after Close", []int{0}, t1, true, []int64{0, 0}},
 	} {
