@@ -113,3 +113,13 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 	}
 	return false
 }
+
+// capaScript is the transcript of a CAPA answered by a memory server over
+// loopback, with policy (the LOGIN-DELAY and EXPIRE lines) in its place.
+func capaScript(policy ...string) string {
+	lines := []string{"+OK capability list follows", "TOP", "UIDL", "USER", "RESP-CODES", "PIPELINING",
+		"AUTH-RESP-CODE", "SASL PLAIN LOGIN"}
+	lines = append(lines, policy...)
+	lines = append(lines, "UTF8 USER", "LANG", ".")
+	return "C: CAPA\nS: " + strings.Join(lines, "\nS: ") + "\n"
+}

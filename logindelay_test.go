@@ -63,40 +63,13 @@ func TestLoginDelay(t *testing.T) {
 			srv.Logger = discardLogger()
 			clock := newFakeClock(srv)
 			addr := startServer(t, srv)
-			transcript(t, addr, `
-				S: +OK POP3 server ready...
-				C: CAPA
-				S: +OK capability list follows
-				S: TOP
-				S: UIDL
-				S: USER
-				S: RESP-CODES
-				S: PIPELINING
-				S: AUTH-RESP-CODE
-				S: SASL PLAIN LOGIN
-				S: LOGIN-DELAY 60
-				S: EXPIRE NEVER
-				S: UTF8 USER
-				S: LANG
-				S: .
+			capa := capaScript("LOGIN-DELAY 60", "EXPIRE NEVER")
+			transcript(t, addr, "S: +OK POP3 server ready...\n"+capa+`
 				C: USER alice
 				S: +OK send PASS
 				C: PASS secret
 				S: +OK maildrop has 1 messages...
-				C: CAPA
-				S: +OK capability list follows
-				S: TOP
-				S: UIDL
-				S: USER
-				S: RESP-CODES
-				S: PIPELINING
-				S: AUTH-RESP-CODE
-				S: SASL PLAIN LOGIN
-				S: LOGIN-DELAY 60
-				S: EXPIRE NEVER
-				S: UTF8 USER
-				S: LANG
-				S: .
+				`+capa+`
 				C: QUIT
 				S: +OK bye, 1 messages left
 				S: <closed>`)

@@ -373,10 +373,8 @@ func (mb *mailbox) Delete(ctx context.Context, indexes []int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, i := range indexes {
-		if i < 0 || i >= len(mb.msgs) {
-			return fmt.Errorf("memory: message index %d out of range [0,%d)", i, len(mb.msgs))
-		}
+	if err := mb.checkIndexes(indexes); err != nil {
+		return err
 	}
 	b := mb.user.b
 	b.mu.Lock()
@@ -411,6 +409,16 @@ func (mb *mailbox) Close() error {
 	mb.closed = true
 	if mb.user.holder == mb {
 		mb.user.holder = nil
+	}
+	return nil
+}
+
+// checkIndexes reports an index out of the snapshot's range.
+func (mb *mailbox) checkIndexes(indexes []int) error {
+	for _, i := range indexes {
+		if i < 0 || i >= len(mb.msgs) {
+			return fmt.Errorf("memory: message index %d out of range [0,%d)", i, len(mb.msgs))
+		}
 	}
 	return nil
 }

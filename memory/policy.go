@@ -64,10 +64,8 @@ func (mb *mailbox) FirstRetrieved(i int) time.Time {
 // Retrieved records t as the first retrieval of the given messages that
 // have none yet.
 func (mb *mailbox) Retrieved(ctx context.Context, indexes []int, t time.Time) error {
-	for _, i := range indexes {
-		if i < 0 || i >= len(mb.msgs) {
-			return fmt.Errorf("memory: message index %d out of range [0,%d)", i, len(mb.msgs))
-		}
+	if err := mb.checkIndexes(indexes); err != nil {
+		return err
 	}
 	b := mb.user.b
 	b.mu.Lock()
