@@ -241,7 +241,7 @@ func (s *session) cmdRetr(args []string) error {
 		return err
 	}
 	sent, err := s.writeMessage(r)
-	if err == nil && s.expire.kind == expireDays {
+	if err == nil && s.expire.removesRetrieved() {
 		s.drop.retrieve(i)
 	}
 	if err == nil && sent != size && !s.drop.sizeMismatchLogged {

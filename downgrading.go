@@ -61,7 +61,7 @@ func (s *session) sizeDelta(i int) (int64, error) {
 	hdr, err := downgrade.ReadHeader(bufio.NewReader(r))
 	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
 		// Sent as it is if ASCII, refused by RETR if not: neither adds.
-		if isASCII(string(hdr)) {
+		if headerASCII(hdr) {
 			s.learnDelta(i, 0)
 		}
 		return 0, nil
@@ -98,7 +98,7 @@ func (s *session) downgradeMessage(i int, r io.Reader) (io.Reader, int64, error)
 	br := bufio.NewReader(r)
 	hdr, err := downgrade.ReadHeader(br)
 	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
-		if !isASCII(string(hdr)) {
+		if !headerASCII(hdr) {
 			return nil, 0, errNeedsUTF8
 		}
 		// Most likely a message without a header: sent as it is.
@@ -156,4 +156,10 @@ func (c *deltaCache) put(k deltaKey, d int64) {
 		delete(c.m, k) // any one: the cache only saves reading a header
 	}
 	c.m[k] = d
+}
+
+// headerASCII reports whether a header needs no downgrading.
+func headerASCII(hdr []byte) bool {
+	_, changed := downgrade.Header(hdr)
+	return !changed
 }

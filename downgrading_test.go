@@ -54,6 +54,8 @@ func TestDowngrade(t *testing.T) {
 	c.Login("alice", "secret")
 	listed, body, sent := retrieve(c)
 	assert.Equal(t, sent, listed[0], "LIST reports the downgraded size")
+	assert.Equal(t, "+OK 2 "+strconv.Itoa(len(intlMessage)+len(asciiMessage)), c.OK("STAT").Line,
+		"STAT reports the stored sizes (RFC 6856 §2.1 asks it of LIST only)")
 	assert.Equal(t, int64(len(asciiMessage)), listed[1], "an ASCII message is unchanged")
 	header, rest, ok := strings.Cut(body, "\r\n\r\n")
 	require.True(t, ok)

@@ -2,6 +2,10 @@ package pop3
 
 import "time"
 
+// removesRetrieved reports whether e is a number of days, under which the
+// session must note what RETR sent.
+func (e Expire) removesRetrieved() bool { return e.kind == expireDays }
+
 // expiresRetrieved reports whether e removes messages some time after
 // their retrieval (EXPIRE n, n > 0), which needs a RetrievalMailbox.
 func (e Expire) expiresRetrieved() bool { return e.kind == expireDays && e.days > 0 }

@@ -2,6 +2,7 @@ package pop3_test
 
 import (
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,19 +21,10 @@ func subjects(t *testing.T, b *memory.Backend) []string {
 	require.NoError(t, err)
 	var out []string
 	for _, m := range msgs {
-		line, _, _ := cutLine(string(m.Data))
+		line, _, _ := strings.Cut(string(m.Data), "\r\n")
 		out = append(out, line)
 	}
 	return out
-}
-
-func cutLine(s string) (string, string, bool) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '\r' && s[i+1] == '\n' {
-			return s[:i], s[i+2:], true
-		}
-	}
-	return s, "", false
 }
 
 // waitReleased waits until the session of a dropped connection has

@@ -114,14 +114,7 @@ func (s *session) cmdLang(args []string) error {
 		s.lang = nil
 	}
 	// The tag goes before the text, untranslated (§3.2).
-	text := l.tag.String() + " " + s.translate("language changed")
-	s.lang = nil
-	err := s.reply("+OK", text)
-	s.lang = l
-	if l == english {
-		s.lang = nil
-	}
-	return err
+	return s.writeStatus("+OK", l.tag.String()+" "+s.translate("language changed"))
 }
 
 // translate returns text in the session's language. Texts are matched

@@ -1,6 +1,7 @@
 package pop3_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -225,4 +226,49 @@ func TestLoginDelayFutureLastLogin(t *testing.T) {
 		S: +OK send PASS
 		C: PASS secret
 		S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 3600 seconds`)
+}
+
+// racedUser is a LoginRecorder that another session logs in as between
+// the check before Open and the one after it.
+type racedUser struct {
+	fakeUser
+	now   func() time.Time
+	reads int
+}
+
+func (u *racedUser) LastLogin(context.Context) (time.Time, error) {
+	u.reads++
+	if u.reads == 1 {
+		return time.Time{}, nil
+	}
+	return u.now(), nil
+}
+
+func (u *racedUser) RecordLogin(context.Context, time.Time) error { return nil }
+
+// TestLoginDelayCheckedAgainWhenOpen: of two logins that pass the first
+// check together, the second to open the maildrop is refused, and the
+// maildrop it opened is closed again.
+func TestLoginDelayCheckedAgainWhenOpen(t *testing.T) {
+	fb := &fakeBackend{msgs: []string{"a\r\n"}}
+	var clock *fakeClock
+	srv := pop3.NewServer(pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+		if _, err := fb.Login(ctx, c, username, password); err != nil {
+			return nil, err
+		}
+		return &racedUser{fakeUser: fakeUser{fb}, now: clock.Now}, nil
+	}))
+	srv.LoginDelay = time.Minute
+	srv.Logger = discardLogger()
+	clock = newFakeClock(srv)
+	transcript(t, startServer(t, srv), `
+		S: +OK POP3 server ready
+		C: USER alice
+		S: +OK send PASS
+		C: PASS secret
+		S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 60 seconds
+		C: STAT
+		S: -ERR command not valid in the AUTHORIZATION state`)
+	assert.Equal(t, int32(1), fb.opens.Load())
+	assert.Equal(t, int32(1), fb.closes.Load(), "the maildrop opened for the second check is closed")
 }

@@ -131,12 +131,19 @@ func (s *session) userFacingError(op string, err error) *Error {
 	return &Error{Code: CodeSysTemp, Text: op + " failed, try again later"}
 }
 
-// reply writes one status line.
+// reply writes one status line, its text in the session's language.
 func (s *session) reply(status, text string) error {
-	s.replied, s.status, s.code = true, status, ""
 	if s.lang != nil {
 		text = s.translate(text)
 	}
+	return s.writeStatus(status, text)
+}
+
+// writeStatus writes one status line with text as it is: translated
+// already, or with parts no language changes (a response code, a
+// language tag).
+func (s *session) writeStatus(status, text string) error {
+	s.replied, s.status, s.code = true, status, ""
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
@@ -192,10 +199,7 @@ func (s *session) replyErr(e *Error) error {
 			code = ""
 		}
 	}
-	lang := s.lang
-	s.lang = nil // translated above, without the code
-	err := s.reply("-ERR", text)
-	s.lang = lang
+	err := s.writeStatus("-ERR", text) // translated above, without the code
 	s.code = code
 	return err
 }

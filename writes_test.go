@@ -88,3 +88,43 @@ func TestRepliesInFewWrites(t *testing.T) {
 	assert.LessOrEqual(t, len(writes), len(large)/(224<<10)+2)
 	c.Quit()
 }
+
+// countingServer serves srv on a listener that counts writes.
+func countingServer(t *testing.T, srv *pop3.Server) (*writeCountingListener, *pop3test.Client) {
+	t.Helper()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	l := &writeCountingListener{Listener: tcp}
+	c := pop3test.Dial(t, serveOn(t, srv, l))
+	c.Login("alice", "secret")
+	l.take()
+	return l, c
+}
+
+// Without PIPELINING every reply goes out in a write of its own, as from
+// a server that reads one command at a time.
+func TestRepliesOneByOneWithoutPipelining(t *testing.T) {
+	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
+	srv.Disable = []pop3.Extension{pop3.ExtPipelining}
+	l, c := countingServer(t, srv)
+	for _, r := range c.Pipeline("STAT", "NOOP", "LIST 1") {
+		require.True(t, r.OK, r.Line)
+	}
+	assert.Len(t, l.take(), 3, "a write per reply")
+}
+
+// Before EXPIRE 0 removes what a pipelined RETR sent, that RETR is on its
+// way: the body goes out before UPDATE, the bye after it.
+func TestExpireSendsRetrievedBeforeRemoving(t *testing.T) {
+	srv, b := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
+	srv.Expire = pop3.ExpireAfter(0)
+	l, c := countingServer(t, srv)
+	replies := c.Pipeline("RETR 1", "QUIT")
+	require.True(t, replies[1].OK, replies[1].Line)
+	writes := l.take()
+	require.Len(t, writes, 2, "the RETR flushed before UPDATE, then the bye")
+	assert.Equal(t, len("+OK 19 octets\r\nSubject: 1\r\n\r\none\r\n.\r\n"), writes[0])
+	msgs, err := b.Messages("alice")
+	require.NoError(t, err)
+	assert.Empty(t, msgs)
+}

@@ -1,6 +1,7 @@
 package pop3test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -101,21 +102,9 @@ func (k *kit) testPolicy(t *testing.T) {
 		c.Quit()
 		c = session(srv, alice)
 		want := append([]string{before[0]}, before[2:]...)
-		if got := uidlOnWire(t, c); !equalStrings(got, want) {
+		if got := uidlOnWire(t, c); !slices.Equal(got, want) {
 			t.Errorf("after RETR 1, RETR 3, RSET, RETR 2 and QUIT under EXPIRE 0 the listing is %v, want %v", got, want)
 		}
 		c.Quit()
 	})
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
