@@ -422,7 +422,8 @@ func (f *folder) text(s string) {
 // (§2: "=?" charset "?" encoding "?" encoded-text "?=", at most 75
 // characters), which stays as it is rather than being encoded again.
 func isEncodedWord(w string) bool {
-	if len(w) > 75 || !strings.HasPrefix(w, "=?") || !strings.HasSuffix(w, "?=") || !isASCII(w) {
+	// The shortest is "=?c?q??=": prefix and suffix must not overlap.
+	if len(w) < len("=?c?q??=") || len(w) > 75 || !strings.HasPrefix(w, "=?") || !strings.HasSuffix(w, "?=") || !isASCII(w) {
 		return false
 	}
 	parts := strings.Split(w[2:len(w)-2], "?")

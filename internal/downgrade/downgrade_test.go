@@ -451,3 +451,15 @@ func TestExistingEncodedWordKept(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "caf\u00e9d\u00e9j\u00e0 vu", subject, "RFC 2047 §6.2: the space between two encoded-words goes")
 }
+
+// Words that start with "=?" and end with "?=" but are no encoded-word,
+// the shortest sharing their question mark, are encoded like any other.
+func TestEncodedWordLookalikes(t *testing.T) {
+	for _, w := range []string{"=?=", "=??=", "=?a?=", "=?a?q?=", "=?a?x?b?="} {
+		assert.False(t, isEncodedWord(w), w)
+		out, changed := Header([]byte("Subject: \u00e9 " + w + "\r\n\r\n"))
+		require.True(t, changed)
+		checkASCII(t, out)
+	}
+	assert.True(t, isEncodedWord("=?c?q??="))
+}
