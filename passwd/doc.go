@@ -15,6 +15,11 @@
 // [OpenFile] returns a [File], a [Source] of [Entry] values that re-reads the
 // file when it changes.
 //
+// A [Cache] in front of Verify makes a repeat login with the same password
+// cost two HMACs instead of a deliberately slow hash, and lets a user whose
+// password it remembers log in while the user database is unreachable. One
+// cache serves every store and user database of a process.
+//
 // Verify compares in constant time, and never puts a hash or a password into
 // an error: its errors name the scheme only. Parameters that would make one
 // check take minutes or gigabytes (bcrypt cost, SHA-crypt rounds, Argon2

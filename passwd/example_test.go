@@ -93,3 +93,29 @@ func ExampleOpenFile() {
 	// <nil>
 	// true
 }
+
+func ExampleCache() {
+	// One cache per process, in front of every password check.
+	cache := passwd.NewCache(passwd.DefaultCacheSize, passwd.DefaultCacheTTL)
+
+	stored, _ := passwd.Hash("BLF-CRYPT", []byte("secret"))
+	alice := &passwd.Entry{User: "alice", Password: stored, Home: "/home/alice"}
+
+	fmt.Println(cache.Verify(alice, []byte("secret"))) // runs bcrypt
+	fmt.Println(cache.Verify(alice, []byte("secret"))) // runs nothing
+	err := cache.Verify(alice, []byte("guess"))        // runs bcrypt: failures are not cached
+	fmt.Println(errors.Is(err, passwd.ErrMismatch))
+
+	// The user database is down: the last good password still works.
+	if e, ok := cache.Offline("alice", []byte("secret")); ok {
+		fmt.Println("offline login of", e.User, "home", e.Home)
+	}
+	st := cache.Stats()
+	fmt.Println("hits", st.Hits, "misses", st.Misses, "offline", st.Offline)
+	// Output:
+	// <nil>
+	// <nil>
+	// true
+	// offline login of alice home /home/alice
+	// hits 1 misses 2 offline 1
+}

@@ -1,0 +1,311 @@
+package passwd
+
+import (
+	"container/list"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"hash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults of [NewCache].
+const (
+	// DefaultCacheSize is the number of users a cache remembers by
+	// default: about 20 MB when full (see [Cache]).
+	DefaultCacheSize = 100_000
+	// DefaultCacheTTL is how long a successful check is trusted by
+	// default, as Dovecot's auth_cache_ttl.
+	DefaultCacheTTL = time.Hour
+)
+
+// Cache remembers successful password checks, so that a client polling a
+// mailbox every few minutes with the same password does not make the
+// server run a deliberately slow hash (BLF-CRYPT, SHA512-CRYPT, ARGON2ID)
+// at every login. It sits between a user database and [Verify]: a store
+// looks the user up as before, then calls [Cache.Verify] with the entry it
+// found.
+//
+// What it promises:
+//
+//   - After a password checked against a stored hash succeeds, the same
+//     password against the same stored hash succeeds without running the
+//     hash again, for the cache's TTL.
+//   - A changed stored hash (a passwd-file edited, a database row
+//     updated) takes effect at the next login: the entry of the old one is
+//     dropped and the new hash is checked.
+//   - A failed check is never remembered, so a wrong password always runs
+//     the hash. Unknown users are not the cache's business: the store
+//     keeps calling [VerifyUnknownUser] for them, so that a refusal takes
+//     as long as before.
+//   - Concurrent checks of one password against one hash run the hash
+//     once and share its result.
+//   - It holds no password and no fast digest that could be attacked
+//     offline: an entry keeps HMAC-SHA256 values under a key drawn from
+//     crypto/rand when the cache is made, and never written anywhere.
+//   - It is bounded: at most size users, the least recently used
+//     forgotten first, one entry each. An entry costs about 200 bytes
+//     for a passwd-file user with a 20-character name, a home directory
+//     and an extra field.
+//
+// When the user database cannot be reached, a store may ask
+// [Cache.Offline] whether the password is the one that last succeeded for
+// the user, as Dovecot's auth cache does (its auth_cache_ttl "unless the
+// main database lookup returns internal failure").
+//
+// A nil *Cache is valid and caches nothing: Verify is [Verify], Offline
+// knows no one. A Cache is safe for concurrent use.
+type Cache struct {
+	size int
+	ttl  time.Duration
+	// macs hands out HMAC-SHA256 states under the cache's key.
+	macs sync.Pool
+
+	mu      sync.Mutex
+	entries map[string]*list.Element // by user name; of *cacheEntry
+	lru     list.List                // front: most recently used
+
+	flight singleflight.Group
+
+	hits, misses, shared, offline atomic.Uint64
+	// checking counts the callers in a flight, for tests.
+	checking atomic.Int64
+
+	// now and verify replace time.Now and Verify in tests.
+	now    func() time.Time
+	verify func(stored string, password []byte) error
+}
+
+// cacheEntry is what the cache keeps of one user's last successful check.
+type cacheEntry struct {
+	user string
+	// stored identifies the stored hash checked; secret the user and the
+	// password that matched it. Both are MACs under the cache's key.
+	stored, secret [sha256.Size]byte
+	verified       time.Time
+	// entry is the user's entry without its Password, for Offline.
+	entry *Entry
+}
+
+// CacheStats counts what a [Cache] did since it was made.
+type CacheStats struct {
+	// Hits are checks answered from an entry: no hash was run.
+	Hits uint64
+	// Misses are checks that ran the hash: the first login of a user,
+	// an expired entry, a changed hash, or a wrong password.
+	Misses uint64
+	// Shared are checks that waited for a concurrent check of the same
+	// password against the same hash and took its result.
+	Shared uint64
+	// Offline are logins that [Cache.Offline] let in while the user
+	// database could not be reached.
+	Offline uint64
+	// Entries is the number of users remembered now.
+	Entries int
+}
+
+// NewCache returns a cache of at most size users (see [DefaultCacheSize])
+// whose successful checks are trusted for ttl (see [DefaultCacheTTL]). A
+// size or ttl of zero or less returns nil, which caches nothing.
+func NewCache(size int, ttl time.Duration) *Cache {
+	if size <= 0 || ttl <= 0 {
+		return nil
+	}
+	var key [32]byte
+	rand.Read(key[:]) // never fails (crypto/rand panics rather)
+	c := &Cache{size: size, ttl: ttl, entries: make(map[string]*list.Element)}
+	c.macs.New = func() any { return hmac.New(sha256.New, key[:]) }
+	return c
+}
+
+// Verify checks password against stored, the hash that entry (the user
+// named entry.User, as the store normalised it) has in the user database
+// now, as the package function [Verify] does, and returns its errors. A
+// password that succeeded against the same hash within the TTL succeeds
+// at once; a success is remembered, with a copy of entry whose Password
+// is cleared, which [Cache.Offline] returns. On a nil Cache it is
+// Verify(entry.Password, password).
+func (c *Cache) Verify(entry *Entry, password []byte) error {
+	if c == nil {
+		return Verify(entry.Password, password)
+	}
+	stored, secret := c.macStored(entry.User, entry.Password), c.macSecret(entry.User, password)
+	if c.lookup(entry.User, stored, secret) {
+		c.hits.Add(1)
+		return nil
+	}
+	key := string(stored[:]) + string(secret[:])
+	c.checking.Add(1)
+	defer c.checking.Add(-1)
+	ran := false
+	_, err, _ := c.flight.Do(key, func() (any, error) {
+		ran = true
+		c.misses.Add(1)
+		err := c.verifyHash(entry.Password, password)
+		if err == nil {
+			c.add(entry, stored, secret)
+		}
+		return nil, err
+	})
+	if !ran { // singleflight's own "shared" is true for the caller that ran it too
+		c.shared.Add(1)
+	}
+	return err
+}
+
+// Offline is for a login whose user database cannot be reached (a lookup
+// failed with an error other than [ErrNotFound]). It reports whether
+// password is the one that last succeeded in [Cache.Verify] for user,
+// however long ago, while the cache still holds the user; if so it returns
+// the user's entry as it was then, without its Password. The caller should
+// log that it let the user in from the cache. A nil Cache returns false.
+func (c *Cache) Offline(user string, password []byte) (*Entry, bool) {
+	if c == nil {
+		return nil, false
+	}
+	secret := c.macSecret(user, password)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[user]
+	if !ok {
+		return nil, false
+	}
+	e := el.Value.(*cacheEntry)
+	if subtle.ConstantTimeCompare(e.secret[:], secret[:]) != 1 {
+		return nil, false
+	}
+	c.lru.MoveToFront(el)
+	c.offline.Add(1)
+	return e.entry.clone(), true
+}
+
+// Forget drops what the cache holds of user, so that the next login runs
+// the hash. A store need not call it when a password changes, since a
+// changed hash is noticed; it is for a user that was removed or locked out
+// by other means. A nil Cache does nothing.
+func (c *Cache) Forget(user string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[user]; ok {
+		c.remove(el)
+	}
+}
+
+// Stats returns the cache's counters. A nil Cache returns zeros.
+func (c *Cache) Stats() CacheStats {
+	if c == nil {
+		return CacheStats{}
+	}
+	c.mu.Lock()
+	n := c.lru.Len()
+	c.mu.Unlock()
+	return CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Shared: c.shared.Load(),
+		Offline: c.offline.Load(), Entries: n}
+}
+
+// lookup reports whether user's entry matches the stored hash and the
+// secret and is within the TTL. An entry of another stored hash is
+// dropped: the user's password changed.
+func (c *Cache) lookup(user string, stored, secret [sha256.Size]byte) bool {
+	now := c.clock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.entries[user]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*cacheEntry)
+	if subtle.ConstantTimeCompare(e.stored[:], stored[:]) != 1 {
+		c.remove(el)
+		return false
+	}
+	if subtle.ConstantTimeCompare(e.secret[:], secret[:]) != 1 || now.Sub(e.verified) >= c.ttl {
+		return false
+	}
+	c.lru.MoveToFront(el)
+	return true
+}
+
+// add remembers a success, replacing the user's entry.
+func (c *Cache) add(entry *Entry, stored, secret [sha256.Size]byte) {
+	kept := entry.clone()
+	kept.Password = ""
+	e := &cacheEntry{user: entry.User, stored: stored, secret: secret, verified: c.clock(), entry: kept}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[entry.User]; ok {
+		el.Value = e
+		c.lru.MoveToFront(el)
+		return
+	}
+	for c.lru.Len() >= c.size {
+		c.remove(c.lru.Back())
+	}
+	c.entries[entry.User] = c.lru.PushFront(e)
+}
+
+func (c *Cache) remove(el *list.Element) {
+	delete(c.entries, el.Value.(*cacheEntry).user)
+	c.lru.Remove(el)
+}
+
+// macStored and macSecret are the two MACs of an entry. Each input is
+// length-prefixed and the two carry different labels, so that no choice
+// of user name, hash or password makes one collide with another.
+func (c *Cache) macStored(user, stored string) [sha256.Size]byte {
+	return c.mac('h', []byte(user), []byte(stored))
+}
+
+func (c *Cache) macSecret(user string, password []byte) [sha256.Size]byte {
+	return c.mac('p', []byte(user), password)
+}
+
+func (c *Cache) mac(label byte, a, b []byte) [sha256.Size]byte {
+	h := c.macs.Get().(hash.Hash)
+	defer c.macs.Put(h)
+	h.Reset()
+	var prefix [1 + 2*binary.MaxVarintLen64]byte
+	prefix[0] = label
+	n := 1 + binary.PutUvarint(prefix[1:], uint64(len(a)))
+	h.Write(prefix[:n])
+	h.Write(a)
+	n = binary.PutUvarint(prefix[:], uint64(len(b)))
+	h.Write(prefix[:n])
+	h.Write(b)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func (c *Cache) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+func (c *Cache) verifyHash(stored string, password []byte) error {
+	if c.verify != nil {
+		return c.verify(stored, password)
+	}
+	return Verify(stored, password)
+}
+
+// clone returns a copy of e that shares nothing with it.
+func (e *Entry) clone() *Entry {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Extra = append([]string(nil), e.Extra...)
+	return &c
+}
