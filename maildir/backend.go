@@ -31,6 +31,8 @@ type Backend struct {
 	logger   *slog.Logger
 
 	cache listingCache // see WithListingCache
+	// verified remembers successful password checks; see WithVerifyCache.
+	verified *passwd.Cache
 }
 
 // An Option configures a [Backend].
@@ -47,6 +49,21 @@ func WithLogger(l *slog.Logger) Option {
 			b.logger = l
 		}
 	}
+}
+
+// WithVerifyCache puts c in front of the password checks of
+// [Backend.Login]: a user who logs in again with the password that
+// succeeded last time, against the same stored hash, is let in without the
+// hash being run again (see [passwd.Cache]). When the password source
+// fails (a database-backed [passwd.Source] that cannot be reached, not an
+// unknown user), such a user is let in on the entry the cache kept, with a
+// warning in the log, and nologin and allow_nets are applied to that
+// entry; anyone else gets the source's error, which the client sees as
+// -ERR [SYS/TEMP]. One cache may serve several backends whose user names
+// do not clash. Nil, the default, checks every password with
+// [passwd.Verify].
+func WithVerifyCache(c *passwd.Cache) Option {
+	return func(b *Backend) { b.verified = c }
 }
 
 // New returns a backend that serves, for each user of users, the Maildir
@@ -138,12 +155,15 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 // scheme, at doveadm pw's cost) of random bytes, made on the first such
 // login; the result is ignored. A user whose hash is in a slower scheme or at a higher cost
 // still takes longer than an unknown one.
+//
+// With [WithVerifyCache], a repeat login runs no hash.
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
-	check := func(entry *passwd.Entry) error {
-		return passwd.Verify(entry.Password, []byte(password))
-	}
-	decoy := func() { passwd.VerifyUnknownUser([]byte(password)) }
-	return b.login(ctx, c, username, check, decoy)
+	pw := []byte(password)
+	return b.login(ctx, c, username, loginChecks{
+		check:   func(entry *passwd.Entry) error { return b.verified.Verify(entry, pw) },
+		decoy:   func() { passwd.VerifyUnknownUser(pw) },
+		offline: func(name string) (*passwd.Entry, bool) { return b.verified.Offline(name, pw) },
+	})
 }
 
 // LoginAPOP checks an APOP digest (RFC 1939 §7), subject to the extra
@@ -163,22 +183,34 @@ func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, tim
 		}
 		return nil
 	}
-	return b.login(ctx, c, username, check, nil)
+	return b.login(ctx, c, username, loginChecks{check: check})
 }
 
 // errNoAPOPSecret is why an APOP login of a user with a hashed password fails.
 var errNoAPOPSecret = errors.New("maildir: APOP needs a cleartext secret and the user's password is hashed")
 
-// login finds the user, checks the credentials with check, applies the
-// passdb extra fields nologin and allow_nets (after check, so that they
-// take no less time than a wrong password), and builds the user's Maildir
-// path as maildirOf does. decoy, when not nil, is called instead of check for
-// a refused name and an unknown user, and after check when check could not
-// verify the user's hash (an error other than passwd.ErrMismatch). Every
-// refusal is pop3.ErrAuthFailed, logged with its reason except for a wrong
-// password and an unknown user; a failure of the password source is
-// returned as it is.
-func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, check func(*passwd.Entry) error, decoy func()) (pop3.User, error) {
+// loginChecks are how one login method checks its credentials.
+type loginChecks struct {
+	// check verifies the credentials against the user's entry.
+	check func(*passwd.Entry) error
+	// decoy, when not nil, is called instead of check for a refused name
+	// and an unknown user, and after check when check could not verify
+	// the user's hash (an error other than passwd.ErrMismatch).
+	decoy func()
+	// offline, when not nil, is asked for the user's entry when the
+	// password source fails; ok means the credentials were checked.
+	offline func(name string) (entry *passwd.Entry, ok bool)
+}
+
+// login finds the user, checks the credentials, applies the passdb extra
+// fields nologin and allow_nets (after the check, so that they take no
+// less time than a wrong password), and builds the user's Maildir path as
+// maildirOf does. Every refusal is pop3.ErrAuthFailed, logged with its
+// reason except for a wrong password and an unknown user; a failure of
+// the password source is returned as it is, unless checks.offline vouches
+// for the user.
+func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, checks loginChecks) (pop3.User, error) {
+	decoy := checks.decoy
 	if decoy == nil {
 		decoy = func() {}
 	}
@@ -193,15 +225,25 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 		decoy()
 		return nil, pop3.ErrAuthFailed
 	}
-	if err != nil {
-		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
-	}
-	if err := check(entry); err != nil {
-		if !errors.Is(err, passwd.ErrMismatch) {
-			decoy()
-			b.logger.Warn("maildir: login refused", "user", name, "reason", err)
+	switch {
+	case err != nil && checks.offline != nil && ctx.Err() == nil:
+		cached, ok := checks.offline(name)
+		if !ok {
+			return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
 		}
-		return nil, pop3.ErrAuthFailed
+		b.logger.Warn("maildir: the password source failed; letting the user in on the password that last succeeded (verification cache)",
+			"user", name, "err", err)
+		entry = cached
+	case err != nil:
+		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
+	default:
+		if err := checks.check(entry); err != nil {
+			if !errors.Is(err, passwd.ErrMismatch) {
+				decoy()
+				b.logger.Warn("maildir: login refused", "user", name, "reason", err)
+			}
+			return nil, pop3.ErrAuthFailed
+		}
 	}
 	fields := parseExtra(entry.Extra)
 	if fields.nologin {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // extraBackend makes a root and a passwd-file of the given lines, written
@@ -310,4 +313,171 @@ func TestDeliverUsesUserdbMail(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
 	assert.NoDirExists(t, filepath.Join(root, "default"))
+}
+
+// flakySource is a password source, such as a database, that can be made
+// unreachable.
+type flakySource struct {
+	passwd.Source
+	down atomic.Bool
+}
+
+var errDatabaseDown = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+
+func (s *flakySource) Lookup(ctx context.Context, name string) (*passwd.Entry, error) {
+	if s.down.Load() {
+		return nil, errDatabaseDown
+	}
+	return s.Source.Lookup(ctx, name)
+}
+
+// cachedBackend is a backend on a passwd-file of lines (with "$ROOT"
+// expanded), behind a flakySource, with a verification cache.
+func cachedBackend(t *testing.T, lines ...string) (b *maildir.Backend, cache *passwd.Cache, src *flakySource, pwPath string, logs *bytes.Buffer) {
+	t.Helper()
+	root := t.TempDir()
+	pwPath = filepath.Join(root, "passwd")
+	require.NoError(t, os.WriteFile(pwPath, []byte(strings.ReplaceAll(strings.Join(lines, "\n")+"\n", "$ROOT", root)), 0o600))
+	logs = new(bytes.Buffer)
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	file, err := passwd.OpenFile(pwPath, logger)
+	require.NoError(t, err)
+	src = &flakySource{Source: file}
+	cache = passwd.NewCache(100, time.Hour)
+	b, err = maildir.New(filepath.Join(root, "%u", "Maildir"), src, maildir.WithLogger(logger), maildir.WithVerifyCache(cache))
+	require.NoError(t, err)
+	return b, cache, src, pwPath, logs
+}
+
+// A repeat login runs no hash; a wrong password always does; editing the
+// passwd-file takes effect at the next login.
+func TestLoginVerifyCache(t *testing.T) {
+	hash, err := passwd.Hash("SHA512-CRYPT", []byte("old secret"))
+	require.NoError(t, err)
+	b, cache, _, pwPath, _ := cachedBackend(t, "alice:"+hash+"::::::")
+	ctx := context.Background()
+
+	for range 3 {
+		u, err := b.Login(ctx, nil, "Alice", "old secret")
+		require.NoError(t, err)
+		openAndClose(t, u)
+	}
+	st := cache.Stats()
+	assert.EqualValues(t, 1, st.Misses, "the first login ran the hash")
+	assert.EqualValues(t, 2, st.Hits, "the others ran none, whatever the name's letter case")
+
+	_, err = b.Login(ctx, nil, "alice", "guess")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+	assert.EqualValues(t, 2, cache.Stats().Misses, "a wrong password runs the hash")
+
+	// pop3admin passwd, or an editor: a new hash for alice.
+	newHash, err := passwd.Hash("SHA512-CRYPT", []byte("new secret"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(pwPath, []byte("alice:"+newHash+"::::::\n"), 0o600))
+	future := time.Now().Add(2 * time.Second) // a new mtime, whatever the file system's granularity
+	require.NoError(t, os.Chtimes(pwPath, future, future))
+
+	_, err = b.Login(ctx, nil, "alice", "old secret")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed, "the old password is refused at once, within the TTL")
+	_, err = b.Login(ctx, nil, "alice", "new secret")
+	require.NoError(t, err)
+	_, err = b.Login(ctx, nil, "alice", "new secret")
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, cache.Stats().Hits)
+}
+
+// When the password source cannot be reached, a user the cache knows logs
+// in with the password that last succeeded, with a warning; nologin and
+// allow_nets still apply; anyone else gets the source's error.
+func TestLoginVerifyCacheOffline(t *testing.T) {
+	b, cache, src, _, logs := cachedBackend(t,
+		"alice:{SHA256-CRYPT}$5$truncated::::::",
+		"bob:{PLAIN}bob-pw::::::allow_nets=192.0.2.0/24",
+		"carol:{PLAIN}carol-pw::::::")
+	ctx := context.Background()
+	// alice's hash is unusable (malformed): she never gets into the cache.
+	_, err := b.Login(ctx, nil, "alice", "x")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+	u, err := b.Login(ctx, tcpConn("192.0.2.7"), "bob", "bob-pw")
+	require.NoError(t, err)
+	openAndClose(t, u)
+
+	src.down.Store(true)
+	u, err = b.Login(ctx, tcpConn("192.0.2.7"), "bob", "bob-pw")
+	require.NoError(t, err, "bob's password succeeded before")
+	openAndClose(t, u)
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "password source failed")
+	assert.Contains(t, logs.String(), "user=bob")
+	assert.NotContains(t, logs.String(), "bob-pw")
+	assert.EqualValues(t, 1, cache.Stats().Offline)
+
+	_, err = b.Login(ctx, tcpConn("198.51.100.1"), "bob", "bob-pw")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed, "allow_nets of the cached entry still applies")
+
+	for _, tc := range []struct{ user, password string }{
+		{"bob", "guess"},       // a wrong password
+		{"carol", "carol-pw"},  // never logged in
+		{"nobody", "whatever"}, // unknown
+		{"alice", "x"},         // never verified
+	} {
+		_, err = b.Login(ctx, tcpConn("192.0.2.7"), tc.user, tc.password)
+		require.Error(t, err, tc.user)
+		assert.ErrorIs(t, err, errDatabaseDown, "%s: the source's error, which the server answers with -ERR [SYS/TEMP]", tc.user)
+		assert.NotErrorIs(t, err, pop3.ErrAuthFailed)
+	}
+
+	// A cancelled login is not let in from the cache.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = b.Login(cctx, tcpConn("192.0.2.7"), "bob", "bob-pw")
+	assert.ErrorIs(t, err, errDatabaseDown)
+
+	src.down.Store(false)
+	_, err = b.Login(ctx, tcpConn("192.0.2.7"), "carol", "carol-pw")
+	require.NoError(t, err, "back to normal")
+}
+
+// The cache changes nothing for unknown users: they still pay the decoy
+// hash, so that a refusal takes as long as a wrong password's.
+func TestLoginVerifyCacheKeepsTheDecoy(t *testing.T) {
+	hash, err := passwd.Hash("BLF-CRYPT", []byte("right password"))
+	require.NoError(t, err)
+	b, cache, _, _, _ := cachedBackend(t, "alice:"+hash+"::::::")
+	ctx := context.Background()
+	_, err = b.Login(ctx, nil, "alice", "right password")
+	require.NoError(t, err)
+	_, err = b.Login(ctx, nil, "nobody", "right password") // makes the decoy hash
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+
+	median := func(username string) time.Duration {
+		d := make([]time.Duration, 7)
+		for i := range d {
+			start := time.Now()
+			_, err := b.Login(ctx, nil, username, "wrong password")
+			d[i] = time.Since(start)
+			require.ErrorIs(t, err, pop3.ErrAuthFailed)
+		}
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	wrong, unknown := median("alice"), median("nobody")
+	assert.GreaterOrEqual(t, unknown, wrong/4, "an unknown user took %v, a wrong password %v", unknown, wrong)
+	assert.Zero(t, cache.Stats().Hits)
+}
+
+func TestBackendContractWithVerifyCache(t *testing.T) {
+	pop3test.TestBackend(t, func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
+		var lines []string
+		for _, a := range accounts {
+			lines = append(lines, a.Username+":{PLAIN}"+a.Password+"::::::")
+		}
+		b, _, _, _, _ := cachedBackend(t, lines...)
+		for _, a := range accounts {
+			for _, m := range a.Messages {
+				require.NoError(t, b.Deliver(context.Background(), a.Username, bytes.NewReader(m)))
+			}
+		}
+		return b
+	})
 }

@@ -36,6 +36,8 @@ type Backend struct {
 	// pool must stay free for logins, RETRs and the lease renewals, whose
 	// starvation would make every session of the node lose its lease.
 	deliveries chan struct{}
+	// verified remembers successful password checks; see WithVerifyCache.
+	verified *passwd.Cache
 }
 
 var (
@@ -68,6 +70,18 @@ func WithLeaseTime(d time.Duration) Option {
 // WithNodeName sets the name this node writes in the locks it holds, for
 // an operator reading pop3_locks (default "<hostname>:<pid>").
 func WithNodeName(name string) Option { return func(b *Backend) { b.node = name } }
+
+// WithVerifyCache puts c in front of the password checks of
+// [Backend.Login]: a user who logs in again with the password that
+// succeeded last time, against the same stored hash, is let in without the
+// hash being run again (see [passwd.Cache]); [Backend.SetPassword] takes
+// effect at the next login all the same. When the database cannot be
+// reached, such a user passes the password check, with a warning in the
+// log, as Dovecot's auth cache allows; here the mail is in the database
+// too, so opening the maildrop then fails until it is back, and the
+// client is told to try again later (-ERR [SYS/TEMP]), as everyone else
+// is. Nil, the default, checks every password with [passwd.Verify].
+func WithVerifyCache(c *passwd.Cache) Option { return func(b *Backend) { b.verified = c } }
 
 // New returns a Backend on pool, whose database [Migrate] has brought to
 // [SchemaVersion]; a database at another version is an error that wraps
@@ -107,20 +121,33 @@ func (b *Backend) Close() error {
 func (b *Backend) RecordsRetrievals() bool { return true }
 
 // Login checks password against the user's stored hash with
-// [passwd.Verify]. An unknown user costs a check too
-// ([passwd.VerifyUnknownUser]), so that timing does not tell which names
-// exist.
+// [passwd.Verify], or through the cache of [WithVerifyCache]. An unknown
+// user costs a check too ([passwd.VerifyUnknownUser]), so that timing does
+// not tell which names exist.
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
-	return b.login(ctx, username, func(stored string) error {
-		return passwd.Verify(stored, []byte(password))
-	}, func() { passwd.VerifyUnknownUser([]byte(password)) })
+	pw := []byte(password)
+	u, err := b.login(ctx, username, func(name, stored string) error {
+		return b.verified.Verify(&passwd.Entry{User: name, Password: stored}, pw)
+	}, func() { passwd.VerifyUnknownUser(pw) })
+	if err == nil || errors.Is(err, pop3.ErrAuthFailed) || ctx.Err() != nil {
+		return u, err
+	}
+	// The database failed: a user whose password the cache remembers
+	// passes, and finds its id when it opens the maildrop.
+	name := passwd.NormalizeUsername(username)
+	if _, ok := b.verified.Offline(name, pw); ok {
+		b.logger.Warn("postgres: the database failed; letting the user in on the password that last succeeded (verification cache)",
+			"user", name, "err", err)
+		return &user{backend: b, name: name}, nil
+	}
+	return nil, err
 }
 
 // LoginAPOP checks an APOP digest (RFC 1939 §7). Only a user whose password
 // is stored in cleartext ({PLAIN}) has the shared secret APOP needs; for
 // the others it fails as a wrong password does.
 func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
-	return b.login(ctx, username, func(stored string) error {
+	return b.login(ctx, username, func(_, stored string) error {
 		secret, ok := passwd.Plaintext(stored)
 		if !ok || !pop3.VerifyAPOP(timestamp, secret, digest) {
 			return passwd.ErrMismatch
@@ -132,7 +159,7 @@ func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, tim
 // login looks the user up and calls check with its stored hash, or decoy
 // for an unknown user. A database failure is returned as it is (the client
 // sees a temporary failure); every refusal is pop3.ErrAuthFailed.
-func (b *Backend) login(ctx context.Context, username string, check func(stored string) error, decoy func()) (pop3.User, error) {
+func (b *Backend) login(ctx context.Context, username string, check func(name, stored string) error, decoy func()) (pop3.User, error) {
 	name := passwd.NormalizeUsername(username)
 	var id int64
 	var stored string
@@ -144,7 +171,7 @@ func (b *Backend) login(ctx context.Context, username string, check func(stored 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: looking up %q: %w", name, err)
 	}
-	if err := check(stored); err != nil {
+	if err := check(name, stored); err != nil {
 		if !errors.Is(err, passwd.ErrMismatch) {
 			b.logger.Warn("postgres: login refused", "user", name, "reason", err)
 		}
@@ -156,12 +183,34 @@ func (b *Backend) login(ctx context.Context, username string, check func(stored 
 // user is a logged-in user.
 type user struct {
 	backend *Backend
-	id      int64
-	name    string
+	// id is the user's row, 0 for a user let in by the verification
+	// cache while the database was down, until resolveID finds it. A user
+	// is one session's, so it needs no lock.
+	id   int64
+	name string
+}
+
+// resolveID finds the id of a user that logged in while the database was
+// down. A user deleted since is pop3.ErrAuthFailed.
+func (u *user) resolveID(ctx context.Context) error {
+	if u.id != 0 {
+		return nil
+	}
+	err := u.backend.pool.QueryRow(ctx, "SELECT id FROM pop3_users WHERE name = $1", u.name).Scan(&u.id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pop3.ErrAuthFailed
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: looking up %q: %w", u.name, err)
+	}
+	return nil
 }
 
 // Open takes the user's lease and reads the listing.
 func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
+	if err := u.resolveID(ctx); err != nil {
+		return nil, err
+	}
 	l, err := u.backend.leases.acquire(ctx, u.id, u.backend.node)
 	if err != nil {
 		return nil, err
@@ -186,6 +235,9 @@ func dbTime(t time.Time) time.Time {
 // [pop3.LoginRecorder]. A user deleted since Login wraps
 // [pop3.ErrNoSuchUser].
 func (u *user) LastLogin(ctx context.Context) (time.Time, error) {
+	if err := u.resolveID(ctx); err != nil {
+		return time.Time{}, err
+	}
 	var t *time.Time
 	err := u.backend.pool.QueryRow(ctx, "SELECT last_login FROM pop3_users WHERE id = $1", u.id).Scan(&t)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -211,6 +263,9 @@ func (u *user) LastLogin(ctx context.Context) (time.Time, error) {
 // need the lease (see [ErrLeaseLost]). A user deleted since Login (possible
 // only once the lease was lost) wraps [pop3.ErrNoSuchUser].
 func (u *user) RecordLogin(ctx context.Context, t time.Time) error {
+	if err := u.resolveID(ctx); err != nil {
+		return err
+	}
 	tag, err := u.backend.pool.Exec(ctx, "UPDATE pop3_users SET last_login = $2 WHERE id = $1", u.id, dbTime(t))
 	if err != nil {
 		return fmt.Errorf("postgres: recording the login of %q: %w", u.name, err)

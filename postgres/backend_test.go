@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/pgtest"
+	"github.com/gopop3/pop3/internal/syncbuf"
+	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
 	"github.com/gopop3/pop3/postgres"
 )
@@ -149,4 +153,86 @@ func TestRecordsRetrievals(t *testing.T) {
 	rb, ok := b.(pop3.RetrievalBackend)
 	require.True(t, ok)
 	assert.True(t, rb.RecordsRetrievals())
+}
+
+// cachedBackend is a backend with a verification cache on a new database,
+// whose DSN it returns for pgtest.Disconnect.
+func cachedBackend(t *testing.T) (b *postgres.Backend, cache *passwd.Cache, dsn string, logs *syncbuf.Buffer) {
+	t.Helper()
+	dsn = pgtest.NewDatabase(t)
+	pool, err := postgres.Connect(ctxFor(t), dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = postgres.Migrate(ctxFor(t), pool)
+	require.NoError(t, err)
+	cache = passwd.NewCache(100, time.Hour)
+	logs = new(syncbuf.Buffer)
+	b = newBackend(t, pool, postgres.WithVerifyCache(cache), postgres.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	return b, cache, dsn, logs
+}
+
+// A repeat login runs no hash; SetPassword takes effect at the next login.
+func TestLoginVerifyCache(t *testing.T) {
+	b, cache, _, _ := cachedBackend(t)
+	addUser(t, b, "alice", "SHA512-CRYPT", "old secret")
+	for range 3 {
+		_, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "old secret")
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 1, cache.Stats().Misses)
+	assert.EqualValues(t, 2, cache.Stats().Hits)
+
+	_, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "guess")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "nobody", "old secret")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+
+	h, err := passwd.Hash("SHA512-CRYPT", []byte("new secret"))
+	require.NoError(t, err)
+	require.NoError(t, b.SetPassword(ctxFor(t), "alice", h))
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "old secret")
+	require.ErrorIs(t, err, pop3.ErrAuthFailed, "the old password is refused at once")
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "alice", "new secret")
+	require.NoError(t, err)
+}
+
+// With the database cut off, a user whose password the cache remembers
+// passes the password check (logged at WARN) and opens the maildrop once
+// the database is back; everyone else, and the maildrop itself, gets a
+// temporary failure meanwhile; nothing is lost.
+func TestLoginVerifyCacheDatabaseDown(t *testing.T) {
+	b, cache, dsn, logs := cachedBackend(t)
+	addUser(t, b, "alice", "SHA512-CRYPT", "alice-pw", "Subject: one\r\n\r\nkept\r\n")
+	addUser(t, b, "bob", "SHA512-CRYPT", "bob-pw")
+	mb, err := open(t, b, "alice", "alice-pw")
+	require.NoError(t, err)
+	require.NoError(t, mb.Close())
+
+	reconnect := pgtest.Disconnect(t, dsn)
+	u, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "Alice", "alice-pw")
+	require.NoError(t, err, "alice's password succeeded before")
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "database failed")
+	assert.NotContains(t, logs.String(), "alice-pw")
+	assert.EqualValues(t, 1, cache.Stats().Offline)
+
+	_, err = u.Open(ctxFor(t))
+	require.Error(t, err, "the mail is in the database too")
+	assert.NotErrorIs(t, err, pop3.ErrAuthFailed)
+
+	for _, tc := range []struct{ user, password string }{{"alice", "guess"}, {"bob", "bob-pw"}, {"nobody", "x"}} {
+		_, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, tc.user, tc.password)
+		require.Error(t, err, tc.user)
+		assert.NotErrorIs(t, err, pop3.ErrAuthFailed, "%s: a temporary failure, not a refusal", tc.user)
+	}
+
+	reconnect()
+	require.Eventually(t, func() bool {
+		mb, err = u.Open(ctxFor(t))
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "the user logged in from the cache opens the maildrop once the database is back")
+	assert.Len(t, mb.Messages(), 1)
+	require.NoError(t, mb.Close())
+	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "bob", "bob-pw")
+	require.NoError(t, err)
 }

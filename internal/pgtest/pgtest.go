@@ -120,6 +120,37 @@ func NewDatabase(tb testing.TB) string {
 	return dsn.String()
 }
 
+// Disconnect makes the database of dsn, made by NewDatabase, unreachable
+// as if its server had stopped: new connections are refused and the open
+// ones are ended. Other databases, and so other tests, are not touched.
+// reconnect undoes it; it is also called when the test ends.
+func Disconnect(tb testing.TB, dsn string) (reconnect func()) {
+	tb.Helper()
+	srv := get(tb)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if err := srv.exec("ALTER DATABASE " + quoteIdent(name) + " WITH ALLOW_CONNECTIONS false"); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	lit := "'" + strings.ReplaceAll(name, "'", "''") + "'"
+	if err := srv.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = " + lit); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	var once sync.Once
+	reconnect = func() {
+		once.Do(func() {
+			if err := srv.exec("ALTER DATABASE " + quoteIdent(name) + " WITH ALLOW_CONNECTIONS true"); err != nil {
+				tb.Errorf("pgtest: %v", err)
+			}
+		})
+	}
+	tb.Cleanup(reconnect)
+	return reconnect
+}
+
 // AdminDSN returns the connection string of the server's maintenance
 // database (postgres), for tests that need to run SQL as the superuser, or
 // as the CREATEDB user of an external server. It starts the package's
