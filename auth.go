@@ -27,10 +27,11 @@ var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext
 
 // cleartextAllowed reports whether a cleartext password may be sent here
 // (RFC 2595 §6, RFC 8314 §5): on TLS, on a connection that
-// Server.TrustedConn vouched for, from a loopback address or over a unix
-// socket, or anywhere when the server allows insecure auth.
+// Server.TrustedConn vouched for, from Server.TrustedNetworks, from a
+// loopback address or over a unix socket, or anywhere when the server
+// allows insecure auth.
 func (s *session) cleartextAllowed() bool {
-	if s.info.TLS != nil || s.info.Trusted || s.srv.AllowInsecureAuth {
+	if s.info.TLS != nil || s.info.Trusted || s.trustedNet || s.srv.AllowInsecureAuth {
 		return true
 	}
 	if ip, ok := clientIP(s.info.RemoteAddr); ok {

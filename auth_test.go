@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -502,6 +504,53 @@ func TestAuthPenaltyAcrossConnections(t *testing.T) {
 		S: <closed>
 	`)
 	assert.GreaterOrEqual(t, login(), penalty, "a new connection from the same address pays the penalty")
+}
+
+// A client in TrustedNetworks (a webmail host) pays no per-address
+// penalty for its failures, however many; it still waits AuthFailureDelay
+// and is cut off after MaxAuthFailures on one connection.
+func TestAuthPenaltySparesTrustedNetworks(t *testing.T) {
+	srv, _ := newMemoryServer(t)
+	srv.MaxAuthPenalty = time.Hour
+	srv.AuthFailureDelay = -1
+	srv.MaxAuthFailures = 2
+	srv.TrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	addr := startServer(t, srv)
+	for range 3 {
+		transcript(t, addr, `
+			S: +OK ...
+			C: USER alice
+			S: +OK send PASS
+			C: PASS wrong
+			S: -ERR [AUTH] authentication failed
+			C: USER bob
+			S: +OK send PASS
+			C: PASS wrong
+			S: -ERR [AUTH] authentication failed; too many failed logins, closing connection
+			S: <closed>
+		`)
+	}
+	assert.Zero(t, srv.PenalizedAddresses())
+	c := pop3test.Dial(t, addr)
+	c.ReadReply()
+	start := time.Now()
+	c.Login("alice", "secret")
+	assert.Less(t, time.Since(start), time.Second, "no penalty after six failures")
+}
+
+// An invalid TrustedNetworks prefix is a configuration error, reported by
+// Serve rather than matching nothing.
+func TestTrustedNetworksInvalid(t *testing.T) {
+	for _, p := range []netip.Prefix{{}, netip.PrefixFrom(netip.MustParseAddr("::ffff:10.0.0.0"), 80)} {
+		srv, _ := newMemoryServer(t)
+		srv.TrustedNetworks = []netip.Prefix{p}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { l.Close() })
+		err = srv.Serve(l)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "TrustedNetworks")
+	}
 }
 
 // A server that asks for no penalty gets none.

@@ -55,11 +55,12 @@
 //
 // Cleartext logins are refused on connections that are not secure: neither
 // TLS, nor from a loopback address or a unix socket, nor vouched for by
-// [Server.TrustedConn] (a proxy that terminated TLS), unless
-// [Server.AllowInsecureAuth] is set. Every failed login, whatever error the
-// backend returned, waits [Server.AuthFailureDelay] and counts towards
-// [Server.MaxAuthFailures] for the connection and towards a penalty for the
-// client's address that outlives it ([Server.MaxAuthPenalty]). Passwords,
+// [Server.TrustedConn] (a proxy that terminated TLS), nor from
+// [Server.TrustedNetworks], unless [Server.AllowInsecureAuth] is set. Every
+// failed login, whatever error the backend returned, waits
+// [Server.AuthFailureDelay] and counts towards [Server.MaxAuthFailures] for
+// the connection and towards a penalty for the client's address that
+// outlives it ([Server.MaxAuthPenalty]), which TrustedNetworks are spared. Passwords,
 // APOP digests, SASL payloads and message content never reach the log or
 // the protocol trace.
 //

@@ -60,6 +60,15 @@ func penaltyKey(a net.Addr) (netip.Addr, bool) {
 	return ip, true
 }
 
+// penaltyKey is the address the session's failures count under, or false
+// for a session that has none or is spared (Server.TrustedNetworks).
+func (s *session) penaltyKey() (netip.Addr, bool) {
+	if s.trustedNet {
+		return netip.Addr{}, false
+	}
+	return penaltyKey(s.info.RemoteAddr)
+}
+
 // delay is how long a login attempt from addr waits now, at most maxDelay.
 func (p *authPenalty) delay(addr netip.Addr, now time.Time, maxDelay time.Duration) time.Duration {
 	if maxDelay <= 0 {

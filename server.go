@@ -81,6 +81,19 @@ type Server struct {
 	// listener wrapper) so that the per-address limits and penalty apply
 	// to each client rather than to the proxy. See the README.
 	TrustedConn func(conn net.Conn) bool
+	// TrustedNetworks are client networks that the per-address auth
+	// penalty (MaxAuthPenalty) spares and that may log in in cleartext
+	// without TLS, like Dovecot's login_trusted_networks: a webmail host
+	// or a monitoring probe on the operator's own network, which logs in
+	// for many users from one address, so that one user's typos must not
+	// slow every other user of that host. Their failed logins still wait
+	// AuthFailureDelay and count towards MaxAuthFailures on their
+	// connection, and STLS is still offered to them. The client is
+	// whatever the connection's RemoteAddr reports: behind a proxy, have
+	// it pass the client's address (the PROXY protocol), or the proxy's
+	// own address is what matches. IPv4-mapped IPv6 addresses match as
+	// IPv4. Serve refuses a prefix that is not valid.
+	TrustedNetworks []netip.Prefix
 
 	// IdleTimeout closes a connection that sends no command for this long
 	// (default 10 minutes, the minimum of RFC 1939 §3). Nothing is
@@ -122,6 +135,13 @@ type Server struct {
 	// forgotten per minute without failures. IPv6 addresses count per
 	// /64, unix sockets not at all. This limits guessing across
 	// reconnections, which MaxAuthFailures alone does not.
+	//
+	// The penalty is the address's, not the user's: every client behind
+	// one address shares it. Behind a NAT (an office, a mobile carrier's
+	// CGNAT) or a webmail host, one user's wrong password slows the
+	// logins of all the others for a few minutes. Put such hosts of your
+	// own in TrustedNetworks; for addresses you do not control, lower the
+	// bound, or set it negative to turn the penalty off.
 	MaxAuthPenalty time.Duration
 	// MaxAuthFailures is how many failed logins one connection may make
 	// before it is closed (default 3).
@@ -217,6 +237,8 @@ type Server struct {
 	// logins keeps the last login times of users that are not
 	// LoginRecorders, for LoginDelay.
 	logins loginTimes
+	// trusted is TrustedNetworks made canonical by setup.
+	trusted []netip.Prefix
 	// setupOnce computes exts and checks the configuration once.
 	setupOnce sync.Once
 	exts      extensionSet // the extensions not disabled; all until setup
@@ -238,6 +260,9 @@ func (srv *Server) setup() error {
 			return
 		}
 		if srv.setupErr = checkLanguage(srv.Language); srv.setupErr != nil {
+			return
+		}
+		if srv.trusted, srv.setupErr = canonicalPrefixes(srv.TrustedNetworks); srv.setupErr != nil {
 			return
 		}
 		if srv.Expire.expiresRetrieved() {
@@ -607,6 +632,43 @@ func clientIP(a net.Addr) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return ap.Addr().Unmap(), true
+}
+
+// canonicalPrefixes returns prefixes masked, with IPv4-mapped IPv6 ones
+// made IPv4, as clientIP makes the addresses they are matched against.
+func canonicalPrefixes(prefixes []netip.Prefix) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(prefixes))
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("pop3: Server.TrustedNetworks has an invalid prefix %q", p.String())
+		}
+		if a := p.Addr(); a.Is4In6() {
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("pop3: Server.TrustedNetworks has %s, an IPv4-mapped prefix shorter than 96 bits", p)
+			}
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// inTrustedNetwork reports whether the client at a is in TrustedNetworks.
+func (srv *Server) inTrustedNetwork(a net.Addr) bool {
+	if len(srv.trusted) == 0 {
+		return false
+	}
+	ip, ok := clientIP(a)
+	if !ok {
+		return false
+	}
+	ip = ip.WithZone("")
+	for _, p := range srv.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // PenalizedAddresses reports how many client addresses have an auth

@@ -44,6 +44,8 @@ type session struct {
 	c          conn
 	info       ConnInfo
 	peer       peerKey // what MaxConnectionsPerIP counted it under; zero for none
+	// trustedNet: the client is in Server.TrustedNetworks.
+	trustedNet bool
 
 	argv         [3]string // parseCommand's arguments, reused
 	state        state
@@ -196,6 +198,7 @@ func (s *session) serve() {
 	if s.srv.TrustedConn != nil {
 		s.info.Trusted = s.srv.TrustedConn(s.c.nc)
 	}
+	s.trustedNet = s.srv.inTrustedNetwork(s.info.RemoteAddr)
 	if tc, ok := s.c.nc.(*tls.Conn); ok {
 		// Implicit TLS (RFC 8314 §3.3): the greeting comes after the
 		// handshake.
@@ -320,7 +323,7 @@ func (s *session) recoverPanic(where string, err *error) {
 // failure. check returns the name logged in, or the one attempted.
 func (s *session) authenticate(method string, check func() (username string, user User, err error)) error {
 	var penalty time.Duration
-	if addr, ok := penaltyKey(s.info.RemoteAddr); ok {
+	if addr, ok := s.penaltyKey(); ok {
 		penalty = s.srv.penalty.delay(addr, time.Now(), s.srv.maxAuthPenalty())
 		if err := s.wait(penalty); err != nil {
 			return err
@@ -364,7 +367,7 @@ func (s *session) loginFailed(method, username string, penalty time.Duration, er
 		return e
 	}
 	s.authFailures++
-	if addr, ok := penaltyKey(s.info.RemoteAddr); ok && s.srv.maxAuthPenalty() > 0 {
+	if addr, ok := s.penaltyKey(); ok && s.srv.maxAuthPenalty() > 0 {
 		s.srv.penalty.fail(addr, time.Now())
 	}
 	s.logger().Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -202,20 +203,27 @@ func TestCleartextPolicy(t *testing.T) {
 		name           string
 		remote, useTLS bool
 		allowInsecure  bool
+		trusted        string // Server.TrustedNetworks
 		allowed        bool
 	}{
-		{"loopback", false, false, false, true},
-		{"loopback, insecure allowed", false, false, true, true},
-		{"remote", true, false, false, false},
-		{"remote, insecure allowed", true, false, true, true},
-		{"remote over STLS", true, true, false, true},
-		{"remote over STLS, insecure allowed", true, true, true, true},
-		{"loopback over STLS", false, true, false, true},
+		{"loopback", false, false, false, "", true},
+		{"loopback, insecure allowed", false, false, true, "", true},
+		{"remote", true, false, false, "", false},
+		{"remote, insecure allowed", true, false, true, "", true},
+		{"remote over STLS", true, true, false, "", true},
+		{"remote over STLS, insecure allowed", true, true, true, "", true},
+		{"loopback over STLS", false, true, false, "", true},
+		{"remote in a trusted network", true, false, false, "192.0.2.0/24", true},
+		{"remote, a trusted IPv4-mapped network", true, false, false, "::ffff:192.0.2.7/128", true},
+		{"remote outside the trusted networks", true, false, false, "192.0.2.8/29,10.0.0.0/8", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := newMemoryServer(t, msgDots)
 			srv.TLSConfig = serverCfg
 			srv.AllowInsecureAuth = tc.allowInsecure
+			for _, p := range strings.FieldsFunc(tc.trusted, func(r rune) bool { return r == ',' }) {
+				srv.TrustedNetworks = append(srv.TrustedNetworks, netip.MustParsePrefix(p))
+			}
 			l, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(t, err)
 			var ln net.Listener = l
@@ -230,6 +238,9 @@ func TestCleartextPolicy(t *testing.T) {
 			}
 			caps := c.Capa()
 			if tc.allowed {
+				if !tc.useTLS {
+					assert.Contains(t, caps, "STLS", "a trusted client may still choose TLS")
+				}
 				assert.Contains(t, caps, "USER")
 				assert.Contains(t, caps, "SASL PLAIN LOGIN")
 				c.Send("USER alice")

@@ -58,9 +58,9 @@ func WithLogger(l *slog.Logger) Option {
 // fails (a database-backed [passwd.Source] that cannot be reached, not an
 // unknown user), such a user is let in on the entry the cache kept, with a
 // warning in the log, and nologin and allow_nets are applied to that
-// entry; anyone else gets the source's error, which the client sees as
-// -ERR [SYS/TEMP]. One cache may serve several backends whose user names
-// do not clash. Nil, the default, checks every password with
+// entry; anyone else gets the source's error, which the client sees as a
+// temporary failure (the SYS/TEMP response code). One cache may serve
+// several backends whose user names do not clash. Nil, the default, checks every password with
 // [passwd.Verify].
 func WithVerifyCache(c *passwd.Cache) Option {
 	return func(b *Backend) { b.verified = c }

@@ -79,8 +79,8 @@ func WithNodeName(name string) Option { return func(b *Backend) { b.node = name 
 // reached, such a user passes the password check, with a warning in the
 // log, as Dovecot's auth cache allows; here the mail is in the database
 // too, so opening the maildrop then fails until it is back, and the
-// client is told to try again later (-ERR [SYS/TEMP]), as everyone else
-// is. Nil, the default, checks every password with [passwd.Verify].
+// client is told to try again later (the SYS/TEMP response code), as
+// everyone else is. Nil, the default, checks every password with [passwd.Verify].
 func WithVerifyCache(c *passwd.Cache) Option { return func(b *Backend) { b.verified = c } }
 
 // New returns a Backend on pool, whose database [Migrate] has brought to
