@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/postgres"
 )
 
@@ -26,6 +28,11 @@ type options struct {
 	tlsCert, tlsKey       string
 	tlsSelfSigned         bool
 	insecureAuth          bool
+	authCacheSize         int
+	authCacheTTL          time.Duration
+	authFailureDelay      time.Duration
+	authPenalty           time.Duration
+	trustedNetworks       []netip.Prefix
 	maxConnections        int
 	maxConnectionsPerIP   int
 	idleTimeout           time.Duration
@@ -51,6 +58,7 @@ var flagGroups = []struct {
 	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
 	{"Store", []string{"maildir", "passwd", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
 	{"Delivery", []string{"lmtp"}},
+	{"Authentication", []string{"auth-cache-size", "auth-cache-ttl", "auth-failure-delay", "auth-penalty", "trusted-networks"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
 	{"Protocol", []string{"login-delay", "expire", "language", "disable"}},
 	{"Operations", []string{"metrics", "log-format", "log-level", "debug", "shutdown-grace", "version"}},
@@ -81,6 +89,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
 	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
+	fs.IntVar(&o.authCacheSize, "auth-cache-size", passwd.DefaultCacheSize, "remember the last good password of up to `N` users of -maildir or -postgres (as keyed MACs, never the password), so that a repeat login runs no password hash and still works while the user database is down; 0 turns it off")
+	fs.DurationVar(&o.authCacheTTL, "auth-cache-ttl", passwd.DefaultCacheTTL, "trust a remembered password for this `DURATION`, after which the hash runs again; a changed hash is noticed at once")
+	fs.DurationVar(&o.authFailureDelay, "auth-failure-delay", pop3.DefaultAuthFailureDelay, "wait this `DURATION` before answering a failed login; 0 for none")
+	fs.DurationVar(&o.authPenalty, "auth-penalty", pop3.DefaultMaxAuthPenalty, "the most a client address waits before each login after repeated failures (2s, 4s, 8s... up to this `DURATION`); every client behind one address (NAT, webmail) shares it; 0 turns it off")
+	fs.Func("trusted-networks", "spare clients in these `CIDR[,CIDR...]` (a webmail host, a monitoring probe) the per-address penalty, and let them log in in cleartext without TLS", func(v string) error {
+		prefixes, err := parsePrefixes(v)
+		o.trustedNetworks = prefixes
+		return err
+	})
 	fs.IntVar(&o.maxConnections, "max-connections", 0, "serve at most `N` connections at once (default 10000)")
 	fs.IntVar(&o.maxConnectionsPerIP, "max-connections-per-ip", 0, "serve at most `N` connections from one client address (default 100)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 0, "close a connection idle for this `DURATION` (default 10m, RFC 1939's minimum)")
@@ -132,6 +149,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-max-connections, -max-connections-per-ip and -idle-timeout must be 0 (the default) or more"
 	case o.shutdownGrace < 0:
 		problem = "-shutdown-grace must be 0 or more"
+	case o.authCacheSize < 0:
+		problem = "-auth-cache-size must be 0 (no cache) or more"
+	case o.authCacheTTL <= 0:
+		problem = "-auth-cache-ttl must be more than 0 (-auth-cache-size 0 turns the cache off)"
+	case o.authFailureDelay < 0:
+		problem = "-auth-failure-delay must be 0 (none) or more"
+	case o.authPenalty < 0:
+		problem = "-auth-penalty must be 0 (none) or more"
 	case o.loginDelay < 0:
 		problem = "-login-delay must be 0 (the default: none) or more"
 	case o.language != "" && !validLanguage(o.language):
@@ -195,6 +220,28 @@ func parseCIDRs(v string) ([]*net.IPNet, error) {
 		return nil, errors.New("no CIDR prefix given")
 	}
 	return nets, nil
+}
+
+// parsePrefixes parses a comma-separated list of CIDR prefixes, as
+// parseCIDRs does, into netip prefixes with IPv4 ones in IPv4 form.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	nets, err := parseCIDRs(v)
+	if err != nil {
+		return nil, err
+	}
+	prefixes := make([]netip.Prefix, 0, len(nets))
+	for _, n := range nets {
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok {
+			return nil, fmt.Errorf("%s is not a CIDR prefix", n)
+		}
+		ones, bits := n.Mask.Size()
+		if ip.Is4In6() && bits == 128 {
+			ip, ones = ip.Unmap(), ones-96
+		}
+		prefixes = append(prefixes, netip.PrefixFrom(ip, ones).Masked())
+	}
+	return prefixes, nil
 }
 
 // printUsage prints the flags by group, in the format of

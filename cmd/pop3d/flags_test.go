@@ -55,6 +55,15 @@ func TestBadFlags(t *testing.T) {
 		{"-expire", "-1"},
 		{"-disable", "UIDL,XFOO"},
 		{"-language", "tlh"},
+		{"-auth-cache-size", "-1"},
+		{"-auth-cache-ttl", "0"},
+		{"-auth-cache-ttl", "-1h"},
+		{"-auth-failure-delay", "-1s"},
+		{"-auth-penalty", "-1s"},
+		{"-auth-penalty", "soon"},
+		{"-trusted-networks", "nonsense"},
+		{"-trusted-networks", "10.0.0.0/33"},
+		{"-trusted-networks", ""},
 	} {
 		_, err := parseFlags(args, io.Discard)
 		var ue *usageError

@@ -77,6 +77,27 @@
 //	    allow cleartext logins (USER/PASS, AUTH PLAIN/LOGIN) on connections
 //	    that are neither TLS nor from a loopback address; by default they
 //	    are refused there
+//	-auth-cache-size N, -auth-cache-ttl DURATION
+//	    with -maildir or -postgres, remember the last good password of up
+//	    to N users (default 100000; 0 turns the cache off) for DURATION
+//	    (default 1h): a repeat login with the same password against the
+//	    same stored hash runs no password hash. Entries are HMACs under a
+//	    key made at start-up, never the password; a changed hash (an edited
+//	    passwd-file, pop3admin passwd) takes effect at the next login, and
+//	    failed logins are never remembered. While the user database cannot
+//	    be reached, a user whose password is remembered still passes the
+//	    check, as with Dovecot's auth cache, and a warning is logged
+//	-auth-failure-delay DURATION
+//	    wait before answering a failed login (default 2s; 0 for none)
+//	-auth-penalty DURATION
+//	    the longest a client address waits before each login attempt after
+//	    repeated failures, 2s, 4s, 8s and so on up to DURATION (default
+//	    15s; 0 turns the penalty off). Every client behind one address
+//	    (NAT, a webmail host) shares it
+//	-trusted-networks CIDR[,CIDR...]
+//	    clients in these networks, such as a webmail host or a monitoring
+//	    probe, are spared the per-address penalty and may log in in
+//	    cleartext without TLS, like Dovecot's login_trusted_networks
 //	-max-connections N, -max-connections-per-ip N, -idle-timeout DURATION
 //	    the limits of pop3.Server (defaults 10000, 100 and 10m)
 //	-lmtp ADDR
@@ -193,9 +214,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	logger := newLogger(stderr, o.logFormat, o.logLevel)
 
-	backend, mailboxes, closeStore, err := openStore(ctx, o, logger)
+	cache := verifyCache(o)
+	backend, mailboxes, closeStore, err := openStore(ctx, o, cache, logger)
 	if err != nil {
 		return err
+	}
+	if cache != nil {
+		logger.Info("pop3d: verification cache on", "size", o.authCacheSize, "ttl", o.authCacheTTL)
 	}
 	defer closeStore() // after the server has stopped: deferred calls run last
 
@@ -213,6 +238,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv.Implementation = implementation
 	srv.TLSConfig = tlsConfig
 	srv.AllowInsecureAuth = o.insecureAuth
+	srv.AuthFailureDelay = durationOrNone(o.authFailureDelay)
+	srv.MaxAuthPenalty = durationOrNone(o.authPenalty)
+	srv.TrustedNetworks = o.trustedNetworks
 	srv.MaxConnections = o.maxConnections
 	srv.MaxConnectionsPerIP = o.maxConnectionsPerIP
 	srv.IdleTimeout = o.idleTimeout
@@ -244,7 +272,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	var metrics *metricsServer
 	if o.metrics != "" {
-		if metrics, err = startMetrics(o.metrics, srv, logger); err != nil {
+		if metrics, err = startMetrics(o.metrics, srv, cache, logger); err != nil {
 			l.Close()
 			if tl != nil {
 				tl.Close()
@@ -345,6 +373,15 @@ wait:
 		logger.Info("pop3d: stopped")
 	}
 	return failed
+}
+
+// durationOrNone maps a flag's 0, which means none, to the negative value
+// that means none in pop3.Server, where 0 is the default.
+func durationOrNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // reload re-reads the certificate on SIGHUP, telling systemd so.

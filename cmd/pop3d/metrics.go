@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/passwd"
 )
 
 // metrics are pop3d's Prometheus metrics, fed by the server's hooks.
@@ -29,6 +30,28 @@ type metrics struct {
 	sent      prometheus.Counter
 	retrieved prometheus.Counter
 	deleted   prometheus.Counter
+}
+
+// registerCacheMetrics registers the verification cache's counters, read
+// from it at each scrape.
+func registerCacheMetrics(reg prometheus.Registerer, cache *passwd.Cache) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_hits_total",
+			Help: "Password checks answered by the verification cache, without running the password hash."},
+			func() float64 { return float64(cache.Stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_misses_total",
+			Help: "Password checks that ran the password hash: a first login, an expired entry, a changed hash or a wrong password."},
+			func() float64 { return float64(cache.Stats().Misses) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_shared_total",
+			Help: "Password checks that took the result of a concurrent check of the same password, without running the hash."},
+			func() float64 { return float64(cache.Stats().Shared) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_offline_logins_total",
+			Help: "Logins let in by the verification cache while the user database could not be reached."},
+			func() float64 { return float64(cache.Stats().Offline) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pop3_auth_cache_entries",
+			Help: "Users whose last good password the verification cache remembers."},
+			func() float64 { return float64(cache.Stats().Entries) }),
+	)
 }
 
 // newMetrics registers pop3d's metrics, the Go runtime's and the
@@ -122,13 +145,16 @@ type metricsServer struct {
 }
 
 // startMetrics listens on addr and serves the metrics of srv there.
-func startMetrics(addr string, srv *pop3.Server, logger *slog.Logger) (*metricsServer, error) {
+func startMetrics(addr string, srv *pop3.Server, cache *passwd.Cache, logger *slog.Logger) (*metricsServer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	newMetrics(reg, srv)
+	if cache != nil {
+		registerCacheMetrics(reg, cache)
+	}
 	ms := &metricsServer{addr: l.Addr().String()}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))

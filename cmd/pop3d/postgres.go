@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/postgres"
 )
 
@@ -16,7 +17,7 @@ const postgresConnectTimeout = 15 * time.Second
 // openPostgres connects to the database of -postgres, migrates its schema
 // (every node does; an advisory lock makes them take turns) and returns
 // the backend and what closes it: the backend first, then the pool.
-func openPostgres(ctx context.Context, o *options, logger *slog.Logger) (*postgres.Backend, func(), error) {
+func openPostgres(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (*postgres.Backend, func(), error) {
 	cctx, cancel := context.WithTimeout(ctx, postgresConnectTimeout)
 	defer cancel()
 	pool, err := postgres.Connect(cctx, o.postgres)
@@ -31,7 +32,8 @@ func openPostgres(ctx context.Context, o *options, logger *slog.Logger) (*postgr
 	if len(applied) > 0 {
 		logger.Info("pop3d: migrated the PostgreSQL schema", "applied", applied, "version", postgres.SchemaVersion)
 	}
-	b, err := postgres.New(cctx, pool, postgres.WithLogger(logger), postgres.WithLeaseTime(o.postgresLease))
+	b, err := postgres.New(cctx, pool, postgres.WithLogger(logger), postgres.WithLeaseTime(o.postgresLease),
+		postgres.WithVerifyCache(cache))
 	if err != nil {
 		pool.Close()
 		return nil, nil, fmt.Errorf("-postgres: %w", err)
