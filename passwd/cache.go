@@ -59,8 +59,8 @@ const (
 // the user, as Dovecot's auth cache does (its auth_cache_ttl "unless the
 // main database lookup returns internal failure").
 //
-// A nil *Cache is valid and caches nothing: Verify is [Verify], Offline
-// knows no one. A Cache is safe for concurrent use.
+// A nil *Cache is valid and caches nothing: its Verify method is the
+// package's [Verify], and Offline knows no one. A Cache is safe for concurrent use.
 type Cache struct {
 	size int
 	ttl  time.Duration
@@ -165,6 +165,10 @@ func (c *Cache) Verify(entry *Entry, password []byte) error {
 // however long ago, while the cache still holds the user; if so it returns
 // the user's entry as it was then, without its Password. The caller should
 // log that it let the user in from the cache. A nil Cache returns false.
+//
+// Like Dovecot's, this trusts what the cache last saw: a password changed
+// in the database and not yet seen by a login still works here until the
+// database can be read again; [Cache.Forget] a user to prevent that.
 func (c *Cache) Offline(user string, password []byte) (*Entry, bool) {
 	if c == nil {
 		return nil, false

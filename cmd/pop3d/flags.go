@@ -237,6 +237,9 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 		}
 		ones, bits := n.Mask.Size()
 		if ip.Is4In6() && bits == 128 {
+			if ones < 96 {
+				return nil, fmt.Errorf("%s is an IPv4-mapped prefix shorter than 96 bits", n)
+			}
 			ip, ones = ip.Unmap(), ones-96
 		}
 		prefixes = append(prefixes, netip.PrefixFrom(ip, ones).Masked())

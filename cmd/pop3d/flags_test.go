@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,7 @@ func TestBadFlags(t *testing.T) {
 		{"-trusted-networks", "nonsense"},
 		{"-trusted-networks", "10.0.0.0/33"},
 		{"-trusted-networks", ""},
+		{"-trusted-networks", "::ffff:0.0.0.0/64"},
 	} {
 		_, err := parseFlags(args, io.Discard)
 		var ue *usageError
@@ -127,7 +129,9 @@ func TestNoImplicitTLSListener(t *testing.T) {
 }
 
 // parseCIDRs never panics, and what it accepts holds the address each
-// prefix names.
+// prefix names; parsePrefixes (-trusted-networks) accepts the same lists
+// but for IPv4-mapped prefixes too short to name IPv4 networks, as the same
+// networks.
 func FuzzParseCIDRs(f *testing.F) {
 	for _, seed := range []string{"10.0.0.0/8,192.0.2.1", " ::1 ", "", ",", "nonsense", "10.0.0.0/33", "fe80::/10,127.0.0.1/32"} {
 		f.Add(seed)
@@ -141,6 +145,17 @@ func FuzzParseCIDRs(f *testing.F) {
 		require.NotEmpty(t, nets)
 		for _, n := range nets {
 			assert.True(t, n.Contains(n.IP), "%v", n)
+		}
+		prefixes, err := parsePrefixes(v)
+		if err != nil {
+			assert.Contains(t, err.Error(), "IPv4-mapped prefix shorter than 96 bits")
+			return
+		}
+		require.Len(t, prefixes, len(nets))
+		for i, p := range prefixes {
+			require.True(t, p.IsValid(), "%v", p)
+			ip, _ := netip.AddrFromSlice(nets[i].IP)
+			assert.True(t, p.Contains(ip.Unmap()), "%v from %v", p, nets[i])
 		}
 	})
 }

@@ -49,7 +49,10 @@ func certWithKey(t testing.TB, rsaKey bool) tls.Certificate {
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	der, err := x509.CreateCertificate(rand.Reader, cert.Leaf, cert.Leaf, &key.PublicKey, key)
+	tmpl := *cert.Leaf
+	tmpl.SignatureAlgorithm = x509.UnknownSignatureAlgorithm // chosen by the new key
+	tmpl.PublicKey = &key.PublicKey
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
 	require.NoError(t, err)
 	leaf, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
@@ -210,7 +213,6 @@ func handshake(b *testing.B, server, client *tls.Config) bool {
 			_, err = s.Write([]byte{'+'})
 		}
 		done <- err
-		s.Close()
 	}()
 	c := tls.Client(cc, client)
 	var one [1]byte
@@ -220,9 +222,11 @@ func handshake(b *testing.B, server, client *tls.Config) bool {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-	resumed := c.ConnectionState().DidResume
-	c.Close()
-	return resumed
+	// Closing the pipe, not the TLS connections, whose close_notify
+	// alerts nobody would read.
+	sc.Close()
+	cc.Close()
+	return c.ConnectionState().DidResume
 }
 
 // BenchmarkTLSSign is the signature a full handshake costs the server, by
