@@ -59,8 +59,8 @@ func WithLogger(l *slog.Logger) Option {
 // unknown user), such a user is let in on the entry the cache kept, with a
 // warning in the log, and nologin and allow_nets are applied to that
 // entry; anyone else gets the source's error, which the client sees as a
-// temporary failure (the SYS/TEMP response code). One cache may serve
-// several backends whose user names do not clash. Nil, the default, checks every password with
+// temporary failure (the SYS/TEMP response code). Give each backend a
+// cache of its own: entries are keyed by user name. Nil, the default, checks every password with
 // [passwd.Verify].
 func WithVerifyCache(c *passwd.Cache) Option {
 	return func(b *Backend) { b.verified = c }
@@ -160,7 +160,13 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
 	pw := []byte(password)
 	return b.login(ctx, c, username, loginChecks{
-		check:   func(entry *passwd.Entry) error { return b.verified.Verify(entry, pw) },
+		check: func(entry *passwd.Entry) error {
+			// Keyed by the name looked up, which Offline is asked for,
+			// whatever name the source put in its entry.
+			e := *entry
+			e.User = normalizeUsername(username)
+			return b.verified.Verify(&e, pw)
+		},
 		decoy:   func() { passwd.VerifyUnknownUser(pw) },
 		offline: func(name string) (*passwd.Entry, bool) { return b.verified.Offline(name, pw) },
 	})

@@ -11,14 +11,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Defaults of [NewCache].
 const (
 	// DefaultCacheSize is the number of users a cache remembers by
-	// default: about 20 MB when full (see [Cache]).
+	// default: about 50 MB when full (see [Cache]). A cache holds only
+	// the users who logged in, so most never fill it.
 	DefaultCacheSize = 100_000
 	// DefaultCacheTTL is how long a successful check is trusted by
 	// default, as Dovecot's auth_cache_ttl.
@@ -44,20 +43,25 @@ const (
 //     the hash. Unknown users are not the cache's business: the store
 //     keeps calling [VerifyUnknownUser] for them, so that a refusal takes
 //     as long as before.
-//   - Concurrent checks of one password against one hash run the hash
-//     once and share its result.
+//   - Concurrent first logins of one user with one password run the hash
+//     once: the others wait for it and take its success. A failure is not
+//     shared: each of them then runs the hash itself, so that many
+//     concurrent wrong guesses cost what they would without the cache.
 //   - It holds no password and no fast digest that could be attacked
 //     offline: an entry keeps HMAC-SHA256 values under a key drawn from
 //     crypto/rand when the cache is made, and never written anywhere.
 //   - It is bounded: at most size users, the least recently used
-//     forgotten first, one entry each. An entry costs about 200 bytes
-//     for a passwd-file user with a 20-character name, a home directory
-//     and an extra field.
+//     forgotten first, one entry each. An entry costs about 500 bytes
+//     for a user with a 20-character name, a home directory and an extra
+//     field, their strings included.
 //
 // When the user database cannot be reached, a store may ask
 // [Cache.Offline] whether the password is the one that last succeeded for
 // the user, as Dovecot's auth cache does (its auth_cache_ttl "unless the
 // main database lookup returns internal failure").
+//
+// Entries are keyed by user name: give each user database its own Cache,
+// or names that two databases share would share an entry.
 //
 // A nil *Cache is valid and caches nothing: its Verify method is the
 // package's [Verify], and Offline knows no one. A Cache is safe for concurrent use.
@@ -70,12 +74,13 @@ type Cache struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // by user name; of *cacheEntry
 	lru     list.List                // front: most recently used
-
-	flight singleflight.Group
+	// flights are the checks running now, by their two MACs. Joining one
+	// and looking an entry up happen under mu, and a successful flight
+	// adds its entry and ends under mu too, so that no check can miss
+	// both: the hash of concurrent first logins runs once.
+	flights map[flightKey]*flight
 
 	hits, misses, shared, offline atomic.Uint64
-	// checking counts the callers in a flight, for tests.
-	checking atomic.Int64
 
 	// now and verify replace time.Now and Verify in tests.
 	now    func() time.Time
@@ -93,6 +98,15 @@ type cacheEntry struct {
 	entry *Entry
 }
 
+type flightKey struct{ stored, secret [sha256.Size]byte }
+
+// flight is one running check; done is closed when err is set.
+type flight struct {
+	done    chan struct{}
+	err     error
+	waiters int // for tests
+}
+
 // CacheStats counts what a [Cache] did since it was made.
 type CacheStats struct {
 	// Hits are checks answered from an entry: no hash was run.
@@ -101,7 +115,7 @@ type CacheStats struct {
 	// an expired entry, a changed hash, or a wrong password.
 	Misses uint64
 	// Shared are checks that waited for a concurrent check of the same
-	// password against the same hash and took its result.
+	// password against the same hash and took its success.
 	Shared uint64
 	// Offline are logins that [Cache.Offline] let in while the user
 	// database could not be reached.
@@ -119,44 +133,56 @@ func NewCache(size int, ttl time.Duration) *Cache {
 	}
 	var key [32]byte
 	rand.Read(key[:]) // never fails (crypto/rand panics rather)
-	c := &Cache{size: size, ttl: ttl, entries: make(map[string]*list.Element)}
+	c := &Cache{size: size, ttl: ttl, entries: make(map[string]*list.Element), flights: make(map[flightKey]*flight)}
 	c.macs.New = func() any { return hmac.New(sha256.New, key[:]) }
 	return c
 }
 
-// Verify checks password against stored, the hash that entry (the user
-// named entry.User, as the store normalised it) has in the user database
-// now, as the package function [Verify] does, and returns its errors. A
-// password that succeeded against the same hash within the TTL succeeds
-// at once; a success is remembered, with a copy of entry whose Password
-// is cleared, which [Cache.Offline] returns. On a nil Cache it is
-// Verify(entry.Password, password).
+// Verify checks password against entry.Password, the hash that the user
+// database holds now for the user named entry.User (the name the store
+// looked up, as it normalised it), as the package function [Verify] does,
+// and returns its errors. A password that succeeded against the same hash
+// within the TTL succeeds at once; a success is remembered, with a copy of
+// entry whose Password is cleared, which [Cache.Offline] returns. On a nil
+// Cache it is Verify(entry.Password, password).
 func (c *Cache) Verify(entry *Entry, password []byte) error {
 	if c == nil {
 		return Verify(entry.Password, password)
 	}
-	stored, secret := c.macStored(entry.User, entry.Password), c.macSecret(entry.User, password)
-	if c.lookup(entry.User, stored, secret) {
+	key := flightKey{c.macStored(entry.User, entry.Password), c.macSecret(entry.User, password)}
+	c.mu.Lock()
+	if c.lookup(entry.User, key) {
+		c.mu.Unlock()
 		c.hits.Add(1)
 		return nil
 	}
-	key := string(stored[:]) + string(secret[:])
-	c.checking.Add(1)
-	defer c.checking.Add(-1)
-	ran := false
-	_, err, _ := c.flight.Do(key, func() (any, error) {
-		ran = true
-		c.misses.Add(1)
-		err := c.verifyHash(entry.Password, password)
-		if err == nil {
-			c.add(entry, stored, secret)
+	if f, ok := c.flights[key]; ok {
+		f.waiters++
+		c.mu.Unlock()
+		<-f.done
+		if f.err == nil {
+			c.shared.Add(1)
+			return nil
 		}
-		return nil, err
-	})
-	if !ran { // singleflight's own "shared" is true for the caller that ran it too
-		c.shared.Add(1)
+		// A failure is not shared: see the type's documentation.
+		c.misses.Add(1)
+		return c.verifyHash(entry.Password, password)
 	}
-	return err
+	f := &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	c.mu.Unlock()
+
+	c.misses.Add(1)
+	started := c.clock()
+	f.err = c.verifyHash(entry.Password, password)
+	c.mu.Lock()
+	if f.err == nil {
+		c.add(entry, key, started)
+	}
+	delete(c.flights, key)
+	c.mu.Unlock()
+	close(f.done)
+	return f.err
 }
 
 // Offline is for a login whose user database cannot be reached (a lookup
@@ -216,37 +242,38 @@ func (c *Cache) Stats() CacheStats {
 		Offline: c.offline.Load(), Entries: n}
 }
 
-// lookup reports whether user's entry matches the stored hash and the
-// secret and is within the TTL. An entry of another stored hash is
-// dropped: the user's password changed.
-func (c *Cache) lookup(user string, stored, secret [sha256.Size]byte) bool {
-	now := c.clock()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// lookup reports whether user's entry matches key and is within the TTL.
+// An entry of another stored hash is dropped: the user's password changed.
+// c.mu is held.
+func (c *Cache) lookup(user string, key flightKey) bool {
 	el, ok := c.entries[user]
 	if !ok {
 		return false
 	}
 	e := el.Value.(*cacheEntry)
-	if subtle.ConstantTimeCompare(e.stored[:], stored[:]) != 1 {
+	if subtle.ConstantTimeCompare(e.stored[:], key.stored[:]) != 1 {
 		c.remove(el)
 		return false
 	}
-	if subtle.ConstantTimeCompare(e.secret[:], secret[:]) != 1 || now.Sub(e.verified) >= c.ttl {
+	if subtle.ConstantTimeCompare(e.secret[:], key.secret[:]) != 1 || c.clock().Sub(e.verified) >= c.ttl {
 		return false
 	}
 	c.lru.MoveToFront(el)
 	return true
 }
 
-// add remembers a success, replacing the user's entry.
-func (c *Cache) add(entry *Entry, stored, secret [sha256.Size]byte) {
+// add remembers a success of a check that started at started, in place of
+// the user's entry, unless that entry comes from a check that started
+// later (against a newer hash, perhaps): a slow check must not bring an
+// old password back. c.mu is held.
+func (c *Cache) add(entry *Entry, key flightKey, started time.Time) {
 	kept := entry.clone()
 	kept.Password = ""
-	e := &cacheEntry{user: entry.User, stored: stored, secret: secret, verified: c.clock(), entry: kept}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	e := &cacheEntry{user: entry.User, stored: key.stored, secret: key.secret, verified: started, entry: kept}
 	if el, ok := c.entries[entry.User]; ok {
+		if el.Value.(*cacheEntry).verified.After(started) {
+			return
+		}
 		el.Value = e
 		c.lru.MoveToFront(el)
 		return

@@ -17,8 +17,8 @@
 //
 // A [Cache] in front of Verify makes a repeat login with the same password
 // cost two HMACs instead of a deliberately slow hash, and lets a user whose
-// password it remembers log in while the user database is unreachable. One
-// cache serves every store and user database of a process.
+// password it remembers log in while the user database is unreachable. Give
+// each user database its own cache: entries are keyed by user name.
 //
 // Verify compares in constant time, and never puts a hash or a password into
 // an error: its errors name the scheme only. Parameters that would make one

@@ -138,7 +138,7 @@ func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, passwor
 	if _, ok := b.verified.Offline(name, pw); ok {
 		b.logger.Warn("postgres: the database failed; letting the user in on the password that last succeeded (verification cache)",
 			"user", name, "err", err)
-		return &user{backend: b, name: name}, nil
+		return &user{backend: b, name: name, offlinePassword: pw}, nil
 	}
 	return nil, err
 }
@@ -188,21 +188,41 @@ type user struct {
 	// is one session's, so it needs no lock.
 	id   int64
 	name string
+	// offlinePassword is the password of a user let in while the
+	// database was down, until resolveID has checked it against the
+	// user's row as it is now.
+	offlinePassword []byte
 }
 
-// resolveID finds the id of a user that logged in while the database was
-// down. A user deleted since is pop3.ErrAuthFailed.
+// resolveID finds the row of a user that logged in while the database was
+// down, and checks the password against the hash it holds now (through the
+// cache: no hash runs when it has not changed), so that a password changed
+// or a user deleted and added again meanwhile is not let in on the old
+// password. Either is refused as a wrong password is.
 func (u *user) resolveID(ctx context.Context) error {
 	if u.id != 0 {
 		return nil
 	}
-	err := u.backend.pool.QueryRow(ctx, "SELECT id FROM pop3_users WHERE name = $1", u.name).Scan(&u.id)
+	var (
+		id     int64
+		stored string
+	)
+	err := u.backend.pool.QueryRow(ctx, "SELECT id, password FROM pop3_users WHERE name = $1", u.name).Scan(&id, &stored)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return pop3.ErrAuthFailed
+		return fmt.Errorf("postgres: %q: %w (%w)", u.name, pop3.ErrAuthFailed, pop3.ErrNoSuchUser)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: looking up %q: %w", u.name, err)
 	}
+	err = u.backend.verified.Verify(&passwd.Entry{User: u.name, Password: stored}, u.offlinePassword)
+	clear(u.offlinePassword)
+	u.offlinePassword = nil
+	if err != nil {
+		u.backend.logger.Warn("postgres: login refused: the password let in while the database was down no longer matches",
+			"user", u.name)
+		return pop3.ErrAuthFailed
+	}
+	u.id = id
 	return nil
 }
 

@@ -204,17 +204,22 @@ func TestLoginVerifyCacheDatabaseDown(t *testing.T) {
 	b, cache, dsn, logs := cachedBackend(t)
 	addUser(t, b, "alice", "SHA512-CRYPT", "alice-pw", "Subject: one\r\n\r\nkept\r\n")
 	addUser(t, b, "bob", "SHA512-CRYPT", "bob-pw")
-	mb, err := open(t, b, "alice", "alice-pw")
-	require.NoError(t, err)
-	require.NoError(t, mb.Close())
+	addUser(t, b, "carol", "SHA512-CRYPT", "carol-pw")
+	for _, u := range []string{"alice", "carol"} {
+		mb, err := open(t, b, u, u+"-pw")
+		require.NoError(t, err)
+		require.NoError(t, mb.Close())
+	}
 
 	reconnect := pgtest.Disconnect(t, dsn)
+	carol, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "carol", "carol-pw")
+	require.NoError(t, err)
 	u, err := b.Login(ctxFor(t), &pop3.ConnInfo{}, "Alice", "alice-pw")
 	require.NoError(t, err, "alice's password succeeded before")
 	assert.Contains(t, logs.String(), "level=WARN")
 	assert.Contains(t, logs.String(), "database failed")
 	assert.NotContains(t, logs.String(), "alice-pw")
-	assert.EqualValues(t, 1, cache.Stats().Offline)
+	assert.EqualValues(t, 2, cache.Stats().Offline)
 
 	_, err = u.Open(ctxFor(t))
 	require.Error(t, err, "the mail is in the database too")
@@ -227,12 +232,22 @@ func TestLoginVerifyCacheDatabaseDown(t *testing.T) {
 	}
 
 	reconnect()
+	var mb pop3.Mailbox
 	require.Eventually(t, func() bool {
 		mb, err = u.Open(ctxFor(t))
 		return err == nil
 	}, 30*time.Second, 100*time.Millisecond, "the user logged in from the cache opens the maildrop once the database is back")
 	assert.Len(t, mb.Messages(), 1)
 	require.NoError(t, mb.Close())
+
+	// carol's password changed while she was let in on the old one: when
+	// the database is back, her maildrop is refused.
+	h, err := passwd.Hash("SHA512-CRYPT", []byte("carol-new"))
+	require.NoError(t, err)
+	require.NoError(t, b.SetPassword(ctxFor(t), "carol", h))
+	_, err = carol.Open(ctxFor(t))
+	require.ErrorIs(t, err, pop3.ErrAuthFailed)
+	assert.Contains(t, logs.String(), "no longer matches")
 	_, err = b.Login(ctxFor(t), &pop3.ConnInfo{}, "bob", "bob-pw")
 	require.NoError(t, err)
 }

@@ -89,8 +89,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
 	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
-	fs.IntVar(&o.authCacheSize, "auth-cache-size", passwd.DefaultCacheSize, "remember the last good password of up to `N` users of -maildir or -postgres (as keyed MACs, never the password), so that a repeat login runs no password hash and still works while the user database is down; 0 turns it off")
-	fs.DurationVar(&o.authCacheTTL, "auth-cache-ttl", passwd.DefaultCacheTTL, "trust a remembered password for this `DURATION`, after which the hash runs again; a changed hash is noticed at once")
+	fs.IntVar(&o.authCacheSize, "auth-cache-size", passwd.DefaultCacheSize, "remember the last good password of up to `N` users of -maildir or -postgres (as keyed MACs, never the password), so that a repeat login runs no password hash; 0 turns it off")
+	fs.DurationVar(&o.authCacheTTL, "auth-cache-ttl", passwd.DefaultCacheTTL, "trust a remembered password for this `DURATION`, after which the hash runs again (a changed hash is noticed at once; while the user database cannot be reached, remembered passwords are used past it, as by Dovecot)")
 	fs.DurationVar(&o.authFailureDelay, "auth-failure-delay", pop3.DefaultAuthFailureDelay, "wait this `DURATION` before answering a failed login; 0 for none")
 	fs.DurationVar(&o.authPenalty, "auth-penalty", pop3.DefaultMaxAuthPenalty, "the most a client address waits before each login after repeated failures (2s, 4s, 8s... up to this `DURATION`); every client behind one address (NAT, webmail) shares it; 0 turns it off")
 	fs.Func("trusted-networks", "spare clients in these `CIDR[,CIDR...]` (a webmail host, a monitoring probe) the per-address penalty, and let them log in in cleartext without TLS", func(v string) error {

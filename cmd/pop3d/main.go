@@ -86,7 +86,9 @@
 //	    passwd-file, pop3admin passwd) takes effect at the next login, and
 //	    failed logins are never remembered. While the user database cannot
 //	    be reached, a user whose password is remembered still passes the
-//	    check, as with Dovecot's auth cache, and a warning is logged
+//	    check, as with Dovecot's auth cache, and a warning is logged (with
+//	    -postgres the mail is in that database too, so the client is told
+//	    to try again later all the same)
 //	-auth-failure-delay DURATION
 //	    wait before answering a failed login (default 2s; 0 for none)
 //	-auth-penalty DURATION

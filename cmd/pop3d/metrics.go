@@ -43,7 +43,7 @@ func registerCacheMetrics(reg prometheus.Registerer, cache *passwd.Cache) {
 			Help: "Password checks that ran the password hash: a first login, an expired entry, a changed hash or a wrong password."},
 			func() float64 { return float64(cache.Stats().Misses) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_shared_total",
-			Help: "Password checks that took the result of a concurrent check of the same password, without running the hash."},
+			Help: "Password checks that took the success of a concurrent check of the same password, without running the hash."},
 			func() float64 { return float64(cache.Stats().Shared) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pop3_auth_cache_offline_logins_total",
 			Help: "Logins let in by the verification cache while the user database could not be reached."},
