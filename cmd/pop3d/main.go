@@ -451,7 +451,7 @@ func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 		fmt.Fprintf(w, "  curl %s--ssl-reqd %s    (STLS)\n", k, pop3URL("pop3", user, pass, net.JoinHostPort(host, port)))
 	}
 	if !o.insecureAuth && !isLoopback(where.Addr) {
-		fmt.Fprintf(w, "\nNote: cleartext logins from other hosts are refused without TLS (use STLS, or -insecure-auth).\n")
+		fmt.Fprintf(w, "\nNote: cleartext logins from other hosts are refused without TLS (use STLS, -trusted-networks or -insecure-auth).\n")
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
 }
