@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
 	"hash"
 	"sync"
 	"sync/atomic"
@@ -174,16 +175,24 @@ func (c *Cache) Verify(entry *Entry, password []byte) error {
 
 	c.misses.Add(1)
 	started := c.clock()
+	// Deferred, so that a hash that panics still ends the flight: its
+	// waiters then see errHashPanicked and run the hash themselves.
+	f.err = errHashPanicked
+	defer func() {
+		c.mu.Lock()
+		if f.err == nil {
+			c.add(entry, key, started)
+		}
+		delete(c.flights, key)
+		c.mu.Unlock()
+		close(f.done)
+	}()
 	f.err = c.verifyHash(entry.Password, password)
-	c.mu.Lock()
-	if f.err == nil {
-		c.add(entry, key, started)
-	}
-	delete(c.flights, key)
-	c.mu.Unlock()
-	close(f.done)
 	return f.err
 }
+
+// errHashPanicked is a flight's result until its hash returns.
+var errHashPanicked = errors.New("passwd: the password check panicked")
 
 // Offline is for a login whose user database cannot be reached (a lookup
 // failed with an error other than [ErrNotFound]). It reports whether

@@ -232,6 +232,40 @@ func TestCacheSingleFlightDoesNotShareFailures(t *testing.T) {
 	assert.Zero(t, st.Entries)
 }
 
+// A hash that panics (a bug in a scheme) ends its flight all the same:
+// the logins waiting for it run their own check rather than hang.
+func TestCacheFlightSurvivesAPanic(t *testing.T) {
+	c := NewCache(10, time.Hour)
+	var calls atomic.Int64
+	release := make(chan struct{})
+	c.verify = func(stored string, password []byte) error {
+		if calls.Add(1) == 1 {
+			<-release
+			panic("scheme bug")
+		}
+		return Verify(stored, password)
+	}
+	alice := sha512Entry(t, "alice", "secret")
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		c.Verify(alice, []byte("secret"))
+	}()
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 10*time.Second, time.Millisecond)
+	waiter := make(chan error, 1)
+	go func() { waiter <- c.Verify(alice, []byte("secret")) }()
+	require.Eventually(t, func() bool { return c.waiting() == 1 }, 10*time.Second, time.Millisecond)
+	close(release)
+	assert.Equal(t, "scheme bug", <-panicked)
+	select {
+	case err := <-waiter:
+		assert.NoError(t, err, "the waiter ran its own check")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter hangs")
+	}
+	assert.Empty(t, c.flights)
+}
+
 // A slow check against an old hash that ends after a success against the
 // new one does not bring the old password back.
 func TestCacheSlowOldCheckDoesNotWin(t *testing.T) {
