@@ -60,7 +60,8 @@
 // failed login, whatever error the backend returned, waits
 // [Server.AuthFailureDelay] and counts towards [Server.MaxAuthFailures] for
 // the connection and towards a penalty for the client's address that
-// outlives it ([Server.MaxAuthPenalty]), which TrustedNetworks are spared. Passwords,
+// outlives it ([Server.MaxAuthPenalty]), which TrustedNetworks are spared.
+// Passwords,
 // APOP digests, SASL payloads and message content never reach the log or
 // the protocol trace.
 //

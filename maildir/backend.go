@@ -60,8 +60,8 @@ func WithLogger(l *slog.Logger) Option {
 // warning in the log, and nologin and allow_nets are applied to that
 // entry; anyone else gets the source's error, which the client sees as a
 // temporary failure (the SYS/TEMP response code). Give each backend a
-// cache of its own: entries are keyed by user name. Nil, the default, checks every password with
-// [passwd.Verify].
+// cache of its own: entries are keyed by user name. Nil, the default,
+// checks every password with [passwd.Verify].
 func WithVerifyCache(c *passwd.Cache) Option {
 	return func(b *Backend) { b.verified = c }
 }
@@ -160,11 +160,11 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
 	pw := []byte(password)
 	return b.login(ctx, c, username, loginChecks{
-		check: func(entry *passwd.Entry) error {
+		check: func(name string, entry *passwd.Entry) error {
 			// Keyed by the name looked up, which Offline is asked for,
 			// whatever name the source put in its entry.
 			e := *entry
-			e.User = normalizeUsername(username)
+			e.User = name
 			return b.verified.Verify(&e, pw)
 		},
 		decoy:   func() { passwd.VerifyUnknownUser(pw) },
@@ -179,7 +179,7 @@ func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, passwor
 // password does. Unlike Login, it does no decoy check for an unknown user:
 // the digest is one MD5, too fast to tell users apart by.
 func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
-	check := func(entry *passwd.Entry) error {
+	check := func(_ string, entry *passwd.Entry) error {
 		secret, ok := passwd.Plaintext(entry.Password)
 		if !ok {
 			return errNoAPOPSecret
@@ -197,8 +197,9 @@ var errNoAPOPSecret = errors.New("maildir: APOP needs a cleartext secret and the
 
 // loginChecks are how one login method checks its credentials.
 type loginChecks struct {
-	// check verifies the credentials against the user's entry.
-	check func(*passwd.Entry) error
+	// check verifies the credentials against the entry of the user
+	// looked up as name.
+	check func(name string, entry *passwd.Entry) error
 	// decoy, when not nil, is called instead of check for a refused name
 	// and an unknown user, and after check when check could not verify
 	// the user's hash (an error other than passwd.ErrMismatch).
@@ -243,7 +244,7 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 	case err != nil:
 		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
 	default:
-		if err := checks.check(entry); err != nil {
+		if err := checks.check(name, entry); err != nil {
 			if !errors.Is(err, passwd.ErrMismatch) {
 				decoy()
 				b.logger.Warn("maildir: login refused", "user", name, "reason", err)

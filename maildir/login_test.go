@@ -481,3 +481,37 @@ func TestBackendContractWithVerifyCache(t *testing.T) {
 		return b
 	})
 }
+
+// renamingSource returns entries under another name than the one looked
+// up, as a source that resolves aliases may.
+type renamingSource struct{ *flakySource }
+
+func (s renamingSource) Lookup(ctx context.Context, name string) (*passwd.Entry, error) {
+	e, err := s.flakySource.Lookup(ctx, name)
+	if err == nil {
+		e.User = "canonical-" + name
+	}
+	return e, err
+}
+
+// The cache keys a user by the name looked up, whatever name the source's
+// entry carries, so that the user it let in is found again when the source
+// fails.
+func TestLoginVerifyCacheKeyedByNameLookedUp(t *testing.T) {
+	root := t.TempDir()
+	pwPath := filepath.Join(root, "passwd")
+	require.NoError(t, os.WriteFile(pwPath, []byte("alice:{PLAIN}alice-pw::::::\n"), 0o600))
+	file, err := passwd.OpenFile(pwPath, nil)
+	require.NoError(t, err)
+	src := &flakySource{Source: file}
+	cache := passwd.NewCache(10, time.Hour)
+	b, err := maildir.New(filepath.Join(root, "%u", "Maildir"), renamingSource{src}, maildir.WithVerifyCache(cache),
+		maildir.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	_, err = b.Login(context.Background(), nil, "alice", "alice-pw")
+	require.NoError(t, err)
+	src.down.Store(true)
+	_, err = b.Login(context.Background(), nil, "alice", "alice-pw")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, cache.Stats().Offline)
+}

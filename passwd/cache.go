@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,12 +91,12 @@ type Cache struct {
 
 // cacheEntry is what the cache keeps of one user's last successful check.
 type cacheEntry struct {
-	user string
 	// stored identifies the stored hash checked; secret the user and the
 	// password that matched it. Both are MACs under the cache's key.
 	stored, secret [sha256.Size]byte
 	verified       time.Time
-	// entry is the user's entry without its Password, for Offline.
+	// entry is the user's entry without its Password, for Offline; its
+	// User is the entry's key.
 	entry *Entry
 }
 
@@ -278,7 +279,7 @@ func (c *Cache) lookup(user string, key flightKey) bool {
 func (c *Cache) add(entry *Entry, key flightKey, started time.Time) {
 	kept := entry.clone()
 	kept.Password = ""
-	e := &cacheEntry{user: entry.User, stored: key.stored, secret: key.secret, verified: started, entry: kept}
+	e := &cacheEntry{stored: key.stored, secret: key.secret, verified: started, entry: kept}
 	if el, ok := c.entries[entry.User]; ok {
 		if el.Value.(*cacheEntry).verified.After(started) {
 			return
@@ -294,7 +295,7 @@ func (c *Cache) add(entry *Entry, key flightKey, started time.Time) {
 }
 
 func (c *Cache) remove(el *list.Element) {
-	delete(c.entries, el.Value.(*cacheEntry).user)
+	delete(c.entries, el.Value.(*cacheEntry).entry.User)
 	c.lru.Remove(el)
 }
 
@@ -346,6 +347,6 @@ func (e *Entry) clone() *Entry {
 		return nil
 	}
 	c := *e
-	c.Extra = append([]string(nil), e.Extra...)
+	c.Extra = slices.Clone(e.Extra)
 	return &c
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,9 +115,7 @@ func (f *File) Lookup(ctx context.Context, user string) (*Entry, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w in %s", ErrNotFound, f.path)
 	}
-	c := *e
-	c.Extra = slices.Clone(e.Extra)
-	return &c, nil
+	return e.clone(), nil
 }
 
 // reloadIfChanged reads the file again when a stat says it changed.

@@ -223,26 +223,22 @@ func parseCIDRs(v string) ([]*net.IPNet, error) {
 }
 
 // parsePrefixes parses a comma-separated list of CIDR prefixes, as
-// parseCIDRs does, into netip prefixes with IPv4 ones in IPv4 form.
+// parseCIDRs does, into netip prefixes with IPv4 ones in IPv4 form. A
+// masked IPv4-mapped prefix is at least 96 bits long (its ffff is kept), so
+// every one is an IPv4 prefix.
 func parsePrefixes(v string) ([]netip.Prefix, error) {
 	nets, err := parseCIDRs(v)
 	if err != nil {
 		return nil, err
 	}
-	prefixes := make([]netip.Prefix, 0, len(nets))
-	for _, n := range nets {
-		ip, ok := netip.AddrFromSlice(n.IP)
-		if !ok {
-			return nil, fmt.Errorf("%s is not a CIDR prefix", n)
-		}
-		ones, bits := n.Mask.Size()
-		if ip.Is4In6() && bits == 128 {
-			if ones < 96 {
-				return nil, fmt.Errorf("%s is an IPv4-mapped prefix shorter than 96 bits", n)
-			}
+	prefixes := make([]netip.Prefix, len(nets))
+	for i, n := range nets {
+		ip, _ := netip.AddrFromSlice(n.IP) // 4 or 16 octets from net.ParseCIDR or To4
+		ones, _ := n.Mask.Size()
+		if ip.Is4In6() {
 			ip, ones = ip.Unmap(), ones-96
 		}
-		prefixes = append(prefixes, netip.PrefixFrom(ip, ones).Masked())
+		prefixes[i] = netip.PrefixFrom(ip, ones).Masked()
 	}
 	return prefixes, nil
 }
