@@ -165,6 +165,15 @@ func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, passwor
 			// whatever name the source put in its entry.
 			e := *entry
 			e.User = name
+			if auth, ok := b.users.(passwd.Authenticator); ok && e.DN != "" {
+				return b.verified.VerifyFunc(&e, pw, func() error {
+					err := auth.Authenticate(ctx, &e, pw)
+					if err != nil && !errors.Is(err, passwd.ErrMismatch) {
+						return &sourceError{err}
+					}
+					return err
+				})
+			}
 			return b.verified.Verify(&e, pw)
 		},
 		decoy:   func() { passwd.VerifyUnknownUser(pw) },
@@ -191,6 +200,13 @@ func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, tim
 	}
 	return b.login(ctx, c, username, loginChecks{check: check})
 }
+
+// sourceError is a password source's [passwd.Authenticator] failing to
+// tell whether a password is right (a directory that cannot be reached):
+// the login fails as a lookup that fails does, not as a wrong password.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
 
 // errNoAPOPSecret is why an APOP login of a user with a hashed password fails.
 var errNoAPOPSecret = errors.New("maildir: APOP needs a cleartext secret and the user's password is hashed")
@@ -232,6 +248,11 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 		decoy()
 		return nil, pop3.ErrAuthFailed
 	}
+	if errors.Is(err, passwd.ErrInvalidEntry) {
+		decoy()
+		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
+		return nil, pop3.ErrAuthFailed
+	}
 	switch {
 	case err != nil && checks.offline != nil && ctx.Err() == nil:
 		cached, ok := checks.offline(name)
@@ -245,6 +266,10 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
 	default:
 		if err := checks.check(name, entry); err != nil {
+			var failed *sourceError
+			if errors.As(err, &failed) {
+				return nil, fmt.Errorf("maildir: checking the password of %q: %w", name, failed.err)
+			}
 			if !errors.Is(err, passwd.ErrMismatch) {
 				decoy()
 				b.logger.Warn("maildir: login refused", "user", name, "reason", err)

@@ -151,7 +151,26 @@ func (c *Cache) Verify(entry *Entry, password []byte) error {
 	if c == nil {
 		return Verify(entry.Password, password)
 	}
-	key := flightKey{c.macStored(entry.User, entry.Password), c.macSecret(entry.User, password)}
+	return c.verifyWith(entry, password, func() error { return c.verifyHash(entry.Password, password) })
+}
+
+// VerifyFunc is [Cache.Verify] for a user database that checks passwords
+// itself, such as an LDAP directory that binds as the user
+// ([Authenticator]): check runs in place of the hash, and the entry is
+// known by its DN as well as by entry.Password. Unlike a stored hash, a
+// password changed in such a database is not seen until the entry expires
+// (the cache's TTL) or a check with another password succeeds; Dovecot's
+// auth cache behaves alike. On a nil Cache it is check().
+func (c *Cache) VerifyFunc(entry *Entry, password []byte, check func() error) error {
+	if c == nil {
+		return check()
+	}
+	return c.verifyWith(entry, password, check)
+}
+
+// verifyWith is Verify and VerifyFunc: check runs the real check.
+func (c *Cache) verifyWith(entry *Entry, password []byte, check func() error) error {
+	key := flightKey{c.macStored(entry), c.macSecret(entry.User, password)}
 	c.mu.Lock()
 	if c.lookup(entry.User, key) {
 		c.mu.Unlock()
@@ -168,7 +187,7 @@ func (c *Cache) Verify(entry *Entry, password []byte) error {
 		}
 		// A failure is not shared: see the type's documentation.
 		c.misses.Add(1)
-		return c.verifyHash(entry.Password, password)
+		return check()
 	}
 	f := &flight{done: make(chan struct{})}
 	c.flights[key] = f
@@ -188,7 +207,7 @@ func (c *Cache) Verify(entry *Entry, password []byte) error {
 		c.mu.Unlock()
 		close(f.done)
 	}()
-	f.err = c.verifyHash(entry.Password, password)
+	f.err = check()
 	return f.err
 }
 
@@ -302,8 +321,13 @@ func (c *Cache) remove(el *list.Element) {
 // macStored and macSecret are the two MACs of an entry. Each input is
 // length-prefixed and the two carry different labels, so that no choice
 // of user name, hash or password makes one collide with another.
-func (c *Cache) macStored(user, stored string) [sha256.Size]byte {
-	return c.mac('h', []byte(user), []byte(stored))
+func (c *Cache) macStored(entry *Entry) [sha256.Size]byte {
+	if entry.DN != "" {
+		// A directory entry: its DN and hash (usually none) together.
+		inner := c.mac('d', []byte(entry.DN), []byte(entry.Password))
+		return c.mac('b', []byte(entry.User), inner[:])
+	}
+	return c.mac('h', []byte(entry.User), []byte(entry.Password))
 }
 
 func (c *Cache) macSecret(user string, password []byte) [sha256.Size]byte {

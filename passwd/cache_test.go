@@ -361,7 +361,8 @@ func sum256(parts ...[]byte) []byte {
 func TestCacheMACInputsAreSeparated(t *testing.T) {
 	c := NewCache(10, time.Hour)
 	assert.NotEqual(t, c.macSecret("ab", []byte("c")), c.macSecret("a", []byte("bc")))
-	assert.NotEqual(t, c.macStored("alice", "x"), c.macSecret("alice", []byte("x")))
+	assert.NotEqual(t, c.macStored(&Entry{User: "alice", Password: "x"}), c.macSecret("alice", []byte("x")))
+	assert.NotEqual(t, c.macStored(&Entry{User: "alice", Password: "x"}), c.macStored(&Entry{User: "alice", Password: "x", DN: "uid=alice"}))
 }
 
 // The user name is part of every key: two users with one password and

@@ -43,6 +43,10 @@ type Entry struct {
 	// The old format, an empty eighth field followed by a mail location,
 	// reads as one field "userdb_mail=location", as in Dovecot.
 	Extra []string
+	// DN is the user's distinguished name in a directory whose source
+	// checks passwords by binding as the user (an [Authenticator], such
+	// as LDAP with auth_bind); empty for an entry that has a stored hash.
+	DN string
 }
 
 // Source looks users up by name. [*File] is one; a database backend is
@@ -51,6 +55,20 @@ type Source interface {
 	// Lookup returns the user's entry, or an error wrapping ErrNotFound
 	// when there is no such user.
 	Lookup(ctx context.Context, user string) (*Entry, error)
+}
+
+// Authenticator is implemented by a [Source] whose database checks
+// passwords itself, as an LDAP directory does when Dovecot's auth_bind
+// binds as the user: its entries carry a DN and no stored hash. A store
+// calls Authenticate, through [Cache.VerifyFunc], where it would call
+// [Verify] with Entry.Password.
+type Authenticator interface {
+	Source
+	// Authenticate checks password for entry, as returned by Lookup: nil
+	// when it is right, an error wrapping ErrMismatch when it is wrong
+	// (an empty password is always wrong), any other error when the
+	// database could not tell.
+	Authenticate(ctx context.Context, entry *Entry, password []byte) error
 }
 
 // File is a Dovecot passwd-file, read by [OpenFile]. Its format is

@@ -28,6 +28,11 @@ var (
 	ErrMalformedHash = errors.New("passwd: malformed password hash")
 	// ErrNotFound is a user a [Source] does not have.
 	ErrNotFound = errors.New("passwd: no such user")
+	// ErrInvalidEntry is a user a [Source] has but cannot use: a query
+	// that found two entries for one name, or a required field that is
+	// missing. A store refuses the login, as for a wrong password, and
+	// logs the reason, which the error gives without the stored hash.
+	ErrInvalidEntry = errors.New("passwd: unusable user entry")
 	// ErrMismatch is a password that does not match the stored hash.
 	ErrMismatch = errors.New("passwd: password does not match")
 )
