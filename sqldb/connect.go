@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -255,9 +256,16 @@ func mysqlConfig(host string, pairs []pair) (*mysql.Config, error) {
 	return cfg, nil
 }
 
+// mysqlLogger sends the MySQL driver's messages (a dropped idle
+// connection) to the DB's logger, at debug level: the driver's default
+// writes them to standard error.
+type mysqlLogger struct{ l *slog.Logger }
+
+func (m mysqlLogger) Print(v ...any) { m.l.Debug("sqldb: mysql driver: " + fmt.Sprint(v...)) }
+
 // open returns the database handle; it connects lazily, so a database
 // that is down does not stop it.
-func (cs *connectString) open() (*sql.DB, error) {
+func (cs *connectString) open(logger *slog.Logger) (*sql.DB, error) {
 	var db *sql.DB
 	switch cs.driver {
 	case "pgsql":
@@ -265,6 +273,8 @@ func (cs *connectString) open() (*sql.DB, error) {
 	case "mysql":
 		conns := make([]driver.Connector, len(cs.mysql))
 		for i, cfg := range cs.mysql {
+			cfg = cfg.Clone()
+			cfg.Logger = mysqlLogger{logger}
 			c, err := mysql.NewConnector(cfg)
 			if err != nil {
 				return nil, err

@@ -99,7 +99,7 @@ func open(c *compiled, opts []Option) (*DB, error) {
 	for _, o := range opts {
 		o(d)
 	}
-	db, err := c.connect.open()
+	db, err := c.connect.open(d.logger)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: %w", err)
 	}

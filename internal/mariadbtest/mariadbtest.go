@@ -103,20 +103,28 @@ var counter atomic.Int64
 // share one server, whose start costs a second or two.
 func Main(m *testing.M) int {
 	code := m.Run()
+	if err := Stop(); err != nil {
+		// A server left running is a leak worth failing for.
+		fmt.Fprintln(os.Stderr, "mariadbtest:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// Stop stops the server this process started, if any. Main calls it; a
+// TestMain that runs the tests itself, to use this package and another
+// like it, calls it after m.Run.
+func Stop() error {
 	state.mu.Lock()
 	srv := state.srv
 	state.srv = nil
 	state.mu.Unlock()
 	if srv != nil {
-		if err := srv.stop(); err != nil {
-			// A server left running is a leak worth failing for.
-			fmt.Fprintln(os.Stderr, "mariadbtest:", err)
-			if code == 0 {
-				code = 1
-			}
-		}
+		return srv.stop()
 	}
-	return code
+	return nil
 }
 
 // NewDatabase returns a new, empty database for this test, with a new user

@@ -77,20 +77,28 @@ var counter atomic.Int64
 // share one cluster, whose start costs about a second.
 func Main(m *testing.M) int {
 	code := m.Run()
+	if err := Stop(); err != nil {
+		// A server left running is a leak worth failing for.
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// Stop stops the server this process started, if any. Main calls it; a
+// TestMain that runs the tests itself, to use this package and another
+// like it, calls it after m.Run.
+func Stop() error {
 	state.mu.Lock()
 	srv := state.srv
 	state.srv = nil
 	state.mu.Unlock()
 	if srv != nil && srv.local != nil {
-		if err := srv.local.stop(); err != nil {
-			// A server left running is a leak worth failing for.
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-			if code == 0 {
-				code = 1
-			}
-		}
+		return srv.local.stop()
 	}
-	return code
+	return nil
 }
 
 // NewDatabase returns the connection string (a postgres:// URL with
