@@ -1,0 +1,315 @@
+package ldapdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/gopop3/pop3/internal/dovecotconf"
+	"github.com/gopop3/pop3/passwd"
+)
+
+// Compile-time check: a DB is a password source, and checks passwords
+// itself when auth_bind is set.
+var _ passwd.Authenticator = (*DB)(nil)
+
+// Defaults of the timeouts.
+const (
+	// DefaultDialTimeout bounds connecting to one server.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultRequestTimeout bounds one search or bind.
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultMaxIdle is how many connections of each kind (lookups, and
+	// auth_bind's binds as users) are kept open between lookups.
+	DefaultMaxIdle = 4
+)
+
+// DB is a Dovecot LDAP user database: a [passwd.Source] whose Lookup
+// searches the directory with pass_filter and user_filter, and, with
+// auth_bind, a [passwd.Authenticator] that checks a password by binding as
+// the user. Open it with [Open] or [OpenFile]. It keeps connections open
+// between lookups, tries the URIs in turn, and reconnects by itself after
+// the server restarts. It is safe for concurrent use.
+type DB struct {
+	cfg      *compiled
+	authBind bool
+	logger   *slog.Logger
+	dial     time.Duration
+	request  time.Duration
+	maxIdle  int
+	lookups  *pool // bound as dn
+	binds    *pool // auth_bind: each bind is a user's
+}
+
+// An Option configures a [DB].
+type Option func(*DB)
+
+// WithLogger sets where a DB logs what a client is not told (an entry
+// that cannot be used); the default is [slog.Default]. Passwords and
+// hashes are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(d *DB) {
+		if l != nil {
+			d.logger = l
+		}
+	}
+}
+
+// WithTimeouts sets the dial and request timeouts (see
+// [DefaultDialTimeout] and [DefaultRequestTimeout]); zero keeps a default.
+func WithTimeouts(dial, request time.Duration) Option {
+	return func(d *DB) {
+		if dial > 0 {
+			d.dial = dial
+		}
+		if request > 0 {
+			d.request = request
+		}
+	}
+}
+
+// Open checks cfg and returns its directory. It does not connect: a server
+// that is down when Open is called makes lookups fail until it is back,
+// which [DB.Ping] tells.
+func Open(cfg *Config, opts ...Option) (*DB, error) {
+	c, err := cfg.compile(nil)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg, c, opts), nil
+}
+
+// OpenFile reads the dovecot-ldap.conf.ext at path ([ReadConfig]) and opens
+// its directory.
+func OpenFile(path string, opts ...Option) (*DB, error) {
+	cfg, c, err := readConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return open(cfg, c, opts), nil
+}
+
+func open(cfg *Config, c *compiled, opts []Option) *DB {
+	d := &DB{cfg: c, authBind: cfg.AuthBind, logger: slog.Default(),
+		dial: DefaultDialTimeout, request: DefaultRequestTimeout, maxIdle: DefaultMaxIdle}
+	for _, o := range opts {
+		o(d)
+	}
+	d.lookups = &pool{cfg: c, bindDN: cfg.DN, bindPw: cfg.DNPass, dial: d.dial, request: d.request, max: d.maxIdle}
+	d.binds = &pool{cfg: c, dial: d.dial, request: d.request, max: d.maxIdle}
+	return d
+}
+
+// Ping connects to the directory (binding as dn), if no connection is
+// open, and reports whether it answers.
+func (d *DB) Ping(ctx context.Context) error {
+	err := d.lookups.do(ctx, func(c *ldap.Conn) error {
+		_, err := c.WhoAmI(nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("ldapdb: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (d *DB) Close() error {
+	d.lookups.close()
+	d.binds.close()
+	return nil
+}
+
+// Lookup finds user (a name already normalised by the store, Dovecot's
+// %Lu). Without auth_bind_userdn it searches base for pass_filter and
+// reads pass_attrs; unless those gave a userdb_ field (Dovecot's
+// prefetch), it reads user_attrs from the user_filter search too (one
+// search when the two filters are the same). With auth_bind_userdn, only
+// the user_filter search is made. It returns:
+//
+//   - an error wrapping [passwd.ErrNotFound] when the search finds no
+//     entry;
+//   - one wrapping [passwd.ErrInvalidEntry] when it finds more than one,
+//     or, without auth_bind, when the entry has no password: the store
+//     refuses such a login and logs why;
+//   - any other error when the directory fails, which a store reports as
+//     a temporary failure.
+//
+// The entry's fields map as in the sqldb package: password (with
+// default_pass_scheme in front when it has no {SCHEME}), home, uid, gid,
+// mail as "userdb_mail=...", and the other fields as extra fields. With
+// auth_bind, the entry carries the user's DN and no password:
+// [DB.Authenticate] checks it.
+func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
+	vals := dovecotconf.ValuesFor(ctx, user)
+	e := &passwd.Entry{User: user}
+	c := d.cfg
+	if c.userDN != nil {
+		e.DN = c.userDN.Expand(vals, ldap.EscapeDN)
+		return e, d.readUser(ctx, e, vals, nil)
+	}
+	attrs := c.passAttrs.attributes()
+	if c.oneSearch {
+		attrs = appendNew(attrs, c.userAttrs.attributes())
+	}
+	found, err := d.search(ctx, "pass_filter", c.passFilter, attrs, vals)
+	if err != nil {
+		return nil, err
+	}
+	if d.authBind {
+		e.DN = found.DN
+	}
+	prefetch := false
+	password, havePassword := "", false
+	for _, f := range c.passAttrs.apply(found, vals) {
+		switch {
+		case f.name == "password":
+			password, havePassword = d.withScheme(f.value, false), true
+		case f.name == "password_noscheme":
+			password, havePassword = d.withScheme(f.value, true), true
+		case f.name == "user":
+			if !strings.EqualFold(f.value, user) {
+				d.logger.Warn("ldapdb: pass_attrs returned another user name; pop3d keeps the one looked up",
+					"user", user, "returned", f.value)
+			}
+		case f.name == "nopassword":
+			return nil, fmt.Errorf("%w: pass_attrs returned nopassword, which pop3d does not honour", passwd.ErrInvalidEntry)
+		case strings.HasPrefix(f.name, "userdb_"):
+			prefetch = true
+			addField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true, f.name)
+		default:
+			addField(e, f.name, f.value, false, f.name)
+		}
+	}
+	if !d.authBind {
+		if !havePassword || password == "" {
+			return nil, fmt.Errorf("%w: the entry has no password (its pass_attrs attribute for password is missing or empty)", passwd.ErrInvalidEntry)
+		}
+		e.Password = password
+	}
+	if prefetch {
+		return e, nil
+	}
+	if c.oneSearch {
+		return e, d.readUser(ctx, e, vals, found)
+	}
+	return e, d.readUser(ctx, e, vals, nil)
+}
+
+// readUser adds the user_attrs fields to e, from found or from a
+// user_filter search.
+func (d *DB) readUser(ctx context.Context, e *passwd.Entry, vals *dovecotconf.Values, found *ldap.Entry) error {
+	if found == nil {
+		var err error
+		found, err = d.search(ctx, "user_filter", d.cfg.userFilter, d.cfg.userAttrs.attributes(), vals)
+		if err != nil {
+			return err
+		}
+	}
+	for _, f := range d.cfg.userAttrs.apply(found, vals) {
+		addField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true, f.name)
+	}
+	return nil
+}
+
+// search finds the one entry of filter.
+func (d *DB) search(ctx context.Context, name string, filter *dovecotconf.Template, attrs []string, vals *dovecotconf.Values) (*ldap.Entry, error) {
+	c := d.cfg
+	req := ldap.NewSearchRequest(c.base.Expand(vals, ldap.EscapeDN), c.scope, c.deref,
+		2, int(d.request/time.Second), false, filter.Expand(vals, ldap.EscapeFilter), attrs, nil)
+	var res *ldap.SearchResult
+	err := d.lookups.do(ctx, func(conn *ldap.Conn) error {
+		var err error
+		res, err = conn.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) && res != nil && len(res.Entries) > 1 {
+			return nil
+		}
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			// The base does not exist (%d of an unknown domain).
+			res, err = &ldap.SearchResult{}, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ldapdb: %s search: %w", name, err)
+	}
+	switch len(res.Entries) {
+	case 0:
+		return nil, fmt.Errorf("%w (ldapdb %s)", passwd.ErrNotFound, name)
+	case 1:
+		return res.Entries[0], nil
+	}
+	return nil, fmt.Errorf("%w: the %s search found more than one entry for the user; Dovecot refuses such a login too", passwd.ErrInvalidEntry, name)
+}
+
+// Authenticate checks password by binding as entry.DN, for auth_bind. An
+// empty password is refused without asking the server, which would take
+// it as an unauthenticated bind that always succeeds (RFC 4513 §5.1.2).
+func (d *DB) Authenticate(ctx context.Context, entry *passwd.Entry, password []byte) error {
+	if entry.DN == "" || !d.authBind {
+		return fmt.Errorf("%w: the entry has no DN to bind as (auth_bind is not set)", passwd.ErrInvalidEntry)
+	}
+	if len(password) == 0 {
+		return fmt.Errorf("%w (an empty password)", passwd.ErrMismatch)
+	}
+	err := d.binds.do(ctx, func(c *ldap.Conn) error { return c.Bind(entry.DN, string(password)) })
+	switch {
+	case err == nil:
+		return nil
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
+		return fmt.Errorf("%w (ldap bind)", passwd.ErrMismatch)
+	}
+	return fmt.Errorf("ldapdb: binding as the user: %w", err)
+}
+
+// withScheme puts the default scheme in front of a password without one.
+func (d *DB) withScheme(p string, noscheme bool) string {
+	if p == "" {
+		return ""
+	}
+	if !noscheme && p[0] == '{' && strings.Contains(p, "}") {
+		return p
+	}
+	return "{" + d.cfg.defaultScheme + "}" + p
+}
+
+// addField puts one field into e: a userdb field when userdb, else a
+// passdb field.
+func addField(e *passwd.Entry, name, value string, userdb bool, original string) {
+	if !userdb {
+		e.Extra = append(e.Extra, original+"="+value)
+		return
+	}
+	switch name {
+	case "home":
+		e.Home = value
+	case "uid":
+		e.UID = value
+	case "gid":
+		e.GID = value
+	case "mail":
+		e.Extra = append(e.Extra, "userdb_mail="+value)
+	default:
+		e.Extra = append(e.Extra, "userdb_"+name+"="+value)
+	}
+}
+
+func appendNew(a, b []string) []string {
+	for _, s := range b {
+		dup := false
+		for _, t := range a {
+			if strings.EqualFold(s, t) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			a = append(a, s)
+		}
+	}
+	return a
+}

@@ -1,0 +1,21 @@
+module github.com/gopop3/pop3/ldapdb
+
+go 1.26.0
+
+require (
+	github.com/go-ldap/ldap/v3 v3.4.15
+	github.com/gopop3/pop3 v0.0.0-00010101000000-000000000000
+)
+
+require (
+	github.com/Azure/go-ntlmssp v0.1.1 // indirect
+	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5 // indirect
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/go-asn1-ber/asn1-ber v1.5.8 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
+
+replace github.com/gopop3/pop3 => ../
