@@ -22,6 +22,7 @@ type options struct {
 	proxyProtocol         []*net.IPNet
 	load                  string
 	maildir, passwd       string
+	sqlConf, ldapConf     string
 	maildirCache          int
 	postgres              string
 	postgresLease         time.Duration
@@ -56,7 +57,7 @@ var flagGroups = []struct {
 }{
 	{"Listening", []string{"addr", "tls-addr", "proxy-protocol"}},
 	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
-	{"Store", []string{"maildir", "passwd", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
+	{"Store", []string{"maildir", "passwd", "sql", "ldap", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
 	{"Delivery", []string{"lmtp"}},
 	{"Authentication", []string{"auth-cache-size", "auth-cache-ttl", "auth-failure-delay", "auth-penalty", "trusted-networks"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
@@ -79,8 +80,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	})
 	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
 	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
-	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd")
+	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd, -sql or -ldap")
 	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
+	fs.StringVar(&o.sqlConf, "sql", "", "the users of -maildir: the SQL database (pgsql, mysql or sqlite) that Dovecot's dovecot-sql.conf.ext `FILE` describes")
+	fs.StringVar(&o.ldapConf, "ldap", "", "the users of -maildir: the LDAP directory that Dovecot's dovecot-ldap.conf.ext `FILE` describes")
 	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
 	fs.StringVar(&o.postgres, "postgres", "", "serve the users and mail of the PostgreSQL database at `DSN` (a postgres:// URL; put the password in PGPASSWORD or ~/.pgpass, not here, where ps shows it); migrates its schema")
 	fs.DurationVar(&o.postgresLease, "postgres-lease", postgres.DefaultLeaseTime, "with -postgres: a maildrop lock outlives a dead node by at most this `DURATION`")
@@ -135,8 +138,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-tls-cert and -tls-key go together"
 	case o.tlsCert != "" && o.tlsSelfSigned:
 		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
-	case (o.maildir == "") != (o.passwd == ""):
-		problem = "-maildir and -passwd go together"
+	case o.maildir != "" && countSet(o.passwd, o.sqlConf, o.ldapConf) == 0:
+		problem = "-maildir needs its users: -passwd, -sql or -ldap"
+	case countSet(o.passwd, o.sqlConf, o.ldapConf) > 1:
+		problem = "-passwd, -sql and -ldap are three user databases: choose one"
+	case o.maildir == "" && countSet(o.passwd, o.sqlConf, o.ldapConf) > 0:
+		problem = "-passwd, -sql and -ldap are the users of -maildir, which is missing"
 	case countSet(o.maildir, o.load, o.postgres) > 1:
 		problem = "-maildir, -postgres and -load are three stores: choose one"
 	case o.postgresLease < time.Second:
@@ -248,9 +255,10 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 func printUsage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintf(w, "Usage: pop3d [flags]\n\n"+
-		"pop3d is a POP3 server. With -maildir and -passwd it serves Maildirs as Dovecot does;\n"+
-		"without them, a demo in-memory mailbox (user demo, password demo). Started by systemd\n"+
-		"socket activation, it serves the sockets named pop3 (with STLS) and pop3s (implicit TLS).\n"+
+		"pop3d is a POP3 server. With -maildir and its users (-passwd, -sql or -ldap) it serves\n"+
+		"Maildirs as Dovecot does; without them, a demo in-memory mailbox (user demo, password\n"+
+		"demo). Started by systemd socket activation, it serves the sockets named pop3 (with\n"+
+		"STLS) and pop3s (implicit TLS).\n"+
 		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n")
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)

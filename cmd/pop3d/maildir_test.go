@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3/internal/dovecottest"
+	"github.com/gopop3/pop3/internal/mariadbtest"
 	"github.com/gopop3/pop3/internal/pgtest"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
@@ -33,7 +34,15 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(pgtest.Main(m)) // runs the tests, then stops the PostgreSQL of the -postgres tests
+	code := m.Run()
+	// Stop the PostgreSQL and MariaDB servers of the -postgres and -sql tests.
+	for _, stop := range []func() error{pgtest.Stop, mariadbtest.Stop} {
+		if err := stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = max(code, 1)
+		}
+	}
+	os.Exit(code)
 }
 
 // mailStore is a -passwd file and a Maildir root for -maildir.

@@ -1,5 +1,5 @@
 // Command pop3d is a POP3 server built on github.com/gopop3/pop3. With
-// -maildir and -passwd it serves real Maildirs as Dovecot does (same
+// -maildir and its users (-passwd, -sql or -ldap) it serves real Maildirs as Dovecot does (same
 // unique-ids, same sizes, same files), so it can take over from Dovecot's
 // POP3 without any client downloading its mail again. Without them it is a
 // demo on the in-memory backend, for trying the library and testing POP3
@@ -33,7 +33,7 @@
 //	    sizes) at TEMPLATE, with Dovecot's variables: %u the user name, %n
 //	    its local part, %d its domain, %h the home directory of the passwd
 //	    entry; for example /var/mail/%d/%n/Maildir or %h/Maildir. Needs
-//	    -passwd; cannot be combined with -load
+//	    one of -passwd, -sql and -ldap; cannot be combined with -load
 //	-maildir-cache MESSAGES
 //	    how many messages, over all Maildirs, to keep the listings of
 //	    between sessions, so that logging in to an unchanged Maildir reads
@@ -56,6 +56,20 @@
 //	    (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra), re-read when it
 //	    changes; the schemes are those of package passwd (BLF-CRYPT,
 //	    SHA512-CRYPT, ARGON2ID, SSHA512, PLAIN, ...)
+//	-sql FILE
+//	    the users of -maildir, from the SQL database that Dovecot's
+//	    dovecot-sql.conf.ext FILE describes (package
+//	    github.com/gopop3/pop3/sqldb): driver pgsql, mysql or sqlite,
+//	    connect, default_pass_scheme, password_query and user_query, whose
+//	    %-variables become bound parameters. A database that is down at
+//	    start-up is logged, and logins are told to try again later
+//	    (-ERR [SYS/TEMP]) until it answers
+//	-ldap FILE
+//	    the users of -maildir, from the LDAP directory that Dovecot's
+//	    dovecot-ldap.conf.ext FILE describes (package
+//	    github.com/gopop3/pop3/ldapdb): uris, dn and dnpass, tls and
+//	    ldaps://, base, the pass and user filters and attributes, and
+//	    auth_bind; down at start-up, as for -sql
 //	-tls-cert FILE, -tls-key FILE
 //	    a PEM certificate and its key: enables STLS on -addr and implicit
 //	    TLS (POP3S, RFC 8314) on -tls-addr, with TLS 1.2 and 1.3 only,
@@ -403,13 +417,24 @@ func reload(certs *certificates, logger *slog.Logger) {
 	logger.Info("pop3d: SIGHUP: certificate reloaded", "cert", certs.certFile, "not_after", certs.current().Leaf.NotAfter)
 }
 
+// usersSource names the user database of -maildir.
+func usersSource(o *options) string {
+	switch {
+	case o.sqlConf != "":
+		return "the SQL database of " + o.sqlConf
+	case o.ldapConf != "":
+		return "the LDAP directory of " + o.ldapConf
+	}
+	return o.passwd
+}
+
 // printInstructions tells the user how to connect.
 func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	host, port := connectHostPort(where.Addr)
 	user, pass := mb.exampleUser, mb.examplePass
 	switch {
 	case o.maildir != "":
-		fmt.Fprintf(w, "pop3d: serving the Maildirs %s to the users of %s\n", o.maildir, o.passwd)
+		fmt.Fprintf(w, "pop3d: serving the Maildirs %s to the users of %s\n", o.maildir, usersSource(o))
 	case o.postgres != "":
 		fmt.Fprintf(w, "pop3d: serving the users of PostgreSQL (add them with pop3admin useradd)\n")
 	case o.load != "":

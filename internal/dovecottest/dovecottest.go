@@ -37,7 +37,41 @@ type Dovecot struct {
 // test skips, or fails under CI=true.
 func Start(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	bin := testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
+	dc := newDovecot(t)
+	var lines strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&lines, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, dc.Root, u)
+	}
+	require.NoError(t, os.WriteFile(dc.Users, []byte(lines.String()), 0o644))
+	dc.launch(t, fmt.Sprintf(`passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[1]s
+}
+`, dc.Users))
+	return dc
+}
+
+// StartAuth starts Dovecot with the passdb and userdb sections of auth
+// (for an SQL or LDAP user database: "passdb { driver = sql args = FILE }"
+// ...), serving every user's mail as the uid of [Dovecot.Owner], from the
+// Maildir at ~/Maildir of the home the userdb returns.
+func StartAuth(t testing.TB, auth string) *Dovecot {
+	t.Helper()
+	dc := newDovecot(t)
+	dc.launch(t, fmt.Sprintf("mail_uid = %d\nmail_gid = %d\n%s", dc.uid, dc.gid, auth))
+	return dc
+}
+
+// Owner is the uid and gid Dovecot serves mail as.
+func (dc *Dovecot) Owner() (uid, gid int) { return dc.uid, dc.gid }
+
+// newDovecot makes the temporary directory.
+func newDovecot(t testing.TB) *Dovecot {
+	testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
 	// Not t.TempDir: its parent is private, and Dovecot's processes run
 	// as other users.
 	root, err := os.MkdirTemp("", "pop3-dovecot-")
@@ -45,21 +79,25 @@ func Start(t testing.TB, users ...string) *Dovecot {
 	t.Cleanup(func() { os.RemoveAll(root) })
 	require.NoError(t, os.Chmod(root, 0o755))
 	dc := &Dovecot{Root: root, Users: filepath.Join(root, "users"), uid: os.Getuid(), gid: os.Getgid()}
-	extra := ""
 	if os.Getuid() == 0 {
 		// Dovecot runs mail processes as the users' uid, which must not
 		// be root.
 		dc.uid, dc.gid = 65534, 65534
-	} else {
+	}
+	return dc
+}
+
+// launch writes dovecot.conf with the auth sections and starts Dovecot.
+func (dc *Dovecot) launch(t testing.TB, auth string) {
+	t.Helper()
+	bin := testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
+	root := dc.Root
+	extra := ""
+	if os.Getuid() != 0 {
 		me, err := user.Current()
 		require.NoError(t, err)
 		extra = fmt.Sprintf("default_login_user = %s\ndefault_internal_user = %s\n", me.Username, me.Username)
 	}
-	var lines strings.Builder
-	for _, u := range users {
-		fmt.Fprintf(&lines, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, root, u)
-	}
-	require.NoError(t, os.WriteFile(dc.Users, []byte(lines.String()), 0o644))
 	port := freePort(t)
 	dc.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for _, d := range []string{"run", "state", "log"} {
@@ -78,14 +116,7 @@ auth_failure_delay = 0
 first_valid_uid = %[3]d
 mail_location = maildir:~/Maildir
 %[4]s
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%%u %[5]s
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%%u %[5]s
-}
+%[5]s
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
@@ -98,7 +129,7 @@ service anvil {
 service stats {
   chroot =
 }
-`, port, root, min(dc.uid, 100), extra, dc.Users, port)), 0o644))
+`, port, root, min(dc.uid, 100), extra, auth, port)), 0o644))
 	// Dovecot's master goes to the background and keeps the standard
 	// descriptors: a file, not a pipe that would never close.
 	startLog, err := os.Create(filepath.Join(root, "log", "start.log"))
@@ -119,7 +150,6 @@ service stats {
 		}
 	})
 	waitForPort(t, dc.Addr)
-	return dc
 }
 
 // Chown gives the users' homes to the uid that Dovecot serves them as:
