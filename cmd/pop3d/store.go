@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/ldapdb"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/memory"
-	"github.com/gopop3/pop3/ldapdb"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/sqldb"
 )
