@@ -218,3 +218,12 @@ func ConnInfoFromContext(ctx context.Context) *ConnInfo {
 	c, _ := ctx.Value(connInfoKey{}).(*ConnInfo)
 	return c
 }
+
+// ContextWithConnInfo returns a copy of ctx that carries c, as the ctx of
+// a session's backend calls does: for a tool or a test that calls a
+// backend outside a session, and wants [ConnInfoFromContext] to find the
+// connection it stands for (a user database whose queries name the
+// client's address, for one).
+func ContextWithConnInfo(ctx context.Context, c *ConnInfo) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, c)
+}

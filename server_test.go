@@ -202,6 +202,8 @@ func TestConnInfoAndContexts(t *testing.T) {
 	assert.Equal(t, c.Conn().LocalAddr().String(), be.openCtx.Value(ctxKey("conn")))
 	assert.Error(t, be.openCtx.Err(), "the session's context ends with the session")
 	assert.Nil(t, pop3.ConnInfoFromContext(context.Background()))
+	info := &pop3.ConnInfo{ID: 7}
+	assert.Same(t, info, pop3.ConnInfoFromContext(pop3.ContextWithConnInfo(context.Background(), info)))
 }
 
 // BaseContext must not return nil: Serve says so rather than panic.

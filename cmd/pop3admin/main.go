@@ -1,5 +1,7 @@
-// Command pop3admin manages the users of pop3d's PostgreSQL store, and makes
-// password hashes for a Dovecot passwd-file as "doveadm pw" does.
+// Command pop3admin manages the users of pop3d's PostgreSQL store, makes
+// password hashes for a Dovecot passwd-file as "doveadm pw" does, and tests
+// a login against a passwd-file, SQL or LDAP user database as "doveadm auth
+// test" does.
 //
 // Run "pop3admin -h" for the commands.
 package main
@@ -62,6 +64,8 @@ var commands = []command{
 	{"userdel", "NAME", "delete a user and their mail; refused while a session holds the maildrop", userdelFlags},
 	{"users", "", "list the users: messages, their octets, and whether a session holds the maildrop", usersFlags},
 	{"migrate", "", "create the schema or upgrade it, and print the versions applied", migrateFlags},
+	{"auth-test", "(-sql FILE | -ldap FILE | -passwd FILE) [-maildir TEMPLATE] [-remote IP] NAME",
+		"log NAME in as pop3d would (the password from stdin) and print the user's fields", authTestFlags},
 }
 
 func lookup(name string) *command {
@@ -152,8 +156,9 @@ func noArgs(cmd string, args []string) error {
 
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: pop3admin [-postgres DSN] COMMAND [flags] [NAME]\n\n"+
-		"pop3admin manages the users of pop3d's PostgreSQL store, and makes password hashes\n"+
-		"for a Dovecot passwd-file as \"doveadm pw\" does.\n\nCommands:\n")
+		"pop3admin manages the users of pop3d's PostgreSQL store, makes password hashes for a\n"+
+		"Dovecot passwd-file as \"doveadm pw\" does, and tests logins against a passwd-file, SQL\n"+
+		"or LDAP user database as \"doveadm auth test\" does.\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %s\n    \t%s\n", strings.TrimSpace(c.name+" "+c.synopsis), c.summary)
 	}
@@ -179,7 +184,8 @@ lacks (as "migrate" does; this is idempotent), so that pop3admin and the pop3d
 nodes work with the same schema.
 
 Exit status: 0 done; 1 the operation failed (the user exists, no such user, the
-maildrop is locked, the database is unreachable); 2 a bad command line.
+maildrop is locked, the database is unreachable, auth-test's login was refused);
+2 a bad command line.
 `, dsnEnv, defaultScheme, wrap(strings.Join(passwd.Schemes(), ", "), 72, "\t"))
 }
 

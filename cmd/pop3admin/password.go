@@ -99,8 +99,14 @@ func (h *hashFlags) passwordHash(e *env) (string, error) {
 // readPassword reads a new password from in: one line, without its "\n" or
 // "\r\n". When in is a terminal, it asks on prompt twice, without echo.
 func readPassword(in io.Reader, prompt io.Writer) ([]byte, error) {
+	return readPasswordFrom(in, prompt, true)
+}
+
+// readPasswordFrom is readPassword; on a terminal it asks twice only when
+// confirm is set (for a new password, not for one being tried).
+func readPasswordFrom(in io.Reader, prompt io.Writer, confirm bool) ([]byte, error) {
 	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return readTerminal(int(f.Fd()), prompt)
+		return readTerminal(int(f.Fd()), prompt, confirm)
 	}
 	line, err := bufio.NewReader(io.LimitReader(in, maxPassword+2)).ReadBytes('\n')
 	if err != nil && err != io.EOF {
@@ -123,9 +129,10 @@ func checkPassword(pw []byte) ([]byte, error) {
 	return pw, nil
 }
 
-// readTerminal asks for the password twice, with echo off. An interrupt
-// while it waits restores the terminal's echo before exiting.
-func readTerminal(fd int, prompt io.Writer) ([]byte, error) {
+// readTerminal asks for the password, twice when confirm is set, with echo
+// off. An interrupt while it waits restores the terminal's echo before
+// exiting.
+func readTerminal(fd int, prompt io.Writer, confirm bool) ([]byte, error) {
 	state, err := term.GetState(fd)
 	if err != nil {
 		return nil, fmt.Errorf("reading the password from the terminal: %w", err)
@@ -155,6 +162,9 @@ func readTerminal(fd int, prompt io.Writer) ([]byte, error) {
 			return nil, fmt.Errorf("reading the password from the terminal: %w", err)
 		}
 		return checkPassword(pw)
+	}
+	if !confirm {
+		return ask("Password: ")
 	}
 	first, err := ask("Enter new password: ")
 	if err != nil {
