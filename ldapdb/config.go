@@ -41,7 +41,9 @@ type Config struct {
 	TLSRequireCert string
 	// AuthBind checks passwords by binding as the user instead of reading
 	// userPassword. AuthBindUserDN, when set, is the user's DN template
-	// (uid=%n,ou=people,dc=example,dc=org), which saves the search for it.
+	// (uid=%n,ou=people,dc=example,dc=org), which saves the search for it:
+	// then, as in Dovecot, pass_filter and pass_attrs are not used, so
+	// passdb fields such as allow_nets and nologin are not read.
 	AuthBind       bool
 	AuthBindUserDN string
 	// Base is the search base (required); %-variables are expanded, with

@@ -483,3 +483,30 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
 }
+
+// VerifyFunc caches a check the user database makes itself (an LDAP bind),
+// keyed by the entry's DN: the same DN and password skip the check, another
+// DN runs it.
+func TestCacheVerifyFunc(t *testing.T) {
+	c := NewCache(10, time.Hour)
+	calls := 0
+	check := func(err error) func() error {
+		return func() error { calls++; return err }
+	}
+	e := &Entry{User: "alice", DN: "uid=alice,dc=example"}
+	require.NoError(t, c.VerifyFunc(e, []byte("pw"), check(nil)))
+	require.NoError(t, c.VerifyFunc(e, []byte("pw"), check(nil)))
+	assert.Equal(t, 1, calls)
+	assert.ErrorIs(t, c.VerifyFunc(e, []byte("other"), check(ErrMismatch)), ErrMismatch)
+	assert.Equal(t, 2, calls, "another password runs the check")
+	moved := &Entry{User: "alice", DN: "uid=alice,ou=moved,dc=example"}
+	require.NoError(t, c.VerifyFunc(moved, []byte("pw"), check(nil)))
+	assert.Equal(t, 3, calls, "another DN runs the check")
+	got, ok := c.Offline("alice", []byte("pw"))
+	require.True(t, ok)
+	assert.Equal(t, moved.DN, got.DN)
+
+	var nilCache *Cache
+	require.NoError(t, nilCache.VerifyFunc(e, []byte("pw"), check(nil)))
+	assert.Equal(t, 4, calls, "a nil cache always checks")
+}

@@ -45,13 +45,19 @@ var knownKeys = []string{"driver", "connect", "default_pass_scheme", "password_q
 // missing driver, connect or password_query, and a query that cannot be
 // compiled are errors that name the file, the line and the key.
 func ReadConfig(path string) (*Config, error) {
+	c, _, err := readConfig(path)
+	return c, err
+}
+
+// readConfig reads and checks the file at path.
+func readConfig(path string) (*Config, *compiled, error) {
 	f, err := dovecotconf.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: %w", err)
+		return nil, nil, fmt.Errorf("sqldb: %w", err)
 	}
 	m, err := f.Map(knownKeys)
 	if err != nil {
-		return nil, fmt.Errorf("sqldb: %w", err)
+		return nil, nil, fmt.Errorf("sqldb: %w", err)
 	}
 	c := &Config{
 		Path:              path,
@@ -62,20 +68,20 @@ func ReadConfig(path string) (*Config, error) {
 		UserQuery:         m["user_query"].Value,
 		IterateQuery:      m["iterate_query"].Value,
 	}
-	if _, err := c.compile(func(key string) dovecotconf.Setting { return m[key] }); err != nil {
-		return nil, err
+	comp, err := c.compile(func(key string) int { return m[key].Line })
+	if err != nil {
+		return nil, nil, err
 	}
-	return c, nil
+	return c, comp, nil
 }
 
 // compiled is a checked Config, ready to run.
 type compiled struct {
-	dialect        dialect
-	connect        *connectString
-	passwordQuery  *query
-	userQuery      *query // nil when there is none
-	defaultScheme  string
-	iterateChecked bool
+	dialect       dialect
+	connect       *connectString
+	passwordQuery *query
+	userQuery     *query // nil when there is none
+	defaultScheme string
 }
 
 // Check reports what is wrong with c, as ReadConfig would.
@@ -84,17 +90,17 @@ func (c *Config) Check() error {
 	return err
 }
 
-// compile checks c. setting, when not nil, finds the line of a key for
+// compile checks c. line, when not nil, finds the line of a key for
 // messages.
-func (c *Config) compile(setting func(key string) dovecotconf.Setting) (*compiled, error) {
+func (c *Config) compile(line func(key string) int) (*compiled, error) {
 	path := c.Path
 	if path == "" {
 		path = "sqldb config"
 	}
 	fail := func(key, format string, args ...any) error {
 		e := &dovecotconf.Error{Path: path, Key: key, Msg: fmt.Sprintf(format, args...)}
-		if setting != nil {
-			e.Line = setting(key).Line
+		if line != nil {
+			e.Line = line(key)
 		}
 		return fmt.Errorf("sqldb: %w", e)
 	}
@@ -128,7 +134,6 @@ func (c *Config) compile(setting func(key string) dovecotconf.Setting) (*compile
 		if _, err := compile(c.IterateQuery, d); err != nil {
 			return nil, fail("iterate_query", "%v", err)
 		}
-		out.iterateChecked = true
 	}
 	if c.DefaultPassScheme != "" {
 		out.defaultScheme = strings.ToUpper(c.DefaultPassScheme)

@@ -29,7 +29,7 @@ type DB struct {
 	cfg    *compiled
 	db     *sql.DB
 	logger *slog.Logger
-	// QueryTimeout bounds each query; see DefaultQueryTimeout.
+	// timeout bounds each query; see WithQueryTimeout.
 	timeout time.Duration
 }
 
@@ -70,24 +70,7 @@ func Open(cfg *Config, opts ...Option) (*DB, error) {
 // OpenFile reads the dovecot-sql.conf.ext at path ([ReadConfig]) and opens
 // its database.
 func OpenFile(path string, opts ...Option) (*DB, error) {
-	f, err := dovecotconf.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("sqldb: %w", err)
-	}
-	m, err := f.Map(knownKeys)
-	if err != nil {
-		return nil, fmt.Errorf("sqldb: %w", err)
-	}
-	cfg := &Config{
-		Path:              path,
-		Driver:            m["driver"].Value,
-		Connect:           m["connect"].Value,
-		DefaultPassScheme: m["default_pass_scheme"].Value,
-		PasswordQuery:     m["password_query"].Value,
-		UserQuery:         m["user_query"].Value,
-		IterateQuery:      m["iterate_query"].Value,
-	}
-	c, err := cfg.compile(func(key string) dovecotconf.Setting { return m[key] })
+	_, c, err := readConfig(path)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ type pinger interface{ Ping(context.Context) error }
 
 // openUsers opens the user database of -maildir: -passwd, -sql or -ldap.
 // An SQL or LDAP database that does not answer is no reason not to start:
-// it is logged, logins fail with -ERR [SYS/TEMP] until it answers, and
+// it is logged, logins fail with the SYS/TEMP response code until it answers, and
 // the users the verification cache knows still log in.
 func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Source, func(), error) {
 	var (
