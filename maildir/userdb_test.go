@@ -102,7 +102,9 @@ func TestLoginAuthenticatorFails(t *testing.T) {
 // bindFails looks users up and cannot bind.
 type bindFails struct{ *directory }
 
-func (b *bindFails) Authenticate(context.Context, *passwd.Entry, []byte) error { return errDatabaseDown }
+func (b *bindFails) Authenticate(context.Context, *passwd.Entry, []byte) error {
+	return errDatabaseDown
+}
 
 // An entry the source cannot use (two rows) is refused as a wrong
 // password is, with the reason logged.
