@@ -12,7 +12,6 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/gopop3/pop3/internal/dovecotconf"
-	"github.com/gopop3/pop3/passwd"
 )
 
 // Config is a dovecot-ldap.conf.ext: the settings of Dovecot 2.3's LDAP
@@ -187,17 +186,7 @@ func (c *Config) Check() error {
 }
 
 func (c *Config) compile(line func(key string) int) (*compiled, error) {
-	path := c.Path
-	if path == "" {
-		path = "ldapdb config"
-	}
-	fail := func(key, format string, args ...any) error {
-		e := &dovecotconf.Error{Path: path, Key: key, Msg: fmt.Sprintf(format, args...)}
-		if line != nil {
-			e.Line = line(key)
-		}
-		return fmt.Errorf("ldapdb: %w", e)
-	}
+	fail := dovecotconf.Failer("ldapdb", c.Path, line)
 	out := &compiled{startTLS: c.StartTLS, defaultScheme: "CRYPT"}
 	if len(c.URIs) == 0 {
 		return nil, fail("uris", "missing; set uris (ldap://host or ldaps://host) or hosts")
@@ -311,10 +300,8 @@ func (c *Config) compile(line func(key string) int) (*compiled, error) {
 		return nil, fail("pass_attrs", "maps no attribute to password, and auth_bind is not set: no password could be checked")
 	}
 	if c.DefaultPassScheme != "" {
-		out.defaultScheme = strings.ToUpper(c.DefaultPassScheme)
-		err := passwd.CheckHash("{" + out.defaultScheme + "}x")
-		if err != nil && strings.Contains(err.Error(), passwd.ErrUnknownScheme.Error()) {
-			return nil, fail("default_pass_scheme", "%q is not a scheme pop3d knows (%s)", c.DefaultPassScheme, strings.Join(passwd.Schemes(), ", "))
+		if out.defaultScheme, err = dovecotconf.CheckScheme(c.DefaultPassScheme); err != nil {
+			return nil, fail("default_pass_scheme", "%v", err)
 		}
 	}
 	out.oneSearch = c.AuthBindUserDN == "" && c.UserFilter == c.PassFilter

@@ -168,9 +168,9 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	for _, f := range c.passAttrs.apply(found, vals) {
 		switch {
 		case f.name == "password":
-			password, havePassword = d.withScheme(f.value, false), true
+			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, false), true
 		case f.name == "password_noscheme":
-			password, havePassword = d.withScheme(f.value, true), true
+			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, true), true
 		case f.name == "user":
 			if !strings.EqualFold(f.value, user) {
 				d.logger.Warn("ldapdb: pass_attrs returned another user name; pop3d keeps the one looked up",
@@ -180,9 +180,9 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 			return nil, fmt.Errorf("%w: pass_attrs returned nopassword, which pop3d does not honour", passwd.ErrInvalidEntry)
 		case strings.HasPrefix(f.name, "userdb_"):
 			prefetch = true
-			addField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true, f.name)
+			dovecotconf.AddField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true)
 		default:
-			addField(e, f.name, f.value, false, f.name)
+			dovecotconf.AddField(e, f.name, f.value, false)
 		}
 	}
 	if !d.authBind {
@@ -211,7 +211,7 @@ func (d *DB) readUser(ctx context.Context, e *passwd.Entry, vals *dovecotconf.Va
 		}
 	}
 	for _, f := range d.cfg.userAttrs.apply(found, vals) {
-		addField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true, f.name)
+		dovecotconf.AddField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true)
 	}
 	return nil
 }
@@ -264,38 +264,6 @@ func (d *DB) Authenticate(ctx context.Context, entry *passwd.Entry, password []b
 		return fmt.Errorf("%w (ldap bind)", passwd.ErrMismatch)
 	}
 	return fmt.Errorf("ldapdb: binding as the user: %w", err)
-}
-
-// withScheme puts the default scheme in front of a password without one.
-func (d *DB) withScheme(p string, noscheme bool) string {
-	if p == "" {
-		return ""
-	}
-	if !noscheme && p[0] == '{' && strings.Contains(p, "}") {
-		return p
-	}
-	return "{" + d.cfg.defaultScheme + "}" + p
-}
-
-// addField puts one field into e: a userdb field when userdb, else a
-// passdb field.
-func addField(e *passwd.Entry, name, value string, userdb bool, original string) {
-	if !userdb {
-		e.Extra = append(e.Extra, original+"="+value)
-		return
-	}
-	switch name {
-	case "home":
-		e.Home = value
-	case "uid":
-		e.UID = value
-	case "gid":
-		e.GID = value
-	case "mail":
-		e.Extra = append(e.Extra, "userdb_mail="+value)
-	default:
-		e.Extra = append(e.Extra, "userdb_"+name+"="+value)
-	}
 }
 
 func appendNew(a, b []string) []string {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/gopop3/pop3/internal/dovecotconf"
-	"github.com/gopop3/pop3/passwd"
 )
 
 // Config is a dovecot-sql.conf.ext: the settings of Dovecot 2.3's SQL
@@ -93,17 +92,7 @@ func (c *Config) Check() error {
 // compile checks c. line, when not nil, finds the line of a key for
 // messages.
 func (c *Config) compile(line func(key string) int) (*compiled, error) {
-	path := c.Path
-	if path == "" {
-		path = "sqldb config"
-	}
-	fail := func(key, format string, args ...any) error {
-		e := &dovecotconf.Error{Path: path, Key: key, Msg: fmt.Sprintf(format, args...)}
-		if line != nil {
-			e.Line = line(key)
-		}
-		return fmt.Errorf("sqldb: %w", e)
-	}
+	fail := dovecotconf.Failer("sqldb", c.Path, line)
 	if c.Driver == "" {
 		return nil, fail("driver", "missing; set it to pgsql, mysql or sqlite")
 	}
@@ -136,17 +125,9 @@ func (c *Config) compile(line func(key string) int) (*compiled, error) {
 		}
 	}
 	if c.DefaultPassScheme != "" {
-		out.defaultScheme = strings.ToUpper(c.DefaultPassScheme)
-		if !knownScheme(out.defaultScheme) {
-			return nil, fail("default_pass_scheme", "%q is not a scheme pop3d knows (%s)", c.DefaultPassScheme, strings.Join(passwd.Schemes(), ", "))
+		if out.defaultScheme, err = dovecotconf.CheckScheme(c.DefaultPassScheme); err != nil {
+			return nil, fail("default_pass_scheme", "%v", err)
 		}
 	}
 	return out, nil
-}
-
-// knownScheme reports whether passwd knows scheme (with or without an
-// encoding suffix such as .b64).
-func knownScheme(scheme string) bool {
-	err := passwd.CheckHash("{" + scheme + "}x")
-	return err == nil || !strings.Contains(err.Error(), passwd.ErrUnknownScheme.Error())
 }

@@ -148,9 +148,9 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		}
 		switch f.name {
 		case "password":
-			password, havePassword = d.withScheme(f.value, false), true
+			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, false), true
 		case "password_noscheme":
-			password, havePassword = d.withScheme(f.value, true), true
+			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, true), true
 		case "user":
 			if f.value != user && !strings.EqualFold(f.value, user) {
 				d.logger.Warn("sqldb: password_query returned another user name; pop3d keeps the one looked up",
@@ -159,7 +159,8 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		case "nopassword":
 			return nil, fmt.Errorf("%w: password_query returned nopassword, which pop3d does not honour", passwd.ErrInvalidEntry)
 		default:
-			addUserdbField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, strings.HasPrefix(f.name, "userdb_"), f.name)
+			userdbName, userdb := strings.CutPrefix(f.name, "userdb_")
+			dovecotconf.AddField(e, userdbName, f.value, userdb)
 		}
 	}
 	if !havePassword || password == "" {
@@ -176,44 +177,11 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		}
 		for _, f := range rows[0] {
 			if f.valid {
-				addUserdbField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true, f.name)
+				dovecotconf.AddField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true)
 			}
 		}
 	}
 	return e, nil
-}
-
-// addUserdbField puts one field into e: a userdb field (from user_query, or
-// a userdb_ column of password_query) when userdb, else a passdb field.
-func addUserdbField(e *passwd.Entry, name, value string, userdb bool, column string) {
-	if !userdb {
-		e.Extra = append(e.Extra, column+"="+value)
-		return
-	}
-	switch name {
-	case "home":
-		e.Home = value
-	case "uid":
-		e.UID = value
-	case "gid":
-		e.GID = value
-	case "mail":
-		e.Extra = append(e.Extra, "userdb_mail="+value)
-	default:
-		e.Extra = append(e.Extra, "userdb_"+name+"="+value)
-	}
-}
-
-// withScheme puts the default scheme in front of a password without one,
-// as Dovecot does.
-func (d *DB) withScheme(p string, noscheme bool) string {
-	if p == "" {
-		return ""
-	}
-	if !noscheme && p[0] == '{' && strings.Contains(p, "}") {
-		return p
-	}
-	return "{" + d.cfg.defaultScheme + "}" + p
 }
 
 // field is one column of a row.
