@@ -26,6 +26,9 @@ const (
 	// DefaultMaxIdle is how many connections of each kind (lookups, and
 	// auth_bind's binds as users) are kept open between lookups.
 	DefaultMaxIdle = 4
+	// DefaultMaxOpen is how many connections of each kind may be open at
+	// once; more concurrent logins wait for one.
+	DefaultMaxOpen = 16
 )
 
 // DB is a Dovecot LDAP user database: a [passwd.Source] whose Lookup
@@ -99,8 +102,9 @@ func open(cfg *Config, c *compiled, opts []Option) *DB {
 	for _, o := range opts {
 		o(d)
 	}
-	d.lookups = &pool{cfg: c, bindDN: cfg.DN, bindPw: cfg.DNPass, dial: d.dial, request: d.request, max: d.maxIdle}
-	d.binds = &pool{cfg: c, dial: d.dial, request: d.request, max: d.maxIdle}
+	d.lookups = &pool{cfg: c, bindDN: cfg.DN, bindPw: cfg.DNPass, dial: d.dial, request: d.request, max: d.maxIdle,
+		open: make(chan struct{}, DefaultMaxOpen)}
+	d.binds = &pool{cfg: c, dial: d.dial, request: d.request, max: d.maxIdle, open: make(chan struct{}, DefaultMaxOpen)}
 	return d
 }
 

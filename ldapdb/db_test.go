@@ -292,3 +292,25 @@ func TestOpenFileErrors(t *testing.T) {
 	_, err := ldapdb.OpenFile(filepath.Join(t.TempDir(), "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// Many concurrent logins share a bounded number of connections, and all
+// get their answer.
+func TestConcurrentLookups(t *testing.T) {
+	t.Parallel()
+	s := directory(t)
+	db, _ := open(t, writeConfig(t, serviceConfig(s, "auth_bind = yes")...))
+	ctx := context.Background()
+	errs := make(chan error, 100)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			e, err := db.Lookup(ctx, "alice")
+			if err == nil {
+				err = db.Authenticate(ctx, e, []byte("alice-pw"))
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		require.NoError(t, <-errs)
+	}
+}

@@ -20,30 +20,77 @@ type pool struct {
 	bindPw  string
 	dial    time.Duration
 	request time.Duration
-	max     int
+	max     int // idle connections kept
+	// open holds a token per connection open or being opened: at most
+	// its capacity, so that a burst of logins waits for a connection
+	// rather than opening hundreds.
+	open chan struct{}
 
 	mu     sync.Mutex
 	idle   []*ldap.Conn
+	wake   chan struct{} // closed when a connection is put back or closed
 	closed bool
 }
 
-// get returns an idle connection, or a new one: each URI is tried in turn.
+// get returns an idle connection, or a new one (each URI tried in turn)
+// when fewer than the pool's limit are open; else it waits for one.
 func (p *pool) get(ctx context.Context) (*ldap.Conn, error) {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, errors.New("ldapdb: closed")
-	}
-	for len(p.idle) > 0 {
-		c := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		if !c.IsClosing() {
+	for {
+		p.mu.Lock()
+		if p.closed {
 			p.mu.Unlock()
-			return c, nil
+			return nil, errors.New("ldapdb: closed")
 		}
-		c.Close()
+		for len(p.idle) > 0 {
+			c := p.idle[len(p.idle)-1]
+			p.idle = p.idle[:len(p.idle)-1]
+			if !c.IsClosing() {
+				p.mu.Unlock()
+				return c, nil
+			}
+			p.discard(c)
+		}
+		// Taken with the idle list empty, so that no put is missed.
+		if p.wake == nil {
+			p.wake = make(chan struct{})
+		}
+		returned := p.wake
+		p.mu.Unlock()
+		select {
+		case p.open <- struct{}{}:
+			c, err := p.dialAny(ctx)
+			if err != nil {
+				p.mu.Lock()
+				<-p.open
+				p.signal()
+				p.mu.Unlock()
+			}
+			return c, err
+		case <-returned:
+			// A connection came back, or a place was freed: look again.
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	p.mu.Unlock()
+}
+
+// signal wakes the waiters of returned; p.mu is held.
+func (p *pool) signal() {
+	if p.wake != nil {
+		close(p.wake)
+		p.wake = nil
+	}
+}
+
+// discard closes a connection and frees its place; p.mu is held.
+func (p *pool) discard(c *ldap.Conn) {
+	c.Close()
+	<-p.open
+	p.signal()
+}
+
+// dialAny connects to the first URI that answers.
+func (p *pool) dialAny(ctx context.Context) (*ldap.Conn, error) {
 	var errs []error
 	for _, u := range p.cfg.uris {
 		if err := ctx.Err(); err != nil {
@@ -88,15 +135,24 @@ func (p *pool) connect(ctx context.Context, uri, name string) (*ldap.Conn, error
 
 func isPlain(uri string) bool { return len(uri) >= 7 && uri[:7] == "ldap://" }
 
-// put returns a connection that is still good to the pool.
+// put gives a connection back: kept when it is still good and the pool
+// keeps fewer than max idle ones, else closed.
 func (p *pool) put(c *ldap.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || c.IsClosing() || len(p.idle) >= p.max {
-		c.Close()
+		p.discard(c)
 		return
 	}
 	p.idle = append(p.idle, c)
+	p.signal()
+}
+
+// drop closes a connection that failed.
+func (p *pool) drop(c *ldap.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.discard(c)
 }
 
 // do runs f on a connection. When f fails for the connection's sake (the
@@ -110,7 +166,7 @@ func (p *pool) do(ctx context.Context, f func(*ldap.Conn) error) error {
 		}
 		err = f(c)
 		if err != nil && isConnError(err, c) {
-			c.Close()
+			p.drop(c)
 			if attempt == 0 && ctx.Err() == nil {
 				continue
 			}
@@ -134,7 +190,7 @@ func (p *pool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for _, c := range p.idle {
-		c.Close()
+		p.discard(c)
 	}
 	p.idle = nil
 }
