@@ -21,7 +21,7 @@ import (
 )
 
 // person is a posixAccount/inetOrgPerson entry under ou=people.
-func person(t *testing.T, uid, password string, extra ...string) string {
+func person(t testing.TB, uid, password string, extra ...string) string {
 	t.Helper()
 	lines := []string{
 		"dn: uid=" + uid + "," + slapdtest.PeopleDN,
@@ -36,7 +36,7 @@ func person(t *testing.T, uid, password string, extra ...string) string {
 	return strings.Join(append(lines, extra...), "\n") + "\n\n"
 }
 
-func hash(t *testing.T, scheme, password string) string {
+func hash(t testing.TB, scheme, password string) string {
 	h, err := passwd.Hash(scheme, []byte(password))
 	require.NoError(t, err)
 	return h
@@ -45,7 +45,7 @@ func hash(t *testing.T, scheme, password string) string {
 // directory starts slapd with the test's users: alice ({SSHA}), bob
 // ({CRYPT} SHA512), carol (no userPassword), erin (allow_nets in her
 // description), and two entries named dup.
-func directory(t *testing.T) *slapdtest.Server {
+func directory(t testing.TB) *slapdtest.Server {
 	s := slapdtest.Start(t)
 	s.Add(t, person(t, "alice", hash(t, "SSHA", "alice-pw"), "mail: alice@example.org")+
 		person(t, "bob", "{CRYPT}"+strings.TrimPrefix(hash(t, "SHA512-CRYPT", "bob-pw"), "{SHA512-CRYPT}"))+
@@ -58,7 +58,7 @@ func directory(t *testing.T) *slapdtest.Server {
 	return s
 }
 
-func writeConfig(t *testing.T, lines ...string) string {
+func writeConfig(t testing.TB, lines ...string) string {
 	path := filepath.Join(t.TempDir(), "dovecot-ldap.conf.ext")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 	return path
@@ -78,7 +78,7 @@ func serviceConfig(s *slapdtest.Server, extra ...string) []string {
 	}, extra...)
 }
 
-func open(t *testing.T, path string) (*ldapdb.DB, *syncbuf.Buffer) {
+func open(t testing.TB, path string) (*ldapdb.DB, *syncbuf.Buffer) {
 	logs := &syncbuf.Buffer{}
 	db, err := ldapdb.OpenFile(path, ldapdb.WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
 		ldapdb.WithTimeouts(2*time.Second, 5*time.Second))

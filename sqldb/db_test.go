@@ -19,7 +19,7 @@ import (
 )
 
 // writeConfig writes a dovecot-sql.conf.ext for db with the given queries.
-func writeConfig(t *testing.T, db *testDB, lines ...string) string {
+func writeConfig(t testing.TB, db *testDB, lines ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dovecot-sql.conf.ext")
 	content := fmt.Sprintf("# written by %s\ndriver = %s\nconnect = %s\n%s\n", t.Name(), db.driver, db.connect, strings.Join(lines, "\n"))
@@ -39,7 +39,7 @@ func postfixAdminQueries(db *testDB) []string {
 	}
 }
 
-func openDB(t *testing.T, path string) (*sqldb.DB, *syncbuf.Buffer) {
+func openDB(t testing.TB, path string) (*sqldb.DB, *syncbuf.Buffer) {
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	db, err := sqldb.OpenFile(path, sqldb.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
@@ -48,7 +48,7 @@ func openDB(t *testing.T, path string) (*sqldb.DB, *syncbuf.Buffer) {
 	return db, logs
 }
 
-func addUsers(t *testing.T, db *testDB) {
+func addUsers(t testing.TB, db *testDB) {
 	hash, err := passwd.Hash("SHA512-CRYPT", []byte("alice-pw"))
 	require.NoError(t, err)
 	db.exec(t, "INSERT INTO mailbox (username, password, maildir, local_part, domain, active, allow_nets) VALUES "+

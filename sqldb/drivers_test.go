@@ -22,13 +22,13 @@ type testDB struct {
 	driver  string
 	connect string
 	// exec runs SQL as the database's owner.
-	exec func(t *testing.T, sql string)
+	exec func(t testing.TB, sql string)
 	// count returns the rows of the mailbox table.
-	count func(t *testing.T) int
+	count func(t testing.TB) int
 	// concat is SQL concatenating its arguments.
 	concat func(parts ...string) string
 	// disconnect makes the database unreachable until reconnect is called.
-	disconnect func(t *testing.T) (reconnect func())
+	disconnect func(t testing.TB) (reconnect func())
 }
 
 // mailboxSchema is PostfixAdmin's mailbox table, trimmed to what Dovecot's
@@ -45,7 +45,7 @@ const mailboxSchema = `CREATE TABLE mailbox (
 	allow_nets VARCHAR(255)
 )`
 
-var drivers = map[string]func(t *testing.T) *testDB{
+var drivers = map[string]func(t testing.TB) *testDB{
 	"sqlite": sqliteDB,
 	"pgsql":  pgsqlDB,
 	"mysql":  mysqlDB,
@@ -62,13 +62,13 @@ func forEachDriver(t *testing.T, test func(t *testing.T, db *testDB)) {
 	}
 }
 
-func sqlExec(t *testing.T, db *sql.DB, stmt string) {
+func sqlExec(t testing.TB, db *sql.DB, stmt string) {
 	t.Helper()
 	_, err := db.ExecContext(context.Background(), stmt)
 	require.NoError(t, err, stmt)
 }
 
-func sqlCount(t *testing.T, db *sql.DB) int {
+func sqlCount(t testing.TB, db *sql.DB) int {
 	t.Helper()
 	var n int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM mailbox").Scan(&n))
@@ -77,7 +77,7 @@ func sqlCount(t *testing.T, db *sql.DB) int {
 
 func pipeConcat(parts ...string) string { return "(" + strings.Join(parts, " || ") + ")" }
 
-func sqliteDB(t *testing.T) *testDB {
+func sqliteDB(t testing.TB) *testDB {
 	path := filepath.Join(t.TempDir(), "users.sqlite")
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
@@ -85,11 +85,11 @@ func sqliteDB(t *testing.T) *testDB {
 	return &testDB{
 		driver:  "sqlite",
 		connect: path,
-		exec:    func(t *testing.T, s string) { sqlExec(t, db, s) },
-		count:   func(t *testing.T) int { return sqlCount(t, db) },
+		exec:    func(t testing.TB, s string) { sqlExec(t, db, s) },
+		count:   func(t testing.TB) int { return sqlCount(t, db) },
 		concat:  pipeConcat,
 		// The file is missing until reconnect: for a database not opened yet.
-		disconnect: func(t *testing.T) func() {
+		disconnect: func(t testing.TB) func() {
 			moved := path + ".away"
 			require.NoError(t, os.Rename(path, moved))
 			return func() { require.NoError(t, os.Rename(moved, path)) }
@@ -97,7 +97,7 @@ func sqliteDB(t *testing.T) *testDB {
 	}
 }
 
-func pgsqlDB(t *testing.T) *testDB {
+func pgsqlDB(t testing.TB) *testDB {
 	dsn := pgtest.NewDatabase(t)
 	cfg, err := pgx.ParseConfig(dsn)
 	require.NoError(t, err)
@@ -111,26 +111,26 @@ func pgsqlDB(t *testing.T) *testDB {
 	return &testDB{
 		driver:     "pgsql",
 		connect:    connect,
-		exec:       func(t *testing.T, s string) { sqlExec(t, db, s) },
-		count:      func(t *testing.T) int { return sqlCount(t, db) },
+		exec:       func(t testing.TB, s string) { sqlExec(t, db, s) },
+		count:      func(t testing.TB) int { return sqlCount(t, db) },
 		concat:     pipeConcat,
-		disconnect: func(t *testing.T) func() { return pgtest.Disconnect(t, dsn) },
+		disconnect: func(t testing.TB) func() { return pgtest.Disconnect(t, dsn) },
 	}
 }
 
-func mysqlDB(t *testing.T) *testDB {
+func mysqlDB(t testing.TB) *testDB {
 	d := mariadbtest.NewDatabase(t)
 	return &testDB{
 		driver:  "mysql",
 		connect: d.DovecotConnect(),
-		exec:    func(t *testing.T, s string) { d.Exec(t, s) },
-		count: func(t *testing.T) int {
+		exec:    func(t testing.TB, s string) { d.Exec(t, s) },
+		count: func(t testing.TB) int {
 			var n int
 			_, err := fmt.Sscan(d.Query(t, "SELECT COUNT(*) FROM mailbox"), &n)
 			require.NoError(t, err)
 			return n
 		},
 		concat:     func(parts ...string) string { return "CONCAT(" + strings.Join(parts, ", ") + ")" },
-		disconnect: func(t *testing.T) func() { return d.Disconnect(t) },
+		disconnect: func(t testing.TB) func() { return d.Disconnect(t) },
 	}
 }
