@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
+	"github.com/gopop3/pop3/internal/slapdtest"
 	"github.com/gopop3/pop3/passwd"
 )
 
@@ -94,4 +95,27 @@ func TestAuthTestUsage(t *testing.T) {
 	assert.Contains(t, r.stderr, "missing.conf")
 	r = runAdmin(t, "", "auth-test", "-passwd", passwdFile, "alice")
 	assert.Equal(t, 1, r.code, "no password on stdin")
+}
+
+// auth-test with -ldap, against a real slapd, with auth_bind.
+func TestAuthTestLDAP(t *testing.T) {
+	s := slapdtest.Start(t)
+	ssha, err := passwd.Hash("SSHA", []byte("alice-pw"))
+	require.NoError(t, err)
+	s.Add(t, "dn: uid=alice,"+slapdtest.PeopleDN+"\nobjectClass: inetOrgPerson\nobjectClass: posixAccount\n"+
+		"uid: alice\ncn: alice\nsn: alice\nuidNumber: 1000\ngidNumber: 1000\nhomeDirectory: /home/alice\nuserPassword: "+ssha+"\n")
+	conf := filepath.Join(t.TempDir(), "dovecot-ldap.conf.ext")
+	require.NoError(t, os.WriteFile(conf, []byte("uris = "+s.URI+"\ndn = "+s.ServiceDN+"\ndnpass = "+s.ServicePassword+
+		"\nbase = "+slapdtest.BaseDN+"\nauth_bind = yes\n"), 0o600))
+	r := runAdmin(t, "alice-pw\n", "auth-test", "-ldap", conf, "alice")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "  dn: uid=alice,"+slapdtest.PeopleDN+"\n")
+	assert.Contains(t, r.stdout, "  home: /home/alice\n")
+	assert.NotContains(t, r.stdout, "SSHA")
+	r = runAdmin(t, "wrong\n", "auth-test", "-ldap", conf, "alice")
+	assert.Equal(t, 1, r.code)
+	s.Stop(t)
+	r = runAdmin(t, "alice-pw\n", "auth-test", "-ldap", conf, "alice")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the user database failed")
 }

@@ -151,7 +151,13 @@ func TestSQLSameUsersAsDovecot(t *testing.T) {
 			}
 			srv := start(t, "-addr", "127.0.0.1:0", "-auth-failure-delay", "0", "-maildir", "%h/Maildir", "-sql", conf)
 			compareWithDovecot(t, dc.Addr, srv.Addr, sqlAttempts, sqlWant)
-			assert.NotContains(t, srv.stderr.String(), "alice-pw")
+			logs := srv.stderr.String()
+			assert.NotContains(t, logs, "alice-pw")
+			assert.NotContains(t, logs, "$6$", "no hash is logged")
+			// Each refusal of an entry is logged with its cause.
+			assert.Contains(t, logs, `user=dave@example.org reason="passwd: unusable user entry: password_query returned no password`)
+			assert.Contains(t, logs, "user=gina@example.org reason=\"passwd: unknown password scheme (NOSUCH)")
+			assert.Contains(t, logs, "user=erin@example.org reason=\"the client's address")
 		})
 	}
 }
