@@ -232,8 +232,10 @@ func (d *DB) search(ctx context.Context, name string, filter *dovecotconf.Templa
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) && res != nil && len(res.Entries) > 1 {
 			return nil
 		}
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-			// The base does not exist (%d of an unknown domain).
+		if ldap.IsErrorAnyOf(err, ldap.LDAPResultNoSuchObject, ldap.LDAPResultInvalidDNSyntax) {
+			// The base does not exist (%d of an unknown domain), or the
+			// name makes it no DN (%d of a name without a domain): no
+			// such user.
 			res, err = &ldap.SearchResult{}, nil
 		}
 		return err
@@ -264,7 +266,7 @@ func (d *DB) Authenticate(ctx context.Context, entry *passwd.Entry, password []b
 	switch {
 	case err == nil:
 		return nil
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials):
+	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInvalidDNSyntax):
 		return fmt.Errorf("%w (ldap bind)", passwd.ErrMismatch)
 	}
 	return fmt.Errorf("ldapdb: binding as the user: %w", err)

@@ -314,3 +314,16 @@ func TestConcurrentLookups(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// A base or bind DN made from the name (%d, auth_bind_userdn) that the
+// name makes invalid, or that does not exist, is an unknown user, not a
+// failure of the directory.
+func TestNameMakesNoDN(t *testing.T) {
+	t.Parallel()
+	s := directory(t)
+	db, _ := open(t, writeConfig(t, append(serviceConfig(s)[:5], "base = ou=%d,"+slapdtest.BaseDN)...))
+	for _, name := range []string{"alice", "alice@example.org", "alice@,,", "alice@=x"} {
+		_, err := db.Lookup(context.Background(), name)
+		assert.ErrorIs(t, err, passwd.ErrNotFound, name)
+	}
+}
