@@ -4,7 +4,11 @@
 // files, without any client downloading its mail again:
 //
 //   - Users and passwords come from a [passwd.Source], such as Dovecot's
-//     passwd-file read by [passwd.OpenFile]. User names are lower-cased
+//     passwd-file read by [passwd.OpenFile], or the SQL and LDAP user
+//     databases of Dovecot's dovecot-sql.conf.ext and dovecot-ldap.conf.ext
+//     (the modules github.com/gopop3/pop3/sqldb and ldapdb); a source that
+//     checks passwords itself, as LDAP's auth_bind does, is a
+//     [passwd.Authenticator]. User names are lower-cased
 //     first (A to Z only), as Dovecot's default auth_username_format %Lu
 //     does. The extra fields nologin, allow_nets, userdb_home and
 //     userdb_mail (maildir: locations) are honoured as Dovecot does; see

@@ -49,8 +49,10 @@ type Entry struct {
 	DN string
 }
 
-// Source looks users up by name. [*File] is one; a database backend is
-// another.
+// Source looks users up by name. [*File] is one; the SQL and LDAP user
+// databases of the modules github.com/gopop3/pop3/sqldb and ldapdb, read
+// from Dovecot's configuration files, are others, and so can be an
+// embedder's own. A store such as the maildir package takes any of them.
 type Source interface {
 	// Lookup returns the user's entry, or an error wrapping ErrNotFound
 	// when there is no such user.
