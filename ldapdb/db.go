@@ -2,6 +2,7 @@ package ldapdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,7 +16,10 @@ import (
 
 // Compile-time check: a DB is a password source, and checks passwords
 // itself when auth_bind is set.
-var _ passwd.Authenticator = (*DB)(nil)
+var (
+	_ passwd.Authenticator = (*DB)(nil)
+	_ passwd.UserSource    = (*DB)(nil)
+)
 
 // Defaults of the timeouts.
 const (
@@ -201,7 +205,23 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	if c.oneSearch {
 		return e, d.readUser(ctx, e, vals, found)
 	}
-	return e, d.readUser(ctx, e, vals, nil)
+	if err := d.readUser(ctx, e, vals, nil); err != nil {
+		if errors.Is(err, passwd.ErrNotFound) {
+			return nil, fmt.Errorf("%w: pass_filter found the user and user_filter did not", passwd.ErrInvalidEntry)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// LookupUser finds user for delivery, as Dovecot's LMTP does: with the
+// user_filter search alone, reading user_attrs. Its errors are Lookup's.
+func (d *DB) LookupUser(ctx context.Context, user string) (*passwd.Entry, error) {
+	e := &passwd.Entry{User: user}
+	if err := d.readUser(ctx, e, dovecotconf.ValuesFor(ctx, user), nil); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // readUser adds the user_attrs fields to e, from found or from a

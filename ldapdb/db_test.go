@@ -327,3 +327,21 @@ func TestNameMakesNoDN(t *testing.T) {
 		assert.ErrorIs(t, err, passwd.ErrNotFound, name)
 	}
 }
+
+// Delivery searches user_filter alone: carol, who has no password, is
+// found; a pass_filter match that user_filter does not find is unusable
+// for a login.
+func TestLookupUser(t *testing.T) {
+	t.Parallel()
+	s := directory(t)
+	db, _ := open(t, writeConfig(t, serviceConfig(s)...))
+	e, err := db.LookupUser(context.Background(), "carol")
+	require.NoError(t, err)
+	assert.Equal(t, "/home/carol", e.Home)
+	_, err = db.LookupUser(context.Background(), "nobody")
+	assert.ErrorIs(t, err, passwd.ErrNotFound)
+
+	db, _ = open(t, writeConfig(t, serviceConfig(s, "user_filter = (&(objectClass=nosuchclass)(uid=%u))")...))
+	_, err = db.Lookup(context.Background(), "alice")
+	assert.ErrorIs(t, err, passwd.ErrInvalidEntry)
+}

@@ -296,12 +296,17 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 	return &user{backend: b, name: name, dir: dir}, nil
 }
 
-// lookup finds a user for delivery: an unknown one is pop3.ErrNoSuchUser.
+// lookup finds a user for delivery, with the source's LookupUser when it
+// is a passwd.UserSource: an unknown one is pop3.ErrNoSuchUser.
 func (b *Backend) lookup(ctx context.Context, name string) (*passwd.Entry, error) {
 	if err := checkUsername(name); err != nil {
 		return nil, fmt.Errorf("maildir: %w: %q (%v)", pop3.ErrNoSuchUser, name, err)
 	}
-	entry, err := b.users.Lookup(ctx, name)
+	lookup := b.users.Lookup
+	if us, ok := b.users.(passwd.UserSource); ok {
+		lookup = us.LookupUser
+	}
+	entry, err := lookup(ctx, name)
 	if errors.Is(err, passwd.ErrNotFound) {
 		return nil, fmt.Errorf("maildir: %w: %q", pop3.ErrNoSuchUser, name)
 	}

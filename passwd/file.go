@@ -59,6 +59,19 @@ type Source interface {
 	Lookup(ctx context.Context, user string) (*Entry, error)
 }
 
+// UserSource is implemented by a [Source] that can look a user up without
+// the password lookup, for delivery: Dovecot's LDA and LMTP ask only the
+// userdb (sqldb's user_query, ldapdb's user_filter), so that a user whose
+// password entry is unusable, or who may not log in, still gets mail. The
+// maildir store's Deliver uses it when the source has it.
+type UserSource interface {
+	Source
+	// LookupUser returns the user's userdb fields (Home, UID, GID, Extra),
+	// without a password, or an error wrapping ErrNotFound or
+	// ErrInvalidEntry, as Lookup does.
+	LookupUser(ctx context.Context, user string) (*Entry, error)
+}
+
 // Authenticator is implemented by a [Source] whose database checks
 // passwords itself, as an LDAP directory does when Dovecot's auth_bind
 // binds as the user: its entries carry a DN and no stored hash. A store

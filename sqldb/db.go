@@ -14,7 +14,7 @@ import (
 )
 
 // Compile-time check: a DB is a password source for the maildir store.
-var _ passwd.Source = (*DB)(nil)
+var _ passwd.UserSource = (*DB)(nil)
 
 // DefaultQueryTimeout bounds one query, unless the caller's context ends
 // sooner: a database that hangs makes a login fail, not wait forever.
@@ -179,6 +179,38 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 			if f.valid {
 				dovecotconf.AddField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true)
 			}
+		}
+	}
+	return e, nil
+}
+
+// LookupUser finds user for delivery, as Dovecot's LMTP does: with
+// user_query alone when there is one (no password is read, so a user
+// whose password is NULL still gets mail), else as Lookup does. Its errors
+// are Lookup's.
+func (d *DB) LookupUser(ctx context.Context, user string) (*passwd.Entry, error) {
+	if d.cfg.userQuery == nil {
+		e, err := d.Lookup(ctx, user)
+		if e != nil {
+			e.Password = ""
+		}
+		return e, err
+	}
+	rows, err := d.query(ctx, "user_query", d.cfg.userQuery, dovecotconf.ValuesFor(ctx, user))
+	if err != nil {
+		return nil, err
+	}
+	switch len(rows) {
+	case 0:
+		return nil, fmt.Errorf("%w (sqldb user_query)", passwd.ErrNotFound)
+	case 1:
+	default:
+		return nil, fmt.Errorf("%w: user_query returned %d rows for the user (one expected)", passwd.ErrInvalidEntry, len(rows))
+	}
+	e := &passwd.Entry{User: user}
+	for _, f := range rows[0] {
+		if f.valid {
+			dovecotconf.AddField(e, strings.TrimPrefix(f.name, "userdb_"), f.value, true)
 		}
 	}
 	return e, nil

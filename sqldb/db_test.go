@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/syncbuf"
+	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/sqldb"
 )
@@ -248,4 +250,47 @@ func TestConnectErrorHidesPassword(t *testing.T) {
 	var buf bytes.Buffer
 	fmt.Fprint(&buf, err)
 	assert.NotContains(t, buf.String(), "hunter2")
+}
+
+// Delivery asks user_query alone, as Dovecot's LMTP asks the userdb: a
+// user whose password is NULL still gets mail; an inactive one does not.
+func TestLookupUser(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, tdb *testDB) {
+		addUsers(t, tdb)
+		db, _ := openDB(t, writeConfig(t, tdb, postfixAdminQueries(tdb)...))
+		ctx := context.Background()
+		e, err := db.LookupUser(ctx, "dave@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, "/var/vmail/example.org/dave/", e.Home)
+		assert.Empty(t, e.Password)
+		_, err = db.LookupUser(ctx, "carol@example.org")
+		assert.ErrorIs(t, err, passwd.ErrNotFound)
+
+		// Without user_query, Lookup's fields, without the password.
+		db, _ = openDB(t, writeConfig(t, tdb, "password_query = SELECT password, maildir AS userdb_home FROM mailbox WHERE username = '%u'"))
+		e, err = db.LookupUser(ctx, "bob@example.org")
+		require.NoError(t, err)
+		assert.Equal(t, "example.org/bob/", e.Home)
+		assert.Empty(t, e.Password)
+	})
+}
+
+// Through the maildir store: a message for dave, whose password is NULL,
+// is delivered to the home user_query gives.
+func TestDeliverWithUserQuery(t *testing.T) {
+	tdb := sqliteDB(t)
+	tdb.exec(t, mailboxSchema)
+	addUsers(t, tdb)
+	root := t.TempDir()
+	db, _ := openDB(t, writeConfig(t, tdb, "default_pass_scheme = PLAIN",
+		"password_query = SELECT password FROM mailbox WHERE username = '%u' AND active = '1'",
+		"user_query = SELECT '"+root+"/' || maildir AS home FROM mailbox WHERE username = '%u' AND active = '1'"))
+	b, err := maildir.New("%h/Maildir", db, maildir.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	require.NoError(t, b.Deliver(context.Background(), "dave@example.org", strings.NewReader("Subject: hi\n\nhello\n")))
+	entries, err := os.ReadDir(filepath.Join(root, "example.org", "dave", "Maildir", "new"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+	err = b.Deliver(context.Background(), "carol@example.org", strings.NewReader("Subject: hi\n\nhello\n"))
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 }
