@@ -113,10 +113,12 @@ func open(cfg *Config, c *compiled, opts []Option) *DB {
 }
 
 // Ping connects to the directory (binding as dn), if no connection is
-// open, and reports whether it answers.
+// open, and reports whether it answers: it reads the root DSE, which
+// every LDAPv3 server has (RFC 4512 §5.1).
 func (d *DB) Ping(ctx context.Context) error {
 	err := d.lookups.do(ctx, func(c *ldap.Conn) error {
-		_, err := c.WhoAmI(nil)
+		_, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, int(d.request/time.Second), false, "(objectClass=*)", []string{"1.1"}, nil))
 		return err
 	})
 	if err != nil {

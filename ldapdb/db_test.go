@@ -3,6 +3,7 @@ package ldapdb_test
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -344,4 +345,34 @@ func TestLookupUser(t *testing.T) {
 	db, _ = open(t, writeConfig(t, serviceConfig(s, "user_filter = (&(objectClass=nosuchclass)(uid=%u))")...))
 	_, err = db.Lookup(context.Background(), "alice")
 	assert.ErrorIs(t, err, passwd.ErrInvalidEntry)
+}
+
+// A server that accepts the connection and then says nothing (here in
+// StartTLS) fails the lookup within the request timeout, and frees the
+// connection's place.
+func TestStalledServer(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // read nothing, answer nothing
+		}
+	}()
+	path := writeConfig(t, "uris = ldap://"+l.Addr().String(), "tls = yes", "base = dc=example,dc=org")
+	db, err := ldapdb.OpenFile(path, ldapdb.WithLogger(slog.New(slog.DiscardHandler)),
+		ldapdb.WithTimeouts(time.Second, 300*time.Millisecond))
+	require.NoError(t, err)
+	defer db.Close()
+	for range 20 { // more than the connections the pool may open
+		start := time.Now()
+		_, err = db.Lookup(context.Background(), "alice")
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), 3*time.Second)
+	}
 }

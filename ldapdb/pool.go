@@ -2,6 +2,7 @@ package ldapdb
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -119,7 +120,7 @@ func (p *pool) connect(ctx context.Context, uri, name string) (*ldap.Conn, error
 	}
 	c.SetTimeout(p.request)
 	if p.cfg.startTLS && isPlain(uri) {
-		if err := c.StartTLS(tc); err != nil {
+		if err := p.startTLS(c, tc); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("StartTLS with %s: %w", uri, err)
 		}
@@ -131,6 +132,25 @@ func (p *pool) connect(ctx context.Context, uri, name string) (*ldap.Conn, error
 		}
 	}
 	return c, nil
+}
+
+// startTLS runs StartTLS within the request timeout: go-ldap gives the
+// TLS handshake no deadline, and a server that stalls in it would hold the
+// connection's place in the pool for ever. Closing the connection ends a
+// handshake that takes too long.
+func (p *pool) startTLS(c *ldap.Conn, tc *tls.Config) error {
+	done := make(chan error, 1)
+	go func() { done <- c.StartTLS(tc) }()
+	timer := time.NewTimer(p.request)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		c.Close()
+		<-done
+		return fmt.Errorf("no answer within %v", p.request)
+	}
 }
 
 func isPlain(uri string) bool { return len(uri) >= 7 && uri[:7] == "ldap://" }
@@ -193,4 +213,5 @@ func (p *pool) close() {
 		p.discard(c)
 	}
 	p.idle = nil
+	p.signal() // waiters see closed
 }

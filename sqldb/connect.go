@@ -170,6 +170,7 @@ func mysqlConfig(host string, pairs []pair) (*mysql.Config, error) {
 	var tlsConf *tls.Config
 	var certFile, keyFile string
 	needTLS := false
+	verify := "" // ssl_verify_server_cert: "yes", "no", or "" (not given)
 	for _, p := range pairs {
 		switch p.key {
 		case "host", "maxconns":
@@ -219,15 +220,19 @@ func mysqlConfig(host string, pairs []pair) (*mysql.Config, error) {
 		case "ssl_key":
 			keyFile, needTLS = p.value, true
 		case "ssl_verify_server_cert":
-			if tlsConf == nil {
-				tlsConf = &tls.Config{}
+			switch p.value {
+			case "yes", "1":
+				verify = "yes"
+			case "no", "0":
+				verify = "no"
+			default:
+				return nil, fmt.Errorf("ssl_verify_server_cert=%q is neither yes nor no", p.value)
 			}
-			// Dovecot 2.3 defaults to no verification; "no" keeps
-			// that, "yes" checks the certificate and host name.
-			tlsConf.InsecureSkipVerify = p.value != "yes" && p.value != "1"
 			needTLS = true
 		case "character_set":
-			cfg.Params = map[string]string{"charset": p.value}
+			if err := cfg.Apply(mysql.Charset(p.value, "")); err != nil {
+				return nil, fmt.Errorf("character_set=%q: %w", p.value, err)
+			}
 		case "client_flags", "ssl_ca_path", "ssl_cipher", "option_file", "option_group":
 			return nil, fmt.Errorf("%s is not supported by pop3d's MySQL driver", p.key)
 		default:
@@ -238,9 +243,12 @@ func mysqlConfig(host string, pairs []pair) (*mysql.Config, error) {
 		if tlsConf == nil {
 			tlsConf = &tls.Config{}
 		}
-		if tlsConf.RootCAs == nil && !tlsConf.InsecureSkipVerify {
-			tlsConf.InsecureSkipVerify = true
-		}
+		// Dovecot 2.3 checks the server's certificate only when told
+		// to (ssl_verify_server_cert=yes), against ssl_ca or else the
+		// system's roots; so does pop3d, and also when ssl_ca is given
+		// without ssl_verify_server_cert=no, since a CA given is a CA
+		// meant to be checked against.
+		tlsConf.InsecureSkipVerify = verify == "no" || (verify == "" && tlsConf.RootCAs == nil)
 		if certFile != "" || keyFile != "" {
 			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 			if err != nil {

@@ -3,11 +3,18 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gopop3/pop3/internal/dovecotconf"
 	"github.com/gopop3/pop3/passwd"
@@ -91,12 +98,27 @@ func open(c *compiled, opts []Option) (*DB, error) {
 }
 
 // Ping connects to the database, if no connection is open, and reports
-// whether it answers.
+// whether it answers and whether it can prepare the queries: a query that
+// names a table or column the database lacks fails here, rather than at
+// every login.
 func (d *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	if err := d.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqldb: %w", err)
+	}
+	for _, q := range []struct {
+		name string
+		q    *query
+	}{{"password_query", d.cfg.passwordQuery}, {"user_query", d.cfg.userQuery}} {
+		if q.q == nil {
+			continue
+		}
+		st, err := d.db.PrepareContext(ctx, q.q.text)
+		if err != nil {
+			return fmt.Errorf("sqldb: the database cannot prepare %s: %w", q.name, err)
+		}
+		st.Close()
 	}
 	return nil
 }
@@ -227,18 +249,20 @@ type field struct {
 const maxRows = 2
 
 // query runs q, retrying once when the connection it used was broken (a
-// database restarted since), and returns at most maxRows rows.
+// database restarted since: database/sql retries only what the driver
+// knew to be broken before it sent the query), and returns at most
+// maxRows rows.
 func (d *DB) query(ctx context.Context, name string, q *query, vals *dovecotconf.Values) ([][]field, error) {
 	args := q.args(vals)
 	var rows [][]field
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		rows, err = d.run(ctx, q.text, args)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || !brokenConn(err) {
 			break
 		}
 		if attempt == 0 {
-			d.logger.Info("sqldb: a query failed; trying again on another connection", "query", name, "err", err)
+			d.logger.Info("sqldb: a query failed on a broken connection; trying again on another", "query", name, "err", err)
 		}
 	}
 	if err != nil {
@@ -278,8 +302,31 @@ func (d *DB) run(ctx context.Context, text string, args []any) ([][]field, error
 		}
 		out = append(out, row)
 	}
-	if err := rs.Err(); err != nil && !errors.Is(err, context.Canceled) {
+	if err := rs.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// brokenConn reports whether err is a connection that broke (the server
+// restarted or ended it), after which another connection may succeed;
+// not an error of the query, nor a timeout, which a retry would only
+// make longer.
+func brokenConn(err error) bool {
+	var pgErr *pgconn.PgError
+	switch {
+	case pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &pgErr):
+		// Class 57: the server ended the session (57P01
+		// admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now).
+		return strings.HasPrefix(pgErr.Code, "57")
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return !netErr.Timeout()
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }

@@ -294,3 +294,16 @@ func TestDeliverWithUserQuery(t *testing.T) {
 	err = b.Deliver(context.Background(), "carol@example.org", strings.NewReader("Subject: hi\n\nhello\n"))
 	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 }
+
+// Ping prepares the queries: one that names a missing column fails there,
+// at start-up, rather than at every login.
+func TestPingPreparesQueries(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, tdb *testDB) {
+		db, _ := openDB(t, writeConfig(t, tdb, "password_query = SELECT passwrd FROM mailbox WHERE username = '%u'"))
+		err := db.Ping(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "cannot prepare password_query")
+		db, _ = openDB(t, writeConfig(t, tdb, postfixAdminQueries(tdb)...))
+		require.NoError(t, db.Ping(context.Background()))
+	})
+}

@@ -122,7 +122,7 @@ func mysqlDB(t testing.TB) *testDB {
 	d := mariadbtest.NewDatabase(t)
 	return &testDB{
 		driver:  "mysql",
-		connect: d.DovecotConnect(),
+		connect: d.DovecotConnect() + " character_set=utf8mb4",
 		exec:    func(t testing.TB, s string) { d.Exec(t, s) },
 		count: func(t testing.TB) int {
 			var n int

@@ -31,6 +31,11 @@ type dialect struct {
 	hashComments bool
 	// bracketIdentifiers is SQLite's [name].
 	bracketIdentifiers bool
+	// dollarQuotes is PostgreSQL's $$...$$ and $tag$...$tag$.
+	dollarQuotes bool
+	// dashCommentNeedsSpace is MySQL's "-- " comment, which needs a
+	// space (or control character) after the dashes.
+	dashCommentNeedsSpace bool
 	// ownPlaceholder reports whether src[i:] starts with a placeholder
 	// of the driver's own.
 	ownPlaceholder func(src string, i int) bool
@@ -40,13 +45,14 @@ type dialect struct {
 
 var dialects = map[string]dialect{
 	"pgsql": {
-		placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+		dollarQuotes: true,
+		placeholder:  func(n int) string { return "$" + strconv.Itoa(n) },
 		ownPlaceholder: func(src string, i int) bool {
 			return src[i] == '$' && i+1 < len(src) && '0' <= src[i+1] && src[i+1] <= '9'
 		},
 	},
 	"mysql": {
-		doubleQuotedStrings: true, backslashEscapes: true, hashComments: true,
+		doubleQuotedStrings: true, backslashEscapes: true, hashComments: true, dashCommentNeedsSpace: true,
 		placeholder:    func(int) string { return "?" },
 		ownPlaceholder: func(src string, i int) bool { return src[i] == '?' },
 	},
@@ -61,6 +67,30 @@ var dialects = map[string]dialect{
 }
 
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' }
+
+// isWordByte reports whether c can end a word (an identifier, a keyword,
+// a literal's prefix such as E or _utf8mb4).
+func isWordByte(c byte) bool { return isLetter(c) || '0' <= c && c <= '9' || c >= 0x80 }
+
+func isSpace(c byte) bool { return c <= ' ' }
+
+// dollarTag returns the PostgreSQL dollar-quote tag ($$ or $name$) that s
+// starts with, or "".
+func dollarTag(s string) string {
+	if len(s) < 2 || s[0] != '$' {
+		return ""
+	}
+	for j := 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '$':
+			return s[:j+1]
+		case isLetter(c) || (j > 1 && '0' <= c && c <= '9'):
+		default:
+			return ""
+		}
+	}
+	return ""
+}
 
 // compile turns a query with %-variables into SQL with parameters:
 //
@@ -106,6 +136,11 @@ func compile(src string, d dialect) (*query, error) {
 			if err != nil {
 				return nil, err
 			}
+			if i > 0 && isWordByte(src[i-1]) && strings.Contains(content, "%") {
+				// E'...', N'...', _utf8mb4'...': the prefix would be
+				// left before a placeholder.
+				return nil, fmt.Errorf("a %%-variable in a prefixed string literal (E'...', N'...', _charset'...') at byte %d cannot be a bound parameter; write a plain '...'", i)
+			}
 			if err := plain(src[start:i]); err != nil {
 				return nil, err
 			}
@@ -117,8 +152,9 @@ func compile(src string, d dialect) (*query, error) {
 				if t.HasVars() {
 					addParam(t)
 				} else {
-					// Only %%: the literal without them.
-					out.WriteString(quoteLiteral(t.Expand(nil, nil), d))
+					// Only %%: the literal as written, with them halved,
+					// so that its own escapes (MySQL's \_) stay.
+					out.WriteString(strings.ReplaceAll(src[i:end], "%%", "%"))
 				}
 			} else {
 				out.WriteString(src[i:end])
@@ -138,7 +174,19 @@ func compile(src string, d dialect) (*query, error) {
 				return nil, fmt.Errorf("a %%-variable in the quoted identifier %s cannot be a bound parameter", src[i:end])
 			}
 			i = end
-		case c == '-' && strings.HasPrefix(src[i:], "--"), c == '#' && d.hashComments:
+		case c == '$' && d.dollarQuotes && dollarTag(src[i:]) != "":
+			tag := dollarTag(src[i:])
+			end := strings.Index(src[i+len(tag):], tag)
+			if end < 0 {
+				return nil, fmt.Errorf("a string opened with %s at byte %d is not closed", tag, i)
+			}
+			end += i + 2*len(tag)
+			if strings.Contains(src[i:end], "%") {
+				return nil, fmt.Errorf("a %%-variable in the dollar-quoted string at byte %d cannot be a bound parameter; write a plain '...'", i)
+			}
+			i = end
+		case c == '-' && strings.HasPrefix(src[i:], "--") && (!d.dashCommentNeedsSpace || len(src) == i+2 || isSpace(src[i+2])),
+			c == '#' && d.hashComments:
 			end := strings.IndexByte(src[i:], '\n')
 			if end < 0 {
 				end = len(src) - i
@@ -211,15 +259,6 @@ func unescapeMySQL(c byte) byte {
 		return 26
 	}
 	return c
-}
-
-// quoteLiteral writes s as a literal of the dialect. It is only ever
-// given text of the configuration file, never a user's input.
-func quoteLiteral(s string, d dialect) string {
-	if d.backslashEscapes {
-		s = strings.ReplaceAll(s, `\`, `\\`)
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 // args expands the query's parameters for one lookup.

@@ -68,8 +68,8 @@ func verifyCache(o *options) *passwd.Cache {
 type pinger interface{ Ping(context.Context) error }
 
 // openUsers opens the user database of -maildir: -passwd, -sql or -ldap.
-// An SQL or LDAP database that does not answer is no reason not to start:
-// it is logged, logins fail with the SYS/TEMP response code until it answers, and
+// An SQL or LDAP database that does not answer, or cannot prepare a
+// query, is no reason not to start: it is logged, logins fail with the SYS/TEMP response code until it answers, and
 // the users the verification cache knows still log in.
 func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Source, func(), error) {
 	var (
@@ -103,7 +103,7 @@ func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Sou
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := users.Ping(pctx); err != nil {
-		logger.Error("pop3d: the user database does not answer; starting anyway: logins are told to try again later until it does",
+		logger.Error("pop3d: the user database is not usable now; starting anyway: logins are told to try again later until it is",
 			"flag", flag, "config", path, "err", err)
 	} else {
 		logger.Info("pop3d: the user database answers", "flag", flag, "config", path)

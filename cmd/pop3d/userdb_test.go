@@ -330,7 +330,7 @@ func TestUserDatabaseDown(t *testing.T) {
 		s.URI, s.ServiceDN, s.ServicePassword, slapdtest.BaseDN)), 0o600))
 	s.Stop(t)
 	srv := start(t, "-addr", "127.0.0.1:0", "-maildir", "%h/Maildir", "-ldap", conf)
-	assert.Contains(t, srv.stderr.String(), "the user database does not answer")
+	assert.Contains(t, srv.stderr.String(), "the user database is not usable now")
 	assert.Contains(t, srv.stdout.String(), "the LDAP directory of "+conf)
 	assert.Equal(t, "-ERR [SYS/TEMP] login failed, try again later", login(t, srv.Addr, "alice", "alice-pw"))
 
@@ -352,7 +352,7 @@ func TestSQLDatabaseDownAtStart(t *testing.T) {
 			writeSQLConfig(t, conf, driver, root)
 			reconnect := disconnect(t)
 			srv := start(t, "-addr", "127.0.0.1:0", "-maildir", "%h/Maildir", "-sql", conf)
-			assert.Contains(t, srv.stderr.String(), "the user database does not answer")
+			assert.Contains(t, srv.stderr.String(), "the user database is not usable now")
 			assert.Contains(t, login(t, srv.Addr, "bob@example.org", "bob-pw"), "[SYS/TEMP]")
 			reconnect()
 			assert.Empty(t, login(t, srv.Addr, "bob@example.org", "bob-pw"))

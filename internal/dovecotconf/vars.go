@@ -203,7 +203,7 @@ func (t *Template) Uses(name string) bool {
 }
 
 // Expand returns the template's text with each variable's value passed
-// through escape (nil: as it is).
+// through escape (nil: as it is), before the variable's modifiers.
 func (t *Template) Expand(vals *Values, escape func(string) string) string {
 	var b strings.Builder
 	for _, p := range t.Parts {
@@ -211,17 +211,18 @@ func (t *Template) Expand(vals *Values, escape func(string) string) string {
 			b.WriteString(p.Text)
 			continue
 		}
-		v := p.Var.Expand(vals)
-		if escape != nil {
-			v = escape(v)
-		}
-		b.WriteString(v)
+		b.WriteString(p.Var.expand(vals, escape))
 	}
 	return b.String()
 }
 
 // Expand returns the variable's value, with its modifiers applied.
-func (v *Var) Expand(vals *Values) string {
+func (v *Var) Expand(vals *Values) string { return v.expand(vals, nil) }
+
+// expand is Expand with the value passed through escape (when not nil)
+// before the modifiers, as Dovecot does, so that the ",dc=" that %D puts
+// in a DN is not escaped.
+func (v *Var) expand(vals *Values, escape func(string) string) string {
 	var s string
 	switch v.Name {
 	case "user", "orig_user":
@@ -256,6 +257,9 @@ func (v *Var) Expand(vals *Values) string {
 				s = v.def
 			}
 		}
+	}
+	if escape != nil {
+		s = escape(s)
 	}
 	if v.lower {
 		s = lowerASCII(s)

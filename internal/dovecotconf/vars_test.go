@@ -89,3 +89,13 @@ func FuzzParseTemplate(f *testing.F) {
 		_ = tpl.Expand(&Values{User: "a@b"}, nil)
 	})
 }
+
+// The value is escaped before the modifiers, as Dovecot does: %D's ",dc="
+// stays a DN separator, the domain's own characters are escaped.
+func TestExpandEscapesBeforeModifiers(t *testing.T) {
+	tpl, err := ParseTemplate("ou=people,dc=%Dd", false)
+	require.NoError(t, err)
+	esc := func(s string) string { return strings.ReplaceAll(s, ",", `\,`) }
+	assert.Equal(t, "ou=people,dc=example,dc=org", tpl.Expand(&Values{User: "a@example.org"}, esc))
+	assert.Equal(t, `ou=people,dc=ex\,ample,dc=org`, tpl.Expand(&Values{User: "a@ex,ample.org"}, esc))
+}
