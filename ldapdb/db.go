@@ -151,7 +151,8 @@ func (d *DB) Close() error {
 //
 // The entry's fields map as in the sqldb package: password (with
 // default_pass_scheme in front when it has no {SCHEME}), home, uid, gid,
-// mail as "userdb_mail=...", and the other fields as extra fields. With
+// mail as "userdb_mail=...", a user field that differs from the name as
+// "user=NAME" (Dovecot's rename), and the other fields as extra fields. With
 // auth_bind, the entry carries the user's DN and no password:
 // [DB.Authenticate] checks it.
 func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
@@ -175,6 +176,7 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	}
 	prefetch := false
 	password, havePassword := "", false
+	renamed := ""
 	for _, f := range c.passAttrs.apply(found, vals) {
 		switch {
 		case f.name == "password":
@@ -182,9 +184,11 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		case f.name == "password_noscheme":
 			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, true), true
 		case f.name == "user":
-			if !strings.EqualFold(f.value, user) {
-				d.logger.Warn("ldapdb: pass_attrs returned another user name; pop3d keeps the one looked up",
-					"user", user, "returned", f.value)
+			// Dovecot's rename: the store serves the mail of the name
+			// returned.
+			if f.value != user {
+				renamed = f.value
+				e.Extra = append(e.Extra, "user="+f.value)
 			}
 		case f.name == "nopassword":
 			return nil, fmt.Errorf("%w: pass_attrs returned nopassword, which pop3d does not honour", passwd.ErrInvalidEntry)
@@ -206,6 +210,10 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	}
 	if c.oneSearch {
 		return e, d.readUser(ctx, e, vals, found)
+	}
+	if renamed != "" {
+		// Dovecot asks the userdb for the renamed user.
+		vals = dovecotconf.ValuesFor(ctx, renamed)
 	}
 	if err := d.readUser(ctx, e, vals, nil); err != nil {
 		if errors.Is(err, passwd.ErrNotFound) {

@@ -105,6 +105,11 @@ func WithVerifyCache(c *passwd.Cache) Option {
 //     socket). An allow_nets that holds anything else (an IPv6 zone too)
 //     refuses every login, with a log line: it fails closed, where Dovecot
 //     skips the entries it cannot read.
+//   - user=NAME (or userdb_user=NAME): the user is renamed, as Dovecot's
+//     user field does: NAME's Maildir is served (an alias logging in to
+//     its mailbox, a query that adds the domain), and mail for the user
+//     is delivered there. A NAME that could not name a Maildir (a slash,
+//     "..") refuses the login, with a log line.
 //   - userdb_home=PATH: the home directory for %h and "~/", instead of the
 //     entry's home field. %u, %n, %d and %% are expanded in it as in the
 //     template, with the same checks of the name; %h is an error.
@@ -288,12 +293,17 @@ func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, 
 			return nil, pop3.ErrAuthFailed
 		}
 	}
-	dir, err := b.maildir(name, entry.Home, fields)
+	mailName, err := fields.userName(name)
 	if err != nil {
 		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
 		return nil, pop3.ErrAuthFailed
 	}
-	return &user{backend: b, name: name, dir: dir}, nil
+	dir, err := b.maildir(mailName, entry.Home, fields)
+	if err != nil {
+		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
+		return nil, pop3.ErrAuthFailed
+	}
+	return &user{backend: b, name: mailName, dir: dir}, nil
 }
 
 // lookup finds a user for delivery, with the source's LookupUser when it

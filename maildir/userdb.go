@@ -22,7 +22,26 @@ import (
 // is an error wrapping errBadUsername; an unsupported userdb_mail, one
 // wrapping errUnsupportedLocation.
 func (b *Backend) maildirOf(name string, entry *passwd.Entry) (string, error) {
-	return b.maildir(name, entry.Home, parseExtra(entry.Extra))
+	fields := parseExtra(entry.Extra)
+	name, err := fields.userName(name)
+	if err != nil {
+		return "", err
+	}
+	return b.maildir(name, entry.Home, fields)
+}
+
+// userName is the name the user's mail is found by: the entry's user
+// field when it has one (Dovecot's passdb and userdb field "user", which
+// changes the user name: an SQL query that maps an alias to its mailbox),
+// else name. A user field that could not name a Maildir is an error.
+func (f extraFields) userName(name string) (string, error) {
+	if !f.hasUser || f.user == name {
+		return name, nil
+	}
+	if err := checkUsername(f.user); err != nil {
+		return "", fmt.Errorf("the user database renames the user to an unusable name: %w", err)
+	}
+	return f.user, nil
 }
 
 // maildir is maildirOf with the extra fields already parsed.
@@ -80,6 +99,8 @@ type extraFields struct {
 	home         string
 	hasMail      bool
 	mail         string
+	hasUser      bool
+	user         string
 }
 
 // parseExtra reads the extra fields, each "key=value" or a flag "key";
@@ -99,6 +120,8 @@ func parseExtra(extra []string) extraFields {
 			f.hasHome, f.home = true, value
 		case "userdb_mail":
 			f.hasMail, f.mail = true, value
+		case "user", "userdb_user":
+			f.hasUser, f.user = true, value
 		}
 	}
 	return f

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,4 +117,34 @@ func TestLoginInvalidEntry(t *testing.T) {
 	require.ErrorIs(t, err, pop3.ErrAuthFailed)
 	assert.Contains(t, logs.String(), "found two entries")
 	assert.False(t, errors.Is(err, passwd.ErrInvalidEntry), "the client is told no more than for a wrong password")
+}
+
+// A user field renames the user, as Dovecot's does: an alias logs in to
+// its mailbox's Maildir; a rename that could not name a Maildir is
+// refused.
+func TestLoginRenamedUser(t *testing.T) {
+	root := t.TempDir()
+	pwPath := filepath.Join(root, "passwd")
+	require.NoError(t, os.WriteFile(pwPath, []byte("box:{PLAIN}pw::::::\n"+
+		"alias:{PLAIN}pw::::::user=box\n"+
+		"evil:{PLAIN}pw::::::user=../box\n"), 0o600))
+	file, err := passwd.OpenFile(pwPath, nil)
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	b, err := maildir.New(filepath.Join(root, "%u", "Maildir"), file, maildir.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, b.Deliver(ctx, "box", strings.NewReader("Subject: hi\n\nhello\n")))
+	require.NoError(t, b.Deliver(ctx, "alias", strings.NewReader("Subject: two\n\nagain\n")), "delivery follows the rename too")
+
+	u, err := b.Login(ctx, nil, "alias", "pw")
+	require.NoError(t, err)
+	mb, err := u.Open(ctx)
+	require.NoError(t, err)
+	assert.Len(t, mb.Messages(), 2, "the alias sees box's Maildir")
+	require.NoError(t, mb.Close())
+
+	_, err = b.Login(ctx, nil, "evil", "pw")
+	assert.ErrorIs(t, err, pop3.ErrAuthFailed)
+	assert.Contains(t, logs.String(), "renames the user to an unusable name")
 }

@@ -144,7 +144,9 @@ func (d *DB) Close() error { return d.db.Close() }
 // gid its UID and GID, and mail (or userdb_mail) an extra field
 // "userdb_mail=..."; every other non-NULL column is an extra field
 // "name=value" (nologin, allow_nets, reason, userdb_quota_rule ...). A
-// user column is read and not used: the user keeps the name looked up.
+// user column that differs from the name looked up renames the user, as
+// in Dovecot: it becomes an extra field "user=NAME", and the maildir
+// store serves NAME's mail.
 func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	vals := dovecotconf.ValuesFor(ctx, user)
 	rows, err := d.query(ctx, "password_query", d.cfg.passwordQuery, vals)
@@ -161,6 +163,7 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	e := &passwd.Entry{User: user}
 	prefetch := false
 	password, havePassword := "", false
+	renamed := ""
 	for _, f := range rows[0] {
 		if strings.HasPrefix(f.name, "userdb_") {
 			prefetch = true // even when NULL, as Dovecot's prefetch
@@ -174,9 +177,11 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		case "password_noscheme":
 			password, havePassword = dovecotconf.WithScheme(f.value, d.cfg.defaultScheme, true), true
 		case "user":
-			if f.value != user && !strings.EqualFold(f.value, user) {
-				d.logger.Warn("sqldb: password_query returned another user name; pop3d keeps the one looked up",
-					"user", user, "returned", f.value)
+			// Dovecot's rename (an alias mapped to its mailbox): the
+			// store serves the mail of the name returned.
+			if f.value != user {
+				renamed = f.value
+				e.Extra = append(e.Extra, "user="+f.value)
 			}
 		case "nopassword":
 			return nil, fmt.Errorf("%w: password_query returned nopassword, which pop3d does not honour", passwd.ErrInvalidEntry)
@@ -190,6 +195,10 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 	}
 	e.Password = password
 	if !prefetch && d.cfg.userQuery != nil {
+		if renamed != "" {
+			// Dovecot asks the userdb for the renamed user.
+			vals = dovecotconf.ValuesFor(ctx, renamed)
+		}
 		rows, err := d.query(ctx, "user_query", d.cfg.userQuery, vals)
 		if err != nil {
 			return nil, err

@@ -307,3 +307,19 @@ func TestPingPreparesQueries(t *testing.T) {
 		require.NoError(t, db.Ping(context.Background()))
 	})
 }
+
+// A user column other than the name looked up renames the user, as in
+// Dovecot: here a login without the domain.
+func TestLookupRenames(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, tdb *testDB) {
+		addUsers(t, tdb)
+		db, _ := openDB(t, writeConfig(t, tdb, "default_pass_scheme = PLAIN",
+			"password_query = SELECT username AS user, password FROM mailbox WHERE username = "+tdb.concat("'%n'", "'@example.org'")))
+		e, err := db.Lookup(context.Background(), "bob")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"user=bob@example.org"}, e.Extra)
+		e, err = db.Lookup(context.Background(), "bob@example.org")
+		require.NoError(t, err)
+		assert.Empty(t, e.Extra, "the same name: no rename")
+	})
+}

@@ -118,6 +118,7 @@ var sqlAttempts = []attempt{
 	{"alice@example.org", "wrong"},
 	{"Alice@Example.ORG", "alice-pw"},
 	{"bob@example.org", "bob-pw"},
+	{"bob", "bob-pw"},
 	{"carol@example.org", "carol-pw"},
 	{"dave@example.org", "x"},
 	{"erin@example.org", "erin-pw"},
@@ -132,6 +133,7 @@ var sqlWant = map[attempt]bool{
 	{"alice@example.org", "alice-pw"}: true,
 	{"Alice@Example.ORG", "alice-pw"}: true,
 	{"bob@example.org", "bob-pw"}:     true,
+	{"bob", "bob-pw"}:                 true,
 	{"frank@example.org", "frank-pw"}: true,
 }
 
@@ -221,8 +223,10 @@ func writeSQLConfig(t *testing.T, conf, driver, root string) {
 	}
 	content := string(head) + `default_pass_scheme = PLAIN
 # PostfixAdmin's queries, as its documentation gives them.
+# With one change: a name without a domain is the example.org mailbox of
+# that name (a rename, through the user column).
 password_query = SELECT username AS user, password, allow_nets \
-  FROM mailbox WHERE username = '%u' AND active = '1'
+  FROM mailbox WHERE (username = '%u' OR username = '%u@example.org') AND active = '1'
 user_query = SELECT ` + home + ` AS home \
   FROM mailbox WHERE username = '%u' AND active = '1'
 iterate_query = SELECT username AS user FROM mailbox
