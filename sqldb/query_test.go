@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -113,6 +114,11 @@ func FuzzCompile(f *testing.F) {
 			assert.Equal(t, q.text, q2.text)
 			args := q.args(&dovecotconf.Values{User: user})
 			assert.Len(t, args, len(q.params))
+			if name == "pgsql" {
+				for i := range q.params {
+					assert.Contains(t, q.text, "$"+strconv.Itoa(i+1), "every parameter has its placeholder")
+				}
+			}
 		}
 	})
 }
