@@ -20,7 +20,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -378,7 +377,7 @@ func (s *server) init() (err error) {
 	// The port is free when picked but may be taken before mariadbd binds
 	// it, so retry on that race.
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := testprog.FreePort()
 		if err != nil {
 			return err
 		}
@@ -510,8 +509,8 @@ func (s *server) start() error {
 		return nil
 	}
 	s.kill()
-	log := readFrom(s.errorLog, logStart)
-	err = fmt.Errorf("mariadbd: %v\nserver log (%s):\n%s%s", err, s.errorLog, tail(log, 30), tail(readFrom(s.outLog, 0), 10))
+	log := testprog.ReadFrom(s.errorLog, logStart)
+	err = fmt.Errorf("mariadbd: %v\nserver log (%s):\n%s%s", err, s.errorLog, testprog.Tail(log, 30), testprog.Tail(testprog.ReadFrom(s.outLog, 0), 10))
 	if strings.Contains(log, "Address already in use") {
 		err = fmt.Errorf("%w: %w", errPortInUse, err)
 	}
@@ -685,43 +684,4 @@ func quoteIdent(s string) string {
 // unless the NO_BACKSLASH_ESCAPES mode is set.
 func quoteString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// readFrom returns the file from offset on, or why it could not be read.
-func readFrom(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return err.Error()
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// tail returns the last n lines of s, ending with a newline unless empty.
-func tail(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }

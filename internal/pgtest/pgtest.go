@@ -17,7 +17,6 @@ package pgtest
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -31,6 +30,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/gopop3/pop3/internal/testprog"
 )
 
 // EnvVar names the environment variable holding an external server's
@@ -338,7 +339,7 @@ func startCluster(binDir string) (_ *cluster, err error) {
 	// The port is free when picked but may be taken before postgres binds
 	// it, so retry on that race.
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := testprog.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -486,8 +487,8 @@ func (c *cluster) start() error {
 	if err == nil {
 		return nil
 	}
-	log := readFrom(c.logFile, logStart)
-	err = fmt.Errorf("pg_ctl start: %v\n%s\nserver log (%s):\n%s", err, out, c.logFile, tail(log, 30))
+	log := testprog.ReadFrom(c.logFile, logStart)
+	err = fmt.Errorf("pg_ctl start: %v\n%s\nserver log (%s):\n%s", err, out, c.logFile, testprog.Tail(log, 30))
 	if strings.Contains(log, "could not bind") || strings.Contains(log, "already in use") {
 		err = fmt.Errorf("%w: %w", errPortInUse, err)
 	}
@@ -547,39 +548,4 @@ func quoteIdent(s string) string {
 // shellQuote quotes s for sh.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// readFrom returns the file from offset on, or why it could not be read.
-func readFrom(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return err.Error()
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

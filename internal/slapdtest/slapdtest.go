@@ -25,7 +25,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -165,7 +164,7 @@ func Start(tb testing.TB) *Server {
 			tb.Errorf("slapdtest: %v", err)
 		}
 		if tb.Failed() {
-			tb.Logf("slapd log (%s):\n%s", s.logFile, tail(readFrom(s.logFile, 0), 60))
+			tb.Logf("slapd log (%s):\n%s", s.logFile, testprog.Tail(testprog.ReadFrom(s.logFile, 0), 60))
 		}
 		os.RemoveAll(dir)
 	})
@@ -180,7 +179,7 @@ func Start(tb testing.TB) *Server {
 	for attempt := 1; ; attempt++ {
 		var ports [2]int
 		for i := range ports {
-			if ports[i], err = freePort(); err != nil {
+			if ports[i], err = testprog.FreePort(); err != nil {
 				tb.Fatalf("slapdtest: %v", err)
 			}
 		}
@@ -463,8 +462,8 @@ func (s *Server) start() error {
 		}
 		select {
 		case <-p.done:
-			log := readFrom(s.logFile, logStart)
-			err := fmt.Errorf("slapd exited at start: %v\nslapd log (%s):\n%s", p.err, s.logFile, tail(log, 30))
+			log := testprog.ReadFrom(s.logFile, logStart)
+			err := fmt.Errorf("slapd exited at start: %v\nslapd log (%s):\n%s", p.err, s.logFile, testprog.Tail(log, 30))
 			if strings.Contains(log, "Address already in use") {
 				err = fmt.Errorf("%w: %w", errPortInUse, err)
 			}
@@ -475,7 +474,7 @@ func (s *Server) start() error {
 			_ = cmd.Process.Kill()
 			<-p.done
 			return fmt.Errorf("slapd did not answer within %v\nslapd log (%s):\n%s",
-				startTimeout, s.logFile, tail(readFrom(s.logFile, logStart), 30))
+				startTimeout, s.logFile, testprog.Tail(testprog.ReadFrom(s.logFile, logStart), 30))
 		}
 	}
 }
@@ -582,39 +581,4 @@ func firstDir(dirs ...string) string {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// readFrom returns the file from offset on, or why it could not be read.
-func readFrom(path string, offset int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return err.Error()
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
