@@ -376,3 +376,29 @@ func TestStalledServer(t *testing.T) {
 		assert.Less(t, time.Since(start), 3*time.Second)
 	}
 }
+
+// scope decides how deep under base the search looks.
+func TestScope(t *testing.T) {
+	t.Parallel()
+	s := directory(t)
+	for _, tc := range []struct {
+		base, scope string
+		found       bool
+	}{
+		{slapdtest.BaseDN, "subtree", true},
+		{slapdtest.BaseDN, "onelevel", false}, // alice is two levels down
+		{slapdtest.PeopleDN, "onelevel", true},
+		{"uid=%u," + slapdtest.PeopleDN, "base", true},
+		{slapdtest.PeopleDN, "base", false},
+	} {
+		cfg := append(serviceConfig(s)[:5], "base = "+tc.base, "scope = "+tc.scope,
+			"pass_attrs = uid=user,userPassword=password")
+		db, _ := open(t, writeConfig(t, cfg...))
+		_, err := db.Lookup(context.Background(), "alice")
+		if tc.found {
+			assert.NoError(t, err, "%s %s", tc.scope, tc.base)
+		} else {
+			assert.ErrorIs(t, err, passwd.ErrNotFound, "%s %s", tc.scope, tc.base)
+		}
+	}
+}
