@@ -1,6 +1,7 @@
 package pop3test_test
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -136,4 +137,29 @@ func TestClientFailsOnBrokenServers(t *testing.T) {
 			assert.NotContains(t, got[0], "s3cret")
 		})
 	}
+}
+
+// A server that closes while the client's input waits unread resets the
+// connection: ExpectClosed takes that as the close it is.
+func TestClientExpectClosedAfterReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		conn.Write([]byte("-ERR bye\r\n"))
+		time.Sleep(100 * time.Millisecond) // the client's bytes arrive, unread
+		conn.Close()                       // with unread input: a reset
+	}()
+	c := pop3test.Dial(t, l.Addr().String())
+	c.SendRaw("NOOP\r\nNOOP\r\n")
+	assert.Equal(t, "-ERR bye", c.ReadLine())
+	time.Sleep(200 * time.Millisecond)
+	c.ExpectClosed()
+	<-done
 }
