@@ -56,6 +56,17 @@ func parseAttrs(s string) (*attrMap, error) {
 	return m, nil
 }
 
+// appendNew appends to a the names of b that a lacks, compared without
+// case as LDAP compares attribute names.
+func appendNew(a, b []string) []string {
+	for _, name := range b {
+		if !slices.ContainsFunc(a, func(x string) bool { return strings.EqualFold(x, name) }) {
+			a = append(a, name)
+		}
+	}
+	return a
+}
+
 // has reports whether a field is mapped.
 func (m *attrMap) has(field string) bool {
 	return slices.ContainsFunc(m.items, func(it attrItem) bool { return it.field == field })

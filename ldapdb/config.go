@@ -3,7 +3,6 @@ package ldapdb
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -94,17 +93,11 @@ func ReadConfig(path string) (*Config, error) {
 }
 
 func readConfig(path string) (*Config, *compiled, error) {
-	f, err := dovecotconf.ReadFile(path)
+	m, err := dovecotconf.ReadSettings("ldapdb", path, knownKeys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ldapdb: %w", err)
+		return nil, nil, err
 	}
-	m, err := f.Map(knownKeys)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ldapdb: %w", err)
-	}
-	fail := func(key, format string, args ...any) error {
-		return fmt.Errorf("ldapdb: %w", f.Errorf(m[key], format, args...))
-	}
+	fail := dovecotconf.Failer("ldapdb", path, m.Line)
 	yes := func(key string) (bool, error) {
 		switch strings.ToLower(m[key].Value) {
 		case "", "no":
@@ -153,8 +146,7 @@ func readConfig(path string) (*Config, *compiled, error) {
 	if m["tls_ca_cert_dir"].Value != "" {
 		return nil, nil, fail("tls_ca_cert_dir", "not supported; concatenate the certificates into tls_ca_cert_file")
 	}
-	line := func(key string) int { return m[key].Line }
-	comp, err := c.compile(line)
+	comp, err := c.compile(m.Line)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,6 +169,9 @@ type compiled struct {
 	// oneSearch: the passdb and userdb searches are the same search, so
 	// one request fetches the attributes of both.
 	oneSearch bool
+	// passSearchAttrs and userSearchAttrs are the attributes the two
+	// searches ask for (with oneSearch, the first asks for both lists).
+	passSearchAttrs, userSearchAttrs []string
 }
 
 // Check reports what is wrong with c, as ReadConfig would.
@@ -305,6 +300,11 @@ func (c *Config) compile(line func(key string) int) (*compiled, error) {
 		}
 	}
 	out.oneSearch = c.AuthBindUserDN == "" && c.UserFilter == c.PassFilter
+	out.passSearchAttrs = out.passAttrs.attributes()
+	out.userSearchAttrs = out.userAttrs.attributes()
+	if out.oneSearch {
+		out.passSearchAttrs = appendNew(out.passSearchAttrs, out.userSearchAttrs)
+	}
 	return out, nil
 }
 

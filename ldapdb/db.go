@@ -163,11 +163,7 @@ func (d *DB) Lookup(ctx context.Context, user string) (*passwd.Entry, error) {
 		e.DN = c.userDN.Expand(vals, ldap.EscapeDN)
 		return e, d.readUser(ctx, e, vals, nil)
 	}
-	attrs := c.passAttrs.attributes()
-	if c.oneSearch {
-		attrs = appendNew(attrs, c.userAttrs.attributes())
-	}
-	found, err := d.search(ctx, "pass_filter", c.passFilter, attrs, vals)
+	found, err := d.search(ctx, "pass_filter", c.passFilter, c.passSearchAttrs, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +235,7 @@ func (d *DB) LookupUser(ctx context.Context, user string) (*passwd.Entry, error)
 func (d *DB) readUser(ctx context.Context, e *passwd.Entry, vals *dovecotconf.Values, found *ldap.Entry) error {
 	if found == nil {
 		var err error
-		found, err = d.search(ctx, "user_filter", d.cfg.userFilter, d.cfg.userAttrs.attributes(), vals)
+		found, err = d.search(ctx, "user_filter", d.cfg.userFilter, d.cfg.userSearchAttrs, vals)
 		if err != nil {
 			return err
 		}
@@ -300,20 +296,4 @@ func (d *DB) Authenticate(ctx context.Context, entry *passwd.Entry, password []b
 		return fmt.Errorf("%w (ldap bind)", passwd.ErrMismatch)
 	}
 	return fmt.Errorf("ldapdb: binding as the user: %w", err)
-}
-
-func appendNew(a, b []string) []string {
-	for _, s := range b {
-		dup := false
-		for _, t := range a {
-			if strings.EqualFold(s, t) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			a = append(a, s)
-		}
-	}
-	return a
 }

@@ -1,7 +1,6 @@
 package sqldb
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/gopop3/pop3/internal/dovecotconf"
@@ -50,13 +49,9 @@ func ReadConfig(path string) (*Config, error) {
 
 // readConfig reads and checks the file at path.
 func readConfig(path string) (*Config, *compiled, error) {
-	f, err := dovecotconf.ReadFile(path)
+	m, err := dovecotconf.ReadSettings("sqldb", path, knownKeys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqldb: %w", err)
-	}
-	m, err := f.Map(knownKeys)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqldb: %w", err)
+		return nil, nil, err
 	}
 	c := &Config{
 		Path:              path,
@@ -67,7 +62,7 @@ func readConfig(path string) (*Config, *compiled, error) {
 		UserQuery:         m["user_query"].Value,
 		IterateQuery:      m["iterate_query"].Value,
 	}
-	comp, err := c.compile(func(key string) int { return m[key].Line })
+	comp, err := c.compile(m.Line)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/gopop3/pop3/internal/dovecottest"
 	"github.com/gopop3/pop3/internal/mariadbtest"
 	"github.com/gopop3/pop3/internal/pgtest"
+	"github.com/gopop3/pop3/internal/testprog"
 	"github.com/gopop3/pop3/maildir"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
@@ -34,15 +35,8 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	code := m.Run()
-	// Stop the PostgreSQL and MariaDB servers of the -postgres and -sql tests.
-	for _, stop := range []func() error{pgtest.Stop, mariadbtest.Stop} {
-		if err := stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = max(code, 1)
-		}
-	}
-	os.Exit(code)
+	// Then stop the PostgreSQL and MariaDB servers of the -postgres and -sql tests.
+	os.Exit(testprog.RunThenStop(m, pgtest.Stop, mariadbtest.Stop))
 }
 
 // mailStore is a -passwd file and a Maildir root for -maildir.

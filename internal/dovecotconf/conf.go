@@ -9,7 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -165,37 +165,37 @@ func unescape(s string) string {
 	return b.String()
 }
 
+// Settings are a file's settings by key.
+type Settings map[string]Setting
+
+// Line returns the line key is set on, or 0 when it is not set.
+func (s Settings) Line(key string) int { return s[key].Line }
+
 // Map returns the file's settings by key, the last of a key winning
 // as in Dovecot, and checks them against known: a key that is not in it
 // is an error naming the file, the line and the key.
-func (f *File) Map(known []string) (map[string]Setting, error) {
-	isKnown := make(map[string]bool, len(known))
-	for _, k := range known {
-		isKnown[k] = true
-	}
-	m := make(map[string]Setting, len(f.Settings))
+func (f *File) Map(known []string) (Settings, error) {
+	m := make(Settings, len(f.Settings))
 	for _, s := range f.Settings {
-		if !isKnown[s.Key] {
+		if !slices.Contains(known, s.Key) {
 			return nil, &Error{Path: f.Path, Line: s.Line, Key: s.Key,
-				Msg: fmt.Sprintf("unknown setting (known: %s)", strings.Join(sortedCopy(known), ", "))}
+				Msg: fmt.Sprintf("unknown setting (known: %s)", strings.Join(slices.Sorted(slices.Values(known)), ", "))}
 		}
 		m[s.Key] = s
 	}
 	return m, nil
 }
 
-func sortedCopy(s []string) []string {
-	c := append([]string(nil), s...)
-	sort.Strings(c)
-	return c
-}
-
-// Errorf returns an *Error about setting s of the file.
-func (f *File) Errorf(s Setting, format string, args ...any) error {
-	return &Error{Path: f.Path, Line: s.Line, Key: s.Key, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Missing returns an *Error saying that the file lacks key.
-func (f *File) Missing(key, why string) error {
-	return &Error{Path: f.Path, Key: key, Msg: "missing; " + why}
+// ReadSettings reads the file at path and checks its keys against known,
+// as ReadFile and Map do, with pkg before every error.
+func ReadSettings(pkg, path string, known []string) (Settings, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pkg, err)
+	}
+	m, err := f.Map(known)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pkg, err)
+	}
+	return m, nil
 }

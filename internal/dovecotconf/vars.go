@@ -197,11 +197,6 @@ func (t *Template) HasVars() bool {
 	return slices.ContainsFunc(t.Parts, func(p Part) bool { return p.Var != nil })
 }
 
-// Uses reports whether the template has a variable named name.
-func (t *Template) Uses(name string) bool {
-	return slices.ContainsFunc(t.Parts, func(p Part) bool { return p.Var != nil && p.Var.Name == name })
-}
-
 // Expand returns the template's text with each variable's value passed
 // through escape (nil: as it is), before the variable's modifiers.
 func (t *Template) Expand(vals *Values, escape func(string) string) string {

@@ -46,8 +46,6 @@ func TestTemplateExpand(t *testing.T) {
 	tpl, err := ParseTemplate("(uid=%n)", false)
 	require.NoError(t, err)
 	assert.Equal(t, "(uid=ANN)", tpl.Expand(vals, strings.ToUpper), "escape applies to values only")
-	assert.True(t, tpl.Uses("username"))
-	assert.False(t, tpl.Uses("domain"))
 	assert.True(t, tpl.HasVars())
 	assert.Equal(t, "", (&Var{Name: "rip"}).Expand(&Values{}), "no connection: empty")
 }

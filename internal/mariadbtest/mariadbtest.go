@@ -100,17 +100,7 @@ var counter atomic.Int64
 //
 // Stopping here, not in a test's Cleanup, lets every test of the package
 // share one server, whose start costs a second or two.
-func Main(m *testing.M) int {
-	code := m.Run()
-	if err := Stop(); err != nil {
-		// A server left running is a leak worth failing for.
-		fmt.Fprintln(os.Stderr, "mariadbtest:", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
-}
+func Main(m *testing.M) int { return testprog.RunThenStop(m, Stop) }
 
 // Stop stops the server this process started, if any. Main calls it; a
 // TestMain that runs the tests itself, to use this package and another
@@ -121,7 +111,9 @@ func Stop() error {
 	state.srv = nil
 	state.mu.Unlock()
 	if srv != nil {
-		return srv.stop()
+		if err := srv.stop(); err != nil {
+			return fmt.Errorf("mariadbtest: %w", err)
+		}
 	}
 	return nil
 }

@@ -76,17 +76,7 @@ var counter atomic.Int64
 //
 // Stopping here, not in a test's Cleanup, lets every test of the package
 // share one cluster, whose start costs about a second.
-func Main(m *testing.M) int {
-	code := m.Run()
-	if err := Stop(); err != nil {
-		// A server left running is a leak worth failing for.
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
-}
+func Main(m *testing.M) int { return testprog.RunThenStop(m, Stop) }
 
 // Stop stops the server this process started, if any. Main calls it; a
 // TestMain that runs the tests itself, to use this package and another
@@ -97,7 +87,9 @@ func Stop() error {
 	state.srv = nil
 	state.mu.Unlock()
 	if srv != nil && srv.local != nil {
-		return srv.local.stop()
+		if err := srv.local.stop(); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
 	}
 	return nil
 }

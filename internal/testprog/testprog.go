@@ -27,3 +27,20 @@ func Require(tb testing.TB, program, debianPackages string) string {
 	tb.Skip(msg)
 	return ""
 }
+
+// RunThenStop runs the tests of a package, then each stop (the servers
+// that pgtest, mariadbtest and the like started for them), and returns the
+// exit code: a stop that fails makes it 1, since a server left running is
+// a leak worth failing for. Use:
+//
+//	func TestMain(m *testing.M) { os.Exit(testprog.RunThenStop(m, pgtest.Stop, mariadbtest.Stop)) }
+func RunThenStop(m *testing.M, stops ...func() error) int {
+	code := m.Run()
+	for _, stop := range stops {
+		if err := stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = max(code, 1)
+		}
+	}
+	return code
+}
