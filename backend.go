@@ -67,6 +67,15 @@ type MessageInfo struct {
 	// in every session and never reused for another message of the
 	// maildrop.
 	UID string
+	// DowngradedSize is the size LIST reports for the message to a client
+	// that has not enabled UTF-8 mode (RFC 6856 §2.1): the octets RETR
+	// sends once the header is downgraded (RFC 6858), which is Size for a
+	// message whose header is ASCII. A store that knows it, because it
+	// called [DowngradedSize] when the message arrived, fills it in; 0
+	// means that the store does not know, and the server reads the
+	// header when a LIST needs it (see [Mailbox.Message]). STAT, UIDL,
+	// RETR and TOP do not use it.
+	DowngradedSize int64
 }
 
 // Mailbox is an open, locked maildrop. The session owns message numbers,
@@ -85,6 +94,15 @@ type Mailbox interface {
 	// through [NewCRLFReader]. (The server sends a stray bare LF as CRLF, but
 	// pop3test.TestBackend fails a backend that yields one.) The server
 	// closes the reader.
+	//
+	// RETR and TOP call it (TOP only without [TopMailbox]). The one other
+	// caller is LIST, in a session that has not enabled UTF-8 mode (RFC
+	// 6856), for a message whose [MessageInfo.DowngradedSize] is 0: the
+	// server then reads the message's header, through Top with 0 lines
+	// for a TopMailbox, to learn its downgraded size. It remembers the
+	// answer while the process runs (for up to 100,000 messages), so
+	// that it reads each header once; a store that fills in
+	// DowngradedSize is never read for LIST.
 	Message(ctx context.Context, i int) (io.ReadCloser, error)
 	// Delete removes the given messages (0-based, ascending) permanently.
 	// It is called at most once, in the UPDATE state after QUIT (RFC 1939
@@ -92,7 +110,9 @@ type Mailbox interface {
 	// error the client is told that the removal failed.
 	Delete(ctx context.Context, indexes []int) error
 	// Close releases the maildrop's lock. It is called exactly once per
-	// opened mailbox, however the session ends.
+	// opened mailbox, however the session ends. After QUIT it is called
+	// before the server replies, so a slow Close delays QUIT's +OK (RFC
+	// 1939 §6: the reply comes once UPDATE is done).
 	Close() error
 }
 

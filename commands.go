@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"unsafe"
@@ -186,7 +187,7 @@ func (s *session) cmdList(args []string) error {
 		}
 	}
 	var buf [64]byte
-	if err := s.replyOKBytes(appendPair(buf[:0], int64(n), " messages (", size, " octets)")); err != nil {
+	if err := s.replyOKBytes(appendPair(buf[:0], int64(n), messagesOpen(n), size, " octets)")); err != nil {
 		return err
 	}
 	return s.writeListing(false)
@@ -299,9 +300,16 @@ func (s *session) openMessage(i, lines int) (io.ReadCloser, error) {
 	case hasTop:
 		r, err = tm.Top(s.ctx, i, lines)
 	default:
-		if r, err = s.drop.box.Message(s.ctx, i); err == nil {
+		if r, err = s.drop.box.Message(s.ctx, i); err == nil && r != nil {
 			r = newTopReader(r, lines)
 		}
+	}
+	if err == nil && r == nil {
+		call := "Mailbox.Message"
+		if hasTop && lines >= 0 {
+			call = "TopMailbox.Top"
+		}
+		err = errors.New("pop3: " + call + " returned a nil reader and a nil error")
 	}
 	if err != nil {
 		return nil, s.userFacingError("read", err)
@@ -344,5 +352,14 @@ func (s *session) replyMaildrop() error {
 	n, size := s.drop.stat()
 	var buf [80]byte
 	b := append(buf[:0], "maildrop has "...)
-	return s.replyOKBytes(appendPair(b, int64(n), " messages (", size, " octets)"))
+	return s.replyOKBytes(appendPair(b, int64(n), messagesOpen(n), size, " octets)"))
+}
+
+// messagesOpen is the noun after a count of n messages, and the
+// parenthesis that opens their size.
+func messagesOpen(n int) string {
+	if n == 1 {
+		return " message ("
+	}
+	return " messages ("
 }

@@ -18,9 +18,9 @@ var errNeedsUTF8 = &Error{Code: "UTF8", Text: "this message can only be read in 
 // unknownDelta marks a message whose downgraded size is not known yet.
 const unknownDelta = math.MinInt64
 
-// knownDelta returns what downgrading adds to message i, if the session
-// or the server has learnt it.
-func (s *session) knownDelta(i int) (int64, bool) {
+// learntDelta returns what downgrading adds to message i, if the session
+// or the server has read it from the message itself.
+func (s *session) learntDelta(i int) (int64, bool) {
 	if d := s.drop.delta(i); d != unknownDelta {
 		return d, true
 	}
@@ -31,11 +31,32 @@ func (s *session) knownDelta(i int) (int64, bool) {
 	return 0, false
 }
 
-// learnDelta keeps what downgrading adds to message i.
+// knownDelta returns what downgrading adds to message i, if it is known
+// without reading the message: learnt, or told by the store in
+// [MessageInfo.DowngradedSize].
+func (s *session) knownDelta(i int) (int64, bool) {
+	if d := s.drop.delta(i); d != unknownDelta {
+		return d, true
+	}
+	if info := s.drop.info(i); info.DowngradedSize > 0 {
+		return info.DowngradedSize - info.Size, true
+	}
+	return s.learntDelta(i)
+}
+
+// learnDelta keeps what downgrading adds to message i, read from the
+// message, and reports once per maildrop a store whose
+// [MessageInfo.DowngradedSize] says otherwise.
 func (s *session) learnDelta(i int, d int64) {
 	s.drop.setDelta(i, d)
 	if !s.drop.repaired { // a repaired unique-id may not name one message
 		s.srv.deltas.put(s.deltaKey(i), d)
+	}
+	info := s.drop.info(i)
+	if info.DowngradedSize > 0 && info.DowngradedSize != info.Size+d && !s.drop.downgradedMismatchLogged {
+		s.drop.downgradedMismatchLogged = true
+		s.logger().Warn("pop3: backend listed a downgraded size other than the message's (see pop3.DowngradedSize)",
+			"uid", info.UID, "listed", info.DowngradedSize, "actual", info.Size+d)
 	}
 }
 
@@ -47,8 +68,9 @@ func (s *session) deltaKey(i int) deltaKey {
 }
 
 // sizeDelta returns how many octets downgrading adds to message i (RFC
-// 6858): 0 for a message whose header is ASCII, which is most. The header
-// is read once per message and server, then remembered.
+// 6858): 0 for a message whose header is ASCII, which is most. Unless the
+// store told it ([MessageInfo.DowngradedSize]), the header is read once
+// per message and server, then remembered.
 func (s *session) sizeDelta(i int) (int64, error) {
 	if d, ok := s.knownDelta(i); ok {
 		return d, nil
@@ -92,7 +114,9 @@ func (s *session) listedSize(i int) (int64, error) {
 // reports the size.
 func (s *session) downgradeMessage(i int, r io.Reader) (io.Reader, int64, error) {
 	size := s.drop.info(i).Size
-	if d, ok := s.knownDelta(i); ok && d == 0 {
+	// Only what was read from the message spares reading its header: a
+	// store that is wrong must not make RETR send 8-bit octets.
+	if d, ok := s.learntDelta(i); ok && d == 0 {
 		return r, size, nil
 	}
 	br := bufio.NewReader(r)
@@ -162,4 +186,25 @@ func (c *deltaCache) put(k deltaKey, d int64) {
 func headerASCII(hdr []byte) bool {
 	_, changed := downgrade.Header(hdr)
 	return !changed
+}
+
+// DowngradedSize returns the size that LIST reports for a message to a
+// client that has not enabled UTF-8 mode (RFC 6856 §2.1): the octets RETR
+// sends once the message's header is downgraded (RFC 6858). msg yields the
+// message as [Mailbox.Message] does, with CRLF line ends; only its header
+// is read. size is the message's [MessageInfo.Size]. For a message whose
+// header is ASCII, which is most, the result is size.
+//
+// A store calls it when a message arrives and keeps the result, to fill
+// in [MessageInfo.DowngradedSize] without reading the message again.
+func DowngradedSize(msg io.Reader, size int64) (int64, error) {
+	hdr, err := downgrade.ReadHeader(bufio.NewReader(msg))
+	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
+		// Sent as it is if ASCII, refused by RETR if not: neither adds.
+		return size, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return downgrade.Size(hdr, size), nil
 }

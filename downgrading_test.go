@@ -1,15 +1,20 @@
 package pop3_test
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"mime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/downgrade"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -123,4 +128,161 @@ func TestDowngradeHugeHeader(t *testing.T) {
 	c.Login("alice", "secret")
 	assert.Equal(t, intl, string(c.OK("RETR 2").Body))
 	c.Quit()
+}
+
+// readCountingBackend serves fixed messages, with the DowngradedSize that
+// downgraded gives, and counts the calls that read them.
+type readCountingBackend struct {
+	msgs       []string
+	downgraded func(i int, msg string) int64
+	reads      atomic.Int32
+}
+
+func (b *readCountingBackend) Login(context.Context, *pop3.ConnInfo, string, string) (pop3.User, error) {
+	return b, nil
+}
+
+func (b *readCountingBackend) Open(context.Context) (pop3.Mailbox, error) {
+	infos := make([]pop3.MessageInfo, len(b.msgs))
+	for i, m := range b.msgs {
+		infos[i] = pop3.MessageInfo{Size: int64(len(m)), UID: "u" + strconv.Itoa(i), DowngradedSize: b.downgraded(i, m)}
+	}
+	return &readCountingBox{b: b, infos: infos}, nil
+}
+
+type readCountingBox struct {
+	b     *readCountingBackend
+	infos []pop3.MessageInfo
+}
+
+func (m *readCountingBox) Messages() []pop3.MessageInfo { return m.infos }
+func (m *readCountingBox) Message(_ context.Context, i int) (io.ReadCloser, error) {
+	m.b.reads.Add(1)
+	return io.NopCloser(strings.NewReader(m.b.msgs[i])), nil
+}
+func (m *readCountingBox) Delete(context.Context, []int) error { return nil }
+func (m *readCountingBox) Close() error                        { return nil }
+
+// knownDowngraded is what a store that computed DowngradedSize at
+// delivery lists.
+func knownDowngraded(t testing.TB) func(int, string) int64 {
+	return func(_ int, msg string) int64 {
+		n, err := pop3.DowngradedSize(strings.NewReader(msg), int64(len(msg)))
+		require.NoError(t, err)
+		return n
+	}
+}
+
+// TestListReadsNoMessage: LIST in a session without UTF8 reads no message
+// whose DowngradedSize the store gives, and reads each other one once per
+// server, however many sessions list it.
+func TestListReadsNoMessage(t *testing.T) {
+	msgs := []string{intlMessage, asciiMessage, intlMessage + "more\r\n"}
+	for _, tc := range []struct {
+		name       string
+		downgraded func(t testing.TB) func(int, string) int64
+		firstReads int32
+	}{
+		{"store knows", knownDowngraded, 0},
+		{"store does not know", func(testing.TB) func(int, string) int64 { return func(int, string) int64 { return 0 } }, 3},
+		{"store knows some", func(t testing.TB) func(int, string) int64 {
+			known := knownDowngraded(t)
+			return func(i int, msg string) int64 {
+				if i == 1 {
+					return 0
+				}
+				return known(i, msg)
+			}
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &readCountingBackend{msgs: msgs, downgraded: tc.downgraded(t)}
+			srv := pop3.NewServer(b)
+			srv.Logger = discardLogger()
+			addr := startServer(t, srv)
+			var want []string
+			var total int64
+			for i, m := range msgs {
+				n := knownDowngraded(t)(i, m)
+				want = append(want, strconv.Itoa(i+1)+" "+strconv.FormatInt(n, 10))
+				total += n
+			}
+			for session := range 2 {
+				c := pop3test.Dial(t, addr)
+				c.Login("alice", "secret")
+				list := c.OK("LIST")
+				assert.Equal(t, want, list.Lines())
+				assert.Equal(t, "3 messages ("+strconv.FormatInt(total, 10)+" octets)", list.Text)
+				assert.Equal(t, "+OK "+want[1], c.OK("LIST 2").Line)
+				c.Quit()
+				if session == 0 {
+					assert.Equal(t, tc.firstReads, b.reads.Load(), "messages read by the first LIST")
+				} else {
+					assert.Equal(t, tc.firstReads, b.reads.Load(), "a later session reads nothing more")
+				}
+			}
+			c := pop3test.Dial(t, addr)
+			c.OK("UTF8")
+			c.Login("alice", "secret")
+			c.OK("LIST")
+			c.Quit()
+			assert.Equal(t, tc.firstReads, b.reads.Load(), "LIST in UTF-8 mode reads nothing")
+		})
+	}
+}
+
+// TestDowngradedSizeWrong: a store whose DowngradedSize is wrong cannot
+// make RETR send 8-bit octets to a client that has not enabled UTF-8; the
+// server says so in its log, once per maildrop.
+func TestDowngradedSizeWrong(t *testing.T) {
+	b := &readCountingBackend{msgs: []string{intlMessage, intlMessage},
+		downgraded: func(_ int, msg string) int64 { return int64(len(msg)) }}
+	srv := pop3.NewServer(b)
+	logs := captureLogs(srv)
+	c := pop3test.Dial(t, startServer(t, srv))
+	c.Login("alice", "secret")
+	assert.Equal(t, "+OK 1 "+strconv.Itoa(len(intlMessage)), c.OK("LIST 1").Line, "LIST trusts the store")
+	for _, n := range []string{"1", "2"} {
+		body := c.OK("RETR " + n).Body
+		header, _, _ := strings.Cut(string(body), "\r\n\r\n")
+		for i := 0; i < len(header); i++ {
+			require.Less(t, header[i], byte(0x80), "RETR downgrades all the same: %q", header)
+		}
+	}
+	c.Quit()
+	assert.Equal(t, 1, strings.Count(logs.String(), "backend listed a downgraded size other than the message's"), logs.String())
+}
+
+// FuzzDowngradedSize: the size DowngradedSize gives is the length of what
+// the server sends for the message when it downgrades it.
+func FuzzDowngradedSize(f *testing.F) {
+	f.Add(intlMessage)
+	f.Add(asciiMessage)
+	f.Add("Subject: \xff\xfe\r\n\r\n")
+	f.Add("From: A <\u00fc@x>\r\nTo: b\r\n\r\nbody")
+	f.Fuzz(func(t *testing.T, msg string) {
+		n, err := pop3.DowngradedSize(strings.NewReader(msg), int64(len(msg)))
+		require.NoError(t, err)
+		out, err := io.ReadAll(downgrade.NewReader(strings.NewReader(msg)))
+		require.NoError(t, err)
+		assert.Equal(t, int64(len(out)), n)
+	})
+}
+
+func ExampleDowngradedSize() {
+	msg := "From: Jöran <joran@example.se>\r\nSubject: hej\r\n\r\nbody\r\n"
+	downgraded, err := pop3.DowngradedSize(strings.NewReader(msg), int64(len(msg)))
+	if err != nil {
+		panic(err)
+	}
+	// A store keeps both, and lists them:
+	info := pop3.MessageInfo{Size: int64(len(msg)), UID: "1", DowngradedSize: downgraded}
+	fmt.Println(info.Size, info.DowngradedSize)
+
+	ascii := "Subject: hello\r\n\r\nbody\r\n"
+	same, _ := pop3.DowngradedSize(strings.NewReader(ascii), int64(len(ascii)))
+	fmt.Println(len(ascii), same)
+	// Output:
+	// 55 71
+	// 24 24
 }

@@ -67,11 +67,11 @@ func ExampleBackendFunc() {
 	// Output:
 	// +OK POP3 server ready
 	// +OK send PASS
-	// +OK maildrop has 1 messages (28 octets)
-	// +OK 1 messages (28 octets)
+	// +OK maildrop has 1 message (28 octets)
+	// +OK 1 message (28 octets)
 	// 1 28
 	// .
-	// +OK bye, 1 messages left
+	// +OK bye, 1 message left
 }
 
 // secretBackend keeps each user's shared secret in the clear, as APOP
@@ -119,7 +119,7 @@ func ExampleAPOPBackend() {
 	reply, _ := r.ReadString('\n')
 	fmt.Println(strings.TrimSpace(reply))
 	// Output:
-	// +OK maildrop has 1 messages (21 octets)
+	// +OK maildrop has 1 message (21 octets)
 }
 
 // tokenBackend logs users in with OAuth 2.0 bearer tokens (RFC 7628) and
@@ -158,9 +158,9 @@ func ExampleSASLBackend() {
 	talk(serveLoopback(srv), "AUTH OAUTHBEARER "+response, "STAT", "QUIT")
 	// Output:
 	// +OK POP3 server ready
-	// +OK maildrop has 1 messages (21 octets)
+	// +OK maildrop has 1 message (21 octets)
 	// +OK 1 21
-	// +OK bye, 1 messages left
+	// +OK bye, 1 message left
 }
 
 // splitMailbox keeps each message's header apart from its body, so that
@@ -210,14 +210,14 @@ func ExampleTopMailbox() {
 	// Output:
 	// +OK POP3 server ready
 	// +OK send PASS
-	// +OK maildrop has 1 messages (68 octets)
+	// +OK maildrop has 1 message (68 octets)
 	// +OK top of message follows
 	// From: carol@example.com
 	// Subject: report
 	//
 	// line 1
 	// .
-	// +OK bye, 1 messages left
+	// +OK bye, 1 message left
 }
 
 // Stop gracefully on SIGTERM: idle sessions are told the server is

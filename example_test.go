@@ -53,13 +53,13 @@ func Example() {
 	// Output:
 	// +OK POP3 server ready
 	// +OK send PASS
-	// +OK maildrop has 1 messages (29 octets)
+	// +OK maildrop has 1 message (29 octets)
 	// +OK 1 29
 	// +OK 29 octets
 	// Subject: hello
 	//
 	// Hi Alice!
-	// +OK bye, 1 messages left
+	// +OK bye, 1 message left
 }
 
 // staticBackend is a whole backend for a test: one user whose maildrop is
@@ -111,7 +111,7 @@ func Example_fakeBackend() {
 	// Output:
 	// +OK POP3 server ready
 	// +OK send PASS
-	// +OK maildrop has 1 messages (20 octets)
+	// +OK maildrop has 1 message (20 octets)
 	// +OK unique-id listing follows
 	// 1 msg-0
 	// .

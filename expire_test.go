@@ -160,7 +160,7 @@ func TestExpireDays(t *testing.T) {
 	session(`
 		S: +OK maildrop has 2 messages (40 octets)
 		C: QUIT
-		S: +OK bye, 1 messages left`)
+		S: +OK bye, 1 message left`)
 	assert.Equal(t, []string{"Subject: 3"}, subjects(t, b))
 }
 
@@ -185,7 +185,7 @@ func TestExpireNeedsRetrievalBackend(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (3 octets)
+		S: +OK maildrop has 1 message (3 octets)
 		C: RETR 1
 		S: +OK 3 octets
 		S: a

@@ -28,14 +28,14 @@ func TestDisable(t *testing.T) {
 			C: USER alice
 			S: +OK send PASS
 			C: PASS secret
-			S: +OK maildrop has 1 messages (19 octets)
+			S: +OK maildrop has 1 message (19 octets)
 			C: TOP 1 0
 			S: -ERR unknown command`},
 		{pop3.ExtUIDL, "UIDL", `
 			C: USER alice
 			S: +OK send PASS
 			C: PASS secret
-			S: +OK maildrop has 1 messages (19 octets)
+			S: +OK maildrop has 1 message (19 octets)
 			C: UIDL
 			S: -ERR unknown command
 			C: UIDL 1
@@ -44,7 +44,7 @@ func TestDisable(t *testing.T) {
 			C: USER alice
 			S: +OK send PASS
 			C: PASS secret
-			S: +OK maildrop has 1 messages (19 octets)
+			S: +OK maildrop has 1 message (19 octets)
 			C: LAST
 			S: -ERR unknown command`},
 		{pop3.ExtUSER, "USER", `
@@ -53,7 +53,7 @@ func TestDisable(t *testing.T) {
 			C: PASS secret
 			S: -ERR unknown command
 			C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
-			S: +OK maildrop has 1 messages (19 octets)`},
+			S: +OK maildrop has 1 message (19 octets)`},
 		{pop3.ExtSASL, "SASL PLAIN LOGIN", `
 			C: AUTH
 			S: -ERR unknown command
@@ -62,7 +62,7 @@ func TestDisable(t *testing.T) {
 			C: USER alice
 			S: +OK send PASS
 			C: PASS secret
-			S: +OK maildrop has 1 messages (19 octets)`},
+			S: +OK maildrop has 1 message (19 octets)`},
 		{pop3.ExtSTLS, "STLS", `
 			C: STLS
 			S: -ERR unknown command`},
@@ -169,7 +169,7 @@ func TestDisableRFC1939Only(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (19 octets)
+		S: +OK maildrop has 1 message (19 octets)
 		C: UIDL
 		S: +OK unique-id listing follows
 		S: 1 ...
@@ -182,7 +182,7 @@ func TestDisableRFC1939Only(t *testing.T) {
 		C: RETR 9
 		S: -ERR no such message, only 1 in maildrop
 		C: QUIT
-		S: +OK bye, 1 messages left`)
+		S: +OK bye, 1 message left`)
 }
 
 func TestDisableUnknown(t *testing.T) {

@@ -39,17 +39,19 @@ type Hooks struct {
 }
 
 // RefuseReason says why a connection was refused; see [Hooks.ConnRefused].
+// Its values are written as Prometheus label values are (lower case,
+// words joined by "_"), so that a metric can use them as they are.
 type RefuseReason string
 
 // The reasons a connection is refused.
 const (
 	// RefusedMaxConnections: [Server.MaxConnections] sessions are open.
-	RefusedMaxConnections RefuseReason = "max connections"
+	RefusedMaxConnections RefuseReason = "max_connections"
 	// RefusedMaxConnectionsPerIP: [Server.MaxConnectionsPerIP] sessions
 	// from the client's address are open.
-	RefusedMaxConnectionsPerIP RefuseReason = "max connections per ip"
+	RefusedMaxConnectionsPerIP RefuseReason = "max_connections_per_ip"
 	// RefusedShuttingDown: [Server.Shutdown] or [Server.Close] has begun.
-	RefusedShuttingDown RefuseReason = "shutting down"
+	RefusedShuttingDown RefuseReason = "shutting_down"
 )
 
 // ConnRefusedEvent is a connection refused without a session.
@@ -62,7 +64,8 @@ type ConnRefusedEvent struct {
 	Reason     RefuseReason
 }
 
-// LoginResult is the verdict on a login attempt; see [Hooks.Login].
+// LoginResult is the verdict on a login attempt; see [Hooks.Login]. Its
+// values are written as Prometheus label values are, as RefuseReason's.
 type LoginResult string
 
 // The verdicts on a login attempt.
@@ -74,11 +77,11 @@ const (
 	LoginFailed LoginResult = "failed"
 	// LoginInUse: right credentials, but the maildrop is locked by
 	// another session ([ErrMailboxLocked], [CodeInUse]).
-	LoginInUse LoginResult = "in use"
+	LoginInUse LoginResult = "in_use"
 	// LoginDelayed: the login came too soon after the user's previous
 	// one ([CodeLoginDelay], RFC 2449 §6.5): refused by the server under
 	// [Server.LoginDelay], or by the backend.
-	LoginDelayed LoginResult = "login delay"
+	LoginDelayed LoginResult = "login_delay"
 	// LoginError: the backend failed (an error that is not an *Error);
 	// the client was told to try again later.
 	LoginError LoginResult = "error"
@@ -154,20 +157,21 @@ type SessionEndEvent struct {
 }
 
 // EndReason says why a session ended: one of the constants below. The
-// session's last log record carries it as "reason".
+// session's last log record carries it as "reason". Its values are
+// written as Prometheus label values are, as RefuseReason's.
 type EndReason string
 
 // The reasons a session ends.
 const (
 	EndQuit         EndReason = "quit"          // QUIT, with or without UPDATE
-	EndClientClosed EndReason = "client closed" // the client hung up
-	EndIdleTimeout  EndReason = "idle timeout"  // [Server.IdleTimeout]
-	EndAuthTimeout  EndReason = "auth timeout"  // [Server.AuthTimeout]
+	EndClientClosed EndReason = "client_closed" // the client hung up
+	EndIdleTimeout  EndReason = "idle_timeout"  // [Server.IdleTimeout]
+	EndAuthTimeout  EndReason = "auth_timeout"  // [Server.AuthTimeout]
 	EndShutdown     EndReason = "shutdown"      // [Server.Shutdown]
-	EndServerClosed EndReason = "server closed" // [Server.Close], or Shutdown's deadline
-	EndAuthFailures EndReason = "too many failed logins"
-	EndBadCommands  EndReason = "too many bad commands"
-	EndTLSHandshake EndReason = "TLS handshake failed"
+	EndServerClosed EndReason = "server_closed" // [Server.Close], or Shutdown's deadline
+	EndAuthFailures EndReason = "too_many_failed_logins"
+	EndBadCommands  EndReason = "too_many_bad_commands"
+	EndTLSHandshake EndReason = "tls_handshake_failed"
 	EndPanic        EndReason = "panic" // a backend panicked
 	EndError        EndReason = "error" // the connection failed
 )

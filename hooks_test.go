@@ -109,7 +109,7 @@ func TestHooksSession(t *testing.T) {
 	received = append(received, rest...)
 	rec.waitEnded(t, 1)
 
-	assert.Contains(t, string(received), "+OK bye, 1 messages left\r\n")
+	assert.Contains(t, string(received), "+OK bye, 1 message left\r\n")
 	rec.lock()
 	defer rec.mu.Unlock()
 	require.Len(t, rec.accepted, 1)
@@ -253,4 +253,23 @@ func BenchmarkHooks(b *testing.B) {
 			c.do([]byte("QUIT\r\n"), false)
 		})
 	}
+}
+
+// TestReasonsAreLabelValues: the reasons and results are spelt as
+// Prometheus label values, so that pop3d's metrics, its README and the
+// hooks use one spelling.
+func TestReasonsAreLabelValues(t *testing.T) {
+	values := []string{
+		string(pop3.RefusedMaxConnections), string(pop3.RefusedMaxConnectionsPerIP), string(pop3.RefusedShuttingDown),
+		string(pop3.LoginOK), string(pop3.LoginFailed), string(pop3.LoginInUse), string(pop3.LoginDelayed), string(pop3.LoginError),
+		string(pop3.EndQuit), string(pop3.EndClientClosed), string(pop3.EndIdleTimeout), string(pop3.EndAuthTimeout),
+		string(pop3.EndShutdown), string(pop3.EndServerClosed), string(pop3.EndAuthFailures), string(pop3.EndBadCommands),
+		string(pop3.EndTLSHandshake), string(pop3.EndPanic), string(pop3.EndError),
+	}
+	for _, v := range values {
+		assert.Regexp(t, `^[a-z]+(_[a-z]+)*$`, v)
+	}
+	assert.Equal(t, "in_use", string(pop3.LoginInUse))
+	assert.Equal(t, "login_delay", string(pop3.LoginDelayed))
+	assert.Equal(t, "max_connections", string(pop3.RefusedMaxConnections))
 }

@@ -22,6 +22,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	"internal error":                             "вътрешна грешка",
 	"some deleted messages not removed":          "някои изтрити съобщения не бяха премахнати",
 	"bye, %d messages left":                      "довиждане, остават %d съобщения",
+	"bye, %d message left":                       "довиждане, остава %d съобщение",
 
 	// response.go: the sentinel errors for backends.
 	"authentication failed":                      "неуспешно удостоверяване",
@@ -45,6 +46,8 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	"bye":                                  "довиждане",
 	"%d messages (%d octets)":              "%d съобщения (%d октета)",
 	"maildrop has %d messages (%d octets)": "пощенската кутия съдържа %d съобщения (%d октета)",
+	"%d message (%d octets)":               "%d съобщение (%d октета)",
+	"maildrop has %d message (%d octets)":  "пощенската кутия съдържа %d съобщение (%d октета)",
 	"unique-id listing follows":            "следва списъкът с уникални идентификатори",
 	"%d octets":                            "%d октета",
 	"invalid line count":                   "невалиден брой редове",

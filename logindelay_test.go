@@ -69,10 +69,10 @@ func TestLoginDelay(t *testing.T) {
 				C: USER alice
 				S: +OK send PASS
 				C: PASS secret
-				S: +OK maildrop has 1 messages...
+				S: +OK maildrop has 1 message...
 				`+capa+`
 				C: QUIT
-				S: +OK bye, 1 messages left
+				S: +OK bye, 1 message left
 				S: <closed>`)
 
 			clock.Advance(20 * time.Second)
@@ -100,9 +100,9 @@ func TestLoginDelay(t *testing.T) {
 				C: USER alice
 				S: +OK send PASS
 				C: PASS secret
-				S: +OK maildrop has 1 messages...
+				S: +OK maildrop has 1 message...
 				C: QUIT
-				S: +OK bye, 1 messages left`)
+				S: +OK bye, 1 message left`)
 		})
 	}
 }
@@ -135,7 +135,7 @@ func TestLoginDelayInUse(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages...`)
+		S: +OK maildrop has 1 message...`)
 }
 
 // TestLoginDelayPerUser is the USER suffix of RFC 2449 §6.5 and §6.7: the

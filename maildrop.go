@@ -34,6 +34,9 @@ type maildrop struct {
 	// the listed one, so that a broken backend is logged once per
 	// maildrop rather than once per message.
 	sizeMismatchLogged bool
+	// downgradedMismatchLogged is the same for a listed DowngradedSize
+	// that reading the message contradicts.
+	downgradedMismatchLogged bool
 }
 
 // load takes the box's snapshot. repaired reports that some unique-ids

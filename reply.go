@@ -279,8 +279,10 @@ func (s *session) writeListing(uids bool) error {
 			b = append(b, info.UID...)
 		} else {
 			size := info.Size
-			if d := s.drop.delta(i); d != unknownDelta && s.downgrading() {
-				size += d
+			if s.downgrading() {
+				if d, ok := s.knownDelta(i); ok {
+					size += d
+				}
 			}
 			b = strconv.AppendInt(b, size, 10)
 		}

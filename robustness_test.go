@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -60,7 +61,7 @@ func TestLineTooLong(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (82 octets)
+		S: +OK maildrop has 1 message (82 octets)
 	`)
 }
 
@@ -140,7 +141,7 @@ func TestMaxBadCommands(t *testing.T) {
 			C: USER alice
 			S: +OK send PASS
 			C: PASS secret
-			S: +OK maildrop has 1 messages (82 octets)
+			S: +OK maildrop has 1 message (82 octets)
 			C: RETR x
 			S: -ERR invalid message number: x
 			C: RETR 9
@@ -338,7 +339,7 @@ func TestBackendPanics(t *testing.T) {
 		// no header is read ahead to downgrade it.)
 		{"read", "C: UTF8\nS: +OK UTF-8 mode enabled\n" + loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: TOP 2 1\nS: +OK top of message follows", true},
 		{"delete", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: -ERR [SYS/TEMP] internal error", true},
-		{"close", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK bye, 1 messages left", true},
+		{"close", loginScript + "C: DELE 1\nS: +OK message 1 deleted\nC: QUIT\nS: +OK bye, 1 message left", true},
 	} {
 		t.Run(tc.panicIn, func(t *testing.T) {
 			fb := &fakeBackend{msgs: []string{msgDots, msgDots}, panicIn: tc.panicIn}
@@ -359,7 +360,10 @@ func TestBackendPanics(t *testing.T) {
 
 			other.Transcript("C: USER alice\nS: +OK send PASS")
 			assert.Contains(t, logs.String(), "panic")
-			assert.Contains(t, logs.String(), "goroutine", "the stack is logged")
+			assert.Regexp(t, `at="pop3_test\.(\(\*fake\w+\)|fake\w+|panickingReader)\.\w+ \(fake_test\.go:\d+\)"`, logs.String(),
+				"the panicking function is named")
+			assert.Regexp(t, `stack=".* < pop3\.\(\*session\)\.`, logs.String(), "the stack is logged")
+			assert.NotContains(t, logs.String(), `\n\t`, "on one readable line")
 			if tc.panicIn == "delete" || tc.panicIn == "message" || tc.panicIn == "read" {
 				assert.Empty(t, fb.deletes(), "no UPDATE after a panic")
 			}
@@ -388,7 +392,7 @@ func TestShutdown(t *testing.T) {
 	busy.ReadReply()
 	busy.SendRaw("USER alice\r\nPASS secret\r\n")
 	busy.ReadReply()
-	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", busy.ReadLine())
+	assert.Equal(t, "+OK maildrop has 1 message (82 octets)", busy.ReadLine())
 	busy.Send("DELE 1")
 	busy.ReadReply()
 	busy.Send("RETR 1")
@@ -669,4 +673,55 @@ func TestServeSurvivesAcceptErrors(t *testing.T) {
 	c := pop3test.Dial(t, addr)
 	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK"))
 	assert.Contains(t, logs.String(), "too many open files")
+}
+
+// nilUser is a User whose Open breaks the contract: no Mailbox, no error.
+type nilUser struct{}
+
+func (nilUser) Open(context.Context) (pop3.Mailbox, error) { return nil, nil }
+
+// nilReaderBox is a Mailbox whose Message breaks the contract: no reader,
+// no error.
+type nilReaderBox struct{}
+
+func (nilReaderBox) Messages() []pop3.MessageInfo {
+	return []pop3.MessageInfo{{Size: 3, UID: "a"}}
+}
+func (nilReaderBox) Message(context.Context, int) (io.ReadCloser, error) { return nil, nil }
+func (nilReaderBox) Delete(context.Context, []int) error                 { return nil }
+func (nilReaderBox) Close() error                                        { return nil }
+
+type nilReaderUser struct{}
+
+func (nilReaderUser) Open(context.Context) (pop3.Mailbox, error) { return nilReaderBox{}, nil }
+
+// TestBackendNilResults: a backend method that returns neither a result
+// nor an error is a bug the log names, method and all, rather than a nil
+// pointer panic; the client is told to try again later.
+func TestBackendNilResults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		user   pop3.User
+		script string
+		log    string
+	}{
+		{"Login", nil, "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] login failed, try again later",
+			"Backend.Login returned a nil User and a nil error"},
+		{"Open", nilUser{}, "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: -ERR [SYS/TEMP] open failed, try again later",
+			"User.Open returned a nil Mailbox and a nil error"},
+		{"Message", nilReaderUser{}, "C: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop has 1 message (3 octets)\n" +
+			"C: RETR 1\nS: -ERR [SYS/TEMP] read failed, try again later\nC: TOP 1 0\nS: -ERR [SYS/TEMP] read failed, try again later\nC: QUIT\nS: +OK bye, 1 message left",
+			"Mailbox.Message returned a nil reader and a nil error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := pop3.NewServer(pop3.BackendFunc(func(context.Context, *pop3.ConnInfo, string, string) (pop3.User, error) {
+				return tc.user, nil
+			}))
+			logs := captureLogs(srv)
+			addr := startServer(t, srv)
+			transcript(t, addr, "S: +OK POP3 server ready\n"+tc.script)
+			assert.Contains(t, logs.String(), tc.log)
+			assert.NotContains(t, logs.String(), "panic")
+		})
+	}
 }

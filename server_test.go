@@ -70,7 +70,7 @@ func TestUnixSocket(t *testing.T) {
 		C: STAT
 		S: +OK 1 82
 		C: QUIT
-		S: +OK bye, 1 messages left
+		S: +OK bye, 1 message left
 	`)
 }
 
@@ -157,7 +157,7 @@ func TestTrustedConn(t *testing.T) {
 		c.Send("USER alice")
 		c.ReadReply()
 		c.Send("PASS secret")
-		assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.ReadLine())
+		assert.Equal(t, "+OK maildrop has 1 message (82 octets)", c.ReadLine())
 		be.mu.Lock()
 		assert.True(t, be.login.Trusted)
 		assert.Equal(t, proxiedClient.String(), be.login.RemoteAddr.String())

@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -304,7 +309,8 @@ func (s *session) recoverPanic(where string, err *error) {
 	if v == nil {
 		return
 	}
-	s.logger().Error("pop3: panic", "in", where, "panic", v, "stack", string(debug.Stack()))
+	frames := panicFrames()
+	s.logger().Error("pop3: panic", "in", where, "panic", v, "at", firstFrame(frames), "stack", strings.Join(frames, " < "))
 	reply := &Error{Code: CodeSysTemp, Text: "internal error"}
 	if s.replied {
 		reply = nil
@@ -315,6 +321,37 @@ func (s *session) recoverPanic(where string, err *error) {
 	} else if s.end == nil {
 		s.end = end.(*sessionEnd)
 	}
+}
+
+// maxPanicFrames bounds the stack logged for a panic.
+const maxPanicFrames = 32
+
+// panicFrames lists the calls that led to the panic being recovered, the
+// panicking function first, as "pkg.Func (file.go:line)", without the
+// runtime's own frames. The log keeps them on one line: a multi-line
+// stack would reach a text log as one quoted value full of \n\t escapes.
+func panicFrames() []string {
+	pcs := make([]uintptr, maxPanicFrames+16)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	var out []string
+	for len(out) < maxPanicFrames {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") && f.Function != "" {
+			fn := f.Function[strings.LastIndexByte(f.Function, '/')+1:]
+			out = append(out, fn+" ("+filepath.Base(f.File)+":"+strconv.Itoa(f.Line)+")")
+		}
+		if !more {
+			break
+		}
+	}
+	return out
+}
+
+func firstFrame(frames []string) string {
+	if len(frames) == 0 {
+		return ""
+	}
+	return frames[0]
 }
 
 // authenticate is the one path of every login attempt, whatever its
@@ -330,10 +367,25 @@ func (s *session) authenticate(method string, check func() (username string, use
 		}
 	}
 	username, user, err := check()
+	if err == nil && user == nil {
+		err = fmt.Errorf("pop3: %s returned a nil User and a nil error", loginCall(s, method))
+	}
 	if err != nil {
 		return s.loginFailed(method, username, penalty, err)
 	}
 	return s.login(method, username, penalty, user)
+}
+
+// loginCall names the backend method that logged a user in by method,
+// for the log of a backend that broke its contract.
+func loginCall(s *session, method string) string {
+	switch {
+	case method == "APOP":
+		return "APOPBackend.LoginAPOP"
+	case strings.HasPrefix(method, "AUTH ") && slices.Contains(s.backendMechanisms(), method[len("AUTH "):]):
+		return "the authenticated callback of SASLBackend.SASLServer"
+	}
+	return "Backend.Login"
 }
 
 // loginFailed answers a refused login. Every error counts as a failure, is
@@ -424,6 +476,9 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 		return s.loginDelayed(method, username, penalty, err)
 	}
 	box, err := user.Open(s.ctx)
+	if err == nil && box == nil {
+		err = errors.New("pop3: User.Open returned a nil Mailbox and a nil error")
+	}
 	if err != nil {
 		if errors.Is(err, ErrMailboxLocked) {
 			s.logger().Info("pop3: maildrop in use", "user", username)
@@ -505,7 +560,12 @@ func (s *session) update() error {
 		}
 		return endSession(EndQuit, reply, removeErr)
 	}
-	if err := s.replyf("bye, %d messages left", s.drop.count()-s.removed); err != nil {
+	left := s.drop.count() - s.removed
+	format := "bye, %d messages left"
+	if left == 1 {
+		format = "bye, %d message left"
+	}
+	if err := s.replyf(format, left); err != nil {
 		return err
 	}
 	return endQuit

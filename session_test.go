@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,9 +126,9 @@ func TestUserPass(t *testing.T) {
 		C: user alice
 		S: +OK send PASS
 		C: pass secret
-		S: +OK maildrop has 1 messages (82 octets)
+		S: +OK maildrop has 1 message (82 octets)
 		C: QUIT
-		S: +OK bye, 1 messages left
+		S: +OK bye, 1 message left
 		S: <closed>
 	`)
 }
@@ -230,7 +231,7 @@ func TestTransactionCommands(t *testing.T) {
 		C: STAT
 		S: +OK 1 %[1]d
 		C: LIST
-		S: +OK 1 messages (%[1]d octets)
+		S: +OK 1 message (%[1]d octets)
 		S: 1 %[1]d
 		S: .
 		C: UIDL
@@ -358,7 +359,7 @@ func TestCaseAndLineEnds(t *testing.T) {
 	c.ReadReply()
 	c.SendRaw("uSeR alice\npAsS secret\n")
 	assert.Equal(t, "+OK send PASS", c.ReadLine())
-	assert.Equal(t, "+OK maildrop has 1 messages (82 octets)", c.ReadLine())
+	assert.Equal(t, "+OK maildrop has 1 message (82 octets)", c.ReadLine())
 	c.SendRaw("stat\nStAt\r\n")
 	assert.Equal(t, "+OK 1 82", c.ReadLine())
 	assert.Equal(t, "+OK 1 82", c.ReadLine())
@@ -426,14 +427,14 @@ func TestMaildropLock(t *testing.T) {
 		C: STAT
 		S: +OK 1 37
 		C: QUIT
-		S: +OK bye, 1 messages left
+		S: +OK bye, 1 message left
 		S: <closed>
 	`)
 	second.Transcript(`
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (37 octets)
+		S: +OK maildrop has 1 message (37 octets)
 	`)
 	left, err := b.Messages("alice")
 	require.NoError(t, err)
@@ -490,11 +491,11 @@ func TestPipelining(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("+OK %d octets", len(msgLFasCRLF)), c.ReadLine())
 	assert.Equal(t, msgLFasCRLF, string(c.ReadBody()))
 	assert.Equal(t, "+OK message 1 deleted", c.ReadLine())
-	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK 1 messages"))
+	assert.True(t, strings.HasPrefix(c.ReadReply().Line, "+OK 1 message ("))
 	assert.Equal(t, "2 "+strconv.Itoa(len(msgLFasCRLF))+"\r\n", string(c.ReadBody()))
 	assert.Equal(t, "+OK", c.ReadLine())
 	assert.Equal(t, "-ERR unknown command", c.ReadLine())
-	assert.Equal(t, "+OK bye, 1 messages left", c.ReadLine())
+	assert.Equal(t, "+OK bye, 1 message left", c.ReadLine())
 	c.ExpectClosed()
 }
 
@@ -555,9 +556,9 @@ func TestQuitWithoutMarks(t *testing.T) {
 		C: DELE 1
 		S: +OK message 1 deleted
 		C: RSET
-		S: +OK maildrop has 1 messages (82 octets)
+		S: +OK maildrop has 1 message (82 octets)
 		C: QUIT
-		S: +OK bye, 1 messages left
+		S: +OK bye, 1 message left
 		S: <closed>
 	`)
 	assert.Empty(t, fb.deletes())
@@ -723,18 +724,18 @@ func TestSessionEndReasons(t *testing.T) {
 		stop   func(srv *pop3.Server)
 	}{
 		{reason: "quit", script: "C: QUIT\nS: +OK bye\nS: <closed>"},
-		{reason: "client closed", script: "C: NOOP\nS: -ERR command not valid in the AUTHORIZATION state"},
-		{reason: "idle timeout", setup: func(srv *pop3.Server) { srv.IdleTimeout = 50 * time.Millisecond },
+		{reason: "client_closed", script: "C: NOOP\nS: -ERR command not valid in the AUTHORIZATION state"},
+		{reason: "idle_timeout", setup: func(srv *pop3.Server) { srv.IdleTimeout = 50 * time.Millisecond },
 			script: "S: -ERR disconnected for inactivity\nS: <closed>"},
-		{reason: "auth timeout", setup: func(srv *pop3.Server) { srv.AuthTimeout = 50 * time.Millisecond },
+		{reason: "auth_timeout", setup: func(srv *pop3.Server) { srv.AuthTimeout = 50 * time.Millisecond },
 			script: "S: -ERR authentication took too long\nS: <closed>"},
-		{reason: "too many failed logins", setup: func(srv *pop3.Server) { srv.MaxAuthFailures = 1 },
+		{reason: "too_many_failed_logins", setup: func(srv *pop3.Server) { srv.MaxAuthFailures = 1 },
 			script: "C: USER alice\nS: +OK send PASS\nC: PASS wrong\nS: -ERR [AUTH] authentication failed; too many failed logins, closing connection\nS: <closed>"},
-		{reason: "too many bad commands", setup: func(srv *pop3.Server) { srv.MaxBadCommandsBeforeLogin = 1 },
+		{reason: "too_many_bad_commands", setup: func(srv *pop3.Server) { srv.MaxBadCommandsBeforeLogin = 1 },
 			script: "C: XXXX\nS: -ERR unknown command\nC: XXXX\nS: -ERR unknown command; too many bad commands, closing connection\nS: <closed>"},
 		{reason: "shutdown", script: "C: NOOP\nS: -ERR ...",
 			stop: func(srv *pop3.Server) { _ = srv.Shutdown(context.Background()) }},
-		{reason: "server closed", script: "C: NOOP\nS: -ERR ...",
+		{reason: "server_closed", script: "C: NOOP\nS: -ERR ...",
 			stop: func(srv *pop3.Server) { _ = srv.Close() }},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
@@ -771,4 +772,33 @@ func TestSessionEndReasons(t *testing.T) {
 	`)
 	require.NoError(t, srv.Close())
 	assert.Regexp(t, `session ended" .*user=alice reason=quit duration=\S+ method="AUTH PLAIN" tls=false`, logs.String())
+}
+
+// TestMessageCountGrammar: a count of one message is singular, in English
+// and in Bulgarian, in the greeting after login, LIST and QUIT.
+func TestMessageCountGrammar(t *testing.T) {
+	for _, tc := range []struct {
+		msgs                    int
+		lang                    string
+		maildrop, list, goodbye string
+	}{
+		{0, "", "+OK maildrop has 0 messages (0 octets)", "+OK 0 messages (0 octets)", "+OK bye, 0 messages left"},
+		{1, "", "+OK maildrop has 1 message (3 octets)", "+OK 1 message (3 octets)", "+OK bye, 1 message left"},
+		{2, "", "+OK maildrop has 2 messages (6 octets)", "+OK 2 messages (6 octets)", "+OK bye, 2 messages left"},
+		{1, "bg", "+OK пощенската кутия съдържа 1 съобщение (3 октета)", "+OK 1 съобщение (3 октета)", "+OK довиждане, остава 1 съобщение"},
+		{2, "bg", "+OK пощенската кутия съдържа 2 съобщения (6 октета)", "+OK 2 съобщения (6 октета)", "+OK довиждане, остават 2 съобщения"},
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.msgs, tc.lang), func(t *testing.T) {
+			srv, _ := newMemoryServer(t, slices.Repeat([]string{"a\r\n"}, tc.msgs)...)
+			srv.Logger = discardLogger()
+			c := pop3test.Dial(t, startServer(t, srv))
+			if tc.lang != "" {
+				c.OK("LANG " + tc.lang)
+			}
+			c.OK("USER alice")
+			assert.Equal(t, tc.maildrop, c.Cmd("PASS secret").Line)
+			assert.Equal(t, tc.list, c.OK("LIST").Line)
+			assert.Equal(t, tc.goodbye, c.Cmd("QUIT").Line)
+		})
+	}
 }

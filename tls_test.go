@@ -71,7 +71,7 @@ func TestSTLS(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (82 octets)
+		S: +OK maildrop has 1 message (82 octets)
 		C: STLS
 		S: -ERR command not valid in the TRANSACTION state
 	`)
@@ -139,7 +139,7 @@ func TestImplicitTLS(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (82 octets)
+		S: +OK maildrop has 1 message (82 octets)
 	`)
 	assert.NotNil(t, rec.lastInfo().TLS)
 }

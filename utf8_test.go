@@ -27,11 +27,11 @@ func TestUTF8Command(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK maildrop has 1 messages (19 octets)
+		S: +OK maildrop has 1 message (19 octets)
 		C: UTF8
 		S: -ERR command not valid in the TRANSACTION state
 		C: QUIT
-		S: +OK bye, 1 messages left`)
+		S: +OK bye, 1 message left`)
 }
 
 // TestUTF8Credentials is RFC 6856 §2.2: UTF-8 user names and passwords,
@@ -54,8 +54,8 @@ func TestUTF8Credentials(t *testing.T) {
 	// password, which OpaqueString maps to a space.
 	transcript(t, addr, "S: +OK POP3 server ready...\n"+
 		"C: USER jo\u0308ran\nS: +OK send PASS\n"+
-		"C: PASS pa\u0308ss\u00a0wo\u0308rd\nS: +OK maildrop has 1 messages (21 octets)\n"+
-		"C: QUIT\nS: +OK bye, 1 messages left\n")
+		"C: PASS pa\u0308ss\u00a0wo\u0308rd\nS: +OK maildrop has 1 message (21 octets)\n"+
+		"C: QUIT\nS: +OK bye, 1 message left\n")
 	transcript(t, addr, "S: +OK POP3 server ready...\n"+
 		"C: USER j\xf6ran\nS: -ERR [AUTH] user name is not valid UTF-8\n"+
 		"C: USER \u0378man\nS: -ERR [AUTH] user name has characters that are not allowed\n"+
@@ -65,8 +65,8 @@ func TestUTF8Credentials(t *testing.T) {
 		"C: USER j\u00f6ran\nS: +OK send PASS\n"+
 		"C: PASS p\xe4ss\nS: -ERR [AUTH] password is not valid UTF-8\n"+
 		// AUTH PLAIN of "\x00jöran\x00päss wörd", decomposed.
-		"C: AUTH PLAIN AGpvzIhyYW4AcGHMiHNzIHdvzIhyZA==\nS: +OK maildrop has 1 messages (21 octets)\n"+
-		"C: QUIT\nS: +OK bye, 1 messages left\n")
+		"C: AUTH PLAIN AGpvzIhyYW4AcGHMiHNzIHdvzIhyZA==\nS: +OK maildrop has 1 message (21 octets)\n"+
+		"C: QUIT\nS: +OK bye, 1 message left\n")
 
 	// Without the UTF8 extension the octets reach the backend as sent.
 	srv2 := pop3.NewServer(b)
@@ -77,5 +77,5 @@ func TestUTF8Credentials(t *testing.T) {
 		"C: USER jo\u0308ran\nS: +OK send PASS\n"+
 		"C: PASS pa\u0308ss wo\u0308rd\nS: -ERR [AUTH] authentication failed\n"+
 		"C: USER j\u00f6ran\nS: +OK send PASS\n"+
-		"C: PASS p\u00e4ss w\u00f6rd\nS: +OK maildrop has 1 messages (21 octets)\n")
+		"C: PASS p\u00e4ss w\u00f6rd\nS: +OK maildrop has 1 message (21 octets)\n")
 }

@@ -117,6 +117,9 @@ type message struct {
 	uid  string
 	data []byte
 	size int64 // pop3.CRLFSize of data, what LIST reports
+	// downgraded is pop3.DowngradedSize of data: what LIST reports to a
+	// client that has not enabled UTF-8, learnt once, at append.
+	downgraded int64
 
 	firstRetrieved time.Time // guarded by the backend's mutex; see Retrieved
 }
@@ -181,7 +184,9 @@ func (b *Backend) AddUser(username, password string) error {
 // dot-stuffing (RFC 1939 §11): a bare LF or a bare CR becomes CRLF and a
 // CRLF is kept (RFC 5322 §2.3). A message that does not
 // end in CRLF gets one appended. An empty raw message is stored empty, with
-// size 0. raw is copied; the caller may reuse it.
+// size 0. raw is copied; the caller may reuse it. Its header is read once
+// here, for its [pop3.MessageInfo.DowngradedSize], so that LIST never
+// reads it.
 //
 // The unique-id (RFC 1939 §7) is "<prefix>.<n>": a 12-hex-digit prefix
 // drawn at random when the Backend is created and a sequence number that
@@ -201,6 +206,10 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 	if err != nil {
 		return "", fmt.Errorf("memory: sizing the message: %w", err)
 	}
+	downgraded, err := pop3.DowngradedSize(bytes.NewReader(data), size)
+	if err != nil {
+		return "", fmt.Errorf("memory: sizing the message: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
@@ -209,9 +218,10 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 	}
 	b.seq++
 	m := &message{
-		uid:  b.uidPrefix + strconv.FormatUint(b.seq, 10),
-		data: data,
-		size: size,
+		uid:        b.uidPrefix + strconv.FormatUint(b.seq, 10),
+		data:       data,
+		size:       size,
+		downgraded: downgraded,
 	}
 	u.msgs = append(u.msgs, m)
 	return m.uid, nil
@@ -324,7 +334,7 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 		retrieved: make([]time.Time, len(u.msgs)),
 	}
 	for i, m := range u.msgs {
-		mb.infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uid}
+		mb.infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uid, DowngradedSize: m.downgraded}
 		mb.retrieved[i] = m.firstRetrieved
 	}
 	u.holder = mb

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -68,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, srv *pop3.Server) *metrics {
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pop3_sessions_ended_total",
 			Help: "Sessions ended, by reason."}, []string{"reason"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pop3_logins_total",
-			Help: "Login attempts, by method (USER, APOP, AUTH PLAIN, ...) and result (ok, failed, in use, login delay, error)."},
+			Help: "Login attempts, by method (USER, APOP, AUTH PLAIN, ...) and result (ok, failed, in_use, login_delay, error)."},
 			[]string{"method", "result"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pop3_commands_total",
 			Help: "Commands answered, by command and result (ok, err, or none when the connection failed first)."},
@@ -93,14 +92,14 @@ func newMetrics(reg prometheus.Registerer, srv *pop3.Server) *metrics {
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []pop3.RefuseReason{pop3.RefusedMaxConnections, pop3.RefusedMaxConnectionsPerIP, pop3.RefusedShuttingDown} {
-		m.refused.WithLabelValues(label(string(r)))
+		m.refused.WithLabelValues(string(r))
 	}
 
 	srv.Hooks = &pop3.Hooks{
 		ConnAccepted: func(*pop3.ConnInfo) { m.accepted.Inc(); m.active.Inc() },
-		ConnRefused:  func(ev pop3.ConnRefusedEvent) { m.refused.WithLabelValues(label(string(ev.Reason))).Inc() },
+		ConnRefused:  func(ev pop3.ConnRefusedEvent) { m.refused.WithLabelValues(string(ev.Reason)).Inc() },
 		Login: func(ev pop3.LoginEvent) {
-			m.logins.WithLabelValues(ev.Method, label(string(ev.Result))).Inc()
+			m.logins.WithLabelValues(ev.Method, string(ev.Result)).Inc()
 		},
 		Command: func(ev pop3.CommandEvent) {
 			name := ev.Name
@@ -123,18 +122,12 @@ func newMetrics(reg prometheus.Registerer, srv *pop3.Server) *metrics {
 		},
 		SessionEnded: func(ev pop3.SessionEndEvent) {
 			m.active.Dec()
-			m.ended.WithLabelValues(label(string(ev.Reason))).Inc()
+			m.ended.WithLabelValues(string(ev.Reason)).Inc()
 			m.sent.Add(float64(ev.BytesSent))
 			m.deleted.Add(float64(ev.Deleted))
 		},
 	}
 	return m
-}
-
-// label makes a reason or result a label value by Prometheus habit:
-// lower case, words joined by underscores.
-func label(s string) string {
-	return strings.ReplaceAll(strings.ToLower(s), " ", "_")
 }
 
 // metricsServer serves /metrics and /healthz.
