@@ -21,7 +21,7 @@ var (
 	_ passwd.UserSource    = (*DB)(nil)
 )
 
-// Defaults of the timeouts.
+// Defaults of the timeouts and of the connection pools.
 const (
 	// DefaultDialTimeout bounds connecting to one server.
 	DefaultDialTimeout = 5 * time.Second

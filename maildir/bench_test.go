@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +216,73 @@ func settle(tb testing.TB, dir string) {
 	past := time.Now().Add(-time.Hour)
 	for _, name := range []string{"new", "cur", "dovecot-uidlist"} {
 		require.NoError(tb, os.Chtimes(filepath.Join(dir, name), past, past))
+	}
+}
+
+// LIST on a maildrop of 10,000 messages that another MDA delivered (no
+// size in their names), in a session without UTF8, where LIST reports
+// downgraded sizes (RFC 6856 §2.1). "restarted" serves each session from
+// a new backend and server, as after a restart of pop3d: nothing cached
+// in memory; "later" is a later session of one server. The first session,
+// before both, has read every file once. Only LIST is timed; the
+// "session" cases time the login, LIST and QUIT. BenchmarkListAfterRestartDovecot
+// is the same for Dovecot.
+func BenchmarkListAfterRestart(b *testing.B) {
+	_, root, _ := testMaildirs(b, "bob:{PLAIN}pw")
+	const n = 10_000
+	writeForeign(b, filepath.Join(root, "bob", "Maildir"), n)
+	stop := func() {}
+	defer func() { stop() }()
+	benchListAfterRestart(b, filepath.Join(root, "bob", "Maildir"), "bob", "pw", n, func() string {
+		stop()
+		srv := pop3.NewServer(restarted(b, root, io.Discard))
+		srv.Logger = slog.New(slog.DiscardHandler)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(b, err)
+		go srv.Serve(l)
+		stop = func() { srv.Close() }
+		return l.Addr().String()
+	})
+}
+
+// benchListAfterRestart runs BenchmarkListAfterRestart's cases on the
+// Maildir at dir of a maildrop of n messages, served at the address that
+// restart returns, after it has started the server anew.
+func benchListAfterRestart(b *testing.B, dir, user, pw string, n int, restart func() string) {
+	list := func(b *testing.B, addr string, timeLoginToo bool) {
+		if !timeLoginToo {
+			b.StopTimer()
+		}
+		c := pop3test.Dial(b, addr)
+		c.Timeout = time.Minute
+		c.Login(user, pw)
+		b.StartTimer()
+		if got := len(c.OK("LIST").Lines()); got != n {
+			b.Fatalf("LIST has %d lines", got)
+		}
+		if !timeLoginToo {
+			b.StopTimer()
+		}
+		c.Quit()
+		c.Close()
+		b.StartTimer()
+	}
+	addr := restart()
+	list(b, addr, true) // reads every file once, as the first session after delivery does
+	settle(b, dir)
+	for _, mode := range []string{"LIST", "session"} {
+		b.Run("restarted/"+mode, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				addr = restart()
+				b.StartTimer()
+				list(b, addr, mode == "session")
+			}
+		})
+		b.Run("later/"+mode, func(b *testing.B) {
+			for range b.N {
+				list(b, addr, mode == "session")
+			}
+		})
 	}
 }

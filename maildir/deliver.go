@@ -15,15 +15,17 @@ import (
 	"time"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/downgrade"
 )
 
 // Deliver stores msg in username's Maildir as a Maildir delivery agent does
 // (and as Dovecot's LDA does): it writes the message into tmp/, syncs it to
 // disk, renames it into new/ under a unique name
-// "<seconds>.M<microseconds>P<pid>.<host>,S=<size>,W=<size with CRLF>" and
-// syncs new/, so that an acknowledged delivery survives a crash. The file
-// holds the message with LF line ends, as Maildir files do; W= is the size
-// that LIST reports.
+// "<seconds>.M<microseconds>P<pid>.<host>,S=<size>,W=<size with CRLF>,D=<downgraded size>"
+// and syncs new/, so that an acknowledged delivery survives a crash. The
+// file holds the message with LF line ends, as Maildir files do; W= is the
+// size that LIST reports, and D= the one it reports to a client that has
+// not enabled UTF-8 mode ([pop3.DowngradedSize]), which Dovecot ignores.
 //
 // A session that holds the maildrop does not see the message; the next
 // one lists it last. A user the password source does not know is
@@ -76,7 +78,12 @@ func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error
 		}
 	}()
 	w := &lfWriter{w: bufio.NewWriterSize(f, 64<<10)}
-	vsize, err := io.Copy(w, pop3.NewCRLFReader(msg))
+	var header headerTap
+	vsize, err := io.Copy(w, io.TeeReader(pop3.NewCRLFReader(msg), &header))
+	if err != nil {
+		return fmt.Errorf("maildir: deliver: %w", err)
+	}
+	downgraded, err := pop3.DowngradedSize(bytes.NewReader(header.buf), vsize)
 	if err != nil {
 		return fmt.Errorf("maildir: deliver: %w", err)
 	}
@@ -92,7 +99,8 @@ func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	final := filepath.Join(dir, "new", base+",S="+strconv.FormatInt(w.n, 10)+",W="+strconv.FormatInt(vsize, 10))
+	final := filepath.Join(dir, "new", base+",S="+strconv.FormatInt(w.n, 10)+",W="+strconv.FormatInt(vsize, 10)+
+		",D="+strconv.FormatInt(downgraded, 10))
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("maildir: deliver: %w", err)
 	}
@@ -101,6 +109,32 @@ func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error
 	}
 	return nil
 }
+
+// headerTap keeps the start of a message written to it, up to the end of
+// its header, for pop3.DowngradedSize: a header longer than
+// downgrade.MaxHeader is one the server does not downgrade, so that much
+// is enough to tell.
+type headerTap struct {
+	buf  []byte
+	done bool
+}
+
+func (h *headerTap) Write(p []byte) (int, error) {
+	if h.done {
+		return len(p), nil
+	}
+	from := max(len(h.buf)-3, 0) // a blank line split between writes
+	h.buf = append(h.buf, p[:min(len(p), downgrade.MaxHeader+1-len(h.buf))]...)
+	if bytes.HasPrefix(h.buf, crlf) || bytes.Contains(h.buf[from:], blankLine) || len(h.buf) > downgrade.MaxHeader {
+		h.done = true
+	}
+	return len(p), nil
+}
+
+var (
+	crlf      = []byte("\r\n")
+	blankLine = []byte("\r\n\r\n")
+)
 
 // lfWriter stores CRLF content with LF line ends: it drops the CR before
 // each LF, except where that CR follows another CR. Its input comes from

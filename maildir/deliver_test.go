@@ -23,7 +23,7 @@ import (
 )
 
 // deliveredName is the name of a delivered file in new/.
-var deliveredName = regexp.MustCompile(`^\d+\.M\d+P\d+\.[^,/]+,S=(\d+),W=(\d+)$`)
+var deliveredName = regexp.MustCompile(`^\d+\.M\d+P\d+\.[^,/]+,S=(\d+),W=(\d+),D=(\d+)$`)
 
 // dirNames lists the names in dir/sub.
 func dirNames(t testing.TB, dir, sub string) []string {

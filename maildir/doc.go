@@ -10,9 +10,9 @@
 //     checks passwords itself, as LDAP's auth_bind does, is a
 //     [passwd.Authenticator]. User names are lower-cased
 //     first (A to Z only), as Dovecot's default auth_username_format %Lu
-//     does. The extra fields nologin, allow_nets, userdb_home and
-//     userdb_mail (maildir: locations) are honoured as Dovecot does; see
-//     [New].
+//     does. The extra fields nologin (with reason), allow_nets, user (a
+//     rename), userdb_home and userdb_mail (maildir: locations) are
+//     honoured as Dovecot does; see [New].
 //   - The maildrop is the Maildir's new/ and cur/ (not tmp/, nor names that
 //     start with a dot), listed by UID, or in the POP3 order of a migration
 //     (the O extension) where records carry one.
@@ -66,6 +66,20 @@
 //     a login delay starts again from the next login, and messages are
 //     kept longer. A message's unique-id changes when its dovecot-uidlist
 //     is rebuilt, and it then counts as never retrieved.
+//   - LIST in a session without UTF8 reports each message's size with its
+//     header downgraded (RFC 6856 §2.1, [pop3.MessageInfo.DowngradedSize]),
+//     which this package learns once in the message's life, so that LIST
+//     reads no message file. Deliver writes it into the file's name, as
+//     ",D=<size>" after ",W=" (Dovecot ignores the field). The header of a
+//     file that another program delivered is read by the first session that
+//     lists it, and the size kept in a third file, pop3-downgraded-sizes:
+//     a first line "pop3-downgraded-sizes 1 <uidvalidity> <next uid>", which
+//     says that every message with a lower UID was read, then "<uid>
+//     <size>" for those whose header is not ASCII ("<uid> -" for one that
+//     could not be read, read again next time). It is rewritten, not
+//     synced, when a session reads new headers: lost or damaged, it only
+//     costs reading them again, as does a dovecot-uidlist rebuilt with a
+//     new UIDVALIDITY.
 //
 // A corrupt dovecot-uidlist is rewritten without the records that do not
 // parse, with a warning; the others keep their UIDs, also when the header

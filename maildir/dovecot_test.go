@@ -79,7 +79,8 @@ func TestSameAsDovecot(t *testing.T) {
 }
 
 // Dovecot serves a Maildir as before when it holds the files that this
-// package keeps for LOGIN-DELAY and EXPIRE, and leaves them as they are.
+// package keeps for LOGIN-DELAY, EXPIRE and LIST's downgraded sizes, and
+// leaves them as they are.
 func TestDovecotIgnoresPolicyFiles(t *testing.T) {
 	ctx := context.Background()
 	dc := dovecottest.Start(t, "theirs")
@@ -104,7 +105,7 @@ func TestDovecotIgnoresPolicyFiles(t *testing.T) {
 	require.NoError(t, box.(pop3.RetrievalMailbox).Retrieved(ctx, all, time.Now()))
 	require.NoError(t, box.Close())
 	files := make(map[string][]byte)
-	for _, name := range []string{"pop3-last-login", "pop3-retrieved"} {
+	for _, name := range []string{"pop3-last-login", "pop3-retrieved", "pop3-downgraded-sizes"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
 		files[name] = data
@@ -121,6 +122,21 @@ func TestDovecotIgnoresPolicyFiles(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(data), string(now), "%s after a Dovecot session", name)
 	}
+}
+
+// BenchmarkListAfterRestartDovecot is BenchmarkListAfterRestart for
+// Dovecot: each "restarted" session is served by a Dovecot started anew,
+// which keeps its indexes on disk (dovecot.index, dovecot.index.cache).
+func BenchmarkListAfterRestartDovecot(b *testing.B) {
+	dc := dovecottest.Start(b, "bob")
+	dir := filepath.Join(dc.Root, "bob", "Maildir")
+	const n = 10_000
+	writeForeign(b, dir, n)
+	dc.Chown(b, "bob")
+	benchListAfterRestart(b, dir, "bob", "secret", n, func() string {
+		dc.Restart(b)
+		return dc.Addr
+	})
 }
 
 // layout lists the message files of a Maildir, sorted, as

@@ -73,9 +73,12 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 	}
 	moveToCur(u.dir, msgs)
 	infos := make([]pop3.MessageInfo, len(msgs))
-	cacheable := settled && !partial
 	for i, m := range msgs {
 		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
+	}
+	fillDowngraded(ctx, u.dir, msgs, infos, u.backend.logger, o)
+	cacheable := settled && !partial
+	for _, m := range msgs {
 		// A file still in new/ failed to move to cur/: the next session
 		// tries again, which a cached listing would not.
 		cacheable = cacheable && !m.unreadable && filepath.Base(filepath.Dir(m.path)) != "new"

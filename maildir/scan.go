@@ -94,11 +94,17 @@ func findFile(dir, base string) (path string, ok bool) {
 // sizeFromName reads ",W=<size>" from a Maildir file name: the size with
 // CRLF line ends, which Dovecot's delivery and this package's put there.
 func sizeFromName(base string) (int64, bool) {
+	return numberFromName(base, "W=")
+}
+
+// numberFromName reads the field of a file's base name that starts with
+// key, such as ",W=<size>".
+func numberFromName(base, key string) (int64, bool) {
 	_, rest, _ := strings.Cut(base, ",")
 	for rest != "" {
 		var field string
 		field, rest, _ = strings.Cut(rest, ",")
-		if v, ok := strings.CutPrefix(field, "W="); ok {
+		if v, ok := strings.CutPrefix(field, key); ok {
 			if v == "" || strings.Trim(v, "0123456789") != "" {
 				return 0, false // digits only, as Dovecot reads it
 			}

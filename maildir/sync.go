@@ -24,13 +24,14 @@ var uidlistLockWait = 5 * time.Second
 
 // message is one message of a session's listing.
 type message struct {
-	uid        uint32
-	unreadable bool   // when listed: its size is unknown, so it is not served
-	order      uint64 // the O extension; 0 without one
-	base       string
-	path       string
-	size       int64
-	uidl       string
+	uid         uint32
+	uidValidity uint32 // of the dovecot-uidlist that gave uid
+	unreadable  bool   // when listed: its size is unknown, so it is not served
+	order       uint64 // the O extension; 0 without one
+	base        string
+	path        string
+	size        int64
+	uidl        string
 }
 
 // syncMaildir lists the Maildir at dir as Dovecot would: every message file
@@ -218,7 +219,7 @@ func recoverMissing(ctx context.Context, list *uidlist, kept []record, msgs []me
 // size when neither the name nor the record has it (changed reports that
 // the record got a W extension).
 func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, computed map[string]sizes) (message, bool, error) {
-	m := message{uid: rec.uid, base: f.base, path: f.path}
+	m := message{uid: rec.uid, uidValidity: uidValidity, base: f.base, path: f.path}
 	if o, ok := rec.extension(extPOP3Order); ok {
 		m.order, _ = strconv.ParseUint(o, 10, 64)
 	}

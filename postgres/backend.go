@@ -38,6 +38,9 @@ type Backend struct {
 	deliveries chan struct{}
 	// verified remembers successful password checks; see WithVerifyCache.
 	verified *passwd.Cache
+	// backfill fills in the downgraded sizes that rows stored before
+	// schema version 3 lack.
+	backfill *backfiller
 }
 
 var (
@@ -105,12 +108,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Backend, err
 		return nil, err
 	}
 	b.leases.start()
+	b.backfill = &backfiller{pool: pool, logger: b.logger}
+	b.backfill.start()
 	return b, nil
 }
 
-// Close stops renewing leases. Mailboxes still open lose their locks once
-// the lease expires, so close them first (Server.Shutdown does).
+// Close stops renewing leases, and filling in the downgraded sizes of
+// messages stored before schema version 3 (which the next Backend goes on
+// with). Mailboxes still open lose their locks once the lease expires, so
+// close them first (Server.Shutdown does).
 func (b *Backend) Close() error {
+	b.backfill.stop()
 	b.leases.stop()
 	return nil
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,9 @@ const ChunkSize = 64 << 10
 // ends, in one transaction that commits only once the message is whole: a
 // delivery it acknowledged is durable (as durable as the database's
 // synchronous_commit makes a commit), and a failed one leaves nothing. It
-// implements [pop3.Deliverer].
+// implements [pop3.Deliverer]. The message's header is read as it is
+// stored, for its [pop3.MessageInfo.DowngradedSize], so that LIST never
+// reads it.
 //
 // The transaction takes the uid from the user's row, whose lock it holds
 // until it commits: deliveries to one user commit in uid order, so a
@@ -54,11 +57,15 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 		buf := make([]byte, ChunkSize)
 		var size int64
 		var seq int32
+		var head []byte // the first chunks, until they hold the header
 		for {
 			n, rerr := io.ReadFull(src, buf)
 			if n > 0 {
 				if _, err := tx.Exec(ctx, "INSERT INTO pop3_chunks (user_id, uid, seq, data) VALUES ($1, $2, $3, $4)", userID, uid, seq, buf[:n]); err != nil {
 					return err
+				}
+				if seq < headChunks && (seq == 0 || !bytes.Contains(head, headerEnd)) {
+					head = append(head, buf[:n]...)
 				}
 				size += int64(n)
 				seq++
@@ -70,7 +77,12 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 				return fmt.Errorf("reading the message: %w", rerr)
 			}
 		}
-		_, err = tx.Exec(ctx, "UPDATE pop3_messages SET size = $3, chunks = $4 WHERE user_id = $1 AND uid = $2", userID, uid, size, seq)
+		var downgraded *int64 // NULL, unknown, when the first chunks cannot tell
+		if n, ok := downgradedFromHead(head, size); ok {
+			downgraded = &n
+		}
+		_, err = tx.Exec(ctx, "UPDATE pop3_messages SET size = $3, chunks = $4, downgraded_size = $5 WHERE user_id = $1 AND uid = $2",
+			userID, uid, size, seq, downgraded)
 		return err
 	})
 	if err != nil {

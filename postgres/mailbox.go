@@ -33,16 +33,16 @@ type mailbox struct {
 // Deliver).
 func (b *Backend) listing(ctx context.Context, mb *mailbox) error {
 	userID := mb.user.id
-	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks, first_retrieved FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
+	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks, first_retrieved, coalesce(downgraded_size, 0) FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
 	if err != nil {
 		return fmt.Errorf("postgres: listing the maildrop: %w", err)
 	}
-	var uid, size int64
+	var uid, size, downgraded int64
 	var n int32
 	var retrieved *time.Time
 	prefix := strconv.FormatInt(userID, 10) + "."
-	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n, &retrieved}, func() error {
-		mb.msgs = append(mb.msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10)})
+	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n, &retrieved, &downgraded}, func() error {
+		mb.msgs = append(mb.msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10), DowngradedSize: downgraded})
 		mb.uids = append(mb.uids, uid)
 		mb.chunks = append(mb.chunks, n)
 		var t time.Time

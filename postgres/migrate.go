@@ -59,11 +59,18 @@ CREATE TABLE pop3_locks (
 ALTER TABLE pop3_users ADD COLUMN last_login timestamptz;
 ALTER TABLE pop3_messages ADD COLUMN first_retrieved timestamptz;
 `},
+	// NULL for the rows already there, as for those that nodes of the
+	// release before deliver meanwhile: each Backend fills them in, in the
+	// background, found through the partial index, which holds only them.
+	{"downgraded size of each message (LIST without UTF8 reads no message)", `
+ALTER TABLE pop3_messages ADD COLUMN downgraded_size bigint;
+CREATE INDEX pop3_messages_downgraded_unknown ON pop3_messages (user_id, uid) WHERE downgraded_size IS NULL;
+`},
 }
 
 // SchemaVersion is the version of the schema this package uses: the number
 // of migrations it knows.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrSchemaTooNew is returned by [Migrate] and [New] for a database that a
 // newer release of this package has migrated: its schema may hold what this

@@ -174,7 +174,7 @@ Flags:
     	%[3]s
   -hash HASH
     	useradd and passwd store this ready "{SCHEME}..." hash (doveadm pw's output)
-    	instead of reading a password
+    	instead of reading a password; - reads it from stdin, out of ps's sight
 
 Passwords are read from stdin: one line, without its line end. On a terminal,
 pop3admin asks twice, without echo.

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,15 +173,24 @@ func login(t *testing.T, b *postgres.Backend, name, password string) error {
 	return err
 }
 
+// allVersions is "1, 2, ..." up to the schema's version.
+func allVersions() string {
+	v := make([]string, postgres.SchemaVersion)
+	for i := range v {
+		v[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(v, ", ")
+}
+
 func TestMigrate(t *testing.T) {
 	t.Setenv(dsnEnv, "")
 	dsn := pgtest.NewDatabase(t)
 	r := runAdmin(t, "", "-postgres", dsn, "migrate")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "applied migrations 1, 2: schema is now at version 2\n", r.stdout)
+	assert.Equal(t, fmt.Sprintf("applied migrations %s: schema is now at version %d\n", allVersions(), postgres.SchemaVersion), r.stdout)
 	r = runAdmin(t, "", "migrate", "-postgres", dsn)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "schema is current at version 2\n", r.stdout)
+	assert.Equal(t, fmt.Sprintf("schema is current at version %d\n", postgres.SchemaVersion), r.stdout)
 }
 
 func TestUseraddMigratesFirst(t *testing.T) {
@@ -187,7 +198,7 @@ func TestUseraddMigratesFirst(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	r := runAdmin(t, "pw\n", "-postgres", dsn, "useradd", "alice")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "pop3admin: migrated the schema to version 2 (applied 1, 2)\n", r.stderr)
+	assert.Equal(t, fmt.Sprintf("pop3admin: migrated the schema to version %d (applied %s)\n", postgres.SchemaVersion, allVersions()), r.stderr)
 	assert.Equal(t, "added user \"alice\"\n", r.stdout)
 }
 

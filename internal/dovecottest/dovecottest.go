@@ -30,6 +30,7 @@ type Dovecot struct {
 	// Addr is the POP3 listener's host:port.
 	Addr     string
 	uid, gid int
+	conf     string // dovecot.conf, for Restart
 }
 
 // Start starts Dovecot for the given users, and stops it when the test
@@ -90,7 +91,7 @@ func newDovecot(t testing.TB) *Dovecot {
 // launch writes dovecot.conf with the auth sections and starts Dovecot.
 func (dc *Dovecot) launch(t testing.TB, auth string) {
 	t.Helper()
-	bin := testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
+	testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
 	root := dc.Root
 	extra := ""
 	if os.Getuid() != 0 {
@@ -130,17 +131,8 @@ service stats {
   chroot =
 }
 `, port, root, min(dc.uid, 100), extra, auth, port)), 0o644))
-	// Dovecot's master goes to the background and keeps the standard
-	// descriptors: a file, not a pipe that would never close.
-	startLog, err := os.Create(filepath.Join(root, "log", "start.log"))
-	require.NoError(t, err)
-	defer startLog.Close()
-	cmd := exec.Command(bin, "-c", conf)
-	cmd.Stdout, cmd.Stderr = startLog, startLog
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(startLog.Name())
-		t.Fatalf("starting dovecot: %v: %s", err, out)
-	}
+	dc.conf = conf
+	dc.run(t)
 	t.Cleanup(func() {
 		_ = exec.Command("doveadm", "-c", conf, "stop").Run()
 		if t.Failed() {
@@ -149,7 +141,46 @@ service stats {
 			}
 		}
 	})
+}
+
+// run starts Dovecot's master with dovecot.conf and waits for its
+// listener.
+func (dc *Dovecot) run(t testing.TB) {
+	t.Helper()
+	bin := testprog.Require(t, "dovecot", "dovecot-core dovecot-pop3d")
+	// Dovecot's master goes to the background and keeps the standard
+	// descriptors: a file, not a pipe that would never close.
+	startLog, err := os.Create(filepath.Join(dc.Root, "log", "start.log"))
+	require.NoError(t, err)
+	defer startLog.Close()
+	cmd := exec.Command(bin, "-c", dc.conf)
+	cmd.Stdout, cmd.Stderr = startLog, startLog
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(startLog.Name())
+		t.Fatalf("starting dovecot: %v: %s", err, out)
+	}
 	waitForPort(t, dc.Addr)
+}
+
+// Restart stops Dovecot and starts it again on the same address: its
+// processes and their memory are new, its files on disk (the Maildirs'
+// indexes) are kept.
+func (dc *Dovecot) Restart(t testing.TB) {
+	t.Helper()
+	require.NoError(t, exec.Command("doveadm", "-c", dc.conf, "stop").Run())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", dc.Addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("dovecot still listens on %s after doveadm stop", dc.Addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dc.run(t)
 }
 
 // Chown gives the users' homes to the uid that Dovecot serves them as:

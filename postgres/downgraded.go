@@ -1,0 +1,164 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gopop3/pop3"
+)
+
+// pop3_messages.downgraded_size is what LIST reports for the message to a
+// client that has not enabled UTF-8 mode (pop3.MessageInfo.DowngradedSize,
+// RFC 6856 §2.1): Deliver stores it with the message, and a NULL, which
+// rows delivered before schema version 3 have, is unknown (the server then
+// reads the message's header for LIST). Every Backend fills in the NULLs
+// in the background (backfill), a batch at a time.
+
+// headChunks is how many chunks of a message are read to find the end of
+// its header: more than the largest header the server downgrades (256
+// KiB; a longer one it sends as it is), so that the answer is always
+// known from them.
+const headChunks = 5
+
+// headerEnd is the blank line that ends a message's header.
+var headerEnd = []byte("\r\n\r\n")
+
+// downgradedFromHead returns the downgraded size of a message of size
+// octets whose first octets are head, if head holds enough of it to tell:
+// its whole header, or the whole message, or more than the server ever
+// downgrades.
+func downgradedFromHead(head []byte, size int64) (int64, bool) {
+	if !(bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) ||
+		int64(len(head)) >= size || len(head) > (headChunks-1)*ChunkSize) {
+		return 0, false
+	}
+	n, err := pop3.DowngradedSize(bytes.NewReader(head), size)
+	return n, err == nil
+}
+
+// backfillBatch is how many messages one backfill transaction fills.
+const backfillBatch = 200
+
+// backfiller fills in pop3_messages.downgraded_size where it is NULL, in
+// a goroutine that Close stops.
+type backfiller struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func (f *backfiller) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.done.Go(func() { f.run(ctx) })
+}
+
+func (f *backfiller) stop() {
+	f.cancel()
+	f.done.Wait()
+}
+
+// run fills batches until none is left, or ctx ends. Nodes that run it
+// together split the rows (SKIP LOCKED). A failure is logged and retried a
+// minute later: until then, LIST reads the headers of the rows left.
+func (f *backfiller) run(ctx context.Context) {
+	var total int
+	started := time.Now()
+	for {
+		n, err := fillBatch(ctx, f.pool)
+		total += n
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			f.logger.Warn("postgres: filling in the downgraded sizes of messages stored before schema version 3 failed; retrying in a minute",
+				"filled", total, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Minute):
+			}
+		case n == 0:
+			if total > 0 {
+				f.logger.Info("postgres: filled in the downgraded sizes of messages stored before schema version 3",
+					"messages", total, "took", time.Since(started).Round(time.Millisecond))
+			}
+			return
+		}
+	}
+}
+
+// fillBatch fills the downgraded size of up to backfillBatch messages, in
+// one transaction, and returns how many it filled.
+func fillBatch(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	var filled int
+	err := inTx(ctx, pool, func(tx pgx.Tx) error {
+		type row struct{ user, uid, size int64 }
+		rows, err := tx.Query(ctx, `SELECT user_id, uid, size FROM pop3_messages WHERE downgraded_size IS NULL
+ORDER BY user_id, uid LIMIT $1 FOR UPDATE SKIP LOCKED`, backfillBatch)
+		if err != nil {
+			return err
+		}
+		var r row
+		todo, err := pgx.CollectRows(rows, func(rows pgx.CollectableRow) (row, error) {
+			err := rows.Scan(&r.user, &r.uid, &r.size)
+			return r, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range todo {
+			head, err := readHead(ctx, tx, r.user, r.uid)
+			if err != nil {
+				return err
+			}
+			n, ok := downgradedFromHead(head, r.size)
+			if !ok {
+				// Chunks missing: a row this package did not write.
+				// Its size stands, as the server would show it.
+				n = r.size
+			}
+			if _, err := tx.Exec(ctx, "UPDATE pop3_messages SET downgraded_size = $3 WHERE user_id = $1 AND uid = $2", r.user, r.uid, n); err != nil {
+				return err
+			}
+		}
+		filled = len(todo)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: filling in downgraded sizes: %w", err)
+	}
+	return filled, nil
+}
+
+// readHead reads the first headChunks chunks of a message, or fewer when
+// the first already holds its header.
+func readHead(ctx context.Context, tx pgx.Tx, userID, uid int64) ([]byte, error) {
+	var head []byte
+	err := tx.QueryRow(ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq = 0", userID, uid).Scan(&head)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil || bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) || len(head) < ChunkSize {
+		return head, err
+	}
+	rows, err := tx.Query(ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq > 0 AND seq < $3 ORDER BY seq", userID, uid, headChunks)
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
+		head = append(head, data...)
+		return nil
+	})
+	return head, err
+}
