@@ -1,9 +1,10 @@
 // Package ldapdb reads users from the LDAP directory a Dovecot site
 // already has (OpenLDAP, Active Directory ...), through the same
 // dovecot-ldap.conf.ext: uris or hosts, dn and dnpass, tls (StartTLS) and
-// ldaps://, tls_ca_cert_file, base, scope, deref, pass_filter and
-// pass_attrs, user_filter and user_attrs, default_pass_scheme, and
-// auth_bind with auth_bind_userdn. A [DB] is a [passwd.Source], so the
+// ldaps://, tls_ca_cert_file, tls_cert_file and tls_key_file,
+// tls_require_cert, base, scope, deref, pass_filter and pass_attrs,
+// user_filter and user_attrs, default_pass_scheme, and auth_bind with
+// auth_bind_userdn. A [DB] is a [passwd.Source], so the
 // maildir store serves those users' Maildirs:
 //
 //	users, err := ldapdb.OpenFile("/etc/dovecot/dovecot-ldap.conf.ext")

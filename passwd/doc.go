@@ -6,7 +6,8 @@
 // CRYPT scheme: a crypt(3) string such as "$6$salt$digest", told apart by its
 // "$id$". [Verify] checks a password against one; [Hash] makes one for a new
 // password, as "doveadm pw -s SCHEME" does; [Plaintext] returns the secret of
-// a scheme that keeps it in the clear, which APOP (RFC 1939 §7) needs.
+// a scheme that keeps it in the clear, which APOP (RFC 1939 §7) needs, and
+// [PlaintextScheme] tells such a scheme by its name.
 // [Schemes] lists the schemes; Dovecot describes them at
 // https://doc.dovecot.org/configuration_manual/authentication/password_schemes/.
 //

@@ -109,10 +109,11 @@ type File struct {
 	path   string
 	logger *slog.Logger
 
-	mu      sync.RWMutex
-	users   map[string]*Entry
-	info    os.FileInfo // of the file the users were read from
-	lastErr string      // the last reload error logged, to log each once
+	mu        sync.RWMutex
+	users     map[string]*Entry
+	plaintext int         // how many of users have a cleartext password
+	info      os.FileInfo // of the file the users were read from
+	lastErr   string      // the last reload error logged, to log each once
 }
 
 // OpenFile reads the passwd-file at path. A file that is missing or cannot
@@ -127,7 +128,7 @@ func OpenFile(path string, logger *slog.Logger) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passwd: reading passwd-file: %w", err)
 	}
-	f.users, f.info = users, info
+	f.users, f.plaintext, f.info = users, countPlaintext(users), info
 	return f, nil
 }
 
@@ -149,6 +150,30 @@ func (f *File) Lookup(ctx context.Context, user string) (*Entry, error) {
 		return nil, fmt.Errorf("%w in %s", ErrNotFound, f.path)
 	}
 	return e.clone(), nil
+}
+
+// CountPlaintext returns how many users have a password from which
+// [Plaintext] recovers the cleartext secret ({PLAIN}, {CLEARTEXT}, ...):
+// the users who can log in with APOP (RFC 1939 §7), whose digest needs
+// that secret. A server that finds none need not offer APOP. Like
+// Lookup, it re-reads the file first if it changed; the count is kept
+// from the last read, so a call costs one stat.
+func (f *File) CountPlaintext() int {
+	f.reloadIfChanged()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.plaintext
+}
+
+// countPlaintext counts the users of CountPlaintext.
+func countPlaintext(users map[string]*Entry) int {
+	n := 0
+	for _, e := range users {
+		if _, ok := Plaintext(e.Password); ok {
+			n++
+		}
+	}
+	return n
 }
 
 // reloadIfChanged reads the file again when a stat says it changed.
@@ -177,7 +202,7 @@ func (f *File) reloadIfChanged() {
 		}
 		return
 	}
-	f.users, f.info, f.lastErr = users, info, ""
+	f.users, f.plaintext, f.info, f.lastErr = users, countPlaintext(users), info, ""
 	f.logger.Info("passwd: the passwd-file changed; read it again", "path", f.path, "users", len(users))
 }
 

@@ -255,6 +255,37 @@ func TestFileReload(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotFound)
 }
 
+// CountPlaintext counts the users whose secret Plaintext recovers, and
+// follows the file when it changes.
+func TestFileCountPlaintext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	writeFile(t, path, "alice:{BLF-CRYPT}$2y$05$abcdefghijklmnopqrstuu5BeqCqDVMO8Ds6/b6wD3xvvcaNIGXDq\n"+
+		"bob:$6$salt$hash\n"+
+		"carol:{SSHA512}aGFzaA==\n"+
+		"dave:{PLAIN}\n"+ // empty: no secret to use
+		"erin:5ebe2294ecd0e0f08eab7690d2a6ee69[34]\n") // PLAIN-MD5
+	past := time.Now().Add(-time.Hour).Truncate(time.Second)
+	require.NoError(t, os.Chtimes(path, past, past))
+	f, err := OpenFile(path, nil)
+	require.NoError(t, err)
+	assert.Zero(t, f.CountPlaintext(), "hashes only")
+
+	for _, tc := range []struct {
+		content string
+		want    int
+	}{
+		{"alice:$6$salt$hash\nbob:{PLAIN}bob-pw\n", 1},
+		{"alice:{CLEARTEXT}a\nbob:{plain.b64}Ym9i\ncarol:{PLAIN.HEX}6361726f6c\ndave:{SHA}X1tGkJNvqACMeoAndrhEmdp8d2k=\n", 3},
+		{"alice:{PLAIN}a\nalice:$6$salt$hash\n", 1}, // the first line of a user wins
+		{"alice:$6$salt$hash\n", 0},
+	} {
+		writeFile(t, path, tc.content)
+		past = past.Add(time.Second)
+		require.NoError(t, os.Chtimes(path, past, past))
+		assert.Equal(t, tc.want, f.CountPlaintext(), "re-read: %q", tc.content)
+	}
+}
+
 func TestFileConcurrentLookups(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	var content strings.Builder

@@ -303,6 +303,17 @@ func Verify(stored string, password []byte) error {
 	return nil
 }
 
+// PlaintextScheme reports whether name, a scheme as Dovecot's
+// default_pass_scheme setting gives it ("PLAIN", "cleartext", "PLAIN.B64"),
+// keeps the cleartext secret, so that [Plaintext] recovers it from a hash in
+// that scheme: PLAIN, CLEAR or CLEARTEXT, in any letter case, with or
+// without an encoding suffix. It is false for every other scheme and for a
+// name this package does not know.
+func PlaintextScheme(name string) bool {
+	s, _, _, err := lookupScheme(name)
+	return err == nil && s.plain
+}
+
 // Plaintext returns the cleartext secret kept by stored when its scheme keeps
 // one: PLAIN, CLEAR or CLEARTEXT, with or without an encoding suffix (as in
 // "{PLAIN.B64}c2VjcmV0"). APOP (RFC 1939 §7) needs it: the server computes

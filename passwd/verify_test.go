@@ -230,6 +230,41 @@ func TestPlaintext(t *testing.T) {
 	}
 }
 
+// PlaintextScheme agrees with Plaintext: a hash in a scheme it accepts
+// gives up its secret, and one in a scheme it refuses does not.
+func TestPlaintextScheme(t *testing.T) {
+	tests := []struct {
+		name string
+		data string // "secret" in the scheme's encoding
+		want bool
+	}{
+		{"PLAIN", "secret", true},
+		{"plain", "secret", true},
+		{"CLEAR", "secret", true},
+		{"ClearText", "secret", true},
+		{"PLAIN.B64", "c2VjcmV0", true},
+		{"plain.base64", "c2VjcmV0", true},
+		{"PLAIN.HEX", "736563726574", true},
+		{"PLAIN.ROT13", "frperg", false},
+		{"PLAIN-MD5", "5ebe2294ecd0e0f08eab7690d2a6ee69", false},
+		{"MD5", "$1$h/8iGujL$e/o2kjeSL5zCLlHrt6yJg1", false},
+		{"CRYPT", "$1$h/8iGujL$e/o2kjeSL5zCLlHrt6yJg1", false},
+		{"SHA512-CRYPT", "$6$x$y", false},
+		{"BLF-CRYPT", "$2y$05$x", false},
+		{"SSHA", "X1tGkJNvqACMeoAndrhEmdp8d2k=", false},
+		{"NOSUCH", "secret", false},
+		{"", "secret", false},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, PlaintextScheme(tc.name), "%q", tc.name)
+		secret, ok := Plaintext("{" + tc.name + "}" + tc.data)
+		assert.Equal(t, tc.want, ok, "%q: Plaintext", tc.name)
+		if tc.want {
+			assert.Equal(t, "secret", secret, tc.name)
+		}
+	}
+}
+
 func TestSchemes(t *testing.T) {
 	got := Schemes()
 	assert.True(t, slices.IsSorted(got))

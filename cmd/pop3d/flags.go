@@ -259,7 +259,9 @@ func printUsage(fs *flag.FlagSet) {
 		"Maildirs as Dovecot does; without them, a demo in-memory mailbox (user demo, password\n"+
 		"demo). Started by systemd socket activation, it serves the sockets named pop3 (with\n"+
 		"STLS) and pop3s (implicit TLS).\n"+
-		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n")
+		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n"+
+		"APOP is offered only when some user has a cleartext password ({PLAIN} in -passwd or\n"+
+		"-postgres; default_pass_scheme = PLAIN for -sql and -ldap), as found at start-up.\n")
 	for _, g := range flagGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
 		for _, name := range g.names {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -258,6 +259,33 @@ func (c *lmtpConn) endTx() {
 	if c.draining {
 		_ = c.Conn.SetReadDeadline(aLongTimeAgo)
 	}
+}
+
+// goSMTPBadRcpt is go-smtp's reply to a RCPT command whose argument its
+// parser refuses: no "TO:", or a path that is not <local-part@domain>.
+// The parser, which the server has no option to relax (go-smtp v0.25),
+// calls no session method first, so the reply is all there is to change.
+var goSMTPBadRcpt = []byte("501 5.5.2 Was expecting RCPT arg syntax of TO:<address>\r\n")
+
+// lmtpBadRcpt replaces goSMTPBadRcpt. Its commonest cause is an address
+// without a domain, RCPT TO:<alice>, which Dovecot's LMTP takes as a user
+// name (sendmail's local_lmtp mailer sends such addresses) and RFC 5321
+// §4.1.2 does not allow: the reply says that a domain is needed, with the
+// enhanced code of a bad destination address (RFC 3463 §3.2, X.1.3).
+var lmtpBadRcpt = []byte("501 5.1.3 Bad recipient address syntax: use RCPT TO:<user@domain>, with a domain even for a local user\r\n")
+
+// Write sends a reply of go-smtp's, which writes each line of a reply
+// with one call; goSMTPBadRcpt is sent as lmtpBadRcpt, and logged, since
+// no session method sees the command.
+func (c *lmtpConn) Write(p []byte) (int, error) {
+	if !bytes.Equal(p, goSMTPBadRcpt) {
+		return c.Conn.Write(p)
+	}
+	c.srv.logger.Info("pop3d: LMTP: unreadable recipient refused (an address without a domain?)", "remote", c.RemoteAddr().String())
+	if _, err := c.Conn.Write(lmtpBadRcpt); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Close is called by go-smtp once the connection's handler is done.

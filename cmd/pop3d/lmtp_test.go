@@ -74,6 +74,35 @@ func (c *lmtpClient) data(msg string, n int) []string {
 	return replies
 }
 
+// transcript plays a conversation written as RFC 2033's examples are,
+// one "C: line" for each line sent ("C:" alone for an empty one), one
+// "S: reply" for each reply read (as reply returns it). A
+// reply ending in "..." matches any reply that starts with the rest.
+// Blank lines and leading white space are ignored.
+func (c *lmtpClient) transcript(script string) {
+	c.t.Helper()
+	for n, raw := range strings.Split(script, "\n") {
+		l := strings.TrimLeft(raw, " \t")
+		if l == "C:" {
+			l = "C: " // an empty line, once an editor has trimmed its space
+		}
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "C: "):
+			require.NoError(c.t, c.PrintfLine("%s", l[3:]))
+		case strings.HasPrefix(l, "S: "):
+			want, got := l[3:], c.reply()
+			if prefix, anyRest := strings.CutSuffix(want, "..."); anyRest {
+				require.True(c.t, strings.HasPrefix(got, prefix), "transcript line %d: want %q, got %q", n+1, want, got)
+			} else {
+				require.Equal(c.t, want, got, "transcript line %d", n+1)
+			}
+		default:
+			require.FailNow(c.t, "transcript line is neither C: nor S:", "line %d: %q", n+1, l)
+		}
+	}
+}
+
 // expectClosed reads the 421 a draining server sends, then EOF.
 func (c *lmtpClient) expectClosed() {
 	c.t.Helper()
@@ -483,6 +512,51 @@ func TestLMTPShutdownGraceOver(t *testing.T) {
 	_, err := c.ReadLine()
 	assert.Error(t, err, "closed without a reply")
 	assert.Empty(t, messages(t, b, "alice"))
+}
+
+// RCPT TO with a user name and no domain is refused, where Dovecot's
+// LMTP delivers to that user: go-smtp's parser cannot be told to accept
+// it (RFC 5321 §4.1.2 wants a domain), so the reply says that a domain is
+// needed. The transaction goes on, and the other recipients get the
+// message, over POP3 as well.
+func TestLMTPRecipientWithoutDomain(t *testing.T) {
+	store := newMailStore(t)
+	s := start(t, append(store.args(), "-lmtp", "127.0.0.1:0")...)
+	c := dialLMTP(t, "tcp", s.LMTPAddr)
+	c.transcript(`
+		C: MAIL FROM:<sender@example.org>
+		S: 250 2.0.0 Roger, accepting mail from <sender@example.org>
+		C: RCPT TO:<bob>
+		S: 501 5.1.3 Bad recipient address syntax: use RCPT TO:<user@domain>, with a domain even for a local user
+		C: RCPT TO:<alice>
+		S: 501 5.1.3 Bad recipient address syntax: use RCPT TO:<user@domain>, with a domain even for a local user
+		C: RCPT TO:<>
+		S: 501 5.1.3 Bad recipient address syntax: use RCPT TO:<user@domain>, with a domain even for a local user
+		C: RCPT TO:<Bob@example.org>
+		S: 250 2.0.0 I'll make sure <Bob@example.org> gets this
+		C: DATA
+		S: 354 Go ahead...
+		C: Subject: for bob
+		C:
+		C: hello
+		C: .
+		S: 250 2.0.0 <Bob@example.org> Delivered
+		C: MAIL FROM:<sender@example.org>
+		S: 250 2.0.0 Roger, accepting mail from <sender@example.org>
+		C: RCPT TO:<u005>
+		S: 501 5.1.3 Bad recipient address syntax: use RCPT TO:<user@domain>, with a domain even for a local user
+		C: DATA
+		S: 502 5.5.1 Missing RCPT TO command.
+		C: QUIT
+		S: 221 2.0.0 Bye`)
+
+	p := dial(t, s.Addr)
+	p.Login("bob", "bob-pw")
+	assert.Equal(t, "1", strings.Fields(stat(p))[0], "one message, from the one recipient accepted")
+	_, content := retr(t, p, 1)
+	assert.Equal(t, "Return-Path: <sender@example.org>\r\nDelivered-To: Bob@example.org\r\nSubject: for bob\r\n\r\nhello\r\n", content)
+	p.Quit()
+	assert.Equal(t, 4, strings.Count(s.stderr.String(), `msg="pop3d: LMTP: unreadable recipient refused (an address without a domain?)" remote=127.0.0.1:`))
 }
 
 func TestRecipientUsers(t *testing.T) {

@@ -116,12 +116,32 @@
 //	    cleartext without TLS, like Dovecot's login_trusted_networks
 //	-max-connections N, -max-connections-per-ip N, -idle-timeout DURATION
 //	    the limits of pop3.Server (defaults 10000, 100 and 10m)
+//	-login-delay DURATION
+//	    refuse a user's login sooner than DURATION after their previous one,
+//	    with -ERR [LOGIN-DELAY], and announce it in CAPA as LOGIN-DELAY (RFC
+//	    2449 §6.5); default none
+//	-expire DAYS
+//	    remove, at QUIT, the messages first retrieved more than DAYS days
+//	    ago (0: those retrieved in the session), and announce it in CAPA as
+//	    EXPIRE (RFC 2449 §6.7); default never. A number of days other than
+//	    0 needs a store that keeps retrieval times: the demo, -load,
+//	    -maildir and -postgres all do
+//	-language TAG
+//	    the language of the replies after LANG * (RFC 6856): en (the
+//	    default) or bg
+//	-disable EXT[,EXT...]
+//	    remove these extensions from CAPA and from behaviour, as a server
+//	    without them, for testing clients: CAPA, TOP, UIDL, USER, SASL,
+//	    STLS, PIPELINING, RESP-CODES, AUTH-RESP-CODE, APOP, LAST, UTF8, LANG
 //	-lmtp ADDR
 //	    accept mail for the store's users over LMTP (RFC 2033) on ADDR: a
 //	    TCP HOST:PORT, or a unix socket path (an ADDR containing "/"), for
 //	    an MTA such as Postfix (mailbox_transport = lmtp:...) to deliver
 //	    into -maildir or the in-memory store; a stale socket file is
-//	    replaced, any other file at the path is an error
+//	    replaced, any other file at the path is an error. A recipient
+//	    needs a domain (Postfix always gives one): RCPT TO:<alice>, which
+//	    Dovecot's LMTP delivers to the user alice, is refused with
+//	    "501 5.1.3", since go-smtp's parser cannot take it
 //	-metrics HOST:PORT
 //	    serve Prometheus metrics on /metrics and a health check on /healthz
 //	-log-format text|json, -log-level debug|info|warn|error
@@ -133,6 +153,17 @@
 //	    on SIGTERM, how long commands in progress may finish (default 10s)
 //	-version
 //	    print the version and the commit it was built from
+//
+// APOP (RFC 1939 §7: a timestamp in the greeting, and the APOP command)
+// needs the user's cleartext secret, so pop3d offers it only when some user
+// can have one: with -passwd, when some user's password is in a cleartext
+// scheme ({PLAIN}, {CLEAR} or {CLEARTEXT}, with or without .B64 or .HEX);
+// with -sql and -ldap, whose users cannot be listed, when
+// default_pass_scheme is such a scheme (and, for -ldap, auth_bind is off);
+// with -postgres, when some user's stored password is; always for the demo
+// and -load. This is decided at start-up and logged: a store that gains its
+// first cleartext password offers APOP after a restart, not after a
+// re-read of the passwd-file. -disable APOP removes it in any case.
 //
 // Started by systemd socket activation, pop3d serves the sockets named
 // pop3 (POP3 with STLS) and pop3s (implicit TLS) instead of -addr and
@@ -231,14 +262,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	logger := newLogger(stderr, o.logFormat, o.logLevel)
 
 	cache := verifyCache(o)
-	backend, mailboxes, closeStore, err := openStore(ctx, o, cache, logger)
+	st, err := openStore(ctx, o, cache, logger)
 	if err != nil {
 		return err
 	}
+	backend, mailboxes := st.backend, st.loaded
 	if cache != nil {
 		logger.Info("pop3d: verification cache on", "size", o.authCacheSize, "ttl", o.authCacheTTL)
 	}
-	defer closeStore() // after the server has stopped: deferred calls run last
+	defer st.close() // after the server has stopped: deferred calls run last
 
 	certs, err := newCertificates(o.tlsCert, o.tlsKey, o.tlsSelfSigned)
 	if err != nil {
@@ -263,6 +295,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv.LoginDelay = o.loginDelay
 	srv.Expire = o.expire
 	srv.Disable = o.disable
+	applyAPOP(srv, st.apop, logger)
 	srv.Language = o.language
 	srv.Logger = logger
 	if o.debug {

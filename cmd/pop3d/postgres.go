@@ -16,18 +16,19 @@ const postgresConnectTimeout = 15 * time.Second
 
 // openPostgres connects to the database of -postgres, migrates its schema
 // (every node does; an advisory lock makes them take turns) and returns
-// the backend and what closes it: the backend first, then the pool.
-func openPostgres(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (*postgres.Backend, func(), error) {
+// the backend, whether its users can log in with APOP, and what closes
+// it: the backend first, then the pool.
+func openPostgres(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (*postgres.Backend, apopOffer, func(), error) {
 	cctx, cancel := context.WithTimeout(ctx, postgresConnectTimeout)
 	defer cancel()
 	pool, err := postgres.Connect(cctx, o.postgres)
 	if err != nil {
-		return nil, nil, fmt.Errorf("-postgres: %w", err)
+		return nil, apopOffer{}, nil, fmt.Errorf("-postgres: %w", err)
 	}
 	applied, err := postgres.Migrate(cctx, pool)
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("-postgres: %w", err)
+		return nil, apopOffer{}, nil, fmt.Errorf("-postgres: %w", err)
 	}
 	if len(applied) > 0 {
 		logger.Info("pop3d: migrated the PostgreSQL schema", "applied", applied, "version", postgres.SchemaVersion)
@@ -36,10 +37,11 @@ func openPostgres(ctx context.Context, o *options, cache *passwd.Cache, logger *
 		postgres.WithVerifyCache(cache))
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("-postgres: %w", err)
+		return nil, apopOffer{}, nil, fmt.Errorf("-postgres: %w", err)
 	}
+	apop := apopForPostgres(cctx, pool)
 	cfg := pool.Config().ConnConfig
 	logger.Info("pop3d: serving users from PostgreSQL", "database", cfg.Database, "host", cfg.Host, "port", cfg.Port,
 		"pool_max_conns", pool.Config().MaxConns, "lease", o.postgresLease)
-	return b, func() { b.Close(); pool.Close() }, nil
+	return b, apop, func() { b.Close(); pool.Close() }, nil
 }

@@ -14,33 +14,49 @@ import (
 	"github.com/gopop3/pop3/sqldb"
 )
 
+// openedStore is the store the flags chose, opened.
+type openedStore struct {
+	backend pop3.Backend
+	// loaded is what the instructions show: the users and messages of
+	// the demo or -load, an example user otherwise.
+	loaded *loaded
+	// apop is whether its users can log in with APOP.
+	apop apopOffer
+	// close releases it once the server has stopped.
+	close func()
+}
+
 // openStore opens the one store the flags choose: Maildirs (-maildir and
 // -passwd, -sql or -ldap), PostgreSQL (-postgres), a loaded directory (-load) or the demo
-// mailbox. close releases it once the server has stopped. The stores that
-// hash passwords check them through cache, which may be nil.
-func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (b pop3.Backend, m *loaded, close func(), err error) {
+// mailbox. The stores that hash passwords check them through cache, which
+// may be nil.
+func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (*openedStore, error) {
+	example := &loaded{exampleUser: "USER", examplePass: "PASSWORD"}
 	if o.postgres != "" {
-		pb, closePostgres, err := openPostgres(ctx, o, cache, logger)
+		pb, apop, closePostgres, err := openPostgres(ctx, o, cache, logger)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		return pb, &loaded{exampleUser: "USER", examplePass: "PASSWORD"}, closePostgres, nil
+		return &openedStore{backend: pb, loaded: example, apop: apop, close: closePostgres}, nil
 	}
 	if o.maildir != "" {
-		users, closeUsers, err := openUsers(ctx, o, logger)
+		users, apop, closeUsers, err := openUsers(ctx, o, logger)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		b, err := maildir.New(o.maildir, users, maildir.WithLogger(logger), maildir.WithListingCache(o.maildirCache),
 			maildir.WithVerifyCache(cache))
 		if err != nil {
 			closeUsers()
-			return nil, nil, nil, fmt.Errorf("-maildir: %w", err)
+			return nil, fmt.Errorf("-maildir: %w", err)
 		}
-		return b, &loaded{exampleUser: "USER", examplePass: "PASSWORD"}, closeUsers, nil
+		return &openedStore{backend: b, loaded: example, apop: apop, close: closeUsers}, nil
 	}
-	b, m, err = openLocalStore(o)
-	return b, m, func() {}, err
+	b, m, err := openLocalStore(o)
+	if err != nil {
+		return nil, err
+	}
+	return &openedStore{backend: b, loaded: m, apop: apopInMemory, close: func() {}}, nil
 }
 
 // openLocalStore opens the in-memory store: -load or the demo.
@@ -67,38 +83,48 @@ func verifyCache(o *options) *passwd.Cache {
 // pinger is a user database that can tell whether it is reachable.
 type pinger interface{ Ping(context.Context) error }
 
-// openUsers opens the user database of -maildir: -passwd, -sql or -ldap.
+// openUsers opens the user database of -maildir: -passwd, -sql or -ldap,
+// and tells whether its users can log in with APOP.
 // An SQL or LDAP database that does not answer, or cannot prepare a
 // query, is no reason not to start: it is logged, logins fail with the SYS/TEMP response code until it answers, and
 // the users the verification cache knows still log in.
-func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Source, func(), error) {
+func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Source, apopOffer, func(), error) {
 	var (
 		users interface {
 			passwd.Source
 			pinger
 			Close() error
 		}
+		apop       apopOffer
 		flag, path string
 	)
 	switch {
 	case o.sqlConf != "":
-		db, err := sqldb.OpenFile(o.sqlConf, sqldb.WithLogger(logger))
+		cfg, err := sqldb.ReadConfig(o.sqlConf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("-sql: %w", err)
+			return nil, apop, nil, fmt.Errorf("-sql: %w", err)
 		}
-		users, flag, path = db, "-sql", o.sqlConf
+		db, err := sqldb.Open(cfg, sqldb.WithLogger(logger))
+		if err != nil {
+			return nil, apop, nil, fmt.Errorf("-sql: %w", err)
+		}
+		users, apop, flag, path = db, apopForSQL(cfg), "-sql", o.sqlConf
 	case o.ldapConf != "":
-		db, err := ldapdb.OpenFile(o.ldapConf, ldapdb.WithLogger(logger))
+		cfg, err := ldapdb.ReadConfig(o.ldapConf)
 		if err != nil {
-			return nil, nil, fmt.Errorf("-ldap: %w", err)
+			return nil, apop, nil, fmt.Errorf("-ldap: %w", err)
 		}
-		users, flag, path = db, "-ldap", o.ldapConf
+		db, err := ldapdb.Open(cfg, ldapdb.WithLogger(logger))
+		if err != nil {
+			return nil, apop, nil, fmt.Errorf("-ldap: %w", err)
+		}
+		users, apop, flag, path = db, apopForLDAP(cfg), "-ldap", o.ldapConf
 	default:
 		file, err := passwd.OpenFile(o.passwd, logger)
 		if err != nil {
-			return nil, nil, fmt.Errorf("-passwd: %w", err)
+			return nil, apop, nil, fmt.Errorf("-passwd: %w", err)
 		}
-		return file, func() {}, nil
+		return file, apopForPasswdFile(file), func() {}, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -108,5 +134,5 @@ func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Sou
 	} else {
 		logger.Info("pop3d: the user database answers", "flag", flag, "config", path)
 	}
-	return users, func() { users.Close() }, nil
+	return users, apop, func() { users.Close() }, nil
 }
