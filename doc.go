@@ -49,7 +49,10 @@
 //	srv.Shutdown(ctx)
 //
 // A backend for a test needs only the few methods of Backend, User and
-// Mailbox; see the examples.
+// Mailbox; see the examples. Package [github.com/gopop3/pop3/memory] is the
+// reference backend, and [github.com/gopop3/pop3/pop3test] checks a backend
+// against the promises of these interfaces (pop3test.TestBackend) and
+// serves one to a test client, as net/http/httptest does for handlers.
 //
 // # Security
 //

@@ -7,7 +7,7 @@ import (
 )
 
 func (k *kit) testDele(t *testing.T) {
-	t.Run("Delete removes exactly the given messages", func(t *testing.T) {
+	run(t, "Delete removes exactly the given messages", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		before := uids(mb.Messages())
@@ -31,9 +31,9 @@ func (k *kit) testDele(t *testing.T) {
 		}
 	})
 
-	t.Run("persists across sessions", func(t *testing.T) {
+	run(t, "persists across sessions", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := session(srv, alice)
 		before := uidlOnWire(t, c)
 		requireCount(t, "UIDL of alice's maildrop", before, len(alice.Messages))
@@ -50,7 +50,7 @@ func (k *kit) testDele(t *testing.T) {
 		}
 	})
 
-	t.Run("nothing removed without QUIT", func(t *testing.T) {
+	run(t, "nothing removed without QUIT", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		ends := []struct {
 			how string
@@ -60,7 +60,7 @@ func (k *kit) testDele(t *testing.T) {
 			{"the server was closed", func(srv *Server, _ *Client) { srv.Close() }},
 		}
 		for _, e := range ends {
-			srv := NewServer(t, b)
+			srv := serve(t, b)
 			c := session(srv, alice)
 			for i := range alice.Messages {
 				c.OK("RETR " + strconv.Itoa(i+1))
@@ -79,9 +79,9 @@ func (k *kit) testDele(t *testing.T) {
 		}
 	})
 
-	t.Run("RSET undoes the marks", func(t *testing.T) {
+	run(t, "RSET undoes the marks", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := session(srv, alice)
 		c.OK("DELE 1")
 		c.OK("DELE 2")
@@ -93,9 +93,9 @@ func (k *kit) testDele(t *testing.T) {
 		}
 	})
 
-	t.Run("deleting every message empties the maildrop", func(t *testing.T) {
+	run(t, "deleting every message empties the maildrop", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := session(srv, alice)
 		for i := range alice.Messages {
 			c.OK("DELE " + strconv.Itoa(i+1))

@@ -20,7 +20,7 @@ func (k *kit) testDeliver(t *testing.T) {
 		return b, d
 	}
 
-	t.Run("unknown user wraps ErrNoSuchUser", func(t *testing.T) {
+	run(t, "unknown user wraps ErrNoSuchUser", func(t *testing.T) {
 		_, d := deliverer(t)
 		err := d.Deliver(ctx(t), "nobody", bytes.NewReader(newMail))
 		if !errors.Is(err, pop3.ErrNoSuchUser) {
@@ -28,9 +28,9 @@ func (k *kit) testDeliver(t *testing.T) {
 		}
 	})
 
-	t.Run("a session sees new mail at its next login, last", func(t *testing.T) {
+	run(t, "a session sees new mail at its next login, last", func(t *testing.T) {
 		b, d := deliverer(t)
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := session(srv, alice)
 		stat := c.OK("STAT").Text
 		if err := d.Deliver(ctx(t), alice.Username, bytes.NewReader(newMail)); err != nil {
@@ -51,7 +51,7 @@ func (k *kit) testDeliver(t *testing.T) {
 		c.Quit()
 	})
 
-	t.Run("reaches only its user", func(t *testing.T) {
+	run(t, "reaches only its user", func(t *testing.T) {
 		b, d := deliverer(t)
 		if err := d.Deliver(ctx(t), bob.Username, bytes.NewReader(newMail)); err != nil {
 			t.Fatalf("Deliver to bob: %v", err)

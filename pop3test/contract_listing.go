@@ -12,7 +12,7 @@ import (
 )
 
 func (k *kit) testListing(t *testing.T) {
-	t.Run("holds the messages in delivery order", func(t *testing.T) {
+	run(t, "holds the messages in delivery order", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, a := range accounts() {
 			mb := open(t, b, a)
@@ -27,7 +27,7 @@ func (k *kit) testListing(t *testing.T) {
 		}
 	})
 
-	t.Run("stable while the mailbox is open", func(t *testing.T) {
+	run(t, "stable while the mailbox is open", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		want := slices.Clone(mb.Messages())
@@ -58,7 +58,7 @@ func (k *kit) testListing(t *testing.T) {
 		}
 	})
 
-	t.Run("new mail is listed last at the next Open", func(t *testing.T) {
+	run(t, "new mail is listed last at the next Open", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		d, ok := b.(pop3.Deliverer)
 		if !ok {
@@ -86,7 +86,7 @@ func (k *kit) testListing(t *testing.T) {
 }
 
 func (k *kit) testSize(t *testing.T) {
-	t.Run("equals the octets Message yields", func(t *testing.T) {
+	run(t, "equals the octets Message yields", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, a := range accounts() {
 			mb := open(t, b, a)
@@ -99,7 +99,7 @@ func (k *kit) testSize(t *testing.T) {
 		}
 	})
 
-	t.Run("octets are CRLF only and end in CRLF", func(t *testing.T) {
+	run(t, "octets are CRLF only and end in CRLF", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		requireCount(t, "alice's listing", uids(mb.Messages()), len(alice.Messages))
@@ -115,7 +115,7 @@ func (k *kit) testSize(t *testing.T) {
 		}
 	})
 
-	t.Run("STAT and LIST on the wire equal them", func(t *testing.T) {
+	run(t, "STAT and LIST on the wire equal them", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		infos := mb.Messages()
@@ -124,7 +124,7 @@ func (k *kit) testSize(t *testing.T) {
 		for _, m := range infos {
 			total += m.Size
 		}
-		c := session(NewServer(t, b), alice)
+		c := session(serve(t, b), alice)
 		if r, want := c.OK("STAT"), fmt.Sprintf("%d %d", len(infos), total); r.Text != want {
 			t.Errorf("STAT: %q, want +OK %s", r.Line, want)
 		}
@@ -149,7 +149,7 @@ func (k *kit) testSize(t *testing.T) {
 }
 
 func (k *kit) testUIDL(t *testing.T) {
-	t.Run("1 to 70 characters of 0x21 to 0x7E", func(t *testing.T) {
+	run(t, "1 to 70 characters of 0x21 to 0x7E", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, a := range accounts() {
 			mb := open(t, b, a)
@@ -162,7 +162,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		}
 	})
 
-	t.Run("unique in the maildrop", func(t *testing.T) {
+	run(t, "unique in the maildrop", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		seen := make(map[string]int)
@@ -174,7 +174,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		}
 	})
 
-	t.Run("stable across sessions", func(t *testing.T) {
+	run(t, "stable across sessions", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		var want []string
 		for session := range 3 {
@@ -187,7 +187,7 @@ func (k *kit) testUIDL(t *testing.T) {
 				t.Fatalf("the unique-ids changed between sessions: %v, then %v", want, got)
 			}
 		}
-		c := session(NewServer(t, b), alice)
+		c := session(serve(t, b), alice)
 		if got := uidlOnWire(t, c); !slices.Equal(got, want) {
 			t.Errorf("UIDL on the wire: %v, want the unique-ids of Messages(): %v", got, want)
 		}
@@ -199,13 +199,13 @@ func (k *kit) testUIDL(t *testing.T) {
 		c.Quit()
 	})
 
-	t.Run("unchanged for survivors after a delete", func(t *testing.T) {
+	run(t, "unchanged for survivors after a delete", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		mb := open(t, b, alice)
 		before := uids(mb.Messages())
 		mb.close(t)
 		requireCount(t, "alice's listing", before, len(alice.Messages))
-		c := session(NewServer(t, b), alice)
+		c := session(serve(t, b), alice)
 		c.OK("DELE 1")
 		c.OK("DELE 3")
 		c.Quit()
@@ -216,7 +216,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		}
 	})
 
-	t.Run("never reused for a new message", func(t *testing.T) {
+	run(t, "never reused for a new message", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		d, ok := b.(pop3.Deliverer)
 		if !ok {

@@ -9,20 +9,20 @@ import (
 )
 
 func (k *kit) testOpen(t *testing.T) {
-	t.Run("second Open fails with ErrMailboxLocked", func(t *testing.T) {
+	run(t, "second Open fails with ErrMailboxLocked", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		first := open(t, b, alice)
 		for _, u := range []pop3.User{login(t, b, alice), login(t, b, alice)} {
 			mb, err := u.Open(ctx(t))
 			if err == nil {
-				_ = mb.Close()
+				_ = closeBox(t, mb)
 				t.Fatal("a second Open of alice's maildrop succeeded while the first was open; Open must lock it (RFC 1939 §4)")
 			}
 			if !errors.Is(err, pop3.ErrMailboxLocked) {
 				t.Errorf("a second Open of a locked maildrop = %v, want pop3.ErrMailboxLocked", err)
 			}
 		}
-		c := NewServer(t, b).Dial()
+		c := serve(t, b).Dial()
 		c.OK("USER " + alice.Username)
 		if r := c.Cmd("PASS " + alice.Password); r.OK || r.Code != pop3.CodeInUse {
 			t.Errorf("logging in to a locked maildrop: %q, want -ERR [IN-USE] ...", r.Line)
@@ -30,17 +30,17 @@ func (k *kit) testOpen(t *testing.T) {
 		first.close(t)
 	})
 
-	t.Run("other users are unaffected", func(t *testing.T) {
+	run(t, "other users are unaffected", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		open(t, b, alice)
 		open(t, b, bob).close(t)
-		c := session(NewServer(t, b), carol)
+		c := session(serve(t, b), carol)
 		c.Quit()
 	})
 }
 
 func (k *kit) testClose(t *testing.T) {
-	t.Run("releases the lock", func(t *testing.T) {
+	run(t, "releases the lock", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		u := login(t, b, alice)
 		for range 3 {
@@ -88,13 +88,14 @@ func (k *kit) testClose(t *testing.T) {
 		},
 	}
 	for _, e := range ends {
-		t.Run(e.name, func(t *testing.T) {
+		run(t, e.name, func(t *testing.T) {
 			b := k.backend(t, accounts())
-			served := b
+			served, opts := b, e.opts
 			if e.fault != nil {
 				served = NewFaultBackend(b, *e.fault).Backend()
+				opts = append(opts, allowPanic(e.fault.Panic))
 			}
-			srv := NewServer(t, served, e.opts...)
+			srv := serve(t, served, opts...)
 			c := srv.Dial()
 			// One write, so that a slow test machine cannot hit the short
 			// idle timeout between USER and PASS.

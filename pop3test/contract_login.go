@@ -10,17 +10,17 @@ import (
 )
 
 func (k *kit) testLogin(t *testing.T) {
-	t.Run("right password gives the user", func(t *testing.T) {
+	run(t, "right password gives the user", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, a := range accounts() {
 			login(t, b, a)
 		}
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := session(srv, alice)
 		c.Quit()
 	})
 
-	t.Run("wrong password fails with ErrAuthFailed", func(t *testing.T) {
+	run(t, "wrong password fails with ErrAuthFailed", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, pw := range []string{alice.Password + "x", alice.Password[:len(alice.Password)-1], "", bob.Password} {
 			u, err := b.Login(ctx(t), connInfo(), alice.Username, pw)
@@ -28,14 +28,14 @@ func (k *kit) testLogin(t *testing.T) {
 				t.Errorf("Login(%q, wrong password %q) = %v, %v; want nil, pop3.ErrAuthFailed", alice.Username, pw, u, err)
 			}
 		}
-		c := NewServer(t, b).Dial()
+		c := serve(t, b).Dial()
 		c.OK("USER " + alice.Username)
 		if r := c.Cmd("PASS wrong"); r.OK || r.Code != pop3.CodeAuth {
 			t.Errorf("PASS with a wrong password: %q, want -ERR [AUTH] ...", r.Line)
 		}
 	})
 
-	t.Run("unknown user fails like a wrong password", func(t *testing.T) {
+	run(t, "unknown user fails like a wrong password", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		for _, name := range []string{"nobody", "alic", "alicex", ""} {
 			u, err := b.Login(ctx(t), connInfo(), name, alice.Password)
@@ -46,7 +46,7 @@ func (k *kit) testLogin(t *testing.T) {
 				t.Errorf("Login(unknown user %q) returned pop3.ErrNoSuchUser, which tells it from a wrong password", name)
 			}
 		}
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		wrongPass, unknownUser := srv.Dial(), srv.Dial()
 		wrongPass.OK("USER " + alice.Username)
 		if r := unknownUser.Cmd("USER nobody"); !r.OK {
@@ -61,7 +61,7 @@ func (k *kit) testLogin(t *testing.T) {
 		}
 	})
 
-	t.Run("concurrent logins of different users", func(t *testing.T) {
+	run(t, "concurrent logins of different users", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		var wg sync.WaitGroup
 		errs := make(chan error, 40)
@@ -70,6 +70,7 @@ func (k *kit) testLogin(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					defer catch(t)
 					u, err := b.Login(ctx(t), connInfo(), a.Username, a.Password)
 					if err != nil || u == nil {
 						errs <- errors.Join(errors.New("Login("+a.Username+") in parallel failed"), err)
@@ -83,7 +84,7 @@ func (k *kit) testLogin(t *testing.T) {
 			t.Error(err)
 		}
 		// Sessions of every user at once, each with its own maildrop.
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		clients := make([]*Client, len(accounts()))
 		for i, a := range accounts() {
 			clients[i] = srv.Dial()
@@ -121,7 +122,7 @@ func (k *kit) testAPOP(t *testing.T) {
 		return ab
 	}
 
-	t.Run("RFC 1939 example digest logs in", func(t *testing.T) {
+	run(t, "RFC 1939 example digest logs in", func(t *testing.T) {
 		ab := skipUnlessAPOP(t, k.backend(t, accounts()))
 		u, err := ab.LoginAPOP(ctx(t), connInfo(), mrose.Username, timestamp, digest)
 		if err != nil || u == nil {
@@ -130,7 +131,7 @@ func (k *kit) testAPOP(t *testing.T) {
 		openUser(t, u, mrose.Username).close(t)
 	})
 
-	t.Run("wrong digest fails with ErrAuthFailed", func(t *testing.T) {
+	run(t, "wrong digest fails with ErrAuthFailed", func(t *testing.T) {
 		ab := skipUnlessAPOP(t, k.backend(t, accounts()))
 		for _, d := range []string{"c4c9334bac560ecc979e58001b3e22fa", pop3.APOPDigest(timestamp, "tanstaa"), "", "not hex"} {
 			u, err := ab.LoginAPOP(ctx(t), connInfo(), mrose.Username, timestamp, d)
@@ -140,7 +141,7 @@ func (k *kit) testAPOP(t *testing.T) {
 		}
 	})
 
-	t.Run("unknown user fails like a wrong digest", func(t *testing.T) {
+	run(t, "unknown user fails like a wrong digest", func(t *testing.T) {
 		ab := skipUnlessAPOP(t, k.backend(t, accounts()))
 		u, err := ab.LoginAPOP(ctx(t), connInfo(), "nobody", timestamp, digest)
 		if u != nil || !isAuthFailed(err) {
@@ -148,10 +149,10 @@ func (k *kit) testAPOP(t *testing.T) {
 		}
 	})
 
-	t.Run("APOP on the wire with the greeting's timestamp", func(t *testing.T) {
+	run(t, "APOP on the wire with the greeting's timestamp", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		skipUnlessAPOP(t, b)
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		c := srv.Dial()
 		ts := c.Timestamp()
 		if ts == "" {
@@ -178,18 +179,18 @@ func (k *kit) testAuth(t *testing.T) {
 	plain := func(user, pass string) string {
 		return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
 	}
-	t.Run("PLAIN logs in with the password", func(t *testing.T) {
-		c := NewServer(t, k.backend(t, accounts())).Dial()
+	run(t, "PLAIN logs in with the password", func(t *testing.T) {
+		c := serve(t, k.backend(t, accounts())).Dial()
 		c.OK("AUTH PLAIN " + plain(alice.Username, alice.Password))
 		c.OK("STAT")
 	})
-	t.Run("PLAIN with a wrong password fails", func(t *testing.T) {
-		c := NewServer(t, k.backend(t, accounts())).Dial()
+	run(t, "PLAIN with a wrong password fails", func(t *testing.T) {
+		c := serve(t, k.backend(t, accounts())).Dial()
 		if r := c.Cmd("AUTH PLAIN " + plain(alice.Username, "wrong")); r.OK || r.Code != pop3.CodeAuth {
 			t.Errorf("AUTH PLAIN with a wrong password: %q, want -ERR [AUTH] ...", r.Line)
 		}
 	})
-	t.Run("backend mechanisms refuse bad credentials", func(t *testing.T) {
+	run(t, "backend mechanisms refuse bad credentials", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		sb, ok := b.(pop3.SASLBackend)
 		if !ok {
@@ -199,7 +200,7 @@ func (k *kit) testAuth(t *testing.T) {
 		if len(mechs) == 0 {
 			t.Skip("the backend offers no SASL mechanism of its own on a loopback connection")
 		}
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		for _, mech := range mechs {
 			c := srv.Dial()
 			// A response no mechanism accepts: a made-up token.
@@ -222,14 +223,14 @@ func (k *kit) testAuth(t *testing.T) {
 			}
 		}
 	})
-	t.Run("backend PLAIN and LOGIN log in with the password", func(t *testing.T) {
+	run(t, "backend PLAIN and LOGIN log in with the password", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		sb, ok := b.(pop3.SASLBackend)
 		if !ok {
 			t.Skip("the backend does not implement pop3.SASLBackend")
 		}
 		ran := false
-		srv := NewServer(t, b)
+		srv := serve(t, b)
 		for _, mech := range sb.SASLMechanisms(connInfo()) {
 			switch mech {
 			case "PLAIN":

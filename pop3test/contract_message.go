@@ -11,7 +11,7 @@ import (
 )
 
 func (k *kit) testMessage(t *testing.T) {
-	t.Run("readable twice", func(t *testing.T) {
+	run(t, "readable twice", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		for i, raw := range alice.Messages {
 			first, second := read(t, mb, i), read(t, mb, i)
@@ -20,7 +20,7 @@ func (k *kit) testMessage(t *testing.T) {
 		}
 	})
 
-	t.Run("readable partially, then whole", func(t *testing.T) {
+	run(t, "readable partially, then whole", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		r, err := mb.Message(ctx(t), 0)
 		if err != nil || r == nil {
@@ -36,14 +36,14 @@ func (k *kit) testMessage(t *testing.T) {
 		sameBytes(t, read(t, mb, 0), normalize(alice.Messages[0]), "Message(0) read whole after a partial read")
 	})
 
-	t.Run("readable out of order", func(t *testing.T) {
+	run(t, "readable out of order", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		for _, i := range []int{4, 0, 2, 1, 3, 4, 0} {
 			sameBytes(t, read(t, mb, i), normalize(alice.Messages[i]), "Message(%d) read out of order", i)
 		}
 	})
 
-	t.Run("cancelled context is respected", func(t *testing.T) {
+	run(t, "cancelled context is respected", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -61,9 +61,9 @@ func (k *kit) testMessage(t *testing.T) {
 		sameBytes(t, read(t, mb, 0), normalize(alice.Messages[0]), "Message(0) after a cancelled call")
 	})
 
-	t.Run("RETR on the wire equals Message", func(t *testing.T) {
+	run(t, "RETR on the wire equals Message", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		c := session(NewServer(t, b), alice)
+		c := session(serve(t, b), alice)
 		for _, i := range []int{2, 1, 5, 3, 4, 1} {
 			r := c.OK("RETR " + strconv.Itoa(i))
 			sameBytes(t, r.Body, normalize(alice.Messages[i-1]), "RETR %d, un-stuffed", i)
@@ -74,7 +74,7 @@ func (k *kit) testMessage(t *testing.T) {
 
 func (k *kit) testTop(t *testing.T) {
 	counts := []int{0, 1, 3, 1000}
-	t.Run("TopMailbox equals the header and n body lines", func(t *testing.T) {
+	run(t, "TopMailbox equals the header and n body lines", func(t *testing.T) {
 		mb := open(t, k.backend(t, accounts()), alice)
 		top, ok := mb.Mailbox.(pop3.TopMailbox)
 		if !ok {
@@ -87,8 +87,8 @@ func (k *kit) testTop(t *testing.T) {
 		}
 	})
 
-	t.Run("on the wire equals the header and n body lines", func(t *testing.T) {
-		c := session(NewServer(t, k.backend(t, accounts())), alice)
+	run(t, "on the wire equals the header and n body lines", func(t *testing.T) {
+		c := session(serve(t, k.backend(t, accounts())), alice)
 		for i, raw := range alice.Messages {
 			for _, n := range counts {
 				r := c.OK("TOP " + strconv.Itoa(i+1) + " " + strconv.Itoa(n))
@@ -101,7 +101,7 @@ func (k *kit) testTop(t *testing.T) {
 
 func (k *kit) testContent(t *testing.T) {
 	for _, odd := range oddContents() {
-		t.Run(odd.name, func(t *testing.T) {
+		run(t, odd.name, func(t *testing.T) {
 			raw := odd.raw()
 			want := normalize(raw)
 			dora := Account{Username: "dora", Password: "dora-secret-4", Messages: [][]byte{raw}}
@@ -121,7 +121,7 @@ func (k *kit) testContent(t *testing.T) {
 			}
 			mb.close(t)
 
-			c := session(NewServer(t, b), dora)
+			c := session(serve(t, b), dora)
 			if r, size := c.OK("LIST 1"), "1 "+strconv.Itoa(len(want)); r.Text != size {
 				t.Errorf("LIST 1: %q, want +OK %s", r.Line, size)
 			}

@@ -16,7 +16,7 @@ import (
 func (k *kit) testPolicy(t *testing.T) {
 	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-	t.Run("LoginRecorder keeps the last login", func(t *testing.T) {
+	run(t, "LoginRecorder keeps the last login", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		lr, ok := login(t, b, alice).(pop3.LoginRecorder)
 		if !ok {
@@ -40,7 +40,7 @@ func (k *kit) testPolicy(t *testing.T) {
 		}
 	})
 
-	t.Run("RetrievalMailbox keeps the first retrieval", func(t *testing.T) {
+	run(t, "RetrievalMailbox keeps the first retrieval", func(t *testing.T) {
 		b := k.backend(t, accounts())
 		if rb, ok := b.(pop3.RetrievalBackend); !ok || !rb.RecordsRetrievals() {
 			mb := open(t, b, alice)
@@ -90,9 +90,9 @@ func (k *kit) testPolicy(t *testing.T) {
 		mb.close(t)
 	})
 
-	t.Run("EXPIRE 0 through a server", func(t *testing.T) {
+	run(t, "EXPIRE 0 through a server", func(t *testing.T) {
 		b := k.backend(t, accounts())
-		srv := NewServer(t, b, WithConfig(func(s *pop3.Server) { s.Expire = pop3.ExpireAfter(0) }))
+		srv := serve(t, b, WithConfig(func(s *pop3.Server) { s.Expire = pop3.ExpireAfter(0) }))
 		c := session(srv, alice)
 		before := uidlOnWire(t, c)
 		c.OK("RETR 1")

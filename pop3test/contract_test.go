@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +40,19 @@ const (
 	storesDotStuffed      defect = "messages stored dot-stuffed"
 	apopAcceptsAnyDigest  defect = "APOP accepts any digest"
 	deliverAcceptsUnknown defect = "Deliver accepts an unknown user"
+	downgradedIsSize      defect = "DowngradedSize that ignores the header"
+
+	// Defects that TestKitRecoversPanics and TestKitNotesSlowClose use.
+	newBackendPanics defect = "newBackend panics"
+	bobLoginPanics   defect = "Login panics for bob"
+	messagePanics    defect = "Message panics"
+	closePanics      defect = "Close panics"
+	closeIsSlow      defect = "Close is slow"
 )
+
+// slowCloseTime is how long Close takes with closeIsSlow, and twice the
+// threshold the kit is given then (slowCloseEnv).
+const slowCloseTime = 40 * time.Millisecond
 
 // The kit must fail each defect in the subtest named for the promise.
 var caughtBy = map[defect]string{
@@ -57,10 +70,15 @@ var caughtBy = map[defect]string{
 	storesDotStuffed:      "Content/lines_that_start_with_a_dot",
 	apopAcceptsAnyDigest:  "APOP/wrong_digest_fails_with_ErrAuthFailed",
 	deliverAcceptsUnknown: "Deliver/unknown_user_wraps_ErrNoSuchUser",
+	downgradedIsSize:      "DowngradedSize/0_or_the_downgraded_size",
 }
 
-// defectEnv names the defect TestBrokenBackend builds in.
-const defectEnv = "POP3TEST_DEFECT"
+// defectEnv names the defect TestBrokenBackend builds in; slowCloseEnv,
+// when set, is the time after which the kit notes a slow Close there.
+const (
+	defectEnv    = "POP3TEST_DEFECT"
+	slowCloseEnv = "POP3TEST_SLOW_CLOSE"
+)
 
 // TestBackendWithoutDefects shows that kitBackend, the base of the broken
 // backends, passes the kit when it breaks nothing: a failure of a broken one
@@ -73,7 +91,6 @@ func TestBackendWithoutDefects(t *testing.T) {
 // promise, in a child process (a failing kit fails its test), and checks
 // that the subtest named for that promise fails.
 func TestKitCatchesBrokenBackends(t *testing.T) {
-	failLine := regexp.MustCompile(`--- FAIL: TestBrokenBackend/(\S+)`)
 	for d, subtest := range caughtBy {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
@@ -81,28 +98,68 @@ func TestKitCatchesBrokenBackends(t *testing.T) {
 			for _, name := range strings.Split(subtest, "/") {
 				pattern += "/^" + regexp.QuoteMeta(name) + "$"
 			}
-			cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), defectEnv+"="+string(d))
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "the kit passed a backend with %s:\n%s", d, out)
-			var failed []string
-			for _, m := range failLine.FindAllStringSubmatch(string(out), -1) {
-				failed = append(failed, m[1])
-			}
-			assert.Contains(t, failed, subtest, "a backend with %s must fail %s:\n%s", d, subtest, out)
+			kit := runBrokenBackend(t, d, pattern)
+			require.Equal(t, 1, kit.exit, "the kit passed a backend with %s:\n%s", d, kit.out)
+			assert.Equal(t, "FAIL", kit.result[subtest], "a backend with %s must fail %s:\n%s", d, subtest, kit.out)
 		})
 	}
 }
 
-// TestBrokenBackend is the child of TestKitCatchesBrokenBackends; run on
-// its own it does nothing.
+// TestBrokenBackend is the child of TestKitCatchesBrokenBackends and of
+// the other tests that run the kit on a broken backend; run on its own it
+// does nothing.
 func TestBrokenBackend(t *testing.T) {
 	d := defect(os.Getenv(defectEnv))
 	if d == "" {
 		return
 	}
+	if s := os.Getenv(slowCloseEnv); s != "" {
+		limit, err := time.ParseDuration(s)
+		require.NoError(t, err)
+		pop3test.SetSlowClose(t, limit)
+	}
 	pop3test.TestBackend(t, newKitBackend(d))
+}
+
+// kitRun is the outcome of TestBrokenBackend in a child process.
+type kitRun struct {
+	out  string
+	exit int // 0 when the kit passed, 1 when it failed, 2 when the binary died
+	// result and output map a subtest of TestBrokenBackend, such as
+	// "Message/readable_twice", to "PASS", "FAIL" or "SKIP", and to what
+	// it logged.
+	result, output map[string]string
+}
+
+// runBrokenBackend runs the subtests of TestBrokenBackend that pattern
+// (a -test.run pattern) selects, on a kitBackend with defect d, in a child
+// process, and gathers what each reported. env adds variables.
+func runBrokenBackend(t *testing.T, d defect, pattern string, env ...string) kitRun {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1", "-test.timeout=2m")
+	cmd.Env = append(append(os.Environ(), defectEnv+"="+string(d)), env...)
+	out, err := cmd.CombinedOutput()
+	run := kitRun{out: string(out), result: make(map[string]string), output: make(map[string]string)}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		run.exit = exit.ExitCode()
+	case err != nil:
+		require.NoError(t, err, "running the kit in a child process")
+	}
+	header := regexp.MustCompile(`^=== (?:RUN|CONT|NAME|PAUSE)\s+TestBrokenBackend/(\S+)`)
+	verdict := regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): TestBrokenBackend/(\S+)`)
+	current := ""
+	for _, line := range strings.Split(run.out, "\n") {
+		if m := header.FindStringSubmatch(line); m != nil {
+			current = m[1]
+		} else if m := verdict.FindStringSubmatch(line); m != nil {
+			run.result[m[2]] = m[1]
+		} else if current != "" {
+			run.output[current] += line + "\n"
+		}
+	}
+	return run
 }
 
 // kitBackend is a small, correct backend (APOP and delivery included)
@@ -131,6 +188,9 @@ type kitMessage struct {
 
 func newKitBackend(d defect) func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
 	return func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
+		if d == newBackendPanics {
+			panic("boom")
+		}
 		b := &kitBackend{defect: d, users: make(map[string]*kitUser)}
 		for _, a := range accounts {
 			u := &kitUser{b: b, name: a.Username, password: a.Password}
@@ -169,6 +229,9 @@ func (b *kitBackend) user(name string) *kitUser {
 }
 
 func (b *kitBackend) Login(_ context.Context, _ *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	if b.defect == bobLoginPanics && username == "bob" {
+		panic("boom")
+	}
 	u := b.user(username)
 	if u == nil && b.defect == unknownUserTells {
 		return nil, &pop3.Error{Code: pop3.CodeAuth, Text: "no such user"}
@@ -238,12 +301,17 @@ func (m *kitMailbox) Messages() []pop3.MessageInfo {
 			infos[i].UID += "." + strconv.Itoa(m.session)
 		case sizeOffByOne:
 			infos[i].Size++
+		case downgradedIsSize:
+			infos[i].DowngradedSize = infos[i].Size
 		}
 	}
 	return infos
 }
 
 func (m *kitMailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
+	if m.u.b.defect == messagePanics {
+		panic("boom")
+	}
 	if err := ctx.Err(); err != nil && m.u.b.defect != ignoresCancelledCtx {
 		return nil, err
 	}
@@ -285,6 +353,12 @@ func (m *kitMailbox) Close() error {
 	defer m.u.b.mu.Unlock()
 	if m.u.b.defect != closeDoesNotUnlock {
 		m.u.locked = false
+	}
+	switch m.u.b.defect {
+	case closePanics:
+		panic("boom")
+	case closeIsSlow:
+		time.Sleep(slowCloseTime)
 	}
 	return nil
 }

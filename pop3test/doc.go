@@ -18,20 +18,30 @@
 // lock released however a session ends; nothing deleted without QUIT; the
 // content of awkward messages kept), on the interfaces and through a real
 // session, and names each broken promise in a failed subtest such as
-// "UIDL/stable_across_sessions".
+// "UIDL/stable_across_sessions". A method that panics fails the subtest
+// that called it, with a report such as "Message panicked: boom" and the
+// stack, and the other subtests run on; a slow Mailbox.Close, which
+// delays every QUIT, is noted in the subtest's log.
 //
 // # A server and a client for tests
 //
 // [NewServer] serves a backend with a real [pop3.Server] on 127.0.0.1 until
-// the test ends, optionally with TLS ([WithTLS]) and a fixed APOP timestamp
-// ([WithAPOPTimestamp]) for golden transcripts. [Client] speaks to it:
+// the test ends, with settings made for tests, optionally with TLS
+// ([WithTLS]) and a fixed APOP timestamp ([WithAPOPTimestamp]) for golden
+// transcripts. [Start] does the same for a server the caller has
+// configured, such as the one an application builds, and leaves its
+// settings as they are. A server has TLS with a certificate generated for
+// the test (WithTLS) or with the caller's own TLSConfig, never both.
+// [Client] speaks to it:
 // commands and their replies, multi-line replies un-stuffed, pipelined
 // batches, STLS, and transcripts in RFC 1939's "C:"/"S:" notation:
 //
 //	srv := pop3test.NewServer(t, backend)
 //	c := srv.Dial()
 //	c.Login("alice", "secret")
-//	msg := c.OK("RETR 1").Body
+//	if msg := c.OK("RETR 1").Body; !bytes.HasPrefix(msg, []byte("Subject: hi\r\n")) {
+//		t.Errorf("RETR 1 sent %q", msg)
+//	}
 //
 // # Failures on purpose
 //
@@ -39,8 +49,8 @@
 // [LOGIN-DELAY] and [IN-USE] at chosen calls, for testing how a server, a
 // client or an application copes with a store that fails.
 //
-// Besides the standard library, the package imports only package pop3 and
-// github.com/emersion/go-sasl, whose types the [pop3.SASLBackend] methods
-// use; pop3 imports it too, so a test that imports pop3test downloads
-// nothing more.
+// Besides the standard library and this module's own packages, the package
+// imports only github.com/emersion/go-sasl, whose types the
+// [pop3.SASLBackend] methods use; pop3 imports it too, so a test that
+// imports pop3test downloads nothing more than pop3 does.
 package pop3test

@@ -8,3 +8,5 @@ import "testing"
 func TestFakeBackend(t *testing.T) { testFakeBackend(t) }
 
 func TestRetrieve(t *testing.T) { testRetrieve(t) }
+
+func TestAppServer(t *testing.T) { testAppServer(t) }

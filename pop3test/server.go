@@ -17,45 +17,67 @@ import (
 )
 
 // Server is a real [pop3.Server] serving a backend on loopback for a test,
-// as httptest.Server is for net/http. NewServer starts it; it is closed
-// when the test ends.
+// as httptest.Server is for net/http. [NewServer] and [Start] start it; it
+// is closed when the test ends.
 type Server struct {
-	// Addr is the host:port of the cleartext listener. With [WithTLS] it
-	// offers STLS (RFC 2595).
+	// Addr is the host:port of the cleartext listener. When the server
+	// has TLS it offers STLS there (RFC 2595).
 	Addr string
 	// TLSAddr is the host:port of the implicit-TLS listener (RFC 8314),
-	// or "" without WithTLS.
+	// opened when the server has TLS: [WithTLS], or a TLSConfig of the
+	// caller's. It is "" without TLS.
 	TLSAddr string
-	// Config is the server. Read it; change it only through [WithConfig],
-	// before it serves.
+	// Config is the server, serving. Read it; set its fields through
+	// [WithConfig], or on the server before it is given to [Start].
 	Config *pop3.Server
 
 	tb        testing.TB
 	clientTLS *tls.Config
-	logs      *syncbuf.Buffer
+	log       *serverLog
 	closeOnce sync.Once
 	served    chan error
 	listeners int
 }
 
-// Option configures a Server made by NewServer.
+// Option configures a Server made by [NewServer] or [Start].
 type Option func(*serverOptions)
 
 type serverOptions struct {
 	tls       bool
 	configure []func(*pop3.Server)
 	timestamp string
+
+	// What the contract kit watches (see serve in contract_guard.go).
+	failOnPanic  bool                // a panic a session recovered fails the test
+	allowedPanic any                 // except one of this value
+	onQuit       func(time.Duration) // called with the time each QUIT took
 }
 
-// WithTLS makes the server present a certificate for "localhost" and
-// 127.0.0.1, generated for the test, both through STLS on Addr and with
-// implicit TLS on TLSAddr. [Server.ClientTLSConfig] trusts it.
+// WithTLS gives the server TLS with a certificate for "localhost" and
+// 127.0.0.1 generated for the test: STLS (RFC 2595) on Addr and implicit
+// TLS (RFC 8314) on TLSAddr. [Server.ClientTLSConfig] trusts it.
+//
+// WithTLS is for a server whose certificate does not matter to the test.
+// A server that has a TLSConfig of the caller's, set by [WithConfig] or
+// on the server given to [Start], serves TLS with that one and needs no
+// WithTLS; given both, one certificate would replace the other, so
+// NewServer and Start fail the test instead, naming both. [WithConfig]
+// may still change fields of the TLSConfig that WithTLS made, such as
+// MinVersion, in place.
 func WithTLS() Option {
 	return func(o *serverOptions) { o.tls = true }
 }
 
 // WithConfig calls configure with the server before it serves, to set its
-// fields: limits, timeouts, Logger, Debug. It may be given more than once.
+// fields: limits, timeouts, Hooks, Logger, Debug. It may be given more
+// than once; the calls are made in order, after [NewServer]'s defaults
+// and after [WithTLS], so that they override the first and see the
+// second.
+//
+// A TLSConfig that configure sets gives the server TLS with it, as
+// [WithTLS] does with a generated certificate; the two cannot be
+// combined (see WithTLS). A Logger that configure sets receives the
+// server's records, which the test server keeps too (see [NewServer]).
 func WithConfig(configure func(srv *pop3.Server)) Option {
 	return func(o *serverOptions) { o.configure = append(o.configure, configure) }
 }
@@ -71,36 +93,79 @@ func WithAPOPTimestamp(timestamp string) Option {
 	return func(o *serverOptions) { o.timestamp = timestamp }
 }
 
-// NewServer starts a pop3.Server for backend on 127.0.0.1 and closes it
+// NewServer starts a [pop3.Server] for backend on 127.0.0.1 and closes it
 // when the test ends, failing the test if it does not stop cleanly.
 //
-// Unless an option sets them, the server has these test-friendly
-// settings: Domain "localhost"; no delay after a failed login and no
-// per-address penalty (every test client comes from 127.0.0.1); and a
-// Logger that keeps the log in memory, written to the test's output if the
-// test fails and available from [Server.Logs].
+// The server has settings made for tests, which options may override:
+// Domain "localhost"; no delay after a failed login and no per-address
+// penalty, since every test client comes from 127.0.0.1 (AuthFailureDelay
+// and MaxAuthPenalty negative); every other field at pop3's default. Its
+// log is kept in memory, written to the test's output if the test fails
+// and available from [Server.Logs]; a Logger set by [WithConfig] receives
+// it too, Config.Logger being then a logger that writes to both.
+//
+// To test a server that is configured already, such as the one an
+// application builds from its configuration, use [Start].
 func NewServer(tb testing.TB, backend pop3.Backend, opts ...Option) *Server {
+	tb.Helper()
+	srv := pop3.NewServer(backend)
+	srv.Domain = "localhost"
+	srv.AuthFailureDelay = -1
+	srv.MaxAuthPenalty = -1
+	return start(tb, srv, opts)
+}
+
+// Start serves srv, a server that the caller has configured and that is
+// not serving yet, on 127.0.0.1, and closes it when the test ends, failing
+// the test if it does not stop cleanly, as [NewServer] does. It is the way
+// to test a server as an application builds it (its greeting, limits,
+// delays, TLSConfig, Hooks) with the package's client and transcripts.
+//
+// Start sets no field of srv but Logger: the log is kept in memory, for
+// [Server.Logs] and the output of a failed test, and a Logger that srv has
+// receives it too, Config.Logger being then a logger that writes to both.
+// Addr is not listened on; the server listens on loopback ports of its
+// own. NewServer's settings for tests do not apply: a Domain left empty
+// means the host's name, and delays left at zero are pop3's defaults (two
+// seconds after a failed login, for one), which [WithConfig] can turn off.
+//
+// A TLSConfig of srv's gives the test server TLS with it: STLS on Addr and
+// implicit TLS on TLSAddr. [Server.ClientTLSConfig] is then nil, since
+// only the caller knows what trusts its certificate. [WithTLS] gives TLS
+// to a server that has no TLSConfig; given a server that has one, Start
+// fails the test. The other options apply as they do to NewServer.
+func Start(tb testing.TB, srv *pop3.Server, opts ...Option) *Server {
+	tb.Helper()
+	switch {
+	case srv == nil:
+		tb.Fatalf("pop3test: Start of a nil *pop3.Server")
+	case srv.Backend == nil:
+		tb.Fatalf("pop3test: Start of a pop3.Server without a Backend")
+	}
+	return start(tb, srv, opts)
+}
+
+// start applies opts to srv and serves it. A TLSConfig that srv has
+// already is the one of the server given to Start.
+func start(tb testing.TB, srv *pop3.Server, opts []Option) *Server {
 	tb.Helper()
 	var o serverOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{
-		Config: pop3.NewServer(backend),
-		tb:     tb,
-		logs:   &syncbuf.Buffer{},
+	s := &Server{Config: srv, tb: tb, log: &serverLog{text: &syncbuf.Buffer{}}}
+	if o.tls && srv.TLSConfig != nil {
+		tb.Fatalf("pop3test: WithTLS, and a TLSConfig on the server given to Start: " +
+			"both give the server TLS, with different certificates; drop WithTLS to serve the server's own")
 	}
-	srv := s.Config
-	srv.Domain = "localhost"
-	srv.AuthFailureDelay = -1
-	srv.MaxAuthPenalty = -1
-	srv.Logger = slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var generated *tls.Config
 	if o.tls {
 		certs, err := testcert.Generate()
 		if err != nil {
 			tb.Fatalf("pop3test: generating a test certificate: %v", err)
 		}
-		srv.TLSConfig, s.clientTLS = certs.ServerTLS, certs.ClientTLS
+		generated, s.clientTLS = certs.ServerTLS, certs.ClientTLS
+		srv.TLSConfig = generated
 	}
 	if o.timestamp != "" {
 		if !validTimestamp(o.timestamp) {
@@ -111,19 +176,60 @@ func NewServer(tb testing.TB, backend pop3.Backend, opts ...Option) *Server {
 	for _, configure := range o.configure {
 		configure(srv)
 	}
+	if o.tls && srv.TLSConfig != generated {
+		tb.Fatalf("pop3test: WithTLS, and a TLSConfig set by WithConfig: " +
+			"both give the server TLS, with different certificates; use one of the two " +
+			"(WithConfig may change the fields of the TLSConfig that WithTLS made, not replace it)")
+	}
+	var user slog.Handler
+	if srv.Logger != nil {
+		user = srv.Logger.Handler()
+	}
+	srv.Logger = s.log.logger(user)
+	if o.onQuit != nil {
+		srv.Hooks = timeQuit(srv.Hooks, o.onQuit)
+	}
 
 	s.served = make(chan error, 2)
 	tb.Cleanup(func() {
 		s.Close()
+		if o.failOnPanic {
+			for _, p := range s.log.unreported(o.allowedPanic) {
+				tb.Errorf("%s", p.report())
+			}
+		}
 		if tb.Failed() {
-			tb.Logf("pop3test: server log:\n%s", s.logs)
+			tb.Logf("pop3test: server log:\n%s", s.log.text)
+			for _, p := range s.log.unreported(nil) {
+				tb.Logf("pop3test: %s", p.report())
+			}
 		}
 	})
 	s.Addr = s.serve(srv.Serve)
-	if o.tls {
+	if srv.TLSConfig != nil {
 		s.TLSAddr = s.serve(srv.ServeTLS)
 	}
 	return s
+}
+
+// timeQuit returns hooks (which may be nil) with a Command hook that also
+// calls onQuit with the time each QUIT took, from the command read to its
+// reply: UPDATE's Delete and Close included.
+func timeQuit(hooks *pop3.Hooks, onQuit func(time.Duration)) *pop3.Hooks {
+	var h pop3.Hooks
+	if hooks != nil {
+		h = *hooks
+	}
+	next := h.Command
+	h.Command = func(ev pop3.CommandEvent) {
+		if next != nil {
+			next(ev)
+		}
+		if ev.Name == "QUIT" {
+			onQuit(ev.Duration)
+		}
+	}
+	return &h
 }
 
 // serve starts serve on a new loopback listener and returns its address.
@@ -166,18 +272,25 @@ func (s *Server) Dial() *Client {
 	return Dial(s.tb, s.Addr)
 }
 
-// DialTLS connects a client to TLSAddr with implicit TLS; the server must
-// have been started WithTLS.
+// DialTLS connects a client to TLSAddr with implicit TLS, trusting the
+// certificate of [WithTLS]. For a server with a TLSConfig of the caller's,
+// call the package's [DialTLS] with a client configuration that trusts
+// its certificate.
 func (s *Server) DialTLS() *Client {
 	s.tb.Helper()
-	if s.TLSAddr == "" {
-		s.tb.Fatalf("pop3test: DialTLS on a server started without WithTLS")
+	switch {
+	case s.TLSAddr == "":
+		s.tb.Fatalf("pop3test: DialTLS on a server without TLS (neither WithTLS nor a TLSConfig)")
+	case s.clientTLS == nil:
+		s.tb.Fatalf("pop3test: Server.DialTLS trusts only the certificate of WithTLS; " +
+			"for a TLSConfig of your own, call pop3test.DialTLS(t, srv.TLSAddr, a client configuration that trusts it)")
 	}
 	return DialTLS(s.tb, s.TLSAddr, s.ClientTLSConfig())
 }
 
-// ClientTLSConfig returns a client configuration that trusts the server's
-// certificate, for StartTLS or DialTLS; nil without WithTLS.
+// ClientTLSConfig returns a client configuration that trusts the
+// certificate of [WithTLS], for StartTLS or DialTLS; nil without WithTLS,
+// and for a server with a TLSConfig of the caller's.
 func (s *Server) ClientTLSConfig() *tls.Config {
 	if s.clientTLS == nil {
 		return nil
@@ -186,7 +299,7 @@ func (s *Server) ClientTLSConfig() *tls.Config {
 }
 
 // Logs returns what the server has logged so far, as slog text records.
-func (s *Server) Logs() string { return s.logs.String() }
+func (s *Server) Logs() string { return s.log.text.String() }
 
 // validTimestamp reports whether ts looks like RFC 1939's timestamp: a
 // msg-id in angle brackets, printable ASCII without spaces.

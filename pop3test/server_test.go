@@ -2,6 +2,8 @@ package pop3test_test
 
 import (
 	"crypto/tls"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/syncbuf"
+	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/memory"
 	"github.com/gopop3/pop3/pop3test"
 )
@@ -126,13 +130,134 @@ func TestServerMisuse(t *testing.T) {
 		}, "not a msg-id in angle brackets"},
 		{"DialTLS without TLS", func(tb testing.TB) {
 			pop3test.NewServer(tb, newMemory(t)).DialTLS()
-		}, "without WithTLS"},
+		}, "DialTLS on a server without TLS"},
+		{"DialTLS with the caller's certificate", func(tb testing.TB) {
+			certs := testcert.New(t)
+			pop3test.NewServer(tb, newMemory(t), pop3test.WithConfig(func(s *pop3.Server) { s.TLSConfig = certs.ServerTLS })).DialTLS()
+		}, "call pop3test.DialTLS"},
+		{"Start of nil", func(tb testing.TB) {
+			pop3test.Start(tb, nil)
+		}, "Start of a nil *pop3.Server"},
+		{"Start without a backend", func(tb testing.TB) {
+			pop3test.Start(tb, &pop3.Server{})
+		}, "without a Backend"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := failures(t, tt.do)
 			require.Len(t, got, 1)
 			assert.Contains(t, got[0], tt.want)
+		})
+	}
+}
+
+// TestStart serves a server configured by the caller, and changes none of
+// its settings.
+func TestStart(t *testing.T) {
+	var own syncbuf.Buffer
+	ready := pop3.NewServer(newMemory(t))
+	ready.Greeting = "Example POP3 ready"
+	ready.Implementation = "example"
+	ready.Logger = slog.New(slog.NewTextHandler(&own, nil))
+	logger := ready.Logger
+
+	t.Run("serving", func(t *testing.T) {
+		srv := pop3test.Start(t, ready)
+		require.Same(t, ready, srv.Config)
+		assert.Empty(t, srv.TLSAddr)
+		assert.Empty(t, ready.Domain, "Domain is left alone")
+		assert.Zero(t, ready.AuthFailureDelay, "the delays are left alone")
+		assert.Zero(t, ready.MaxAuthPenalty)
+		assert.Empty(t, ready.Addr, "Addr is left alone, and not listened on")
+
+		c := srv.Dial()
+		assert.True(t, strings.HasPrefix(c.Greeting(), "+OK Example POP3 ready"), c.Greeting())
+		c.Login("alice", "alice-pw")
+		assert.Contains(t, c.Capa(), "IMPLEMENTATION example")
+		c.Quit()
+
+		require.Eventually(t, func() bool { return strings.Contains(own.String(), "session ended") },
+			5*time.Second, 10*time.Millisecond, "the server's own Logger gets the log: %s", own.String())
+		assert.Contains(t, srv.Logs(), "session ended", "and the test server keeps it too")
+		assert.NotSame(t, logger, ready.Logger, "through a logger that writes to both")
+	})
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	assert.ErrorIs(t, ready.Serve(l), pop3.ErrServerClosed, "the server is closed when the test ends")
+}
+
+// TestServerTLSOptions checks every way of giving a test server TLS: no
+// TLS, the certificate of WithTLS, the caller's own TLSConfig (by
+// WithConfig, or on the server given to Start), and WithTLS together with
+// the caller's, which fails the test.
+func TestServerTLSOptions(t *testing.T) {
+	own := testcert.New(t)
+	ownTLS := pop3test.WithConfig(func(s *pop3.Server) { s.TLSConfig = own.ServerTLS })
+	tls13 := pop3test.WithConfig(func(s *pop3.Server) { s.TLSConfig.MinVersion = tls.VersionTLS13 })
+	newServer := func(opts ...pop3test.Option) func(tb testing.TB) *pop3test.Server {
+		return func(tb testing.TB) *pop3test.Server { return pop3test.NewServer(tb, newMemory(t), opts...) }
+	}
+	start := func(withTLS bool, opts ...pop3test.Option) func(tb testing.TB) *pop3test.Server {
+		return func(tb testing.TB) *pop3test.Server {
+			srv := pop3.NewServer(newMemory(t))
+			if withTLS {
+				srv.TLSConfig = own.ServerTLS
+			}
+			return pop3test.Start(tb, srv, opts...)
+		}
+	}
+	const (
+		none      = "no TLS"
+		generated = "WithTLS's certificate"
+		caller    = "the caller's certificate"
+	)
+	tests := []struct {
+		name  string
+		serve func(tb testing.TB) *pop3test.Server
+		want  string // none, generated, caller, or what the failure says
+	}{
+		{"NewServer", newServer(), none},
+		{"NewServer WithTLS", newServer(pop3test.WithTLS()), generated},
+		{"NewServer WithConfig's TLSConfig", newServer(ownTLS), caller},
+		{"NewServer WithTLS, WithConfig changing its TLSConfig", newServer(pop3test.WithTLS(), tls13), generated},
+		{"NewServer WithTLS and WithConfig's TLSConfig", newServer(pop3test.WithTLS(), ownTLS), "WithTLS, and a TLSConfig set by WithConfig"},
+		{"NewServer WithConfig's TLSConfig and WithTLS", newServer(ownTLS, pop3test.WithTLS()), "WithTLS, and a TLSConfig set by WithConfig"},
+		{"Start", start(false), none},
+		{"Start WithTLS", start(false, pop3test.WithTLS()), generated},
+		{"Start of a server with a TLSConfig", start(true), caller},
+		{"Start WithConfig's TLSConfig", start(false, ownTLS), caller},
+		{"Start of a server with a TLSConfig, WithTLS", start(true, pop3test.WithTLS()), "WithTLS, and a TLSConfig on the server given to Start"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			switch tt.want {
+			case none:
+				srv := tt.serve(t)
+				assert.Empty(t, srv.TLSAddr)
+				assert.Nil(t, srv.ClientTLSConfig())
+				assert.NotContains(t, srv.Dial().Capa(), "STLS")
+			case generated:
+				srv := tt.serve(t)
+				require.NotNil(t, srv.ClientTLSConfig())
+				c := srv.Dial()
+				c.StartTLS(srv.ClientTLSConfig())
+				c.Login("alice", "alice-pw")
+				srv.DialTLS().Login("bob", "bob-pw")
+			case caller:
+				srv := tt.serve(t)
+				assert.Same(t, own.ServerTLS, srv.Config.TLSConfig, "kept")
+				assert.Nil(t, srv.ClientTLSConfig(), "only the caller knows what trusts its certificate")
+				c := srv.Dial()
+				c.StartTLS(own.ClientTLS)
+				c.Login("alice", "alice-pw")
+				require.NotEmpty(t, srv.TLSAddr)
+				pop3test.DialTLS(t, srv.TLSAddr, own.ClientTLS).Login("bob", "bob-pw")
+			default:
+				got := failures(t, func(tb testing.TB) { tt.serve(tb) })
+				require.Len(t, got, 1)
+				assert.Contains(t, got[0], tt.want)
+			}
 		})
 	}
 }
