@@ -19,9 +19,13 @@
 //	srv := pop3.NewServer(be)
 //	log.Fatal(srv.ListenAndServe())
 //
-// The Backend also implements pop3.APOPBackend (RFC 1939 §7), using each
+// The Backend also implements [pop3.APOPBackend] (RFC 1939 §7), using each
 // user's password as the APOP shared secret, so a server on it advertises
-// APOP in its greeting.
+// APOP in its greeting; [pop3.Deliverer] and [pop3.UserChecker], so that
+// mail delivered over LMTP or by pop3test's contract kit reaches it; and
+// [pop3.RetrievalBackend], with users that are [pop3.LoginRecorder] and
+// [pop3.PolicyUser] values, so that it serves LOGIN-DELAY and EXPIRE (RFC
+// 2449 §6.5, §6.7), with values per user from [Backend.SetPolicy].
 //
 // Errors are wrapped with the user's name; compare them with errors.Is.
 package memory
