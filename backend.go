@@ -71,10 +71,15 @@ type MessageInfo struct {
 	// that has not enabled UTF-8 mode (RFC 6856 §2.1): the octets RETR
 	// sends once the header is downgraded (RFC 6858), which is Size for a
 	// message whose header is ASCII. A store that knows it, because it
-	// called [DowngradedSize] when the message arrived, fills it in; 0
-	// means that the store does not know, and the server reads the
-	// header when a LIST needs it (see [Mailbox.Message]). STAT, UIDL,
-	// RETR and TOP do not use it.
+	// called [DowngradedSize] when the message arrived, fills it in; 0 (or
+	// less) means that the store does not know, and the server reads the
+	// header when a LIST needs it (see [Mailbox.Message]).
+	//
+	// LIST takes the value as it is. RETR and TOP still downgrade the
+	// header they read, so a wrong value cannot send 8-bit octets to
+	// such a client, but it makes LIST and RETR disagree on the size:
+	// the server logs that once per maildrop, and from then on prefers
+	// what it has read itself. pop3test.TestBackend checks the value.
 	DowngradedSize int64
 }
 
@@ -97,12 +102,13 @@ type Mailbox interface {
 	//
 	// RETR and TOP call it (TOP only without [TopMailbox]). The one other
 	// caller is LIST, in a session that has not enabled UTF-8 mode (RFC
-	// 6856), for a message whose [MessageInfo.DowngradedSize] is 0: the
-	// server then reads the message's header, through Top with 0 lines
-	// for a TopMailbox, to learn its downgraded size. It remembers the
-	// answer while the process runs (for up to 100,000 messages), so
-	// that it reads each header once; a store that fills in
-	// DowngradedSize is never read for LIST.
+	// 6856), for a non-empty message whose [MessageInfo.DowngradedSize]
+	// is 0: the server then reads the message's header, through Top with
+	// 0 lines for a TopMailbox, to learn its downgraded size. The
+	// [Server] remembers the answer (for up to 100,000 messages, by user,
+	// unique-id and size; not for a maildrop whose unique-ids it had to
+	// repair), so that it reads each header once while it runs; a store
+	// that fills in DowngradedSize is never read for LIST.
 	Message(ctx context.Context, i int) (io.ReadCloser, error)
 	// Delete removes the given messages (0-based, ascending) permanently.
 	// It is called at most once, in the UPDATE state after QUIT (RFC 1939
@@ -159,7 +165,9 @@ type TopMailbox interface {
 	// Top opens the header of message i, the blank line after it, and at
 	// most lines lines of its body, with CRLF line ends and no
 	// dot-stuffing: the start of what Message yields. A message without a
-	// blank line is all header, and Top yields it whole.
+	// blank line is all header, and Top yields it whole. Besides TOP, LIST
+	// calls Top with 0 lines where it would call [Mailbox.Message] to
+	// read a header.
 	Top(ctx context.Context, i int, lines int) (io.ReadCloser, error)
 }
 

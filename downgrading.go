@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gopop3/pop3/internal/downgrade"
 )
@@ -33,15 +34,26 @@ func (s *session) learntDelta(i int) (int64, bool) {
 
 // knownDelta returns what downgrading adds to message i, if it is known
 // without reading the message: learnt, or told by the store in
-// [MessageInfo.DowngradedSize].
+// [MessageInfo.DowngradedSize]. Once a store's value has been found wrong,
+// what the server learnt comes first, so that LIST keeps matching RETR.
 func (s *session) knownDelta(i int) (int64, bool) {
 	if d := s.drop.delta(i); d != unknownDelta {
 		return d, true
 	}
-	if info := s.drop.info(i); info.DowngradedSize > 0 {
+	info := s.drop.info(i)
+	switch {
+	case info.Size == 0:
+		return 0, true // no header to downgrade
+	case info.DowngradedSize > 0 && !s.srv.deltas.contradicted.Load():
 		return info.DowngradedSize - info.Size, true
 	}
-	return s.learntDelta(i)
+	if d, ok := s.learntDelta(i); ok {
+		return d, true
+	}
+	if info.DowngradedSize > 0 {
+		return info.DowngradedSize - info.Size, true
+	}
+	return 0, false
 }
 
 // learnDelta keeps what downgrading adds to message i, read from the
@@ -53,10 +65,13 @@ func (s *session) learnDelta(i int, d int64) {
 		s.srv.deltas.put(s.deltaKey(i), d)
 	}
 	info := s.drop.info(i)
-	if info.DowngradedSize > 0 && info.DowngradedSize != info.Size+d && !s.drop.downgradedMismatchLogged {
-		s.drop.downgradedMismatchLogged = true
-		s.logger().Warn("pop3: backend listed a downgraded size other than the message's (see pop3.DowngradedSize)",
-			"uid", info.UID, "listed", info.DowngradedSize, "actual", info.Size+d)
+	if info.DowngradedSize > 0 && info.DowngradedSize != info.Size+d {
+		s.srv.deltas.contradicted.Store(true)
+		if !s.drop.downgradedMismatchLogged {
+			s.drop.downgradedMismatchLogged = true
+			s.logger().Warn("pop3: backend listed a downgraded size other than the message's (see pop3.DowngradedSize)",
+				"uid", info.UID, "listed", info.DowngradedSize, "actual", info.Size+d)
+		}
 	}
 }
 
@@ -152,6 +167,9 @@ const maxDeltas = 100_000
 type deltaCache struct {
 	mu sync.Mutex
 	m  map[deltaKey]int64
+	// contradicted is set once a store's DowngradedSize was found wrong:
+	// from then on, LIST looks here before it trusts a store.
+	contradicted atomic.Bool
 }
 
 // deltaKey is a map key made without allocating.

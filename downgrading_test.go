@@ -177,7 +177,8 @@ func knownDowngraded(t testing.TB) func(int, string) int64 {
 // whose DowngradedSize the store gives, and reads each other one once per
 // server, however many sessions list it.
 func TestListReadsNoMessage(t *testing.T) {
-	msgs := []string{intlMessage, asciiMessage, intlMessage + "more\r\n"}
+	// An empty message has no header: nothing to read for it either.
+	msgs := []string{intlMessage, asciiMessage, intlMessage + "more\r\n", ""}
 	for _, tc := range []struct {
 		name       string
 		downgraded func(t testing.TB) func(int, string) int64
@@ -212,7 +213,7 @@ func TestListReadsNoMessage(t *testing.T) {
 				c.Login("alice", "secret")
 				list := c.OK("LIST")
 				assert.Equal(t, want, list.Lines())
-				assert.Equal(t, "3 messages ("+strconv.FormatInt(total, 10)+" octets)", list.Text)
+				assert.Equal(t, "4 messages ("+strconv.FormatInt(total, 10)+" octets)", list.Text)
 				assert.Equal(t, "+OK "+want[1], c.OK("LIST 2").Line)
 				c.Quit()
 				if session == 0 {
@@ -249,8 +250,19 @@ func TestDowngradedSizeWrong(t *testing.T) {
 			require.Less(t, header[i], byte(0x80), "RETR downgrades all the same: %q", header)
 		}
 	}
+	assert.Equal(t, "+OK 1 "+strconv.Itoa(len(c.OK("RETR 1").Body)), c.OK("LIST 1").Line, "then LIST reports what RETR sends")
 	c.Quit()
 	assert.Equal(t, 1, strings.Count(logs.String(), "backend listed a downgraded size other than the message's"), logs.String())
+
+	// The next session too: the server remembers what it read over the
+	// store's word.
+	c = pop3test.Dial(t, startServer(t, srv))
+	c.Login("alice", "secret")
+	list := c.OK("LIST").Lines()
+	for i, n := range []string{"1", "2"} {
+		assert.Equal(t, n+" "+strconv.Itoa(len(c.OK("RETR "+n).Body)), list[i])
+	}
+	c.Quit()
 }
 
 // FuzzDowngradedSize: the size DowngradedSize gives is the length of what

@@ -71,15 +71,16 @@
 //     which this package learns once in the message's life, so that LIST
 //     reads no message file. Deliver writes it into the file's name, as
 //     ",D=<size>" after ",W=" (Dovecot ignores the field). The header of a
-//     file that another program delivered is read by the first session that
-//     lists it, and the size kept in a third file, pop3-downgraded-sizes:
-//     a first line "pop3-downgraded-sizes 1 <uidvalidity> <next uid>", which
-//     says that every message with a lower UID was read, then "<uid>
-//     <size>" for those whose header is not ASCII ("<uid> -" for one that
-//     could not be read, read again next time). It is rewritten, not
-//     synced, when a session reads new headers: lost or damaged, it only
-//     costs reading them again, as does a dovecot-uidlist rebuilt with a
-//     new UIDVALIDITY.
+//     file that another program delivered is read when a session first
+//     opens the maildrop after it arrived, and the size kept in a third
+//     file, pop3-downgraded-sizes: a first line "pop3-downgraded-sizes 1
+//     <uidvalidity>", then, by ascending UID, "<uid>" or "<first>-<last>"
+//     for the messages whose header is ASCII, and "<uid> <size>" for the
+//     others. It is rewritten, not synced, when a session reads new
+//     headers, with the messages of that listing; one that could not be
+//     read has no record, and is read again by the next session. Lost or
+//     damaged, the file only costs reading the headers again, as does a
+//     dovecot-uidlist rebuilt with a new UIDVALIDITY.
 //
 // A corrupt dovecot-uidlist is rewritten without the records that do not
 // parse, with a warning; the others keep their UIDs, also when the header

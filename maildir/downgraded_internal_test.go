@@ -19,17 +19,21 @@ func TestParseDowngraded(t *testing.T) {
 		want *downgradedSizes
 		err  string
 	}{
-		{"pop3-downgraded-sizes 1 7 1\n", &downgradedSizes{7, 1, map[uint32]int64{}}, ""},
-		{"pop3-downgraded-sizes 1 7 10\n3 120\n9 -\n", &downgradedSizes{7, 10, map[uint32]int64{3: 120, 9: -1}}, ""},
-		{"pop3-downgraded-sizes 1 7 10", &downgradedSizes{7, 10, map[uint32]int64{}}, ""},
-		{"pop3-downgraded-sizes 2 7 10\n", nil, "unknown header"},
-		{"pop3-downgraded-sizes 1 7\n", nil, "bad header"},
-		{"pop3-downgraded-sizes 1 x 10\n", nil, "bad header"},
-		{"pop3-downgraded-sizes 1 7 10\n10 5\n", nil, "bad record"},
-		{"pop3-downgraded-sizes 1 7 10\n0 5\n", nil, "bad record"},
-		{"pop3-downgraded-sizes 1 7 10\n3 -5\n", nil, "bad record"},
-		{"pop3-downgraded-sizes 1 7 10\n3\n", nil, "bad record"},
-		{"pop3-downgraded-sizes 1 7 10\n\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n", &downgradedSizes{7, nil, map[uint32]int64{}}, ""},
+		{"pop3-downgraded-sizes 1 7\n1-4\n5 120\n9\n10-10\n", &downgradedSizes{7,
+			[]uidRange{{1, 4}, {9, 9}, {10, 10}}, map[uint32]int64{5: 120}}, ""},
+		{"pop3-downgraded-sizes 1 7", &downgradedSizes{7, nil, map[uint32]int64{}}, ""},
+		{"pop3-downgraded-sizes 2 7\n", nil, "unknown header"},
+		{"pop3-downgraded-sizes 1 7 10\n", nil, "bad header"},
+		{"pop3-downgraded-sizes 1 x\n", nil, "bad header"},
+		{"pop3-downgraded-sizes 1 7\n0 5\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n3 -5\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n3 x\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n5-3\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n3-5 9\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n3-5\n5\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n4 9\n2\n", nil, "bad record"},
+		{"pop3-downgraded-sizes 1 7\n\n", nil, "bad record"},
 		{"", nil, "unknown header"},
 	} {
 		got, err := parseDowngraded([]byte(tc.in))
@@ -42,12 +46,36 @@ func TestParseDowngraded(t *testing.T) {
 	}
 }
 
+// The file holds runs of UIDs whose headers are ASCII, and the others one
+// by one; known finds each, and nothing else.
+func TestDowngradedSizesKnown(t *testing.T) {
+	d := &downgradedSizes{uidValidity: 7, sizes: map[uint32]int64{}}
+	sizes := map[uint32]int64{1: 10, 2: 10, 3: 30, 4: 10, 6: 10, 7: 10, 8: 10}
+	for _, uid := range []uint32{1, 2, 3, 4, 6, 7, 8} {
+		n := sizes[uid]
+		d.add(uid, 10, n)
+	}
+	assert.Equal(t, "pop3-downgraded-sizes 1 7\n1-2\n3 30\n4\n6-8\n", string(d.marshal()))
+	again, err := parseDowngraded(d.marshal())
+	require.NoError(t, err)
+	for uid := uint32(0); uid <= 9; uid++ {
+		n, ok := again.known(&message{uid: uid, uidValidity: 7, size: 10})
+		want, listed := sizes[uid]
+		assert.Equal(t, listed, ok, "uid %d", uid)
+		if listed {
+			assert.Equal(t, want, n, "uid %d", uid)
+		}
+	}
+	_, ok := again.known(&message{uid: 1, uidValidity: 8, size: 10})
+	assert.False(t, ok, "another UIDVALIDITY")
+}
+
 // FuzzParseDowngraded: the parser refuses or accepts any input without
 // panicking, and what it accepts marshals back to what it reads the same.
 func FuzzParseDowngraded(f *testing.F) {
-	f.Add([]byte("pop3-downgraded-sizes 1 7 10\n3 120\n9 -\n"))
-	f.Add([]byte("pop3-downgraded-sizes 1 4294967295 4294967295\n"))
-	f.Add([]byte("pop3-downgraded-sizes 1 7 10\n3 99999999999999999999\n"))
+	f.Add([]byte("pop3-downgraded-sizes 1 7\n1-4\n5 120\n9\n"))
+	f.Add([]byte("pop3-downgraded-sizes 1 4294967295\n1-4294967295\n"))
+	f.Add([]byte("pop3-downgraded-sizes 1 7\n3 99999999999999999999\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := parseDowngraded(data)
 		if err != nil {

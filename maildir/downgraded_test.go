@@ -104,8 +104,13 @@ func TestDowngradedSizeLearntOnce(t *testing.T) {
 	saved, err := os.ReadFile(filepath.Join(dir, "pop3-downgraded-sizes"))
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSuffix(string(saved), "\n"), "\n")
-	assert.Regexp(t, `^pop3-downgraded-sizes 1 \d+ `+strconv.Itoa(n+1)+`$`, lines[0])
-	assert.Len(t, lines, 1+n/10, "a record for each message whose header is not ASCII, and for no other")
+	assert.Regexp(t, `^pop3-downgraded-sizes 1 \d+$`, lines[0])
+	var want []string
+	for i := 0; i < n; i += 10 {
+		_, content := foreignMessage(i)
+		want = append(want, fmt.Sprintf("%d %d", i+1, downgradedOf(t, content)), fmt.Sprintf("%d-%d", i+2, i+10))
+	}
+	assert.Equal(t, want, lines[1:], "the UIDs whose header is ASCII as runs, the others with their size; not the delivered message")
 
 	// A restarted server: the listing, and LIST through the server, read
 	// no message.
@@ -127,7 +132,9 @@ func TestDowngradedSizeLearntOnce(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "new", name), []byte(content), 0o600))
 	infos := messagesOf(t, restarted(t, root, io.Discard))
 	assert.Equal(t, downgradedOf(t, content), infos[n+1].DowngradedSize)
-	for _, f := range opened() {
+	files := opened()
+	require.NotEmpty(t, files, "the new message is read")
+	for _, f := range files {
 		assert.Equal(t, name, filepath.Base(f), "only the new message is read")
 	}
 	messagesOf(t, restarted(t, root, io.Discard))
@@ -144,7 +151,7 @@ func TestDowngradedSizesFileDamaged(t *testing.T) {
 	}{
 		{"garbage", func(string) string { return "not this file\n" }, true},
 		{"truncated record", func(saved string) string { return saved + "12" }, true},
-		{"record past next", func(saved string) string { return saved + "4000 7\n" }, true},
+		{"records out of order", func(saved string) string { return saved + "3 7\n" }, true},
 		{"other UIDVALIDITY", func(saved string) string {
 			head, rest, _ := strings.Cut(saved, "\n")
 			f := strings.Fields(head)
@@ -175,5 +182,31 @@ func TestDowngradedSizesFileDamaged(t *testing.T) {
 			assert.Equal(t, string(saved), string(now), "and the file is written anew")
 			assert.Equal(t, tc.warns, strings.Contains(logs.String(), "pop3-downgraded-sizes is unreadable"), logs.String())
 		})
+	}
+}
+
+// A message whose header could not be read is not taken for one whose
+// header is ASCII: the next session reads it.
+func TestDowngradedSizeUnreadableReadLater(t *testing.T) {
+	b, root, _ := testMaildirs(t, "bob:{PLAIN}pw")
+	dir := filepath.Join(root, "bob", "Maildir")
+	writeForeign(t, dir, 3)
+	content := "From: a@example.com\nSubject: Grüße\n\nbody\n"
+	crlfSize := len(content) + strings.Count(content, "\n")
+	name := fmt.Sprintf("1600000000.V1I1M1.elsewhere,W=%d:2,S", crlfSize) // first by UID
+	real := filepath.Join(root, "elsewhere")
+	require.NoError(t, os.WriteFile(real, []byte(content), 0o600))
+	// A symbolic link is not opened (O_NOFOLLOW): its header is unread.
+	require.NoError(t, os.Symlink(real, filepath.Join(dir, "cur", name)))
+	infos := messagesOf(t, b)
+	require.Len(t, infos, 4)
+	assert.Zero(t, infos[0].DowngradedSize, "unknown")
+	assert.NotZero(t, infos[1].DowngradedSize)
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "cur", name)))
+	require.NoError(t, os.Rename(real, filepath.Join(dir, "cur", name)))
+	for range 2 {
+		infos = messagesOf(t, restarted(t, root, io.Discard))
+		assert.Equal(t, downgradedOf(t, content), infos[0].DowngradedSize)
 	}
 }

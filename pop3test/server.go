@@ -121,9 +121,12 @@ func NewServer(tb testing.TB, backend pop3.Backend, opts ...Option) *Server {
 // to test a server as an application builds it (its greeting, limits,
 // delays, TLSConfig, Hooks) with the package's client and transcripts.
 //
-// Start sets no field of srv but Logger: the log is kept in memory, for
+// Start changes srv's Logger: the log is kept in memory, for
 // [Server.Logs] and the output of a failed test, and a Logger that srv has
 // receives it too, Config.Logger being then a logger that writes to both.
+// The options given change what they name: [WithTLS] sets TLSConfig,
+// [WithAPOPTimestamp] the greeting's timestamp, and [WithConfig] whatever
+// it sets. Other fields are left as they are.
 // Addr is not listened on; the server listens on loopback ports of its
 // own. NewServer's settings for tests do not apply: a Domain left empty
 // means the host's name, and delays left at zero are pop3's defaults (two

@@ -1,11 +1,11 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -64,7 +64,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 				if _, err := tx.Exec(ctx, "INSERT INTO pop3_chunks (user_id, uid, seq, data) VALUES ($1, $2, $3, $4)", userID, uid, seq, buf[:n]); err != nil {
 					return err
 				}
-				if seq < headChunks && (seq == 0 || !bytes.Contains(head, headerEnd)) {
+				if !enoughHead(head, math.MaxInt64) { // the size is not known yet
 					head = append(head, buf[:n]...)
 				}
 				size += int64(n)

@@ -28,6 +28,18 @@
 // login, and pop3_messages.first_retrieved, when a session that ended with
 // QUIT first sent the message whole (RETR). See below for what uses them.
 //
+// Schema version 3 added pop3_messages.downgraded_size, the message's size
+// once its header is downgraded for a client that has not enabled UTF-8
+// mode ([pop3.MessageInfo.DowngradedSize], RFC 6856 §2.1), which Deliver
+// stores, so that LIST reads no message. NULL is unknown: the rows stored
+// before the migration, and those that nodes of an older release deliver
+// until they are upgraded. Each Backend fills them in after it starts, in
+// the background, 200 rows a transaction, through a partial index that
+// holds only the NULL rows. The migration builds that index over the whole
+// table (every row is NULL then), which holds deliveries back while it
+// runs: on a table of many millions of messages, migrate at a quiet time
+// (pop3admin migrate).
+//
 // # LOGIN-DELAY and EXPIRE
 //
 // A user is a [pop3.LoginRecorder]: the server reads last_login to enforce

@@ -22,22 +22,26 @@ import (
 // reads the message's header for LIST). Every Backend fills in the NULLs
 // in the background (backfill), a batch at a time.
 
-// headChunks is how many chunks of a message are read to find the end of
-// its header: more than the largest header the server downgrades (256
-// KiB; a longer one it sends as it is), so that the answer is always
-// known from them.
-const headChunks = 5
+// maxHeader is the largest header the server downgrades (256 KiB): a
+// longer one it sends as it is, so that the first maxHeader+1 octets of a
+// message always tell its downgraded size.
+const maxHeader = 256 << 10
 
 // headerEnd is the blank line that ends a message's header.
 var headerEnd = []byte("\r\n\r\n")
 
+// enoughHead reports whether head, the first octets of a message of size
+// octets, tells its downgraded size: it holds the whole header, or the
+// whole message, or more than the server ever downgrades.
+func enoughHead(head []byte, size int64) bool {
+	return bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) ||
+		int64(len(head)) >= size || len(head) > maxHeader
+}
+
 // downgradedFromHead returns the downgraded size of a message of size
-// octets whose first octets are head, if head holds enough of it to tell:
-// its whole header, or the whole message, or more than the server ever
-// downgrades.
+// octets whose first octets are head, if head tells it (enoughHead).
 func downgradedFromHead(head []byte, size int64) (int64, bool) {
-	if !(bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) ||
-		int64(len(head)) >= size || len(head) > (headChunks-1)*ChunkSize) {
+	if !enoughHead(head, size) {
 		return 0, false
 	}
 	n, err := pop3.DowngradedSize(bytes.NewReader(head), size)
@@ -72,10 +76,12 @@ func (f *backfiller) stop() {
 // minute later: until then, LIST reads the headers of the rows left.
 func (f *backfiller) run(ctx context.Context) {
 	var total int
+	var after [2]int64
 	started := time.Now()
 	for {
-		n, err := fillBatch(ctx, f.pool)
+		n, next, err := fillBatch(ctx, f.pool, after)
 		total += n
+		after = next
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -97,14 +103,18 @@ func (f *backfiller) run(ctx context.Context) {
 	}
 }
 
-// fillBatch fills the downgraded size of up to backfillBatch messages, in
-// one transaction, and returns how many it filled.
-func fillBatch(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+// fillBatch fills the downgraded size of up to backfillBatch messages
+// after the key (user, uid) of after, in one transaction, and returns how
+// many it filled and the key to go on from. Going on from a key, not from
+// the start, spares each batch the index entries of the rows filled
+// before, which only VACUUM removes.
+func fillBatch(ctx context.Context, pool *pgxpool.Pool, after [2]int64) (int, [2]int64, error) {
 	var filled int
 	err := inTx(ctx, pool, func(tx pgx.Tx) error {
 		type row struct{ user, uid, size int64 }
-		rows, err := tx.Query(ctx, `SELECT user_id, uid, size FROM pop3_messages WHERE downgraded_size IS NULL
-ORDER BY user_id, uid LIMIT $1 FOR UPDATE SKIP LOCKED`, backfillBatch)
+		rows, err := tx.Query(ctx, `SELECT user_id, uid, size FROM pop3_messages
+WHERE downgraded_size IS NULL AND (user_id, uid) > ($1, $2)
+ORDER BY user_id, uid LIMIT $3 FOR NO KEY UPDATE SKIP LOCKED`, after[0], after[1], backfillBatch)
 		if err != nil {
 			return err
 		}
@@ -117,48 +127,42 @@ ORDER BY user_id, uid LIMIT $1 FOR UPDATE SKIP LOCKED`, backfillBatch)
 			return err
 		}
 		for _, r := range todo {
-			head, err := readHead(ctx, tx, r.user, r.uid)
+			head, err := readHead(ctx, tx, r.user, r.uid, r.size)
 			if err != nil {
 				return err
 			}
-			n, ok := downgradedFromHead(head, r.size)
-			if !ok {
-				// Chunks missing: a row this package did not write.
-				// Its size stands, as the server would show it.
-				n = r.size
-			}
+			// 0 when the chunks cannot tell (some are missing): unknown,
+			// as NULL is, and the server reads the header for LIST.
+			n, _ := downgradedFromHead(head, r.size)
 			if _, err := tx.Exec(ctx, "UPDATE pop3_messages SET downgraded_size = $3 WHERE user_id = $1 AND uid = $2", r.user, r.uid, n); err != nil {
 				return err
 			}
+			after = [2]int64{r.user, r.uid}
 		}
 		filled = len(todo)
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: filling in downgraded sizes: %w", err)
+		return 0, after, fmt.Errorf("postgres: filling in downgraded sizes: %w", err)
 	}
-	return filled, nil
+	return filled, after, nil
 }
 
-// readHead reads the first headChunks chunks of a message, or fewer when
-// the first already holds its header.
-func readHead(ctx context.Context, tx pgx.Tx, userID, uid int64) ([]byte, error) {
+// readHead reads a message's chunks in order until they tell its
+// downgraded size (enoughHead), whatever their sizes: usually the first
+// alone.
+func readHead(ctx context.Context, tx pgx.Tx, userID, uid, size int64) ([]byte, error) {
 	var head []byte
-	err := tx.QueryRow(ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq = 0", userID, uid).Scan(&head)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil || bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) || len(head) < ChunkSize {
-		return head, err
-	}
-	rows, err := tx.Query(ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq > 0 AND seq < $3 ORDER BY seq", userID, uid, headChunks)
-	if err != nil {
-		return nil, err
-	}
-	var data []byte
-	_, err = pgx.ForEachRow(rows, []any{&data}, func() error {
+	for seq := 0; !enoughHead(head, size); seq++ {
+		var data []byte
+		err := tx.QueryRow(ctx, "SELECT data FROM pop3_chunks WHERE user_id = $1 AND uid = $2 AND seq = $3", userID, uid, seq).Scan(&data)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return head, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 		head = append(head, data...)
-		return nil
-	})
-	return head, err
+	}
+	return head, nil
 }

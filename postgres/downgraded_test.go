@@ -58,7 +58,9 @@ func TestDeliverStoresDowngradedSize(t *testing.T) {
 
 // Rows stored before schema version 3 have no downgraded size: after the
 // migration, a Backend fills them in in the background, and the listing
-// gives them from then on.
+// gives them from then on. alice's messages are stored as Deliver stores
+// them; bob's in chunks of 1000 octets, as an import in SQL might; carol
+// has a message whose chunks are missing, whose size stays unknown (0).
 func TestBackfillDowngradedSizes(t *testing.T) {
 	pool, err := postgres.Connect(ctxFor(t), pgtest.NewDatabase(t))
 	require.NoError(t, err)
@@ -66,30 +68,27 @@ func TestBackfillDowngradedSizes(t *testing.T) {
 	_, err = postgres.MigrateTo(ctxFor(t), pool, 2)
 	require.NoError(t, err)
 	msgs := downgradedMessages()
-	_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_users (name, password, next_uid) VALUES ('alice', '{PLAIN}pw', $1)", len(msgs)+1)
-	require.NoError(t, err)
-	for i, m := range msgs {
-		var chunks int
-		for off := 0; off < len(m); off += postgres.ChunkSize {
-			_, err := pool.Exec(ctxFor(t), "INSERT INTO pop3_chunks (user_id, uid, seq, data) SELECT id, $1, $2, $3 FROM pop3_users",
-				i+1, chunks, []byte(m[off:min(off+postgres.ChunkSize, len(m))]))
-			if chunks == 0 {
-				// The chunk's row needs its message's first.
-				require.ErrorContains(t, err, "foreign key")
-				_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_messages (user_id, uid, size, chunks) SELECT id, $1, $2, $3 FROM pop3_users",
-					i+1, len(m), (len(m)+postgres.ChunkSize-1)/postgres.ChunkSize)
+	store := func(user string, chunkSize int, msgs []string) {
+		var id int64
+		require.NoError(t, pool.QueryRow(ctxFor(t), "INSERT INTO pop3_users (name, password, next_uid) VALUES ($1, '{PLAIN}pw', $2) RETURNING id",
+			user, len(msgs)+1).Scan(&id))
+		for i, m := range msgs {
+			chunks := (len(m) + chunkSize - 1) / chunkSize
+			_, err := pool.Exec(ctxFor(t), "INSERT INTO pop3_messages (user_id, uid, size, chunks) VALUES ($1, $2, $3, $4)", id, i+1, len(m), chunks)
+			require.NoError(t, err)
+			for seq := range chunks {
+				_, err := pool.Exec(ctxFor(t), "INSERT INTO pop3_chunks (user_id, uid, seq, data) VALUES ($1, $2, $3, $4)",
+					id, i+1, seq, []byte(m[seq*chunkSize:min((seq+1)*chunkSize, len(m))]))
 				require.NoError(t, err)
-				_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_chunks (user_id, uid, seq, data) SELECT id, $1, $2, $3 FROM pop3_users",
-					i+1, chunks, []byte(m[off:min(off+postgres.ChunkSize, len(m))]))
 			}
-			require.NoError(t, err)
-			chunks++
-		}
-		if m == "" {
-			_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_messages (user_id, uid, size, chunks) SELECT id, $1, 0, 0 FROM pop3_users", i+1)
-			require.NoError(t, err)
 		}
 	}
+	store("alice", postgres.ChunkSize, msgs)
+	store("bob", 1000, msgs)
+	_, err = pool.Exec(ctxFor(t), `INSERT INTO pop3_users (name, password, next_uid) VALUES ('carol', '{PLAIN}pw', 2);
+INSERT INTO pop3_messages (user_id, uid, size, chunks) SELECT id, 1, 5000, 3 FROM pop3_users WHERE name = 'carol'`)
+	require.NoError(t, err)
+
 	_, err = postgres.Migrate(ctxFor(t), pool)
 	require.NoError(t, err)
 	unknown := func() int {
@@ -97,14 +96,20 @@ func TestBackfillDowngradedSizes(t *testing.T) {
 		require.NoError(t, pool.QueryRow(ctxFor(t), "SELECT count(*) FROM pop3_messages WHERE downgraded_size IS NULL").Scan(&n))
 		return n
 	}
-	require.Equal(t, len(msgs), unknown(), "the migration adds the column empty")
+	require.Equal(t, 2*len(msgs)+1, unknown(), "the migration adds the column empty")
 
 	b := newBackend(t, pool)
 	require.Eventually(t, func() bool { return unknown() == 0 }, time.Minute, 20*time.Millisecond, "the backend fills every row in")
-	mb, err := open(t, b, "alice", "pw")
-	require.NoError(t, err)
-	defer mb.Close()
-	for i, info := range mb.Messages() {
-		assert.Equal(t, wantDowngraded(t, msgs[i]), info.DowngradedSize, "message %d", i+1)
+	for _, user := range []string{"alice", "bob"} {
+		mb, err := open(t, b, user, "pw")
+		require.NoError(t, err)
+		for i, info := range mb.Messages() {
+			assert.Equal(t, wantDowngraded(t, msgs[i]), info.DowngradedSize, "%s's message %d", user, i+1)
+		}
+		require.NoError(t, mb.Close())
 	}
+	mb, err := open(t, b, "carol", "pw")
+	require.NoError(t, err)
+	assert.Zero(t, mb.Messages()[0].DowngradedSize, "chunks missing: unknown")
+	require.NoError(t, mb.Close())
 }
