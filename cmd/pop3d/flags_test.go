@@ -6,6 +6,8 @@ import (
 	"flag"
 	"io"
 	"net/netip"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,18 @@ func FuzzParseCIDRs(f *testing.F) {
 			assert.True(t, p.Contains(ip.Unmap()), "%v from %v", p, nets[i])
 		}
 	})
+}
+
+// The package documentation, which go doc shows, names every flag that
+// pop3d -h lists.
+func TestPackageDocNamesEveryFlag(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	doc, _, ok := strings.Cut(string(src), "\npackage main")
+	require.True(t, ok)
+	for _, g := range flagGroups {
+		for _, name := range g.names {
+			assert.Regexp(t, `(?m)^//\t.*-`+regexp.QuoteMeta(name)+`\b`, doc, "main.go's package comment does not name -%s", name)
+		}
+	}
 }
