@@ -2,13 +2,18 @@ package maildir_test
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // watchOpens watches the message directories of the Maildir at dir with
@@ -48,4 +53,32 @@ func watchOpens(t testing.TB, dir string) (stop func() []string) {
 			}
 		}
 	}
+}
+
+// The target of LIST after a restart, on a maildrop of 10,000 messages
+// that another MDA delivered: once a session has listed them, a restarted
+// server's LIST (without UTF8, so with downgraded sizes) opens no message
+// file. BenchmarkListAfterRestart times it.
+func TestListAfterRestartOpensNoMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 messages")
+	}
+	_, root, _ := testMaildirs(t, "bob:{PLAIN}pw")
+	dir := filepath.Join(root, "bob", "Maildir")
+	const n = 10_000
+	writeForeign(t, dir, n)
+	list := func() []string {
+		srv := pop3test.NewServer(t, restarted(t, root, io.Discard))
+		c := pop3test.Dial(t, srv.Addr)
+		c.Timeout = time.Minute
+		c.Login("bob", "pw")
+		lines := c.OK("LIST").Lines()
+		c.Quit()
+		require.Len(t, lines, n)
+		return lines
+	}
+	first := list()
+	opened := watchOpens(t, dir)
+	assert.Equal(t, first, list(), "the same sizes after a restart")
+	assert.Empty(t, opened(), "message files opened by LIST after a restart")
 }
