@@ -21,7 +21,7 @@ import (
 	"github.com/gopop3/pop3/pop3test"
 )
 
-// foreignMessage is message i as another MDA (procmail, Postfix's local)
+// foreignMessage is message i as another delivery agent (Postfix's local)
 // leaves it in cur/: LF line ends, no size in its name. Every tenth one
 // has an internationalized header (RFC 6532).
 func foreignMessage(i int) (name, content string) {
