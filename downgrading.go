@@ -41,19 +41,19 @@ func (s *session) knownDelta(i int) (int64, bool) {
 		return d, true
 	}
 	info := s.drop.info(i)
-	switch {
-	case info.Size == 0:
+	if info.Size == 0 {
 		return 0, true // no header to downgrade
-	case info.DowngradedSize > 0 && !s.srv.deltas.contradicted.Load():
-		return info.DowngradedSize - info.Size, true
 	}
-	if d, ok := s.learntDelta(i); ok {
-		return d, true
+	told := info.DowngradedSize > 0
+	if !told || s.srv.deltas.contradicted.Load() {
+		if d, ok := s.learntDelta(i); ok {
+			return d, true
+		}
 	}
-	if info.DowngradedSize > 0 {
-		return info.DowngradedSize - info.Size, true
+	if !told {
+		return 0, false
 	}
-	return 0, false
+	return info.DowngradedSize - info.Size, true
 }
 
 // learnDelta keeps what downgrading adds to message i, read from the
@@ -95,20 +95,14 @@ func (s *session) sizeDelta(i int) (int64, error) {
 		return 0, err
 	}
 	defer r.Close()
-	hdr, err := downgrade.ReadHeader(bufio.NewReader(r))
-	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
-		// Sent as it is if ASCII, refused by RETR if not: neither adds.
-		if headerASCII(hdr) {
-			s.learnDelta(i, 0)
-		}
-		return 0, nil
-	}
+	out, n, refused, err := downgradeHeader(bufio.NewReader(r))
 	if err != nil {
 		return 0, s.userFacingError("read", err)
 	}
-	out, _ := downgrade.Header(hdr)
-	d := int64(len(out) - len(hdr))
-	s.learnDelta(i, d)
+	d := int64(len(out) - n)
+	if !refused { // else RETR refuses it: no size to remember
+		s.learnDelta(i, d)
+	}
 	return d, nil
 }
 
@@ -135,22 +129,35 @@ func (s *session) downgradeMessage(i int, r io.Reader) (io.Reader, int64, error)
 		return r, size, nil
 	}
 	br := bufio.NewReader(r)
-	hdr, err := downgrade.ReadHeader(br)
-	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
-		if !headerASCII(hdr) {
-			return nil, 0, errNeedsUTF8
-		}
-		// Most likely a message without a header: sent as it is.
-		s.learnDelta(i, 0)
-		return io.MultiReader(bytes.NewReader(hdr), br), size, nil
-	}
-	if err != nil {
+	out, n, refused, err := downgradeHeader(br)
+	switch {
+	case refused:
+		return nil, 0, errNeedsUTF8
+	case err != nil:
 		return nil, 0, s.userFacingError("read", err)
 	}
-	out, _ := downgrade.Header(hdr)
-	d := int64(len(out) - len(hdr))
+	d := int64(len(out) - n)
 	s.learnDelta(i, d)
 	return io.MultiReader(bytes.NewReader(out), br), size + d, nil
+}
+
+// downgradeHeader reads a message's header from br and returns what is
+// sent in its place, and the length of what it read: the header
+// downgraded, or as it is when it is too large to downgrade but ASCII
+// (most likely a message without a header). refused reports a header too
+// large to downgrade that is not ASCII, which RETR refuses (RFC 6856 §5)
+// and LIST counts as it is.
+func downgradeHeader(br *bufio.Reader) (out []byte, n int, refused bool, err error) {
+	hdr, err := downgrade.ReadHeader(br)
+	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
+		_, changed := downgrade.Header(hdr)
+		return hdr, len(hdr), changed, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	out, _ = downgrade.Header(hdr)
+	return out, len(hdr), false, nil
 }
 
 type readCloser struct {
@@ -200,12 +207,6 @@ func (c *deltaCache) put(k deltaKey, d int64) {
 	c.m[k] = d
 }
 
-// headerASCII reports whether a header needs no downgrading.
-func headerASCII(hdr []byte) bool {
-	_, changed := downgrade.Header(hdr)
-	return !changed
-}
-
 // DowngradedSize returns the size that LIST reports for a message to a
 // client that has not enabled UTF-8 mode (RFC 6856 §2.1): the octets RETR
 // sends once the message's header is downgraded (RFC 6858). msg yields the
@@ -216,13 +217,9 @@ func headerASCII(hdr []byte) bool {
 // A store calls it when a message arrives and keeps the result, to fill
 // in [MessageInfo.DowngradedSize] without reading the message again.
 func DowngradedSize(msg io.Reader, size int64) (int64, error) {
-	hdr, err := downgrade.ReadHeader(bufio.NewReader(msg))
-	if errors.Is(err, downgrade.ErrHeaderTooLarge) {
-		// Sent as it is if ASCII, refused by RETR if not: neither adds.
-		return size, nil
-	}
+	out, n, _, err := downgradeHeader(bufio.NewReader(msg))
 	if err != nil {
 		return 0, err
 	}
-	return downgrade.Size(hdr, size), nil
+	return size + int64(len(out)-n), nil
 }

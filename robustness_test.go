@@ -360,9 +360,9 @@ func TestBackendPanics(t *testing.T) {
 
 			other.Transcript("C: USER alice\nS: +OK send PASS")
 			assert.Contains(t, logs.String(), "panic")
-			assert.Regexp(t, `at="pop3_test\.(\(\*fake\w+\)|fake\w+|panickingReader)\.\w+ \(fake_test\.go:\d+\)"`, logs.String(),
+			assert.Regexp(t, `at="github\.com/gopop3/pop3_test\.(\(\*fake\w+\)|fake\w+|panickingReader)\.\w+ \(fake_test\.go:\d+\)"`, logs.String(),
 				"the panicking function is named")
-			assert.Regexp(t, `stack=".* < pop3\.\(\*session\)\.`, logs.String(), "the stack is logged")
+			assert.Regexp(t, `stack=".* < github\.com/gopop3/pop3\.\(\*session\)\.`, logs.String(), "the stack is logged")
 			assert.NotContains(t, logs.String(), `\n\t`, "on one readable line")
 			if tc.panicIn == "delete" || tc.panicIn == "message" || tc.panicIn == "read" {
 				assert.Empty(t, fb.deletes(), "no UPDATE after a panic")

@@ -327,8 +327,10 @@ func (s *session) recoverPanic(where string, err *error) {
 const maxPanicFrames = 32
 
 // panicFrames lists the calls that led to the panic being recovered, the
-// panicking function first, as "pkg.Func (file.go:line)", without the
-// runtime's own frames. The log keeps them on one line: a multi-line
+// panicking function first, as "import/path.Func (file.go:line)", without
+// the runtime's own frames. The full path tells a backend's function from
+// the standard library's, as pop3test does when it names the method that
+// panicked. The log keeps them on one line: a multi-line
 // stack would reach a text log as one quoted value full of \n\t escapes.
 func panicFrames() []string {
 	pcs := make([]uintptr, maxPanicFrames+16)
@@ -337,8 +339,7 @@ func panicFrames() []string {
 	for len(out) < maxPanicFrames {
 		f, more := frames.Next()
 		if !strings.HasPrefix(f.Function, "runtime.") && f.Function != "" {
-			fn := f.Function[strings.LastIndexByte(f.Function, '/')+1:]
-			out = append(out, fn+" ("+filepath.Base(f.File)+":"+strconv.Itoa(f.Line)+")")
+			out = append(out, f.Function+" ("+filepath.Base(f.File)+":"+strconv.Itoa(f.Line)+")")
 		}
 		if !more {
 			break

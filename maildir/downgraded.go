@@ -172,8 +172,9 @@ func (d *downgradedSizes) add(uid uint32, size, n int64) {
 // file name, from the Maildir's downgradedName, or by reading its header,
 // once, and keeping the result in downgradedName (once ctx is done, the
 // headers left are read by the next session). It runs under the maildrop
-// lock (on Unix), which every writer of downgradedName holds. A failure to read or
-// write the file only costs reading headers again; it is logged.
+// lock (on Unix), which every writer of downgradedName holds. A failure
+// to read or write the file only costs reading headers again; it is
+// logged.
 //
 // The file keeps the messages of this listing only: a file that another
 // program is renaming, missed by this listing, is read again next time.

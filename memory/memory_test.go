@@ -135,6 +135,27 @@ func TestSizesEqualServedOctets(t *testing.T) {
 	}
 }
 
+// AppendMessage learns each message's downgraded size, so that LIST
+// never reads a message of this backend.
+func TestDowngradedSizeKnownAtAppend(t *testing.T) {
+	be := newBackend(t, "alice")
+	raws := []string{"Subject: Grüße\n\nbody\n", "Subject: plain\n\nbody\n", "x"}
+	for _, raw := range raws {
+		_, err := be.AppendMessage("alice", []byte(raw))
+		require.NoError(t, err)
+	}
+	mb := open(t, be, "alice")
+	defer mb.Close()
+	for i, info := range mb.Messages() {
+		data := readAll(t, mb, i)
+		want, err := pop3.DowngradedSize(strings.NewReader(string(data)), info.Size)
+		require.NoError(t, err)
+		assert.Equal(t, want, info.DowngradedSize, "message %d", i+1)
+	}
+	assert.Greater(t, mb.Messages()[0].DowngradedSize, mb.Messages()[0].Size, "an internationalized header grows")
+	assert.Equal(t, mb.Messages()[1].Size, mb.Messages()[1].DowngradedSize, "an ASCII one does not")
+}
+
 func TestAppendMessageCopiesInputAndMessagesReturnsCopies(t *testing.T) {
 	be := newBackend(t, "alice")
 	raw := []byte("hello\r\n")

@@ -2,7 +2,6 @@ package pop3test
 
 import (
 	"fmt"
-	"path"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -61,50 +60,10 @@ func recoveredFrames() []frame {
 }
 
 // parseStack returns the frames of the stack that a server logged with a
-// panic it recovered, from the call that panicked outward. It reads both
-// forms package pop3 has logged: frames on one line, innermost first, as
-// "pop3.(*session).cmdRetr (commands.go:221) < ...", and the text of
-// runtime/debug.Stack.
+// panic it recovered, from the call that panicked outward: frames written
+// "import/path.Func (file:line)", joined by " < ", innermost first, as
+// "github.com/gopop3/pop3.(*session).cmdRetr (commands.go:221) < ...".
 func parseStack(stack string) []frame {
-	if !strings.Contains(stack, "\n") {
-		return parseOneLineStack(stack)
-	}
-	var frames []frame
-	lines := strings.Split(stack, "\n")
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		switch {
-		case l == "", strings.HasPrefix(l, "\t"), strings.HasPrefix(l, "goroutine "), strings.HasPrefix(l, "..."):
-			continue
-		case strings.HasPrefix(l, "created by "):
-			i = len(lines) // the goroutine's creator, not a call of it
-			continue
-		}
-		f := frame{Function: l}
-		if end := strings.LastIndexByte(l, '('); end > 0 {
-			f.Function = l[:end] // without the arguments
-		}
-		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
-			i++
-			loc := strings.TrimSpace(lines[i])
-			if pc := strings.LastIndex(loc, " +0x"); pc >= 0 {
-				loc = loc[:pc]
-			}
-			f.File, f.Line = splitLocation(loc)
-		}
-		frames = append(frames, f)
-	}
-	for i, f := range frames {
-		if f.Function == "panic" {
-			return dropRuntime(frames[i+1:])
-		}
-	}
-	return frames
-}
-
-// parseOneLineStack reads frames written "function (file:line)" and
-// joined by " < ", innermost first.
-func parseOneLineStack(stack string) []frame {
 	var frames []frame
 	for _, s := range strings.Split(stack, " < ") {
 		s = strings.TrimSpace(s)
@@ -176,11 +135,10 @@ func inKit(f frame) bool {
 }
 
 // inServer reports whether f is package pop3's, or one of its internal
-// packages', which calls a backend in a session. A stack logged on one
-// line names package pop3 "pop3", without its path.
+// packages', which calls a backend in a session.
 func inServer(f frame) bool {
 	p := packagePath(f.Function)
-	return p == serverPackage || p == path.Base(serverPackage) || strings.HasPrefix(p, serverPackage+"/internal/")
+	return p == serverPackage || strings.HasPrefix(p, serverPackage+"/internal/")
 }
 
 // closureSuffix matches what the compiler appends to the name of a

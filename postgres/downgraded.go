@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/downgrade"
 )
 
 // pop3_messages.downgraded_size is what LIST reports for the message to a
@@ -22,20 +23,16 @@ import (
 // reads the message's header for LIST). Every Backend fills in the NULLs
 // in the background (backfill), a batch at a time.
 
-// maxHeader is the largest header the server downgrades (256 KiB): a
-// longer one it sends as it is, so that the first maxHeader+1 octets of a
-// message always tell its downgraded size.
-const maxHeader = 256 << 10
-
 // headerEnd is the blank line that ends a message's header.
 var headerEnd = []byte("\r\n\r\n")
 
 // enoughHead reports whether head, the first octets of a message of size
 // octets, tells its downgraded size: it holds the whole header, or the
-// whole message, or more than the server ever downgrades.
+// whole message, or more than the server ever downgrades (a longer
+// header it sends as it is).
 func enoughHead(head []byte, size int64) bool {
 	return bytes.HasPrefix(head, headerEnd[2:]) || bytes.Contains(head, headerEnd) ||
-		int64(len(head)) >= size || len(head) > maxHeader
+		int64(len(head)) >= size || len(head) > downgrade.MaxHeader
 }
 
 // downgradedFromHead returns the downgraded size of a message of size

@@ -130,3 +130,22 @@ GROUP BY u.id, u.name ORDER BY u.name`)
 	}
 	return users, nil
 }
+
+// cleartextPattern matches, in PostgreSQL's case-insensitive regular
+// expressions (~*), the stored passwords from which [passwd.Plaintext]
+// recovers the secret: {PLAIN}, {CLEAR} or {CLEARTEXT}, with or without
+// an encoding suffix, and not empty.
+const cleartextPattern = `^\{(plain|clear|cleartext)(\.(hex|b64|base64))?\}.`
+
+// HasCleartextPassword reports whether some user's password is stored in
+// a cleartext scheme, the only one [Backend.LoginAPOP] can check: a server
+// offers APOP (RFC 1939 §7) only when it does. It reads every row of the
+// users' table once and returns no password.
+func (b *Backend) HasCleartextPassword(ctx context.Context) (bool, error) {
+	var some bool
+	err := b.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_users WHERE password ~* $1)", cleartextPattern).Scan(&some)
+	if err != nil {
+		return false, fmt.Errorf("postgres: looking for a cleartext password: %w", err)
+	}
+	return some, nil
+}

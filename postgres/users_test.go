@@ -154,3 +154,29 @@ func TestDeleteUserRemovesTimes(t *testing.T) {
 	assert.True(t, mb.(pop3.RetrievalMailbox).FirstRetrieved(0).IsZero())
 	require.NoError(t, mb.Close())
 }
+
+// HasCleartextPassword finds exactly the passwords passwd.Plaintext
+// recovers a secret from, also among rows written by other means than
+// AddUser (which refuses some of these).
+func TestHasCleartextPassword(t *testing.T) {
+	pool := testPool(t, "")
+	b := newBackend(t, pool)
+	for _, stored := range []string{
+		"{PLAIN}secret", "{plain}secret", "{Clear}x", "{CLEARTEXT}with:colon", "{PLAIN.B64}c2VjcmV0",
+		"{plain.base64}c2VjcmV0", "{PLAIN.HEX}736563726574", "{PLAIN}", "{PLAIN.ROT13}frperg",
+		"{PLAIN-MD5}5ebe2294ecd0e0f08eab7690d2a6ee69", "{SHA512-CRYPT}$6$x$y", "$6$x$y", "secret",
+		"x{PLAIN}secret", "{PLAINTEXT}secret",
+	} {
+		_, err := pool.Exec(ctxFor(t), "DELETE FROM pop3_users")
+		require.NoError(t, err)
+		got, err := b.HasCleartextPassword(ctxFor(t))
+		require.NoError(t, err)
+		require.False(t, got, "no user")
+		_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_users (name, password) VALUES ('alice', $1)", stored)
+		require.NoError(t, err)
+		got, err = b.HasCleartextPassword(ctxFor(t))
+		require.NoError(t, err)
+		_, want := passwd.Plaintext(stored)
+		assert.Equal(t, want, got, "%q", stored)
+	}
+}

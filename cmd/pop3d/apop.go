@@ -6,11 +6,10 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/ldapdb"
 	"github.com/gopop3/pop3/passwd"
+	"github.com/gopop3/pop3/postgres"
 	"github.com/gopop3/pop3/sqldb"
 )
 
@@ -77,21 +76,13 @@ func apopForScheme(flag, scheme, def string) apopOffer {
 		"(the users of a database cannot be listed to look for {PLAIN} passwords)", flag, scheme)}
 }
 
-// plaintextPattern matches the passwords from which passwd.Plaintext
-// recovers a secret: PLAIN, CLEAR or CLEARTEXT, with or without an
-// encoding suffix, and not empty.
-const plaintextPattern = `^\{(plain|clear|cleartext)(\.(hex|b64|base64))?\}.`
-
 // apopForPostgres offers APOP when some user of the database has a
-// cleartext password. The query reads every row of pop3_users, once, at
-// start-up, and returns no password.
-func apopForPostgres(ctx context.Context, pool *pgxpool.Pool) apopOffer {
-	var some bool
-	err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pop3_users WHERE password ~* $1)", plaintextPattern).Scan(&some)
+// cleartext password.
+func apopForPostgres(ctx context.Context, b *postgres.Backend) apopOffer {
+	some, err := b.HasCleartextPassword(ctx)
 	switch {
 	case err != nil:
-		return apopOffer{offered: true, reason: "cannot tell whether a user of PostgreSQL has a cleartext password",
-			err: fmt.Errorf("looking for a cleartext password: %w", err)}
+		return apopOffer{offered: true, reason: "cannot tell whether a user of PostgreSQL has a cleartext password", err: err}
 	case some:
 		return apopOffer{offered: true, reason: "some users of PostgreSQL have a cleartext password"}
 	}

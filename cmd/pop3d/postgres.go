@@ -39,7 +39,7 @@ func openPostgres(ctx context.Context, o *options, cache *passwd.Cache, logger *
 		pool.Close()
 		return nil, apopOffer{}, nil, fmt.Errorf("-postgres: %w", err)
 	}
-	apop := apopForPostgres(cctx, pool)
+	apop := apopForPostgres(cctx, b)
 	cfg := pool.Config().ConnConfig
 	logger.Info("pop3d: serving users from PostgreSQL", "database", cfg.Database, "host", cfg.Host, "port", cfg.Port,
 		"pool_max_conns", pool.Config().MaxConns, "lease", o.postgresLease)
