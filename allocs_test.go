@@ -5,8 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopop3/pop3"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/gopop3/pop3"
 )
 
 // The commands a session repeats allocate nothing once warm, and a RETR

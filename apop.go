@@ -10,15 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-
-	"github.com/gopop3/pop3/internal/testhooks"
 )
-
-func init() {
-	testhooks.SetAPOPTimestamp = func(srv any, next func() string) {
-		srv.(*Server).fixedTimestamp = next
-	}
-}
 
 var timestampCounter atomic.Uint64
 
@@ -58,4 +50,21 @@ func APOPDigest(timestamp, secret string) string {
 func VerifyAPOP(timestamp, secret, digest string) bool {
 	want := APOPDigest(timestamp, secret)
 	return subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(digest))) == 1
+}
+
+// cmdAPOP handles APOP (RFC 1939 §7).
+func (s *session) cmdAPOP(args []string) error {
+	ab, ok := s.srv.Backend.(APOPBackend)
+	if !ok || s.timestamp == "" {
+		return &Error{Text: "APOP not supported"}
+	}
+	username, err := s.prepareUsername(args[0])
+	if err != nil {
+		return err
+	}
+	digest := strings.ToLower(args[1])
+	return s.authenticate("APOP", func() (string, User, error) {
+		user, err := ab.LoginAPOP(s.ctx, &s.info, username, s.timestamp, digest)
+		return username, user, err
+	})
 }

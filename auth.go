@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 
 	"github.com/emersion/go-sasl"
+
+	"github.com/gopop3/pop3/internal/wire"
 )
 
 // The SASL mechanisms the server provides on top of Backend.Login.
@@ -20,77 +21,6 @@ const (
 // errAuthCancelled answers a client that cancels AUTH with "*" (RFC 5034
 // §4).
 var errAuthCancelled = &Error{Text: "authentication cancelled"}
-
-// errTLSRequired refuses a cleartext login where it is not allowed (RFC
-// 8314 §5).
-var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext login: use STLS or the TLS port"}
-
-// cleartextAllowed reports whether a cleartext password may be sent here
-// (RFC 2595 §6, RFC 8314 §5): on TLS, on a connection that
-// Server.TrustedConn vouched for, from Server.TrustedNetworks, from a
-// loopback address or over a unix socket, or anywhere when the server
-// allows insecure auth.
-func (s *session) cleartextAllowed() bool {
-	if s.info.TLS != nil || s.info.Trusted || s.trustedNet || s.srv.AllowInsecureAuth {
-		return true
-	}
-	if ip, ok := clientIP(s.info.RemoteAddr); ok {
-		return ip.IsLoopback()
-	}
-	_, remoteUnix := s.info.RemoteAddr.(*net.UnixAddr)
-	_, localUnix := s.info.LocalAddr.(*net.UnixAddr)
-	return remoteUnix || localUnix
-}
-
-// cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
-// one learns which users exist.
-func (s *session) cmdUser(args []string) error {
-	if !s.cleartextAllowed() {
-		return errTLSRequired
-	}
-	name, err := s.prepareUsername(args[0])
-	if err != nil {
-		return err
-	}
-	s.pendingUser = name
-	return s.replyOK("send PASS")
-}
-
-// cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
-// included, is the password.
-func (s *session) cmdPass(args []string) error {
-	// USER has checked the cleartext policy, which cannot tighten later.
-	if s.pendingUser == "" {
-		return syntaxError("PASS must follow USER")
-	}
-	username, password := s.pendingUser, args[0]
-	s.pendingUser = ""
-	return s.authenticate("USER", func() (string, User, error) {
-		password, err := s.preparePassword(password)
-		if err != nil {
-			return username, nil, err
-		}
-		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
-		return username, user, err
-	})
-}
-
-// cmdAPOP handles APOP (RFC 1939 §7).
-func (s *session) cmdAPOP(args []string) error {
-	ab, ok := s.srv.Backend.(APOPBackend)
-	if !ok || s.timestamp == "" {
-		return &Error{Text: "APOP not supported"}
-	}
-	username, err := s.prepareUsername(args[0])
-	if err != nil {
-		return err
-	}
-	digest := strings.ToLower(args[1])
-	return s.authenticate("APOP", func() (string, User, error) {
-		user, err := ab.LoginAPOP(s.ctx, &s.info, username, s.timestamp, digest)
-		return username, user, err
-	})
-}
 
 // saslMechanisms lists the mechanisms AUTH accepts on this connection:
 // PLAIN and LOGIN where a cleartext login is allowed, and the backend's own.
@@ -211,13 +141,13 @@ func (s *session) saslChallenge(challenge []byte) ([]byte, error) {
 	if err := s.awaitInput(); err != nil {
 		return nil, s.readError(err)
 	}
-	line, err := s.c.readLine(s.srv.maxAuthLineLength(), 0)
-	if errors.Is(err, errLineTooLongPending) {
-		if err := s.c.discardLine(); err != nil {
+	line, err := s.c.lines.ReadLine(s.srv.maxAuthLineLength(), 0)
+	if errors.Is(err, wire.ErrLineTooLongPending) {
+		if err := s.c.lines.DiscardLine(); err != nil {
 			return nil, s.readError(err)
 		}
 	}
-	if errors.Is(err, errLineTooLong) {
+	if errors.Is(err, wire.ErrLineTooLong) {
 		return nil, &Error{Text: "SASL response too long"}
 	}
 	if err != nil {

@@ -3,9 +3,9 @@ package pop3
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"io"
 	"net"
+	"time"
 
 	"github.com/emersion/go-sasl"
 )
@@ -204,12 +204,6 @@ type UserChecker interface {
 	UserExists(ctx context.Context, username string) (bool, error)
 }
 
-// ErrNoSuchUser is returned, wrapped, by [Deliverer.Deliver] for a user
-// the backend does not know. Login methods never return it: they return
-// [ErrAuthFailed], so that a client cannot tell an unknown user from a
-// wrong password.
-var ErrNoSuchUser = errors.New("no such user")
-
 // ConnInfo describes the client connection to a backend, so that it can
 // rate-limit, log or refuse by address. The server fills it in; a backend
 // must not change it. Login methods receive it as an argument; every
@@ -254,4 +248,73 @@ func ConnInfoFromContext(ctx context.Context) *ConnInfo {
 // client's address, for one).
 func ContextWithConnInfo(ctx context.Context, c *ConnInfo) context.Context {
 	return context.WithValue(ctx, connInfoKey{}, c)
+}
+
+// UserPolicy is one user's own LOGIN-DELAY and EXPIRE (RFC 2449 §6.5 and
+// §6.7), which a [PolicyUser] returns. A zero field keeps the server's
+// value.
+type UserPolicy struct {
+	// LoginDelay is the least time between two logins of the user. Zero
+	// keeps [Server.LoginDelay]; a negative value is none. It is held to
+	// at most Server.LoginDelay, the largest value that CAPA announced
+	// before login.
+	LoginDelay time.Duration
+	// Expire is the user's retention. The zero value keeps
+	// [Server.Expire]. It is held to at least Server.Expire, the
+	// smallest value that CAPA announced before login.
+	Expire Expire
+}
+
+// PolicyUser is a [User] with its own LOGIN-DELAY or EXPIRE (RFC 2449 §6.5,
+// §6.7). The server asks for it after a successful authentication when
+// [Server.UserPolicies] is set, and ignores it otherwise.
+type PolicyUser interface {
+	User
+	// Policy returns the user's values. It is called once per login.
+	Policy() UserPolicy
+}
+
+// LoginRecorder is a [User] whose store keeps the time of the user's last
+// successful login, so that LOGIN-DELAY (RFC 2449 §6.5) holds across
+// restarts of the server and across the servers that share the store.
+// Without it the server keeps these times itself, in memory.
+type LoginRecorder interface {
+	User
+	// LastLogin returns when the user last logged in, as recorded by
+	// RecordLogin; the zero Time if never.
+	LastLogin(ctx context.Context) (time.Time, error)
+	// RecordLogin records t as the user's last login. The server calls it
+	// with the maildrop open, after [User.Open] succeeded and just before
+	// it answers +OK: a login refused, for example with [ErrMailboxLocked],
+	// starts no new delay.
+	RecordLogin(ctx context.Context, t time.Time) error
+}
+
+// RetrievalMailbox is a [Mailbox] that remembers when each of its
+// messages was first retrieved, which EXPIRE with a number of days needs
+// (RFC 2449 §6.7): the server removes, at UPDATE, the messages first
+// retrieved longer ago than that.
+type RetrievalMailbox interface {
+	Mailbox
+	// FirstRetrieved returns when message i of the snapshot was first
+	// retrieved, as recorded by Retrieved; the zero Time if never.
+	FirstRetrieved(i int) time.Time
+	// Retrieved records t as the first retrieval of the given messages
+	// (0-based, ascending), except for those that already have one. The
+	// server calls it in UPDATE, before [Mailbox.Delete], for the
+	// messages that the session sent whole with RETR and does not remove.
+	// A session that ends without QUIT records nothing, so a message is
+	// kept longer rather than removed too soon.
+	Retrieved(ctx context.Context, indexes []int, t time.Time) error
+}
+
+// RetrievalBackend is a [Backend] whose mailboxes are all
+// [RetrievalMailbox] values. Only such a backend can serve EXPIRE with a
+// number of days: Serve refuses a [Server.Expire] of n > 0 days without it.
+type RetrievalBackend interface {
+	Backend
+	// RecordsRetrievals reports whether every Mailbox that the backend's
+	// users open implements RetrievalMailbox. A wrapper around another
+	// backend answers for the one it wraps.
+	RecordsRetrievals() bool
 }

@@ -90,7 +90,7 @@ func (s *session) sizeDelta(i int) (int64, error) {
 	if d, ok := s.knownDelta(i); ok {
 		return d, nil
 	}
-	r, err := s.openMessage(i, 0)
+	r, err := s.openStored(i, 0)
 	if err != nil {
 		return 0, err
 	}

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/pop3test"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // recorder keeps every event its hooks see.

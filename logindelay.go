@@ -6,55 +6,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/gopop3/pop3/internal/testhooks"
 )
-
-func init() {
-	testhooks.SetClock = func(srv any, now func() time.Time) {
-		srv.(*Server).clock = now
-	}
-}
-
-// now is the time LOGIN-DELAY and EXPIRE go by.
-func (srv *Server) now() time.Time {
-	if srv.clock != nil {
-		return srv.clock()
-	}
-	return time.Now()
-}
 
 // loginDelay is LoginDelay, 0 for none.
 func (srv *Server) loginDelay() time.Duration { return max(srv.LoginDelay, 0) }
-
-// expire is Expire, with its default.
-func (srv *Server) expire() Expire {
-	if srv.Expire.IsZero() {
-		return ExpireNever
-	}
-	return srv.Expire
-}
-
-// applyPolicy sets the session's LOGIN-DELAY and EXPIRE for user: the
-// server's, or with UserPolicies the user's own, held within the bounds
-// that CAPA announced before login (RFC 2449 §6.5, §6.7).
-func (s *session) applyPolicy(user User) {
-	s.loginDelay, s.expire = s.srv.loginDelay(), s.srv.expire()
-	pu, ok := user.(PolicyUser)
-	if !s.srv.UserPolicies || !ok {
-		return
-	}
-	p := pu.Policy()
-	switch {
-	case p.LoginDelay < 0:
-		s.loginDelay = 0
-	case p.LoginDelay > 0:
-		s.loginDelay = min(p.LoginDelay, s.loginDelay)
-	}
-	if !p.Expire.IsZero() && !p.Expire.shorter(s.expire) {
-		s.expire = p.Expire
-	}
-}
 
 // checkLoginDelay refuses a login that comes sooner than the session's
 // login delay after the user's previous one. A store that cannot tell is

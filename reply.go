@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/gopop3/pop3/internal/wire"
 )
 
 // sessionEnd is how anything in a session ends it: a handler, the read
@@ -147,7 +149,7 @@ func (s *session) writeStatus(status, text string) error {
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
-	return writeLine(&s.c.out, status, text)
+	return wire.WriteStatus(&s.c.out, status, text)
 }
 
 func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
@@ -175,7 +177,7 @@ func (s *session) replyOKData(text []byte) error {
 	if _, err := s.c.out.Write(text); err != nil {
 		return err
 	}
-	_, err := s.c.out.Write(crlf)
+	_, err := s.c.out.Write(wire.CRLF)
 	return err
 }
 
@@ -249,49 +251,18 @@ func redact(keyword string, line []byte) string {
 // leading dot doubled, to keep the framing whole.
 func (s *session) writeLines(lines []string) error {
 	for _, l := range lines {
-		l = lineBreaks.Replace(l)
+		l = wire.OneLine(l)
 		if strings.HasPrefix(l, ".") {
 			l = "." + l
 		}
 		if _, err := s.c.out.WriteString(l); err != nil {
 			return err
 		}
-		if _, err := s.c.out.Write(crlf); err != nil {
+		if _, err := s.c.out.Write(wire.CRLF); err != nil {
 			return err
 		}
 	}
-	_, err := s.c.out.Write(dotTerminator)
-	return err
-}
-
-// writeListing writes "n size", or "n unique-id" with uids, for every
-// message not marked for deletion, then the terminator (LIST and UIDL, RFC
-// 1939 §5 and §7).
-func (s *session) writeListing(uids bool) error {
-	var buf [128]byte
-	for i := range s.drop.count() {
-		if s.drop.isMarked(i) {
-			continue
-		}
-		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
-		b = append(b, ' ')
-		if info := s.drop.info(i); uids {
-			b = append(b, info.UID...)
-		} else {
-			size := info.Size
-			if s.downgrading() {
-				if d, ok := s.knownDelta(i); ok {
-					size += d
-				}
-			}
-			b = strconv.AppendInt(b, size, 10)
-		}
-		b = append(b, '\r', '\n')
-		if _, err := s.c.out.Write(b); err != nil {
-			return err
-		}
-	}
-	_, err := s.c.out.Write(dotTerminator)
+	_, err := s.c.out.Write(wire.Terminator)
 	return err
 }
 
@@ -300,7 +271,7 @@ func (s *session) writeListing(uids bool) error {
 // session: a half-sent message must not be followed by anything that
 // could make it look complete.
 func (s *session) writeMessage(r io.Reader) (int64, error) {
-	n, err := s.c.dot.stream(r)
+	n, err := s.c.dot.Stream(r)
 	if err != nil {
 		// Send what was read, so that the client sees a truncated message
 		// rather than nothing, then hang up.
@@ -327,6 +298,6 @@ func (s *session) writeContinuation(challenge []byte) error {
 	} else if _, err := s.c.out.WriteString(enc.EncodeToString(challenge)); err != nil {
 		return err
 	}
-	_, err := s.c.out.Write(crlf)
+	_, err := s.c.out.Write(wire.CRLF)
 	return err
 }

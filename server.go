@@ -16,10 +16,6 @@ import (
 	"time"
 )
 
-// ErrServerClosed is returned by Serve, ListenAndServe and ListenAndServeTLS
-// after Close or Shutdown.
-var ErrServerClosed = errors.New("pop3: server closed")
-
 // Defaults of Server's fields. One rule holds for every numeric field: zero
 // means the default below, and a negative value means none (no timeout, no
 // delay, no limit), except for the line lengths, where it means the default
@@ -784,4 +780,12 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		}
 		return ctx.Err()
 	}
+}
+
+// now is the time LOGIN-DELAY and EXPIRE go by.
+func (srv *Server) now() time.Time {
+	if srv.clock != nil {
+		return srv.clock()
+	}
+	return time.Now()
 }

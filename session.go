@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gopop3/pop3/internal/wire"
 )
 
 // state is a session's RFC 1939 state. UPDATE is not kept as a state: it is
@@ -261,7 +261,7 @@ func (s *session) greet() error {
 		text = "POP3 server ready"
 	}
 	// Leave room for the timestamp: the line may be cut, the timestamp not.
-	text = truncateUTF8(text, 300)
+	text = wire.TruncateUTF8(text, 300)
 	if _, ok := s.srv.Backend.(APOPBackend); ok && s.srv.exts.has(ExtAPOP) {
 		if s.srv.fixedTimestamp != nil {
 			s.timestamp = s.srv.fixedTimestamp()
@@ -355,238 +355,6 @@ func firstFrame(frames []string) string {
 	return frames[0]
 }
 
-// authenticate is the one path of every login attempt, whatever its
-// method (PASS, APOP, AUTH): it waits out the client address's penalty,
-// lets check ask the backend, then enters TRANSACTION or counts the
-// failure. check returns the name logged in, or the one attempted.
-func (s *session) authenticate(method string, check func() (username string, user User, err error)) error {
-	var penalty time.Duration
-	if addr, ok := s.penaltyKey(); ok {
-		penalty = s.srv.penalty.delay(addr, time.Now(), s.srv.maxAuthPenalty())
-		if err := s.wait(penalty); err != nil {
-			return err
-		}
-	}
-	username, user, err := check()
-	if err == nil && user == nil {
-		err = fmt.Errorf("pop3: %s returned a nil User and a nil error", loginCall(s, method))
-	}
-	if err != nil {
-		return s.loginFailed(method, username, penalty, err)
-	}
-	return s.login(method, username, penalty, user)
-}
-
-// loginCall names the backend method that logged a user in by method,
-// for the log of a backend that broke its contract.
-func loginCall(s *session, method string) string {
-	switch {
-	case method == "APOP":
-		return "APOPBackend.LoginAPOP"
-	case strings.HasPrefix(method, "AUTH ") && slices.Contains(s.backendMechanisms(), method[len("AUTH "):]):
-		return "the authenticated callback of SASLBackend.SASLServer"
-	}
-	return "Backend.Login"
-}
-
-// loginFailed answers a refused login. Every error counts as a failure, is
-// delayed by AuthFailureDelay and raises the address's penalty, except a
-// deliberate [LOGIN-DELAY] or [IN-USE] from the backend (the credentials
-// were right), a cancel before any credentials, and the end of the session.
-// After MaxAuthFailures the connection is closed.
-func (s *session) loginFailed(method, username string, penalty time.Duration, err error) error {
-	var end *sessionEnd
-	if errors.As(err, &end) || err == errAuthCancelled || s.ctx.Err() != nil {
-		return err // the session is ending, or no credentials were tried
-	}
-	attrs := []any{"method", method}
-	if username != "" {
-		attrs = append(attrs, "user", truncate(username, 64))
-	}
-	level := slog.LevelInfo
-	var e *Error
-	if !errors.As(err, &e) {
-		// A backend failure, not a verdict on the credentials: the detail
-		// is for the operator only.
-		e = &Error{Code: CodeSysTemp, Text: "login failed, try again later"}
-		attrs = append(attrs, "err", err)
-		level = slog.LevelWarn
-		s.reportLogin(method, username, penalty, LoginError)
-	} else {
-		s.reportLogin(method, username, penalty, loginResult(e))
-	}
-	if e.Code == CodeLoginDelay || e.Code == CodeInUse {
-		s.logger().Info("pop3: login refused", append(attrs, "code", e.Code)...)
-		return e
-	}
-	s.authFailures++
-	if addr, ok := s.penaltyKey(); ok && s.srv.maxAuthPenalty() > 0 {
-		s.srv.penalty.fail(addr, time.Now())
-	}
-	s.logger().Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
-	if err := s.wait(s.srv.authFailureDelay()); err != nil {
-		return err
-	}
-	if s.authFailures >= s.srv.maxAuthFailures() {
-		return endSession(EndAuthFailures, &Error{Code: e.Code, Text: e.Text + "; too many failed logins, closing connection"}, nil)
-	}
-	return e
-}
-
-// loginResult is the verdict that a backend's refusal e stands for.
-func loginResult(e *Error) LoginResult {
-	switch e.Code {
-	case CodeInUse:
-		return LoginInUse
-	case CodeLoginDelay:
-		return LoginDelayed
-	}
-	return LoginFailed
-}
-
-// reportLogin reports a login attempt to Hooks.Login.
-func (s *session) reportLogin(method, username string, penalty time.Duration, result LoginResult) {
-	if h := s.srv.Hooks; h != nil && h.Login != nil {
-		callHook(s.srv, "Login", h.Login, LoginEvent{Conn: &s.info, Method: method,
-			Username: username, Result: result, Penalty: penalty})
-	}
-}
-
-// wait sleeps for d, or until the session is closed.
-func (s *session) wait(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-s.ctx.Done():
-		return s.ctx.Err()
-	}
-}
-
-// login completes a successful authentication: it opens the maildrop and
-// enters TRANSACTION (RFC 1939 §4). A maildrop that cannot be opened (in
-// use by another session) leaves the session in AUTHORIZATION.
-func (s *session) login(method, username string, penalty time.Duration, user User) error {
-	s.applyPolicy(user)
-	now := s.srv.now()
-	if err := s.checkLoginDelay(username, user, now); err != nil {
-		return s.loginDelayed(method, username, penalty, err)
-	}
-	box, err := user.Open(s.ctx)
-	if err == nil && box == nil {
-		err = errors.New("pop3: User.Open returned a nil Mailbox and a nil error")
-	}
-	if err != nil {
-		if errors.Is(err, ErrMailboxLocked) {
-			s.logger().Info("pop3: maildrop in use", "user", username)
-		}
-		result := LoginError
-		if e := (*Error)(nil); errors.As(err, &e) {
-			result = loginResult(e)
-		}
-		s.reportLogin(method, username, penalty, result)
-		return s.userFacingError("open", err)
-	}
-	// Held before the snapshot is taken, so that finish closes the box
-	// even if Messages panics.
-	s.drop = &maildrop{box: box}
-	// Again with the maildrop held, so that of two sessions that passed
-	// the first check together, the second to open it is refused.
-	if err := s.checkLoginDelay(username, user, now); err != nil {
-		s.closeMailbox()
-		s.drop = nil
-		return s.loginDelayed(method, username, penalty, err)
-	}
-	if s.drop.load() {
-		s.logger().Error("pop3: backend returned invalid unique-ids; repairing them", "user", username)
-	}
-	if _, ok := box.(RetrievalMailbox); !ok && s.expire.expiresRetrieved() {
-		s.logger().Error("pop3: EXPIRE with a number of days needs a mailbox that records retrievals (pop3.RetrievalMailbox); this maildrop's messages do not expire", "user", username)
-		s.expire = ExpireNever
-	}
-	s.recordLogin(s.ctx, username, user, now)
-	s.username, s.method = username, method
-	s.log = nil // now with the user
-	s.state = stateTransaction
-	s.badCommands = 0
-	s.reportLogin(method, username, penalty, LoginOK)
-	return s.replyMaildrop()
-}
-
-// loginDelayed answers a login refused by LOGIN-DELAY: like a backend's
-// [ErrLoginDelay], it is not a failed login.
-func (s *session) loginDelayed(method, username string, penalty time.Duration, err error) error {
-	s.logger().Info("pop3: login refused", "method", method, "user", truncate(username, 64), "code", CodeLoginDelay)
-	s.reportLogin(method, username, penalty, LoginDelayed)
-	return err
-}
-
-// update is the UPDATE state (RFC 1939 §6) that QUIT enters from
-// TRANSACTION: the marked messages are removed, the lock is released, and
-// only then is the client answered, so that a client reconnecting on +OK
-// never finds the maildrop still locked.
-func (s *session) update() error {
-	var removeErr error
-	indexes := s.removals()
-	if len(indexes) > s.drop.nMarked {
-		// EXPIRE removes messages the client did not delete: the last of
-		// what it retrieved must be on its way before they go, else a
-		// client that pipelined RETR and QUIT and then lost the
-		// connection would lose them.
-		if err := s.c.flush(); err != nil {
-			return endSession(EndError, nil, err)
-		}
-	}
-	if indexes != nil {
-		if removeErr = s.drop.box.Delete(s.ctx, indexes); removeErr == nil {
-			s.removed = len(indexes)
-		}
-	}
-	s.closeMailbox()
-	if removeErr != nil {
-		s.logger().Error("pop3: removing messages failed", "err", removeErr)
-		reply := &Error{Code: CodeSysTemp, Text: "some deleted messages not removed"}
-		var e *Error
-		if errors.As(removeErr, &e) {
-			if e.Code != "" {
-				reply.Code = e.Code
-			}
-			if e.Text != "" {
-				reply.Text += ": " + e.Text
-			}
-		}
-		return endSession(EndQuit, reply, removeErr)
-	}
-	left := s.drop.count() - s.removed
-	format := "bye, %d messages left"
-	if left == 1 {
-		format = "bye, %d message left"
-	}
-	if err := s.replyf(format, left); err != nil {
-		return err
-	}
-	return endQuit
-}
-
-// closeMailbox releases the maildrop once, whether UPDATE or finish gets
-// there first. It is the one backend call made outside a handler, so it
-// recovers its own panic.
-func (s *session) closeMailbox() {
-	if s.drop == nil || s.drop.box == nil {
-		return
-	}
-	box := s.drop.box
-	s.drop.box = nil
-	defer s.recoverPanic("Mailbox.Close", nil)
-	if err := box.Close(); err != nil {
-		s.logger().Error("pop3: closing the maildrop failed", "err", err)
-	}
-}
-
 // finish ends the session: no UPDATE, the maildrop closed once, the
 // connection closed, one log record that says why.
 func (s *session) finish() {
@@ -627,4 +395,79 @@ func (s *session) finish() {
 		}
 		callHook(s.srv, "SessionEnded", h.SessionEnded, ev)
 	}
+}
+
+// readCommand flushes pending replies unless more commands are buffered,
+// arms the read deadlines, and reads one command line.
+func (s *session) readCommand() ([]byte, error) {
+	flush := s.c.flushUnlessPipelined
+	if !s.srv.exts.has(ExtPipelining) {
+		// Each reply goes out as soon as it is made, as from a server
+		// that reads one command at a time.
+		flush = s.c.flush
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if err := s.awaitInput(); err != nil {
+		return nil, err
+	}
+	return s.c.lines.ReadLine(s.srv.maxLineLength(), s.srv.maxAuthLineLength())
+}
+
+// awaitInput arms the idle timeout, and before login the authorization
+// timeout, before a read of client input, and reports a shutdown. The check
+// comes after the deadline is set: Shutdown sets its flag before it moves
+// the deadline, so one of the two always stops the read.
+func (s *session) awaitInput() error {
+	var deadline time.Time
+	if d := s.srv.idleTimeout(); d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	if s.state == stateAuthorization && !s.authDeadline.IsZero() &&
+		(deadline.IsZero() || s.authDeadline.Before(deadline)) {
+		deadline = s.authDeadline
+	}
+	s.c.setReadDeadline(deadline)
+	if s.srv.shuttingDown() {
+		return errShutdown
+	}
+	return nil
+}
+
+// readError turns a failed command read into what answer takes: an
+// overlong line is a bad command, and the session goes on; anything else
+// ends it, with a last -ERR where the client is still there to read it.
+func (s *session) readError(err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, wire.ErrLineTooLong):
+		s.trace("C: <line too long>")
+		tooLong := syntaxError("line too long")
+		if !errors.Is(err, wire.ErrLineTooLongPending) {
+			return tooLong
+		}
+		// The rest of the line may be long in coming, or never come: the
+		// client is answered first, then the rest is dropped.
+		if end := s.answer(tooLong); end != nil {
+			return &sessionEnd{reason: end.reason, cause: end.cause} // answered already
+		}
+		if err := s.c.flush(); err != nil {
+			return endSession(EndError, nil, err)
+		}
+		if err := s.c.lines.DiscardLine(); err != nil {
+			return s.readError(err)
+		}
+		return nil
+	case errors.Is(err, errShutdown) || s.srv.shuttingDown():
+		return endSession(EndShutdown, &Error{Code: CodeSysTemp, Text: "server shutting down"}, nil)
+	case errors.As(err, &ne) && ne.Timeout():
+		if s.state == stateAuthorization && !s.authDeadline.IsZero() && !time.Now().Before(s.authDeadline) {
+			return endSession(EndAuthTimeout, &Error{Text: "authentication took too long"}, nil)
+		}
+		return endSession(EndIdleTimeout, &Error{Text: "disconnected for inactivity"}, nil)
+	case errors.Is(err, io.EOF):
+		return endSession(EndClientClosed, nil, nil)
+	}
+	return endSession(EndError, nil, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 
@@ -99,4 +100,21 @@ func TestMaildropRepairsUIDs(t *testing.T) {
 	assert.Equal(t, "has_space", m.info(2).UID)
 	assert.Len(t, m.info(3).UID, 70)
 	assert.Equal(t, "has space", l[2].UID, "the backend's listing is unchanged")
+}
+func TestParseNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		isOK bool
+	}{
+		{"1", 1, true}, {"0", 0, true}, {"007", 7, true}, {"2147483647", 2147483647, true},
+		{"2147483648", math.MaxInt32, true}, {"123456789012345678901234567890", math.MaxInt32, true},
+		{"", 0, false}, {"-1", 0, false}, {"+1", 0, false}, {"1a", 0, false}, {" 1", 0, false}, {"１", 0, false},
+	} {
+		n, ok := parseNumber(tc.in)
+		assert.Equal(t, tc.isOK, ok, tc.in)
+		if tc.isOK {
+			assert.Equal(t, tc.n, n, tc.in)
+		}
+	}
 }

@@ -1,14 +1,15 @@
-package pop3
+package wire
 
 import (
 	"bytes"
 	"io"
 )
 
-// topReader cuts a message down to what TOP sends (RFC 1939 §7): the
+// TopReader cuts a message down to what TOP sends (RFC 1939 §7): the
 // header, the blank line that ends it, and at most a number of body lines.
-// A message without a blank line is all header and is sent whole.
-type topReader struct {
+// A message without a blank line is all header and is sent whole. It stops
+// reading its source once it has that much.
+type TopReader struct {
 	r      io.ReadCloser
 	inBody bool
 	left   int // body lines still to send
@@ -22,11 +23,14 @@ const (
 	lineText
 )
 
-func newTopReader(r io.ReadCloser, lines int) *topReader {
-	return &topReader{r: r, left: lines}
+// NewTopReader returns a reader of the first lines body lines of r, after
+// its header. Closing it closes r.
+func NewTopReader(r io.ReadCloser, lines int) *TopReader {
+	return &TopReader{r: r, left: lines}
 }
 
-func (t *topReader) Read(p []byte) (int, error) {
+// Read yields the header and the body lines still to send.
+func (t *TopReader) Read(p []byte) (int, error) {
 	if t.done {
 		return 0, io.EOF
 	}
@@ -60,7 +64,7 @@ func (t *topReader) Read(p []byte) (int, error) {
 }
 
 // extend records that b (no LF) was added to the current line.
-func (t *topReader) extend(b []byte) {
+func (t *TopReader) extend(b []byte) {
 	switch {
 	case len(b) == 0:
 	case t.line == lineEmpty && len(b) == 1 && b[0] == '\r':
@@ -70,4 +74,5 @@ func (t *topReader) extend(b []byte) {
 	}
 }
 
-func (t *topReader) Close() error { return t.r.Close() }
+// Close closes the source.
+func (t *TopReader) Close() error { return t.r.Close() }

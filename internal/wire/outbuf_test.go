@@ -1,4 +1,4 @@
-package pop3
+package wire
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func (w *writeLog) Write(p []byte) (int, error) {
 
 func TestOutBufferClasses(t *testing.T) {
 	var w writeLog
-	b := outBuffer{w: &w}
+	b := OutBuffer{w: &w}
 	_, err := b.WriteString("+OK\r\n")
 	require.NoError(t, err)
 	assert.Equal(t, outClasses[0], cap(b.buf), "a status line takes the smallest buffer")
@@ -52,7 +52,7 @@ func TestOutBufferClasses(t *testing.T) {
 // half of it.
 func TestOutBufferLargeOutput(t *testing.T) {
 	var w writeLog
-	b := outBuffer{w: &w}
+	b := OutBuffer{w: &w}
 	want := strings.Repeat("0123456789", 200_000) // 2 MB
 	for s := want; s != ""; {
 		n := min(len(s), 70_000)
@@ -63,9 +63,9 @@ func TestOutBufferLargeOutput(t *testing.T) {
 	require.NoError(t, b.Flush())
 	assert.Equal(t, want, w.data.String())
 	for i, n := range w.writes {
-		assert.LessOrEqual(t, n, maxOutBuffer)
+		assert.LessOrEqual(t, n, MaxOutBuffer)
 		if i < len(w.writes)-1 {
-			assert.GreaterOrEqual(t, n, maxOutBuffer/2, "write %d", i)
+			assert.GreaterOrEqual(t, n, MaxOutBuffer/2, "write %d", i)
 		}
 	}
 }
@@ -73,12 +73,12 @@ func TestOutBufferLargeOutput(t *testing.T) {
 func TestOutBufferWriteErrorSticks(t *testing.T) {
 	boom := errors.New("boom")
 	w := writeLog{err: boom}
-	b := outBuffer{w: &w}
+	b := OutBuffer{w: &w}
 	_, err := b.WriteString("+OK\r\n")
 	require.NoError(t, err, "nothing is written yet")
 	require.ErrorIs(t, b.Flush(), boom)
 	assert.Nil(t, b.buf, "the buffer is given back all the same")
-	_, err = b.Write(make([]byte, maxOutBuffer*2))
+	_, err = b.Write(make([]byte, MaxOutBuffer*2))
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, b.Flush(), boom)
 }
@@ -88,13 +88,13 @@ func TestOutBufferWriteErrorSticks(t *testing.T) {
 func TestDotWriterAcrossBuffers(t *testing.T) {
 	body := strings.Repeat(".dot\nline\r\n", 100_000)
 	want := textprotoDot([]byte(body))
-	for _, pending := range []int{0, 10, outClasses[0] - 1, outClasses[1] - 3, maxOutBuffer - 1} {
+	for _, pending := range []int{0, 10, outClasses[0] - 1, outClasses[1] - 3, MaxOutBuffer - 1} {
 		var w writeLog
-		out := outBuffer{w: &w}
+		out := OutBuffer{w: &w}
 		_, err := out.Write(bytes.Repeat([]byte("-"), pending))
 		require.NoError(t, err)
-		d := dotWriter{out: &out}
-		_, err = d.stream(strings.NewReader(body))
+		d := DotWriter{out: &out}
+		_, err = d.Stream(strings.NewReader(body))
 		require.NoError(t, err)
 		require.NoError(t, out.Flush())
 		assert.Equal(t, string(want), w.data.String()[pending:], "after %d octets", pending)
@@ -114,16 +114,16 @@ func FuzzOutBuffer(f *testing.F) {
 			body = body[:1<<20]
 		}
 		var w writeLog
-		out := outBuffer{w: &w}
+		out := OutBuffer{w: &w}
 		prefix := bytes.Repeat([]byte("-"), int(pending)*5) // up to 320 KiB
 		_, err := out.Write(prefix)
 		require.NoError(t, err)
-		d := dotWriter{out: &out}
+		d := DotWriter{out: &out}
 		var r io.Reader = bytes.NewReader(body) // WriteTo
 		if chunk > 0 {
 			r = &chunkReader{r: r, n: int(chunk) * 97} // ReadFrom
 		}
-		n, err := d.stream(r)
+		n, err := d.Stream(r)
 		require.NoError(t, err)
 		require.NoError(t, out.Flush())
 		got := w.data.Bytes()[len(prefix):]
@@ -134,7 +134,7 @@ func FuzzOutBuffer(f *testing.F) {
 		}
 		require.Equal(t, unstuffedSize(got), n)
 		for _, size := range w.writes {
-			require.LessOrEqual(t, size, maxOutBuffer)
+			require.LessOrEqual(t, size, MaxOutBuffer)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package pop3
+package wire
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func FuzzCRLFReader(f *testing.F) {
 		require.Equal(t, ourDot(t, bytes.NewReader(got)), ourDot(t, NewCRLFReader(bytes.NewReader(in))),
 			"a CRLF reader's source, stuffed directly, is sent as its output would be")
 		if len(got) > 0 {
-			require.True(t, bytes.HasSuffix(got, crlf))
+			require.True(t, bytes.HasSuffix(got, CRLF))
 		}
 	})
 }

@@ -1,11 +1,10 @@
-package pop3
+package wire
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
 	"io"
-	"math"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -25,12 +24,12 @@ func textprotoDot(in []byte) []byte {
 	return out.Bytes()
 }
 
-// ourDot runs writeDotStuffed, and checks that the size it returns is the
+// ourDot runs WriteDotStuffed, and checks that the size it returns is the
 // content the client gets back: the output less the terminator and the
 // stuffed dots.
 func ourDot(t testing.TB, r io.Reader) []byte {
 	var out bytes.Buffer
-	n, err := writeDotStuffed(&out, r)
+	n, err := WriteDotStuffed(&out, r)
 	require.NoError(t, err)
 	assert.Equal(t, unstuffedSize(out.Bytes()), n, "content size of %q", out.String())
 	return out.Bytes()
@@ -39,14 +38,14 @@ func ourDot(t testing.TB, r io.Reader) []byte {
 // unstuffedSize is the content size of a dot-stuffed body with its
 // terminator.
 func unstuffedSize(body []byte) int64 {
-	lines := bytes.Split(bytes.TrimSuffix(body, dotTerminator), crlf)
+	lines := bytes.Split(bytes.TrimSuffix(body, Terminator), CRLF)
 	stuffed := 0
 	for _, l := range lines {
 		if bytes.HasPrefix(l, []byte{'.'}) {
 			stuffed++
 		}
 	}
-	return int64(len(body) - len(dotTerminator) - stuffed)
+	return int64(len(body) - len(Terminator) - stuffed)
 }
 
 var dotCases = []string{
@@ -71,7 +70,7 @@ func TestDotWriterEmpty(t *testing.T) {
 func TestDotWriterReaderError(t *testing.T) {
 	var out bytes.Buffer
 	boom := errors.New("boom")
-	_, err := writeDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
+	_, err := WriteDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, "partial\r\n", out.String(), "no terminator after a failed read")
 }
@@ -150,7 +149,7 @@ func BenchmarkDotWriter(b *testing.B) {
 	}{
 		{"ours", benchMessage},
 		// LF line ends, as in a Maildir: every line end gets its CR.
-		{"ours-LF", bytes.ReplaceAll(benchMessage, crlf, []byte("\n"))},
+		{"ours-LF", bytes.ReplaceAll(benchMessage, CRLF, []byte("\n"))},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := bytes.NewReader(bc.body)
@@ -159,14 +158,14 @@ func BenchmarkDotWriter(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				r.Reset(bc.body)
-				if _, err := writeDotStuffed(io.Discard, r); err != nil {
+				if _, err := WriteDotStuffed(io.Discard, r); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
 	b.Run("textproto", func(b *testing.B) {
-		bw := bufio.NewWriterSize(io.Discard, maxOutBuffer)
+		bw := bufio.NewWriterSize(io.Discard, MaxOutBuffer)
 		w := textproto.NewWriter(bw)
 		b.SetBytes(int64(len(benchMessage)))
 		b.ReportAllocs()
@@ -184,73 +183,4 @@ func BenchmarkDotWriter(b *testing.B) {
 			}
 		}
 	})
-}
-
-func TestTopReader(t *testing.T) {
-	const msg = "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\nl3\r\n"
-	for _, tc := range []struct {
-		in    string
-		lines int
-		want  string
-	}{
-		{msg, 0, "A: 1\r\nB: 2\r\n\r\n"},
-		{msg, 1, "A: 1\r\nB: 2\r\n\r\nl1\r\n"},
-		{msg, 3, msg},
-		{msg, math.MaxInt32, msg},
-		{"A: 1\nB: 2\n\nl1\nl2\n", 1, "A: 1\nB: 2\n\nl1\n"},
-		{"A: 1\r\nno body", 0, "A: 1\r\nno body"},
-		{"A: 1\r\n\r\nlast line without end", 5, "A: 1\r\n\r\nlast line without end"},
-		{"\r\nbody\r\n", 0, "\r\n"},
-		{"", 3, ""},
-	} {
-		for _, oneByte := range []bool{false, true} {
-			var r io.Reader = strings.NewReader(tc.in)
-			if oneByte {
-				r = iotest.OneByteReader(r)
-			}
-			got, err := io.ReadAll(newTopReader(io.NopCloser(r), tc.lines))
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, string(got), "%q lines=%d oneByte=%v", tc.in, tc.lines, oneByte)
-		}
-	}
-}
-
-func TestParseNumber(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		isOK bool
-	}{
-		{"1", 1, true}, {"0", 0, true}, {"007", 7, true}, {"2147483647", 2147483647, true},
-		{"2147483648", math.MaxInt32, true}, {"123456789012345678901234567890", math.MaxInt32, true},
-		{"", 0, false}, {"-1", 0, false}, {"+1", 0, false}, {"1a", 0, false}, {" 1", 0, false}, {"１", 0, false},
-	} {
-		n, ok := parseNumber(tc.in)
-		assert.Equal(t, tc.isOK, ok, tc.in)
-		if tc.isOK {
-			assert.Equal(t, tc.n, n, tc.in)
-		}
-	}
-}
-
-func TestWriteLine(t *testing.T) {
-	var b bytes.Buffer
-	bw := bufio.NewWriter(&b)
-	require.NoError(t, writeLine(bw, "-ERR", "bad\r\ntext"))
-	require.NoError(t, writeLine(bw, "-ERR", strings.Repeat("x", 1000)))
-	require.NoError(t, bw.Flush())
-	lines := strings.SplitAfter(b.String(), "\r\n")
-	assert.Equal(t, "-ERR bad  text\r\n", lines[0])
-	assert.Len(t, lines[1], 512)
-	assert.True(t, strings.HasSuffix(lines[1], "\r\n"))
-}
-
-func TestVerifyAPOP(t *testing.T) {
-	const ts = "<1896.697170952@dbc.mtview.ca.us>"
-	assert.Equal(t, "c4c9334bac560ecc979e58001b3e22fb", APOPDigest(ts, "tanstaaf"))
-	assert.True(t, VerifyAPOP(ts, "tanstaaf", "c4c9334bac560ecc979e58001b3e22fb"))
-	assert.True(t, VerifyAPOP(ts, "tanstaaf", "C4C9334BAC560ECC979E58001B3E22FB"))
-	assert.False(t, VerifyAPOP(ts, "tanstaaf", "c4c9334bac560ecc979e58001b3e22fa"))
-	assert.False(t, VerifyAPOP(ts, "wrong", "c4c9334bac560ecc979e58001b3e22fb"))
-	assert.False(t, VerifyAPOP(ts, "tanstaaf", ""))
 }
