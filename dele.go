@@ -26,5 +26,5 @@ func (s *session) cmdRset([]string) error {
 // message number accessed by RETR or DELE in this session.
 func (s *session) cmdLast([]string) error {
 	var buf [24]byte
-	return s.replyOKData(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))
+	return s.writeStatusBytes(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))
 }

@@ -7,14 +7,6 @@ import (
 	"time"
 )
 
-// removesRetrieved reports whether e is a number of days, under which the
-// session must note what RETR sent.
-func (e Expire) removesRetrieved() bool { return e.kind == expireDays }
-
-// expiresRetrieved reports whether e removes messages some time after
-// their retrieval (EXPIRE n, n > 0), which needs a RetrievalMailbox.
-func (e Expire) expiresRetrieved() bool { return e.kind == expireDays && e.days > 0 }
-
 // Expire is a message retention policy: the argument of the EXPIRE
 // capability (RFC 2449 §6.7). Its zero value means "the default": NEVER in
 // [Server.Expire], the server's value in a [UserPolicy]. Make one with
@@ -105,3 +97,13 @@ func (srv *Server) expire() Expire {
 	}
 	return srv.Expire
 }
+
+// notesRetrievals reports whether e is a number of days (EXPIRE 0 or n),
+// under which the session notes what RETR sent: UPDATE removes it, or
+// records its retrieval.
+func (e Expire) notesRetrievals() bool { return e.kind == expireDays }
+
+// expiresLater reports whether e removes messages days after their first
+// retrieval (EXPIRE n, n > 0), which needs a RetrievalMailbox to remember
+// it across sessions.
+func (e Expire) expiresLater() bool { return e.kind == expireDays && e.days > 0 }

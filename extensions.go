@@ -78,17 +78,26 @@ func (set extensionSet) has(x Extension) bool { return set&x.bit() == 0 }
 func ParseExtensions(list string) ([]Extension, error) {
 	var exts []Extension
 	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
+		if strings.TrimSpace(name) == "" {
 			continue
 		}
-		x := Extension(strings.ToUpper(name))
-		if x.bit() == 0 {
-			return nil, fmt.Errorf("pop3: unknown extension %q (known: %s)", name, extensionNames())
+		x, _, err := lookupExtension(name)
+		if err != nil {
+			return nil, fmt.Errorf("pop3: %w", err)
 		}
 		exts = append(exts, x)
 	}
 	return exts, nil
+}
+
+// lookupExtension finds an extension by its name, in any case, and
+// returns it with its bit.
+func lookupExtension(name string) (Extension, extensionSet, error) {
+	x := Extension(strings.ToUpper(strings.TrimSpace(name)))
+	if b := x.bit(); b != 0 {
+		return x, b, nil
+	}
+	return "", 0, fmt.Errorf("unknown extension %q (known: %s)", name, extensionNames())
 }
 
 func extensionNames() string {
@@ -104,9 +113,9 @@ func extensionNames() string {
 func enabledExtensions(disable []Extension) (extensionSet, error) {
 	set := allExtensionSet
 	for _, x := range disable {
-		b := Extension(strings.ToUpper(string(x))).bit()
-		if b == 0 {
-			return 0, fmt.Errorf("pop3: Server.Disable: unknown extension %q (known: %s)", x, extensionNames())
+		_, b, err := lookupExtension(string(x))
+		if err != nil {
+			return 0, fmt.Errorf("pop3: Server.Disable: %w", err)
 		}
 		set |= b
 	}

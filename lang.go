@@ -106,7 +106,7 @@ func (s *session) cmdLang(args []string) error {
 	if args[0] != "*" {
 		var err error
 		if l, err = matchLanguage(args[0]); err != nil {
-			return &Error{Text: "unsupported language: " + truncate(args[0], 40)}
+			return &Error{Text: "unsupported language: " + shorten(args[0], 40)}
 		}
 	}
 	s.lang = l

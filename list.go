@@ -12,7 +12,7 @@ import (
 func (s *session) cmdStat([]string) error {
 	n, size := s.drop.stat()
 	var buf [48]byte
-	return s.replyOKData(appendPair(buf[:0], int64(n), " ", size, ""))
+	return s.writeStatusBytes(appendPair(buf[:0], int64(n), " ", size, ""))
 }
 
 // appendPair appends a, sep, c and suffix: a reply text with two numbers,
@@ -36,7 +36,7 @@ func (s *session) cmdList(args []string) error {
 			return err
 		}
 		var buf [48]byte
-		return s.replyOKData(appendPair(buf[:0], int64(i+1), " ", size, ""))
+		return s.writeStatusBytes(appendPair(buf[:0], int64(i+1), " ", size, ""))
 	}
 	n, size := s.drop.stat()
 	if s.downgrading() {
@@ -68,7 +68,7 @@ func (s *session) cmdUidl(args []string) error {
 		}
 		var buf [96]byte
 		b := strconv.AppendInt(buf[:0], int64(i+1), 10)
-		return s.replyOKData(append(append(b, ' '), s.drop.info(i).UID...))
+		return s.writeStatusBytes(append(append(b, ' '), s.drop.info(i).UID...))
 	}
 	if err := s.replyOK("unique-id listing follows"); err != nil {
 		return err

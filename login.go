@@ -77,7 +77,7 @@ func (s *session) loginFailed(method, username string, penalty time.Duration, er
 	}
 	attrs := []any{"method", method}
 	if username != "" {
-		attrs = append(attrs, "user", truncate(username, 64))
+		attrs = append(attrs, "user", shorten(username, 64))
 	}
 	level := slog.LevelInfo
 	var e *Error
@@ -95,15 +95,15 @@ func (s *session) loginFailed(method, username string, penalty time.Duration, er
 		s.logger().Info("pop3: login refused", append(attrs, "code", e.Code)...)
 		return e
 	}
-	s.authFailures++
+	s.counts.authFailures++
 	if addr, ok := s.penaltyKey(); ok && s.srv.maxAuthPenalty() > 0 {
 		s.srv.penalty.fail(addr, time.Now())
 	}
-	s.logger().Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.authFailures)...)
+	s.logger().Log(s.ctx, level, "pop3: authentication failed", append(attrs, "failures", s.counts.authFailures)...)
 	if err := s.wait(s.srv.authFailureDelay()); err != nil {
 		return err
 	}
-	if s.authFailures >= s.srv.maxAuthFailures() {
+	if s.counts.authFailures >= s.srv.maxAuthFailures() {
 		return endSession(EndAuthFailures, &Error{Code: e.Code, Text: e.Text + "; too many failed logins, closing connection"}, nil)
 	}
 	return e
@@ -180,7 +180,7 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 	if s.drop.load() {
 		s.logger().Error("pop3: backend returned invalid unique-ids; repairing them", "user", username)
 	}
-	if _, ok := box.(RetrievalMailbox); !ok && s.expire.expiresRetrieved() {
+	if _, ok := box.(RetrievalMailbox); !ok && s.expire.expiresLater() {
 		s.logger().Error("pop3: EXPIRE with a number of days needs a mailbox that records retrievals (pop3.RetrievalMailbox); this maildrop's messages do not expire", "user", username)
 		s.expire = ExpireNever
 	}
@@ -188,7 +188,7 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 	s.username, s.method = username, method
 	s.log = nil // now with the user
 	s.state = stateTransaction
-	s.badCommands = 0
+	s.counts.badCommands = 0
 	s.reportLogin(method, username, penalty, LoginOK)
 	return s.replyMaildrop()
 }
@@ -196,7 +196,7 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 // loginDelayed answers a login refused by LOGIN-DELAY: like a backend's
 // [ErrLoginDelay], it is not a failed login.
 func (s *session) loginDelayed(method, username string, penalty time.Duration, err error) error {
-	s.logger().Info("pop3: login refused", "method", method, "user", truncate(username, 64), "code", CodeLoginDelay)
+	s.logger().Info("pop3: login refused", "method", method, "user", shorten(username, 64), "code", CodeLoginDelay)
 	s.reportLogin(method, username, penalty, LoginDelayed)
 	return err
 }

@@ -72,7 +72,7 @@ func (m *maildrop) isMarked(i int) bool { return m.marked[i] }
 func (m *maildrop) lookup(arg string) (int, error) {
 	n, ok := parseNumber(arg)
 	if !ok {
-		return 0, syntaxError("invalid message number: " + truncate(arg, 40))
+		return 0, syntaxError("invalid message number: " + shorten(arg, 40))
 	}
 	if n < 1 || n > len(m.msgs) {
 		return 0, &Error{Text: "no such message, only " + strconv.Itoa(len(m.msgs)) + " in maildrop"}
@@ -211,11 +211,4 @@ func parseNumber(arg string) (int, bool) {
 		}
 	}
 	return int(min(n, math.MaxInt32)), true
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

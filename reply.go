@@ -114,8 +114,8 @@ func (s *session) answer(err error) *sessionEnd {
 // that a pipelining client can still pair replies with commands;
 // badCommand then returns the sessionEnd.
 func (s *session) badCommand(text string) error {
-	s.badCommands++
-	if s.badCommands > s.srv.maxBadCommands(s.state) {
+	s.counts.badCommands++
+	if s.counts.badCommands > s.srv.maxBadCommands(s.state) {
 		return endSession(EndBadCommands, &Error{Text: text + "; too many bad commands, closing connection"}, nil)
 	}
 	return s.replyErr(&Error{Text: text})
@@ -133,41 +133,28 @@ func (s *session) userFacingError(op string, err error) *Error {
 	return &Error{Code: CodeSysTemp, Text: op + " failed, try again later"}
 }
 
-// reply writes one status line, its text in the session's language.
-func (s *session) reply(status, text string) error {
-	if s.lang != nil {
-		text = s.translate(text)
-	}
-	return s.writeStatus(status, text)
-}
+// The session writes status lines through two writers: writeStatus for a
+// text, writeStatusBytes for a text the server made of numbers and fixed
+// words, without allocating. replyOK, replyOKBytes and replyErr only choose
+// the text: translated into the session's language (RFC 6856 §3), with
+// the response code where it may go.
 
 // writeStatus writes one status line with text as it is: translated
 // already, or with parts no language changes (a response code, a
 // language tag).
 func (s *session) writeStatus(status, text string) error {
-	s.replied, s.status, s.code = true, status, ""
+	s.cmd.replied, s.cmd.status, s.cmd.code = true, status, ""
 	if s.srv.Debug != nil {
 		s.trace("S: " + status + " " + text)
 	}
 	return wire.WriteStatus(&s.c.out, status, text)
 }
 
-func (s *session) replyOK(text string) error { return s.reply("+OK", text) }
-
-// replyOKBytes writes "+OK text" for a text the server made, of numbers
-// and fixed words: short, without CR or LF, and written without
-// allocating.
-func (s *session) replyOKBytes(text []byte) error {
-	if s.lang != nil {
-		return s.reply("+OK", string(text))
-	}
-	return s.replyOKData(text)
-}
-
-// replyOKData is replyOKBytes for a text of data only, such as STAT's
-// numbers or UIDL's unique-id, which no language changes.
-func (s *session) replyOKData(text []byte) error {
-	s.replied, s.status, s.code = true, "+OK", ""
+// writeStatusBytes writes "+OK text" for a text that is short, without CR
+// or LF, and in no language: numbers, a unique-id, or a text replyOKBytes
+// found needs no translation.
+func (s *session) writeStatusBytes(text []byte) error {
+	s.cmd.replied, s.cmd.status, s.cmd.code = true, "+OK", ""
 	if s.srv.Debug != nil {
 		s.trace("S: +OK " + string(text))
 	}
@@ -181,9 +168,21 @@ func (s *session) replyOKData(text []byte) error {
 	return err
 }
 
-// replyf writes "+OK" with a formatted text.
-func (s *session) replyf(format string, args ...any) error {
-	return s.replyOK(fmt.Sprintf(format, args...))
+// replyOK writes "+OK text", its text in the session's language.
+func (s *session) replyOK(text string) error {
+	if s.lang != nil {
+		text = s.translate(text)
+	}
+	return s.writeStatus("+OK", text)
+}
+
+// replyOKBytes is replyOK for a text the server made of numbers and fixed
+// words, which it writes without allocating unless a language is set.
+func (s *session) replyOKBytes(text []byte) error {
+	if s.lang != nil {
+		return s.replyOK(string(text))
+	}
+	return s.writeStatusBytes(text)
 }
 
 // replyErr writes e as "-ERR [CODE] text". A code that cannot stand in
@@ -202,7 +201,7 @@ func (s *session) replyErr(e *Error) error {
 		}
 	}
 	err := s.writeStatus("-ERR", text) // translated above, without the code
-	s.code = code
+	s.cmd.code = code
 	return err
 }
 
@@ -300,4 +299,13 @@ func (s *session) writeContinuation(challenge []byte) error {
 	}
 	_, err := s.c.out.Write(wire.CRLF)
 	return err
+}
+
+// shorten cuts s to at most n octets, on a UTF-8 boundary, and marks the
+// cut with "...": for a client's argument quoted in a reply or a log.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return wire.TruncateUTF8(s, n) + "..."
 }

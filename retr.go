@@ -21,14 +21,14 @@ func (s *session) cmdRetr(args []string) error {
 		return err
 	}
 	defer r.Close()
-	s.retrieved++
+	s.counts.retrieved++
 	s.drop.access(i)
 	var buf [32]byte
 	if err := s.replyOKBytes(append(strconv.AppendInt(buf[:0], size, 10), " octets"...)); err != nil {
 		return err
 	}
 	sent, err := s.writeMessage(r)
-	if err == nil && s.expire.removesRetrieved() {
+	if err == nil && s.expire.notesRetrievals() {
 		s.drop.retrieve(i)
 	}
 	if err == nil && sent != size && !s.drop.sizeMismatchLogged {
@@ -48,14 +48,14 @@ func (s *session) cmdTop(args []string) error {
 	}
 	lines, ok := parseNumber(args[1])
 	if !ok {
-		return syntaxError("invalid line count: " + truncate(args[1], 40))
+		return syntaxError("invalid line count: " + shorten(args[1], 40))
 	}
 	r, _, err := s.openMessage(i, lines)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	s.topped++
+	s.counts.topped++
 	if err := s.replyOK("top of message follows"); err != nil {
 		return err
 	}

@@ -261,7 +261,7 @@ func (srv *Server) setup() error {
 		if srv.trusted, srv.setupErr = canonicalPrefixes(srv.TrustedNetworks); srv.setupErr != nil {
 			return
 		}
-		if srv.Expire.expiresRetrieved() {
+		if srv.Expire.expiresLater() {
 			if rb, ok := srv.Backend.(RetrievalBackend); !ok || !rb.RecordsRetrievals() {
 				srv.setupErr = fmt.Errorf("pop3: Server.Expire of %s days needs a Backend that records when messages are retrieved (pop3.RetrievalBackend)", srv.Expire)
 			}
@@ -366,18 +366,7 @@ func limit(v, def int) int {
 // ListenAndServe listens on Addr (default ":110") and serves cleartext
 // connections, with STLS when TLSConfig is set.
 func (srv *Server) ListenAndServe() error {
-	addr := srv.Addr
-	if addr == "" {
-		addr = ":110"
-	}
-	if srv.shuttingDown() {
-		return ErrServerClosed
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return srv.Serve(l)
+	return srv.listenAndServe(":110", srv.Serve)
 }
 
 // ListenAndServeTLS listens on Addr (default ":995") and serves implicit
@@ -386,9 +375,14 @@ func (srv *Server) ListenAndServeTLS() error {
 	if srv.TLSConfig == nil {
 		return errors.New("pop3: ListenAndServeTLS needs Server.TLSConfig")
 	}
+	return srv.listenAndServe(":995", srv.ServeTLS)
+}
+
+// listenAndServe listens on Addr, or defaultAddr, and serves with serve.
+func (srv *Server) listenAndServe(defaultAddr string, serve func(net.Listener) error) error {
 	addr := srv.Addr
 	if addr == "" {
-		addr = ":995"
+		addr = defaultAddr
 	}
 	if srv.shuttingDown() {
 		return ErrServerClosed
@@ -397,7 +391,7 @@ func (srv *Server) ListenAndServeTLS() error {
 	if err != nil {
 		return err
 	}
-	return srv.ServeTLS(l)
+	return serve(l)
 }
 
 // ServeTLS serves implicit TLS connections (RFC 8314 §3.3) with TLSConfig
@@ -678,9 +672,26 @@ func (srv *Server) PenalizedAddresses() int {
 
 func (srv *Server) shuttingDown() bool { return srv.inShutdown.Load() }
 
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// doneChan is closed when the listeners close.
 func (srv *Server) doneChan() chan struct{} {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	return srv.doneChanLocked()
+}
+
+// doneChanLocked is doneChan with srv.mu held. The channel is made on
+// first use, so that the zero Server works, as an http.Server does.
+func (srv *Server) doneChanLocked() chan struct{} {
 	if srv.done == nil {
 		srv.done = make(chan struct{})
 	}
@@ -709,13 +720,8 @@ func (srv *Server) closeListenersLocked() {
 	for l := range srv.listeners {
 		_ = (*l).Close()
 	}
-	if srv.done == nil {
-		srv.done = make(chan struct{})
-	}
-	select {
-	case <-srv.done:
-	default:
-		close(srv.done)
+	if done := srv.doneChanLocked(); !isClosed(done) {
+		close(done)
 	}
 }
 

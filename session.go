@@ -52,21 +52,13 @@ type session struct {
 	// trustedNet: the client is in Server.TrustedNetworks.
 	trustedNet bool
 
-	argv         [3]string // parseCommand's arguments, reused
 	state        state
 	started      time.Time
 	authDeadline time.Time // zero: no AuthTimeout
 	timestamp    string    // APOP greeting timestamp; empty without APOP
 	pendingUser  string    // the name from USER, kept only until the next command
-	badCommands  int
-	authFailures int
-	replied      bool   // the current command has written its status line
-	command      string // the current command's name; empty for an unknown one
-
-	// For Hooks.Command: the last status line's status and code, and the
-	// octets reported so far.
-	status, code  string
-	bytesReported int64
+	cmd          commandState
+	counts       sessionCounts
 
 	// After login: who, how, and the maildrop.
 	username string
@@ -81,11 +73,27 @@ type session struct {
 	utf8 bool    // UTF-8 mode, after the UTF8 command (RFC 6856 §2)
 	lang *locale // the language of replies after LANG; nil for English
 
-	// For the session-ended log record.
-	end       *sessionEnd
-	retrieved int // RETR commands served
-	topped    int // TOP commands served
-	removed   int // messages removed at UPDATE
+	end *sessionEnd // how the session ended, for the log record
+}
+
+// commandState is what the session knows of the command being answered.
+type commandState struct {
+	argv    [3]string // parseCommand's arguments, reused
+	name    string    // the keyword; empty for an unknown command
+	replied bool      // the command's status line is written
+	// The last status line's status and response code, for Hooks.Command.
+	status, code string
+}
+
+// sessionCounts are the session's counters, for its limits, Hooks and the
+// session-ended log record.
+type sessionCounts struct {
+	badCommands   int   // since login, or since the start
+	authFailures  int   // failed logins
+	retrieved     int   // RETR commands served
+	topped        int   // TOP commands served
+	removed       int   // messages removed at UPDATE
+	bytesReported int64 // octets sent that Hooks.Command has reported
 }
 
 // newSession prepares conn's session. It runs in the accept loop, so it
@@ -234,11 +242,11 @@ func (s *session) serve() {
 // does, and reports it to Hooks.Command.
 func (s *session) observeCommand(h *Hooks, line []byte) *sessionEnd {
 	start := time.Now()
-	s.status, s.code = "", ""
+	s.cmd.status, s.cmd.code = "", ""
 	end := s.answer(s.dispatch(line))
-	ev := CommandEvent{Conn: &s.info, Name: s.command, Status: s.status, Code: s.code,
-		Duration: time.Since(start), BytesSent: s.c.bytesOut - s.bytesReported}
-	s.bytesReported = s.c.bytesOut
+	ev := CommandEvent{Conn: &s.info, Name: s.cmd.name, Status: s.cmd.status, Code: s.cmd.code,
+		Duration: time.Since(start), BytesSent: s.c.bytesOut - s.counts.bytesReported}
+	s.counts.bytesReported = s.c.bytesOut
 	callHook(s.srv, "Command", h.Command, ev)
 	return end
 }
@@ -276,9 +284,9 @@ func (s *session) greet() error {
 // dispatch runs one command line and returns what answer needs: nil when
 // the handler has replied, otherwise the error to answer.
 func (s *session) dispatch(line []byte) (err error) {
-	s.replied = false
-	name, cmd, args, err := parseCommand(line, s.state, s.srv.exts, s.argv[:0])
-	s.command = name
+	s.cmd.replied = false
+	name, cmd, args, err := parseCommand(line, s.state, s.srv.exts, s.cmd.argv[:0])
+	s.cmd.name = name
 	if s.srv.Debug != nil {
 		s.trace("C: " + redact(name, line))
 	}
@@ -312,7 +320,7 @@ func (s *session) recoverPanic(where string, err *error) {
 	frames := panicFrames()
 	s.logger().Error("pop3: panic", "in", where, "panic", v, "at", firstFrame(frames), "stack", strings.Join(frames, " < "))
 	reply := &Error{Code: CodeSysTemp, Text: "internal error"}
-	if s.replied {
+	if s.cmd.replied {
 		reply = nil
 	}
 	end := endSession(EndPanic, reply, nil)
@@ -380,16 +388,16 @@ func (s *session) finish() {
 	if s.method != "" {
 		attrs = append(attrs, slog.String("method", s.method))
 	}
-	attrs = append(attrs, slog.Bool("tls", s.info.TLS != nil), slog.Int("retr", s.retrieved),
-		slog.Int("top", s.topped), slog.Int("deleted", s.removed), slog.Int64("bytes_out", s.c.bytesOut))
+	attrs = append(attrs, slog.Bool("tls", s.info.TLS != nil), slog.Int("retr", s.counts.retrieved),
+		slog.Int("top", s.counts.topped), slog.Int("deleted", s.counts.removed), slog.Int64("bytes_out", s.c.bytesOut))
 	if end.cause != nil && !closedHard && !errors.Is(end.cause, io.EOF) {
 		attrs = append(attrs, slog.Any("err", end.cause))
 	}
 	s.srv.logger().LogAttrs(context.Background(), slog.LevelInfo, "pop3: session ended", attrs...)
 	if h := s.srv.Hooks; h != nil && h.SessionEnded != nil {
 		ev := SessionEndEvent{Conn: &s.info, Reason: reason, Username: s.username, Method: s.method,
-			Duration: time.Since(s.started), Retrieved: s.retrieved, Deleted: s.removed,
-			BytesSent: s.c.bytesOut - s.bytesReported, TotalBytesSent: s.c.bytesOut}
+			Duration: time.Since(s.started), Retrieved: s.counts.retrieved, Deleted: s.counts.removed,
+			BytesSent: s.c.bytesOut - s.counts.bytesReported, TotalBytesSent: s.c.bytesOut}
 		if end.cause != nil && !closedHard && !errors.Is(end.cause, io.EOF) {
 			ev.Err = end.cause
 		}

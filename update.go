@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (s *session) update() error {
 	}
 	if indexes != nil {
 		if removeErr = s.drop.box.Delete(s.ctx, indexes); removeErr == nil {
-			s.removed = len(indexes)
+			s.counts.removed = len(indexes)
 		}
 	}
 	s.closeMailbox()
@@ -53,12 +54,12 @@ func (s *session) update() error {
 		}
 		return endSession(EndQuit, reply, removeErr)
 	}
-	left := s.drop.count() - s.removed
+	left := s.drop.count() - s.counts.removed
 	format := "bye, %d messages left"
 	if left == 1 {
 		format = "bye, %d message left"
 	}
-	if err := s.replyf(format, left); err != nil {
+	if err := s.replyOK(fmt.Sprintf(format, left)); err != nil {
 		return err
 	}
 	return endQuit

@@ -40,16 +40,16 @@ package downgrade
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"io"
+	"mime"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// MaxHeader is the largest header block, in octets, that ReadHeader and
-// NewReader accept. A header block this large is already far beyond
+// MaxHeader is the largest header block, in octets, that ReadHeader
+// accepts. A header block this large is already far beyond
 // anything a real message needs; the bound keeps memory use per message
 // fixed whatever the input.
 const MaxHeader = 256 << 10
@@ -148,51 +148,6 @@ func ReadHeader(r *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 	}
-}
-
-// NewReader returns a reader that yields the message read from r, which
-// has CRLF line ends, with its header downgraded by Header and its body
-// unchanged. Only the header is held in memory (at most MaxHeader
-// octets, plus a small read buffer); the body streams. If the header is
-// too large, or reading it fails, Read returns that error
-// (ErrHeaderTooLarge, or r's).
-func NewReader(r io.Reader) io.Reader {
-	return &reader{br: bufio.NewReader(r)}
-}
-
-type reader struct {
-	br  *bufio.Reader
-	src io.Reader // nil until the header has been read
-	err error
-}
-
-func (d *reader) Read(p []byte) (int, error) {
-	if d.err != nil {
-		return 0, d.err
-	}
-	if d.src == nil {
-		hdr, err := ReadHeader(d.br)
-		if err != nil {
-			d.err = err
-			return 0, err
-		}
-		out, _ := Header(hdr)
-		d.src = io.MultiReader(bytes.NewReader(out), d.br)
-	}
-	return d.src.Read(p)
-}
-
-// Size returns the size of the downgraded message, given the original
-// header block hdr (as returned by ReadHeader) and the size of the whole
-// original message: size - len(hdr) + len(Header(hdr)). It is what a
-// POP3 server reports in LIST and SCAN listings for a client that has
-// not enabled UTF-8, so that the octet count matches what RETR sends.
-func Size(hdr []byte, size int64) int64 {
-	out, changed := Header(hdr)
-	if !changed {
-		return size
-	}
-	return size - int64(len(hdr)) + int64(len(out))
 }
 
 // isASCII reports whether b has no octet >= 0x80.
@@ -560,15 +515,16 @@ func (f *folder) encoded(sep, s string) {
 	}
 }
 
-// encodeWord returns s as a single UTF-8 encoded-word.
+// encodeWord returns s, which encoded fits one word, as a single UTF-8
+// encoded-word. B is mime.BEncoding's. Q is our own: mime.QEncoding leaves
+// specials such as ',', '"', '(' and '<' as they are, which RFC 2047 §5 (3)
+// forbids in an encoded-word in a phrase, so a display name "Doe, é" would
+// turn into two addresses.
 func encodeWord(s string, useQ bool) string {
-	var b strings.Builder
 	if !useQ {
-		b.WriteString("=?utf-8?b?")
-		b.WriteString(base64.StdEncoding.EncodeToString([]byte(s)))
-		b.WriteString("?=")
-		return b.String()
+		return mime.BEncoding.Encode("utf-8", s)
 	}
+	var b strings.Builder
 	b.WriteString("=?utf-8?q?")
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
