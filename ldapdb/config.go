@@ -174,12 +174,6 @@ type compiled struct {
 	passSearchAttrs, userSearchAttrs []string
 }
 
-// Check reports what is wrong with c, as ReadConfig would.
-func (c *Config) Check() error {
-	_, err := c.compile(nil)
-	return err
-}
-
 func (c *Config) compile(line func(key string) int) (*compiled, error) {
 	fail := dovecotconf.Failer("ldapdb", c.Path, line)
 	out := &compiled{startTLS: c.StartTLS, defaultScheme: "CRYPT"}

@@ -27,12 +27,12 @@ const (
 	DefaultDialTimeout = 5 * time.Second
 	// DefaultRequestTimeout bounds one search or bind.
 	DefaultRequestTimeout = 10 * time.Second
-	// DefaultMaxIdle is how many connections of each kind (lookups, and
+	// defaultMaxIdle is how many connections of each kind (lookups, and
 	// auth_bind's binds as users) are kept open between lookups.
-	DefaultMaxIdle = 4
-	// DefaultMaxOpen is how many connections of each kind may be open at
+	defaultMaxIdle = 4
+	// defaultMaxOpen is how many connections of each kind may be open at
 	// once; more concurrent logins wait for one.
-	DefaultMaxOpen = 16
+	defaultMaxOpen = 16
 )
 
 // DB is a Dovecot LDAP user database: a [passwd.Source] whose Lookup
@@ -102,13 +102,13 @@ func OpenFile(path string, opts ...Option) (*DB, error) {
 
 func open(cfg *Config, c *compiled, opts []Option) *DB {
 	d := &DB{cfg: c, authBind: cfg.AuthBind, logger: slog.Default(),
-		dial: DefaultDialTimeout, request: DefaultRequestTimeout, maxIdle: DefaultMaxIdle}
+		dial: DefaultDialTimeout, request: DefaultRequestTimeout, maxIdle: defaultMaxIdle}
 	for _, o := range opts {
 		o(d)
 	}
 	d.lookups = &pool{cfg: c, bindDN: cfg.DN, bindPw: cfg.DNPass, dial: d.dial, request: d.request, max: d.maxIdle,
-		open: make(chan struct{}, DefaultMaxOpen)}
-	d.binds = &pool{cfg: c, dial: d.dial, request: d.request, max: d.maxIdle, open: make(chan struct{}, DefaultMaxOpen)}
+		open: make(chan struct{}, defaultMaxOpen)}
+	d.binds = &pool{cfg: c, dial: d.dial, request: d.request, max: d.maxIdle, open: make(chan struct{}, defaultMaxOpen)}
 	return d
 }
 

@@ -65,13 +65,6 @@ var (
 // already exists. Compare with errors.Is.
 var ErrUserExists = errors.New("memory: user already exists")
 
-// ErrNoSuchUser is returned, wrapped, by Backend.AppendMessage,
-// Backend.Deliver and Backend.Messages for a user that was never added. It
-// is [pop3.ErrNoSuchUser]; compare with errors.Is. (Login and LoginAPOP
-// return pop3.ErrAuthFailed instead, so that a client cannot tell an
-// unknown user from a wrong password.)
-var ErrNoSuchUser = pop3.ErrNoSuchUser
-
 // errClosed is returned by the methods of a mailbox after its Close.
 var errClosed = errors.New("memory: mailbox is closed")
 
@@ -201,7 +194,7 @@ func (b *Backend) AddUser(username, password string) error {
 // client that keeps a list of seen unique-ids relies on. It is at most 33
 // characters, all in the range 0x21 to 0x7E.
 //
-// An unknown user returns ErrNoSuchUser.
+// An unknown user returns an error that wraps [pop3.ErrNoSuchUser].
 func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err error) {
 	data := normalize(raw)
 	// normalize has made data what RETR sends, so this is len(data); it
@@ -218,7 +211,7 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
 	if !ok {
-		return "", fmt.Errorf("memory: %w: %q", ErrNoSuchUser, username)
+		return "", fmt.Errorf("memory: %w: %q", pop3.ErrNoSuchUser, username)
 	}
 	b.seq++
 	m := &message{
@@ -235,7 +228,7 @@ func (b *Backend) AppendMessage(username string, raw []byte) (uid string, err er
 // as AppendMessage does; it implements [pop3.Deliverer], through which the
 // LMTP listener and pop3test deliver. The message is stored once Deliver
 // returns (durable for as long as the process lives). An unknown user
-// returns an error that wraps ErrNoSuchUser.
+// returns an error that wraps [pop3.ErrNoSuchUser].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
 	raw, err := io.ReadAll(msg)
 	if err != nil {
@@ -261,13 +254,13 @@ func (b *Backend) UserExists(ctx context.Context, username string) (bool, error)
 // Messages returns copies of the messages left in the user's live maildrop,
 // oldest first, for tests to inspect. Messages a session has deleted are
 // gone; messages delivered while a session holds the maildrop are there.
-// An unknown user returns ErrNoSuchUser.
+// An unknown user returns an error that wraps [pop3.ErrNoSuchUser].
 func (b *Backend) Messages(username string) ([]Message, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
 	if !ok {
-		return nil, fmt.Errorf("memory: %w: %q", ErrNoSuchUser, username)
+		return nil, fmt.Errorf("memory: %w: %q", pop3.ErrNoSuchUser, username)
 	}
 	out := make([]Message, len(u.msgs))
 	for i, m := range u.msgs {

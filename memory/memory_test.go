@@ -261,7 +261,7 @@ func TestDeliver(t *testing.T) {
 
 	err = d.Deliver(ctx, "bob", strings.NewReader("x"))
 	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
-	assert.ErrorIs(t, err, memory.ErrNoSuchUser)
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 	assert.EqualError(t, err, `memory: no such user: "bob"`)
 
 	cancelled, cancel := context.WithCancel(ctx)
@@ -543,9 +543,9 @@ func TestUnknownUserAndDuplicateUser(t *testing.T) {
 	be := newBackend(t, "alice")
 
 	_, err := be.AppendMessage("bob", []byte("x\n"))
-	assert.ErrorIs(t, err, memory.ErrNoSuchUser)
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 	_, err = be.Messages("bob")
-	assert.ErrorIs(t, err, memory.ErrNoSuchUser)
+	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 
 	assert.ErrorIs(t, be.AddUser("alice", "other"), memory.ErrUserExists)
 	// The failed AddUser left the password alone.

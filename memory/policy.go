@@ -10,13 +10,13 @@ import (
 
 // SetPolicy gives the user LOGIN-DELAY and EXPIRE values of their own (RFC
 // 2449 §6.5, §6.7), which a server applies when [pop3.Server.UserPolicies]
-// is set. An unknown user returns ErrNoSuchUser.
+// is set. An unknown user returns an error that wraps [pop3.ErrNoSuchUser].
 func (b *Backend) SetPolicy(username string, p pop3.UserPolicy) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	u, ok := b.users[username]
 	if !ok {
-		return fmt.Errorf("memory: %w: %q", ErrNoSuchUser, username)
+		return fmt.Errorf("memory: %w: %q", pop3.ErrNoSuchUser, username)
 	}
 	u.policy = p
 	return nil

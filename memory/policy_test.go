@@ -14,7 +14,7 @@ import (
 func TestSetPolicy(t *testing.T) {
 	b := New()
 	require.NoError(t, b.AddUser("alice", "secret"))
-	require.ErrorIs(t, b.SetPolicy("nobody", pop3.UserPolicy{}), ErrNoSuchUser)
+	require.ErrorIs(t, b.SetPolicy("nobody", pop3.UserPolicy{}), pop3.ErrNoSuchUser)
 	want := pop3.UserPolicy{LoginDelay: time.Minute, Expire: pop3.ExpireAfter(3)}
 	require.NoError(t, b.SetPolicy("alice", want))
 	u, err := b.Login(context.Background(), &pop3.ConnInfo{}, "alice", "secret")

@@ -39,7 +39,7 @@ type Config struct {
 var knownKeys = []string{"driver", "connect", "default_pass_scheme", "password_query", "user_query", "iterate_query"}
 
 // ReadConfig reads a Dovecot dovecot-sql.conf.ext and checks it as
-// [Config.Check] does. A line that does not parse, an unknown key, a
+// [Open] does. A line that does not parse, an unknown key, a
 // missing driver, connect or password_query, and a query that cannot be
 // compiled are errors that name the file, the line and the key.
 func ReadConfig(path string) (*Config, error) {
@@ -76,12 +76,6 @@ type compiled struct {
 	passwordQuery *query
 	userQuery     *query // nil when there is none
 	defaultScheme string
-}
-
-// Check reports what is wrong with c, as ReadConfig would.
-func (c *Config) Check() error {
-	_, err := c.compile(nil)
-	return err
 }
 
 // compile checks c. line, when not nil, finds the line of a key for
