@@ -10,25 +10,58 @@ import (
 	"time"
 )
 
-// applyPolicy sets the session's LOGIN-DELAY and EXPIRE for user: the
-// server's, or with UserPolicies the user's own, held within the bounds
-// that CAPA announced before login (RFC 2449 §6.5, §6.7).
-func (s *session) applyPolicy(user User) {
-	s.loginDelay, s.expire = s.srv.loginDelay(), s.srv.expire()
-	pu, ok := user.(PolicyUser)
-	if !s.srv.UserPolicies || !ok {
-		return
+// errTLSRequired refuses a cleartext login where it is not allowed (RFC
+// 8314 §5).
+var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext login: use STLS or the TLS port"}
+
+// cleartextAllowed reports whether a cleartext password may be sent here
+// (RFC 2595 §6, RFC 8314 §5): on TLS, on a connection that
+// Server.TrustedConn vouched for, from Server.TrustedNetworks, from a
+// loopback address or over a unix socket, or anywhere when the server
+// allows insecure auth.
+func (s *session) cleartextAllowed() bool {
+	if s.info.TLS != nil || s.info.Trusted || s.trustedNet || s.srv.AllowInsecureAuth {
+		return true
 	}
-	p := pu.Policy()
-	switch {
-	case p.LoginDelay < 0:
-		s.loginDelay = 0
-	case p.LoginDelay > 0:
-		s.loginDelay = min(p.LoginDelay, s.loginDelay)
+	if ip, ok := clientIP(s.info.RemoteAddr); ok {
+		return ip.IsLoopback()
 	}
-	if !p.Expire.IsZero() && !p.Expire.shorter(s.expire) {
-		s.expire = p.Expire
+	_, remoteUnix := s.info.RemoteAddr.(*net.UnixAddr)
+	_, localUnix := s.info.LocalAddr.(*net.UnixAddr)
+	return remoteUnix || localUnix
+}
+
+// cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
+// one learns which users exist.
+func (s *session) cmdUser(args []string) error {
+	if !s.cleartextAllowed() {
+		return errTLSRequired
 	}
+	name, err := s.prepareUsername(args[0])
+	if err != nil {
+		return err
+	}
+	s.pendingUser = name
+	return s.replyOK("send PASS")
+}
+
+// cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
+// included, is the password.
+func (s *session) cmdPass(args []string) error {
+	// USER has checked the cleartext policy, which cannot tighten later.
+	if s.pendingUser == "" {
+		return syntaxError("PASS must follow USER")
+	}
+	username, password := s.pendingUser, args[0]
+	s.pendingUser = ""
+	return s.authenticate("USER", func() (string, User, error) {
+		password, err := s.preparePassword(password)
+		if err != nil {
+			return username, nil, err
+		}
+		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
+		return username, user, err
+	})
 }
 
 // authenticate is the one path of every login attempt, whatever its
@@ -193,64 +226,31 @@ func (s *session) login(method, username string, penalty time.Duration, user Use
 	return s.replyMaildrop()
 }
 
+// applyPolicy sets the session's LOGIN-DELAY and EXPIRE for user: the
+// server's, or with UserPolicies the user's own, held within the bounds
+// that CAPA announced before login (RFC 2449 §6.5, §6.7).
+func (s *session) applyPolicy(user User) {
+	s.loginDelay, s.expire = s.srv.loginDelay(), s.srv.expire()
+	pu, ok := user.(PolicyUser)
+	if !s.srv.UserPolicies || !ok {
+		return
+	}
+	p := pu.Policy()
+	switch {
+	case p.LoginDelay < 0:
+		s.loginDelay = 0
+	case p.LoginDelay > 0:
+		s.loginDelay = min(p.LoginDelay, s.loginDelay)
+	}
+	if !p.Expire.IsZero() && !p.Expire.shorter(s.expire) {
+		s.expire = p.Expire
+	}
+}
+
 // loginDelayed answers a login refused by LOGIN-DELAY: like a backend's
 // [ErrLoginDelay], it is not a failed login.
 func (s *session) loginDelayed(method, username string, penalty time.Duration, err error) error {
 	s.logger().Info("pop3: login refused", "method", method, "user", shorten(username, 64), "code", CodeLoginDelay)
 	s.reportLogin(method, username, penalty, LoginDelayed)
 	return err
-}
-
-// errTLSRequired refuses a cleartext login where it is not allowed (RFC
-// 8314 §5).
-var errTLSRequired = &Error{Code: CodeAuth, Text: "TLS is required for cleartext login: use STLS or the TLS port"}
-
-// cleartextAllowed reports whether a cleartext password may be sent here
-// (RFC 2595 §6, RFC 8314 §5): on TLS, on a connection that
-// Server.TrustedConn vouched for, from Server.TrustedNetworks, from a
-// loopback address or over a unix socket, or anywhere when the server
-// allows insecure auth.
-func (s *session) cleartextAllowed() bool {
-	if s.info.TLS != nil || s.info.Trusted || s.trustedNet || s.srv.AllowInsecureAuth {
-		return true
-	}
-	if ip, ok := clientIP(s.info.RemoteAddr); ok {
-		return ip.IsLoopback()
-	}
-	_, remoteUnix := s.info.RemoteAddr.(*net.UnixAddr)
-	_, localUnix := s.info.LocalAddr.(*net.UnixAddr)
-	return remoteUnix || localUnix
-}
-
-// cmdUser handles USER (RFC 1939 §7). It always answers +OK, so that no
-// one learns which users exist.
-func (s *session) cmdUser(args []string) error {
-	if !s.cleartextAllowed() {
-		return errTLSRequired
-	}
-	name, err := s.prepareUsername(args[0])
-	if err != nil {
-		return err
-	}
-	s.pendingUser = name
-	return s.replyOK("send PASS")
-}
-
-// cmdPass handles PASS (RFC 1939 §7): the rest of the line, spaces
-// included, is the password.
-func (s *session) cmdPass(args []string) error {
-	// USER has checked the cleartext policy, which cannot tighten later.
-	if s.pendingUser == "" {
-		return syntaxError("PASS must follow USER")
-	}
-	username, password := s.pendingUser, args[0]
-	s.pendingUser = ""
-	return s.authenticate("USER", func() (string, User, error) {
-		password, err := s.preparePassword(password)
-		if err != nil {
-			return username, nil, err
-		}
-		user, err := s.srv.Backend.Login(s.ctx, &s.info, username, password)
-		return username, user, err
-	})
 }
