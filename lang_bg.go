@@ -12,10 +12,10 @@ import "golang.org/x/text/language"
 // (*locale).lookup. Protocol words (command names, POP3, TLS, SASL, UTF-8)
 // stay in Latin.
 //
-// lang_catalog_test.go scans the package for every text a reply can carry
+// lang_internal_test.go scans the package for every text a reply can carry
 // and checks that each has an entry here, and that each entry is used.
 var bulgarian = &locale{tag: language.Bulgarian, name: "Български", texts: map[string]string{
-	// session.go: greeting, login, panics, UPDATE.
+	// session.go, login.go, update.go: greeting, login, panics, UPDATE.
 	"POP3 server ready":                          "POP3 сървърът е готов",
 	"login failed, try again later":              "входът не успя, опитайте отново по-късно",
 	"too many failed logins, closing connection": "твърде много неуспешни опити за вход, връзката се затваря",
@@ -24,7 +24,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	"bye, %d messages left":                      "довиждане, остават %d съобщения",
 	"bye, %d message left":                       "довиждане, остава %d съобщение",
 
-	// response.go: the sentinel errors for backends.
+	// errors.go: the sentinel errors for backends.
 	"authentication failed":                      "неуспешно удостоверяване",
 	"maildrop already locked by another session": "пощенската кутия вече е заключена от друга сесия",
 	"login too soon after the previous one":      "твърде скоро след предишния вход",
@@ -42,7 +42,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	"missing argument":                             "липсва аргумент",
 	"too many arguments":                           "твърде много аргументи",
 
-	// commands.go: the commands (RFC 1939, RFC 1460 LAST).
+	// list.go, retr.go, dele.go, update.go: the commands (RFC 1939, RFC 1460 LAST).
 	"bye":                                  "довиждане",
 	"%d messages (%d octets)":              "%d съобщения (%d октета)",
 	"maildrop has %d messages (%d octets)": "пощенската кутия съдържа %d съобщения (%d октета)",
@@ -59,7 +59,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	"no such message, only %d in maildrop": "няма такова съобщение, в пощенската кутия има само %d",
 	"message %d already deleted":           "съобщение %d вече е изтрито",
 
-	// conn.go: reading commands.
+	// session.go: reading commands.
 	"line too long":                "твърде дълъг ред",
 	"server shutting down":         "сървърът спира работа",
 	"authentication took too long": "удостоверяването продължи твърде дълго",
@@ -69,7 +69,7 @@ var bulgarian = &locale{tag: language.Bulgarian, name: "Български", tex
 	// never translated today.
 	"too many connections": "твърде много връзки",
 
-	// auth.go: USER/PASS, APOP, AUTH (RFC 5034).
+	// login.go, apop.go, auth.go: USER/PASS, APOP, AUTH (RFC 5034).
 	"send PASS":             "изпратете PASS",
 	"PASS must follow USER": "PASS трябва да следва USER",
 	"TLS is required for cleartext login: use STLS or the TLS port": "за вход с некриптирана парола е нужен TLS: използвайте STLS или TLS порта",
