@@ -71,7 +71,7 @@ func TestLineTooLongLimitAnsweredOnce(t *testing.T) {
 	srv.MaxLineLength = 100
 	c := pop3test.Dial(t, startServer(t, srv))
 	c.ReadReply()
-	for range pop3.DefaultMaxBadCommandsLogin {
+	for range defaultMaxBadCommandsBeforeLogin {
 		c.SendRaw(strings.Repeat("x", 150))
 		assert.Equal(t, "-ERR line too long", c.ReadLine())
 		c.SendRaw("\r\n")
@@ -159,7 +159,7 @@ func TestMaxBadCommands(t *testing.T) {
 		srv, _ := newMemoryServer(t)
 		c := pop3test.Dial(t, startServer(t, srv))
 		c.ReadReply()
-		for range pop3.DefaultMaxBadCommandsLogin {
+		for range defaultMaxBadCommandsBeforeLogin {
 			c.Send("NOPE")
 			assert.Equal(t, "-ERR unknown command", c.ReadLine())
 		}

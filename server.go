@@ -16,23 +16,28 @@ import (
 	"time"
 )
 
-// Defaults of Server's fields. One rule holds for every numeric field: zero
-// means the default below, and a negative value means none (no timeout, no
+// Defaults of Server's fields that operators tune most, for a command's
+// flag defaults and help text. One rule holds for every numeric field: zero
+// means its default, and a negative value means none (no timeout, no
 // delay, no limit), except for the line lengths, where it means the default
 // too. A Server literal is therefore as safe as NewServer.
 const (
 	DefaultIdleTimeout         = 10 * time.Minute // RFC 1939 §3: at least 10 minutes
-	DefaultAuthTimeout         = 3 * time.Minute
-	DefaultWriteTimeout        = time.Minute
-	DefaultMaxLineLength       = 2048 // like Dovecot; RFC 2449 §4 asks for at least 255
-	DefaultMaxAuthLineLength   = 16 << 10
 	DefaultAuthFailureDelay    = 2 * time.Second
 	DefaultMaxAuthPenalty      = 15 * time.Second // like Dovecot's auth penalty
-	DefaultMaxAuthFailures     = 3
-	DefaultMaxBadCommands      = 20
-	DefaultMaxBadCommandsLogin = 3
 	DefaultMaxConnections      = 10000
 	DefaultMaxConnectionsPerIP = 100
+)
+
+// The other fields' defaults, given in their docs.
+const (
+	defaultAuthTimeout               = 3 * time.Minute
+	defaultWriteTimeout              = time.Minute
+	defaultMaxLineLength             = 2048 // like Dovecot; RFC 2449 §4 asks for at least 255
+	defaultMaxAuthLineLength         = 16 << 10
+	defaultMaxAuthFailures           = 3
+	defaultMaxBadCommands            = 20
+	defaultMaxBadCommandsBeforeLogin = 3
 )
 
 // Server is a POP3 server. Create it with NewServer or as a literal, set
@@ -301,9 +306,9 @@ func (srv *Server) domain() string {
 // means none.
 
 func (srv *Server) idleTimeout() time.Duration { return duration(srv.IdleTimeout, DefaultIdleTimeout) }
-func (srv *Server) authTimeout() time.Duration { return duration(srv.AuthTimeout, DefaultAuthTimeout) }
+func (srv *Server) authTimeout() time.Duration { return duration(srv.AuthTimeout, defaultAuthTimeout) }
 func (srv *Server) writeTimeout() time.Duration {
-	return duration(srv.WriteTimeout, DefaultWriteTimeout)
+	return duration(srv.WriteTimeout, defaultWriteTimeout)
 }
 func (srv *Server) authFailureDelay() time.Duration {
 	return duration(srv.AuthFailureDelay, DefaultAuthFailureDelay)
@@ -314,9 +319,9 @@ func (srv *Server) maxAuthPenalty() time.Duration {
 
 // A line length always has a limit: a negative one means the default,
 // since "none" would let a client make the server buffer without end.
-func (srv *Server) maxLineLength() int { return lineLimit(srv.MaxLineLength, DefaultMaxLineLength) }
+func (srv *Server) maxLineLength() int { return lineLimit(srv.MaxLineLength, defaultMaxLineLength) }
 func (srv *Server) maxAuthLineLength() int {
-	return max(lineLimit(srv.MaxAuthLineLength, DefaultMaxAuthLineLength), srv.maxLineLength())
+	return max(lineLimit(srv.MaxAuthLineLength, defaultMaxAuthLineLength), srv.maxLineLength())
 }
 
 func lineLimit(v, def int) int {
@@ -329,14 +334,14 @@ func (srv *Server) maxConnections() int { return limit(srv.MaxConnections, Defau
 func (srv *Server) maxConnectionsPerIP() int {
 	return limit(srv.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP)
 }
-func (srv *Server) maxAuthFailures() int { return limit(srv.MaxAuthFailures, DefaultMaxAuthFailures) }
+func (srv *Server) maxAuthFailures() int { return limit(srv.MaxAuthFailures, defaultMaxAuthFailures) }
 
 // maxBadCommands is the bad-command limit of a session in state st.
 func (srv *Server) maxBadCommands(st state) int {
 	if st == stateTransaction {
-		return limit(srv.MaxBadCommands, DefaultMaxBadCommands)
+		return limit(srv.MaxBadCommands, defaultMaxBadCommands)
 	}
-	return limit(srv.MaxBadCommandsBeforeLogin, DefaultMaxBadCommandsLogin)
+	return limit(srv.MaxBadCommandsBeforeLogin, defaultMaxBadCommandsBeforeLogin)
 }
 
 // duration applies the field rule to a timeout or delay: 0 means def, and

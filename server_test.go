@@ -22,6 +22,12 @@ import (
 
 // A Server literal is as safe as NewServer: its connection limits are the
 // defaults, not "unlimited".
+// The documented defaults of Server fields that the tests rely on.
+const (
+	defaultMaxBadCommandsBeforeLogin = 3
+	defaultMaxLineLength             = 2048
+)
+
 func TestServerLiteralHasDefaultLimits(t *testing.T) {
 	be := memory.New()
 	srv := &pop3.Server{Backend: be}
@@ -227,11 +233,11 @@ func TestNegativeMeansNone(t *testing.T) {
 	srv.MaxLineLength = -1
 	c := pop3test.Dial(t, startServer(t, srv))
 	c.ReadReply()
-	for range 2 * pop3.DefaultMaxBadCommandsLogin * 10 {
+	for range 2 * defaultMaxBadCommandsBeforeLogin * 10 {
 		c.Send("XXXX")
 		require.Equal(t, "-ERR unknown command", c.ReadLine())
 	}
-	c.Send("NOOP " + strings.Repeat("x", pop3.DefaultMaxLineLength))
+	c.Send("NOOP " + strings.Repeat("x", defaultMaxLineLength))
 	assert.Equal(t, "-ERR line too long", c.ReadLine())
 }
 

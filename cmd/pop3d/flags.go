@@ -101,9 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.trustedNetworks = prefixes
 		return err
 	})
-	fs.IntVar(&o.maxConnections, "max-connections", 0, "serve at most `N` connections at once (default 10000)")
-	fs.IntVar(&o.maxConnectionsPerIP, "max-connections-per-ip", 0, "serve at most `N` connections from one client address (default 100)")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", 0, "close a connection idle for this `DURATION` (default 10m, RFC 1939's minimum)")
+	fs.IntVar(&o.maxConnections, "max-connections", pop3.DefaultMaxConnections, "serve at most `N` connections at once")
+	fs.IntVar(&o.maxConnectionsPerIP, "max-connections-per-ip", pop3.DefaultMaxConnectionsPerIP, "serve at most `N` connections from one client address")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", pop3.DefaultIdleTimeout, "close a connection idle for this `DURATION` (RFC 1939's minimum is 10m)")
 	fs.DurationVar(&o.loginDelay, "login-delay", 0, "refuse a user's login sooner than this `DURATION` after their last one, and announce it as LOGIN-DELAY (RFC 2449)")
 	fs.Func("expire", "remove messages at QUIT `DAYS` days after their first retrieval (0: at the QUIT of the session that retrieved them), and announce it as EXPIRE; never, the default, keeps them (RFC 2449)", func(v string) error {
 		e, err := pop3.ParseExpire(v)
