@@ -100,9 +100,11 @@ func TestReadmeCodeBlocks(t *testing.T) {
 	// The workspace of this repository, with the blocks' module added.
 	out, err := exec.Command(goCmd, "work", "edit", "-json", "go.work").Output()
 	require.NoError(t, err, "go work edit -json: %s", readmeStderr(err))
+	type workModule struct{ Path, Version string }
 	var work struct {
-		Go  string
-		Use []struct{ DiskPath string }
+		Go      string
+		Use     []struct{ DiskPath string }
+		Replace []struct{ Old, New workModule }
 	}
 	require.NoError(t, json.Unmarshal(out, &work))
 
@@ -113,6 +115,21 @@ func TestReadmeCodeBlocks(t *testing.T) {
 		fmt.Fprintf(&goWork, "\t%s\n", strconv.Quote(filepath.Join(root, u.DiskPath)))
 	}
 	goWork.WriteString(")\n")
+	// The replaces that give the modules' requirements of each other this
+	// checkout (RELEASING.md), with their directories made absolute.
+	for _, r := range work.Replace {
+		old := r.Old.Path
+		if r.Old.Version != "" {
+			old += " " + r.Old.Version
+		}
+		replacement := r.New.Path
+		if r.New.Version != "" {
+			replacement += " " + r.New.Version
+		} else if !filepath.IsAbs(replacement) {
+			replacement = strconv.Quote(filepath.Join(root, replacement))
+		}
+		fmt.Fprintf(&goWork, "replace %s => %s\n", old, replacement)
+	}
 	readmeWriteFile(t, filepath.Join(dir, "go.work"), goWork.String())
 	readmeWriteFile(t, filepath.Join(dir, "go.mod"), "module readme\n\ngo "+work.Go+"\n")
 	if sum, err := os.ReadFile("go.work.sum"); err == nil {

@@ -2,6 +2,11 @@ module github.com/gopop3/pop3/cmd
 
 go 1.26.0
 
+// The modules of this repository that cmd requires, github.com/gopop3/pop3
+// and its postgres, sqldb and ldapdb, are at their last release, or at
+// v0.0.0-00010101000000-000000000000 before the first: each release bumps
+// them (RELEASING.md). Here, the go.work builds against the checkout.
+
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/emersion/go-smtp v0.25.1
@@ -48,12 +53,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-)
-
-// The commands are built from this repository, beside the library.
-replace (
-	github.com/gopop3/pop3 => ../
-	github.com/gopop3/pop3/ldapdb => ../ldapdb
-	github.com/gopop3/pop3/postgres => ../postgres
-	github.com/gopop3/pop3/sqldb => ../sqldb
 )

@@ -2,9 +2,14 @@ module github.com/gopop3/pop3/ldapdb
 
 go 1.26.0
 
+// The library, github.com/gopop3/pop3, is required at its last release,
+// or at v0.0.0-00010101000000-000000000000 before the first: each release
+// bumps it (RELEASING.md). Here, the go.work builds against the checkout.
+
 require (
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/gopop3/pop3 v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -13,9 +18,8 @@ require (
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
 	github.com/go-asn1-ber/asn1-ber v1.5.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
-
-replace github.com/gopop3/pop3 => ../

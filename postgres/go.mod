@@ -2,6 +2,10 @@ module github.com/gopop3/pop3/postgres
 
 go 1.25.0
 
+// The library, github.com/gopop3/pop3, is required at its last release,
+// or at v0.0.0-00010101000000-000000000000 before the first: each release
+// bumps it (RELEASING.md). Here, the go.work builds against the checkout.
+
 require (
 	github.com/gopop3/pop3 v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
@@ -20,6 +24,3 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 )
-
-// The store is built from this repository, beside the library.
-replace github.com/gopop3/pop3 => ../

@@ -2,10 +2,15 @@ module github.com/gopop3/pop3/sqldb
 
 go 1.26.0
 
+// The library, github.com/gopop3/pop3, is required at its last release,
+// or at v0.0.0-00010101000000-000000000000 before the first: each release
+// bumps it (RELEASING.md). Here, the go.work builds against the checkout.
+
 require (
 	github.com/go-sql-driver/mysql v1.10.2
 	github.com/gopop3/pop3 v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/stretchr/testify v1.12.1
 	modernc.org/sqlite v1.62.0
 )
 
@@ -21,6 +26,7 @@ require (
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
@@ -29,5 +35,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-replace github.com/gopop3/pop3 => ../

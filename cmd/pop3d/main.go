@@ -152,7 +152,8 @@
 //	-shutdown-grace DURATION
 //	    on SIGTERM, how long commands in progress may finish (default 10s)
 //	-version
-//	    print the version and the commit it was built from
+//	    print the version, the commit it was built from (in a build from a
+//	    clone), the library's version when it differs, and the Go version
 //
 // APOP (RFC 1939 §7: a timestamp in the greeting, and the APOP command)
 // needs the user's cleartext secret, so pop3d offers it only when some user
@@ -256,7 +257,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	if o.version {
-		fmt.Fprintln(stdout, versionString())
+		fmt.Fprintln(stdout, buildVersion())
 		return nil
 	}
 	logger := newLogger(stderr, o.logFormat, o.logLevel)
