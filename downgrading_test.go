@@ -32,9 +32,7 @@ const asciiMessage = "Subject: plain\r\n\r\nbody\r\n"
 // gets the message with an ASCII header, and LIST reports what RETR
 // sends; with UTF8 it gets the message as stored.
 func TestDowngrade(t *testing.T) {
-	srv, _ := newMemoryServer(t, intlMessage, asciiMessage)
-	srv.Logger = discardLogger()
-	addr := startServer(t, srv)
+	ts := pop3test.NewServer(t, aliceBackend(t, intlMessage, asciiMessage))
 
 	retrieve := func(c *pop3test.Client) (listed []int64, retr string, sent int64) {
 		list := c.OK("LIST")
@@ -56,7 +54,7 @@ func TestDowngrade(t *testing.T) {
 		return listed, string(r.Body), sent
 	}
 
-	c := pop3test.Dial(t, addr)
+	c := ts.Dial()
 	c.Login("alice", "secret")
 	listed, body, sent := retrieve(c)
 	assert.Equal(t, sent, listed[0], "LIST reports the downgraded size")
@@ -77,7 +75,7 @@ func TestDowngrade(t *testing.T) {
 	assert.Equal(t, header+"\r\n\r\n", string(top.Body), "TOP downgrades as RETR does")
 	c.Quit()
 
-	c = pop3test.Dial(t, addr)
+	c = ts.Dial()
 	c.OK("UTF8")
 	c.Login("alice", "secret")
 	listed, body, sent = retrieve(c)
@@ -88,9 +86,9 @@ func TestDowngrade(t *testing.T) {
 
 	// A server without UTF8 sends the message as it is stored, as
 	// before RFC 6856.
-	srv2, _ := newMemoryServer(t, intlMessage)
-	srv2.Disable = []pop3.Extension{pop3.ExtUTF8}
-	c = pop3test.Dial(t, startServer(t, srv2))
+	c = pop3test.NewServer(t, aliceBackend(t, intlMessage), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Disable = []pop3.Extension{pop3.ExtUTF8}
+	})).Dial()
 	c.Login("alice", "secret")
 	assert.Equal(t, intlMessage, string(c.OK("RETR 1").Body))
 	c.Quit()
@@ -112,10 +110,8 @@ func headerField(header, name string) string {
 func TestDowngradeHugeHeader(t *testing.T) {
 	ascii := strings.Repeat("X-Filler: "+strings.Repeat("z", 88)+"\r\n", 3000) + "\r\nbody\r\n"
 	intl := "Subject: gr\u00fc\u00df\r\n" + ascii
-	srv, _ := newMemoryServer(t, ascii, intl)
-	srv.Logger = discardLogger()
-	addr := startServer(t, srv)
-	c := pop3test.Dial(t, addr)
+	ts := pop3test.NewServer(t, aliceBackend(t, ascii, intl))
+	c := ts.Dial()
 	c.Login("alice", "secret")
 	assert.Len(t, c.OK("LIST").Lines(), 2)
 	assert.Equal(t, ascii, string(c.OK("RETR 1").Body))
@@ -124,7 +120,7 @@ func TestDowngradeHugeHeader(t *testing.T) {
 	assert.Equal(t, "UTF8", c.Cmd("TOP 2 0").Code)
 	c.Quit()
 
-	c = pop3test.Dial(t, addr)
+	c = ts.Dial()
 	c.OK("UTF8")
 	c.Login("alice", "secret")
 	assert.Equal(t, intl, string(c.OK("RETR 2").Body))
@@ -199,9 +195,7 @@ func TestListReadsNoMessage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := &readCountingBackend{msgs: msgs, downgraded: tc.downgraded(t)}
-			srv := pop3.NewServer(b)
-			srv.Logger = discardLogger()
-			addr := startServer(t, srv)
+			ts := pop3test.NewServer(t, b)
 			var want []string
 			var total int64
 			for i, m := range msgs {
@@ -210,7 +204,7 @@ func TestListReadsNoMessage(t *testing.T) {
 				total += n
 			}
 			for session := range 2 {
-				c := pop3test.Dial(t, addr)
+				c := ts.Dial()
 				c.Login("alice", "secret")
 				list := c.OK("LIST")
 				assert.Equal(t, want, list.Lines())
@@ -223,7 +217,7 @@ func TestListReadsNoMessage(t *testing.T) {
 					assert.Equal(t, tc.firstReads, b.reads.Load(), "a later session reads nothing more")
 				}
 			}
-			c := pop3test.Dial(t, addr)
+			c := ts.Dial()
 			c.OK("UTF8")
 			c.Login("alice", "secret")
 			c.OK("LIST")
@@ -239,9 +233,8 @@ func TestListReadsNoMessage(t *testing.T) {
 func TestDowngradedSizeWrong(t *testing.T) {
 	b := &readCountingBackend{msgs: []string{intlMessage, intlMessage},
 		downgraded: func(_ int, msg string) int64 { return int64(len(msg)) }}
-	srv := pop3.NewServer(b)
-	logs := captureLogs(srv)
-	c := pop3test.Dial(t, startServer(t, srv))
+	ts := pop3test.NewServer(t, b)
+	c := ts.Dial()
 	c.Login("alice", "secret")
 	assert.Equal(t, "+OK 1 "+strconv.Itoa(len(intlMessage)), c.OK("LIST 1").Line, "LIST trusts the store")
 	for _, n := range []string{"1", "2"} {
@@ -253,11 +246,11 @@ func TestDowngradedSizeWrong(t *testing.T) {
 	}
 	assert.Equal(t, "+OK 1 "+strconv.Itoa(len(c.OK("RETR 1").Body)), c.OK("LIST 1").Line, "then LIST reports what RETR sends")
 	c.Quit()
-	assert.Equal(t, 1, strings.Count(logs.String(), "backend listed a downgraded size other than the message's"), logs.String())
+	assert.Equal(t, 1, strings.Count(ts.Logs(), "backend listed a downgraded size other than the message's"), ts.Logs())
 
 	// The next session too: the server remembers what it read over the
 	// store's word.
-	c = pop3test.Dial(t, startServer(t, srv))
+	c = ts.Dial()
 	c.Login("alice", "secret")
 	list := c.OK("LIST").Lines()
 	for i, n := range []string{"1", "2"} {

@@ -42,21 +42,23 @@ func waitReleased(t *testing.T, b *memory.Backend) {
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
-func newExpireServer(t *testing.T, expire pop3.Expire) (string, *memory.Backend, *fakeClock) {
+func newExpireServer(t *testing.T, expire pop3.Expire) (*pop3test.Server, *memory.Backend, *fakeClock) {
 	t.Helper()
-	srv, b := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n", "Subject: 3\r\n\r\nthree\r\n")
-	srv.Expire = expire
-	srv.Logger = discardLogger()
-	clock := newFakeClock(srv)
-	return startServer(t, srv), b, clock
+	b := aliceBackend(t, "Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n", "Subject: 3\r\n\r\nthree\r\n")
+	var clock *fakeClock
+	ts := pop3test.NewServer(t, b, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Expire = expire
+		clock = newFakeClock(srv)
+	}))
+	return ts, b, clock
 }
 
 // TestExpireZero: under EXPIRE 0 UPDATE removes every message the session
 // retrieved with RETR, as if deleted (RFC 2449 §6.7); RSET undoes it, and
 // nothing is removed without QUIT.
 func TestExpireZero(t *testing.T) {
-	addr, b, _ := newExpireServer(t, pop3.ExpireAfter(0))
-	transcript(t, addr, "S: +OK POP3 server ready...\n"+capaScript("EXPIRE 0")+`
+	ts, b, _ := newExpireServer(t, pop3.ExpireAfter(0))
+	ts.Dial().Transcript("S: +OK POP3 server ready...\n" + capaScript("EXPIRE 0") + `
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
@@ -92,7 +94,7 @@ func TestExpireZero(t *testing.T) {
 	assert.Equal(t, []string{"Subject: 1", "Subject: 3"}, subjects(t, b))
 
 	// A session that ends without QUIT removes nothing.
-	c := pop3test.Dial(t, addr)
+	c := ts.Dial()
 	c.ReadReply()
 	c.Login("alice", "secret")
 	c.OK("RETR 1")
@@ -104,10 +106,10 @@ func TestExpireZero(t *testing.T) {
 // TestExpireDays: under EXPIRE n a message first retrieved more than n
 // days ago is removed at the next UPDATE (RFC 2449 §6.7).
 func TestExpireDays(t *testing.T) {
-	addr, b, clock := newExpireServer(t, pop3.ExpireAfter(3))
+	ts, b, clock := newExpireServer(t, pop3.ExpireAfter(3))
 	session := func(script string) {
 		t.Helper()
-		transcript(t, addr, "S: +OK POP3 server ready...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\n"+script)
+		ts.Dial().Transcript("S: +OK POP3 server ready...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\n" + script)
 	}
 	session(`
 		S: +OK maildrop has 3 messages (59 octets)
@@ -151,7 +153,7 @@ func TestExpireDays(t *testing.T) {
 
 	// Nothing is removed by a session that does not QUIT, however old.
 	clock.Advance(30 * 24 * time.Hour)
-	c := pop3test.Dial(t, addr)
+	c := ts.Dial()
 	c.ReadReply()
 	c.Login("alice", "secret")
 	c.Close()
@@ -167,7 +169,7 @@ func TestExpireDays(t *testing.T) {
 // TestExpireNeedsRetrievalBackend: EXPIRE n cannot be served by a backend
 // that does not record retrievals; Serve says so at once.
 func TestExpireNeedsRetrievalBackend(t *testing.T) {
-	srv := pop3.NewServer(&fakeBackend{})
+	srv := pop3.NewServer(loginOnly(memory.New()))
 	srv.Expire = pop3.ExpireAfter(30)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -176,11 +178,10 @@ func TestExpireNeedsRetrievalBackend(t *testing.T) {
 	assert.Contains(t, err.Error(), "pop3.RetrievalBackend")
 
 	// EXPIRE 0 needs nothing of the backend.
-	srv = pop3.NewServer(&fakeBackend{msgs: []string{"a\r\n"}})
-	srv.Expire = pop3.ExpireAfter(0)
-	srv.Logger = discardLogger()
-	addr := startServer(t, srv)
-	transcript(t, addr, `
+	ts := pop3test.NewServer(t, loginOnly(aliceBackend(t, "a\r\n")), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Expire = pop3.ExpireAfter(0)
+	}))
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready
 		C: USER alice
 		S: +OK send PASS
@@ -230,12 +231,12 @@ func TestParseExpire(t *testing.T) {
 // TestExpireBoundary: "more than n days": a message retrieved exactly n
 // days ago stays, one a second older goes.
 func TestExpireBoundary(t *testing.T) {
-	addr, b, clock := newExpireServer(t, pop3.ExpireAfter(1))
+	ts, b, clock := newExpireServer(t, pop3.ExpireAfter(1))
 	login := "S: +OK POP3 server ready...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop...\n"
-	transcript(t, addr, login+"C: RETR 1\nS: +OK 19 octets\nS: Subject: 1\nS:\nS: one\nS: .\nC: QUIT\nS: +OK bye, 3 messages left")
+	ts.Dial().Transcript(login + "C: RETR 1\nS: +OK 19 octets\nS: Subject: 1\nS:\nS: one\nS: .\nC: QUIT\nS: +OK bye, 3 messages left")
 	clock.Advance(24 * time.Hour)
-	transcript(t, addr, login+"C: QUIT\nS: +OK bye, 3 messages left")
+	ts.Dial().Transcript(login + "C: QUIT\nS: +OK bye, 3 messages left")
 	clock.Advance(time.Second)
-	transcript(t, addr, login+"C: QUIT\nS: +OK bye, 2 messages left")
+	ts.Dial().Transcript(login + "C: QUIT\nS: +OK bye, 2 messages left")
 	assert.Equal(t, []string{"Subject: 2", "Subject: 3"}, subjects(t, b))
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/memory"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -100,16 +100,13 @@ func TestDisable(t *testing.T) {
 			S: -ERR unknown command`},
 	} {
 		t.Run(string(tc.ext), func(t *testing.T) {
-			srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
-			srv.Disable = []pop3.Extension{tc.ext}
-			srv.TLSConfig = testcert.New(t).ServerTLS
-			srv.MaxAuthFailures = -1
-			srv.AuthFailureDelay = -1
-			srv.MaxAuthPenalty = -1
-			srv.Logger = discardLogger()
-			addr := startServer(t, srv)
+			ts := pop3test.NewServer(t, aliceBackend(t, "Subject: 1\r\n\r\none\r\n"), pop3test.WithTLS(),
+				pop3test.WithConfig(func(srv *pop3.Server) {
+					srv.Disable = []pop3.Extension{tc.ext}
+					srv.MaxAuthFailures = -1
+				}))
 
-			c := pop3test.Dial(t, addr)
+			c := ts.Dial()
 			greeting := c.Greeting()
 			assert.Equal(t, tc.ext != pop3.ExtAPOP, strings.Contains(greeting, "<"), "APOP timestamp in %q", greeting)
 			if tc.ext != pop3.ExtCAPA {
@@ -123,7 +120,7 @@ func TestDisable(t *testing.T) {
 				}
 			}
 			if strings.Contains(tc.script, "locked") {
-				holder := pop3test.Dial(t, addr)
+				holder := ts.Dial()
 				holder.ReadReply()
 				holder.Login("alice", "secret")
 			}
@@ -135,10 +132,9 @@ func TestDisable(t *testing.T) {
 // TestDisablePipelining: without PIPELINING the replies to commands sent
 // together still come, in order, each flushed on its own.
 func TestDisablePipelining(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
-	srv.Disable = []pop3.Extension{pop3.ExtPipelining}
-	srv.Logger = discardLogger()
-	c := pop3test.Dial(t, startServer(t, srv))
+	c := pop3test.NewServer(t, aliceBackend(t, "Subject: 1\r\n\r\none\r\n"), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Disable = []pop3.Extension{pop3.ExtPipelining}
+	})).Dial()
 	replies := c.Pipeline("USER alice", "PASS secret", "STAT", "LIST", "QUIT")
 	require.Len(t, replies, 5)
 	for _, r := range replies {
@@ -150,13 +146,12 @@ func TestDisablePipelining(t *testing.T) {
 // TestDisableRFC1939Only is a server of RFC 1939 alone, as an old client's
 // test needs it: no CAPA, no extension commands, no response codes.
 func TestDisableRFC1939Only(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
 	exts, err := pop3.ParseExtensions("capa, sasl,STLS,resp-codes,utf8,lang,pipelining,last")
 	require.NoError(t, err)
-	srv.Disable = exts
-	srv.Logger = discardLogger()
-	srv.AuthFailureDelay = -1
-	transcript(t, startServer(t, srv), `
+	ts := pop3test.NewServer(t, aliceBackend(t, "Subject: 1\r\n\r\none\r\n"), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Disable = exts
+	}))
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: CAPA
 		S: -ERR unknown command
@@ -190,7 +185,7 @@ func TestDisableUnknown(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"XFOO"`)
 
-	srv := pop3.NewServer(&fakeBackend{})
+	srv := pop3.NewServer(memory.New())
 	srv.Disable = []pop3.Extension{"NOPE"}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -202,24 +197,12 @@ func TestDisableUnknown(t *testing.T) {
 // TestDisableRespCodesRefusal: without RESP-CODES even a connection
 // refused before its session has no code.
 func TestDisableRespCodesRefusal(t *testing.T) {
-	srv, _ := newMemoryServer(t)
-	srv.Disable = []pop3.Extension{pop3.ExtRespCodes}
-	srv.MaxConnections = 1
-	srv.Logger = discardLogger()
-	addr := startServer(t, srv)
-	first := pop3test.Dial(t, addr)
+	ts := pop3test.NewServer(t, aliceBackend(t), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Disable = []pop3.Extension{pop3.ExtRespCodes}
+		srv.MaxConnections = 1
+	}))
+	first := ts.Dial()
 	first.Greeting()
-	second := pop3test.Dial(t, addr)
+	second := ts.Dial()
 	assert.Equal(t, "-ERR too many connections", second.ReadLine())
-}
-
-// TestCapaAfterUTF8: STLS is not offered once UTF8 is on, since it is
-// then refused (RFC 6856 §2.1).
-func TestCapaAfterUTF8(t *testing.T) {
-	srv, _ := newMemoryServer(t)
-	srv.TLSConfig = testcert.New(t).ServerTLS
-	c := pop3test.Dial(t, startServer(t, srv))
-	assert.Contains(t, c.OK("CAPA").Lines(), "STLS")
-	c.OK("UTF8")
-	assert.NotContains(t, c.OK("CAPA").Lines(), "STLS")
 }

@@ -1,14 +1,16 @@
 package pop3_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
@@ -16,40 +18,104 @@ import (
 	"github.com/gopop3/pop3/pop3test"
 )
 
-// startServer serves srv on a loopback port and returns the address. The
-// server is closed when the test ends.
-func startServer(t testing.TB, srv *pop3.Server) string {
+const (
+	msgDots = "From: bob@example.com\r\nSubject: dots\r\n\r\nHello\r\n.starts with a dot\r\n..two\r\n.\r\nbye\r\n"
+	msgLF   = "Subject: two\n\nline1\nline2\nline3\n" // stored as CRLF by the memory backend
+)
+
+var msgLFasCRLF = strings.ReplaceAll(msgLF, "\n", "\r\n")
+
+// aliceBackend returns a memory backend with user alice (password
+// "secret") holding msgs.
+func aliceBackend(t testing.TB, msgs ...string) *memory.Backend {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return serveOn(t, srv, l)
+	b := memory.New()
+	require.NoError(t, b.AddUser("alice", "secret"))
+	for _, m := range msgs {
+		_, err := b.AppendMessage("alice", []byte(m))
+		require.NoError(t, err)
+	}
+	return b
 }
 
-// serveOn serves srv on l until the test ends, and checks that Serve then
-// returns ErrServerClosed.
-func serveOn(t testing.TB, srv *pop3.Server, l net.Listener) string {
-	t.Helper()
+// loginOnly is b reduced to its Login, with users that only Open: a store
+// without any optional interface (no APOP, no LOGIN-DELAY or EXPIRE of its
+// own), as the simplest one is.
+func loginOnly(b pop3.Backend) pop3.Backend {
+	return pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+		u, err := b.Login(ctx, c, username, password)
+		if u == nil {
+			return nil, err
+		}
+		return struct{ pop3.User }{u}, err
+	})
+}
+
+// fakeBackend serves msgs to alice (password "secret") exactly as they are:
+// each listed with its length as its size and with the unique-id uids[i],
+// or "uid-N" when uids has none. Unlike the memory backend it neither
+// makes line ends CRLF nor locks the maildrop, so that a test can give the
+// server what a broken store lists. Delete removes nothing.
+type fakeBackend struct {
+	msgs []string
+	uids []string
+}
+
+func (b *fakeBackend) Login(_ context.Context, _ *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	if username != "alice" || password != "secret" {
+		return nil, pop3.ErrAuthFailed
+	}
+	return fakeUser{b}, nil
+}
+
+type fakeUser struct{ b *fakeBackend }
+
+func (u fakeUser) Open(context.Context) (pop3.Mailbox, error) { return fakeMailbox(u), nil }
+
+type fakeMailbox struct{ b *fakeBackend }
+
+func (m fakeMailbox) Messages() []pop3.MessageInfo {
+	infos := make([]pop3.MessageInfo, len(m.b.msgs))
+	for i, msg := range m.b.msgs {
+		infos[i] = pop3.MessageInfo{Size: int64(len(msg)), UID: "uid-" + strconv.Itoa(i+1)}
+		if i < len(m.b.uids) {
+			infos[i].UID = m.b.uids[i]
+		}
+	}
+	return infos
+}
+
+func (m fakeMailbox) Message(_ context.Context, i int) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader(m.b.msgs[i])), nil
+}
+
+func (fakeMailbox) Delete(context.Context, []int) error { return nil }
+func (fakeMailbox) Close() error                        { return nil }
+
+// noAuthDelays turns off, on a server given to pop3test.Start, what every
+// test client would otherwise pay for, being 127.0.0.1: the delay after a
+// failed login and the per-address penalty. It leaves a value the test
+// set, as pop3test.NewServer's settings for tests do not.
+var noAuthDelays = pop3test.WithConfig(func(srv *pop3.Server) {
 	if srv.AuthFailureDelay == 0 {
-		srv.AuthFailureDelay = -1 // tests do not wait 2 s per failure
+		srv.AuthFailureDelay = -1
 	}
 	if srv.MaxAuthPenalty == 0 {
-		srv.MaxAuthPenalty = -1 // every test client is 127.0.0.1
+		srv.MaxAuthPenalty = -1
 	}
-	if srv.Logger == nil {
-		srv.Logger = discardLogger()
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Close())
-		select {
-		case err := <-done:
-			assert.ErrorIs(t, err, pop3.ErrServerClosed)
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return after Close")
-		}
-	})
-	return l.Addr().String()
+})
+
+// startServer serves srv on loopback until the test ends and returns its
+// address; serveOn serves it on l. For the benchmarks and the load and
+// write tests, which configure the server themselves.
+func startServer(t testing.TB, srv *pop3.Server) string {
+	t.Helper()
+	return pop3test.Start(t, srv, noAuthDelays).Addr
+}
+
+func serveOn(t testing.TB, srv *pop3.Server, l net.Listener) string {
+	t.Helper()
+	return pop3test.Start(t, srv, noAuthDelays, pop3test.WithListener(l)).Addr
 }
 
 // serveUnmanaged serves srv on a loopback port for a test that stops the
@@ -66,27 +132,14 @@ func serveUnmanaged(t testing.TB, srv *pop3.Server) (addr string, served <-chan 
 	return l.Addr().String(), ch
 }
 
-// newMemoryServer returns a server on a memory backend with user alice
-// (password "secret") holding msgs.
+// newMemoryServer returns a server on aliceBackend(t, msgs...).
 func newMemoryServer(t testing.TB, msgs ...string) (*pop3.Server, *memory.Backend) {
 	t.Helper()
-	b := memory.New()
-	require.NoError(t, b.AddUser("alice", "secret"))
-	for _, m := range msgs {
-		_, err := b.AppendMessage("alice", []byte(m))
-		require.NoError(t, err)
-	}
+	b := aliceBackend(t, msgs...)
 	return pop3.NewServer(b), b
 }
 
-// transcript dials addr and plays script on the new connection (see
-// pop3test.Client.Transcript), which begins with the greeting.
-func transcript(t testing.TB, addr, script string) *pop3test.Client {
-	t.Helper()
-	c := pop3test.Dial(t, addr)
-	c.Transcript(script)
-	return c
-}
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // eventually is require.Eventually for a condition that uses a
 // pop3test.Client: it checks cond in the test's goroutine, where a Client
@@ -102,16 +155,18 @@ func eventually(t testing.TB, cond func() bool, waitFor, tick time.Duration) {
 	}
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// hasAnyPrefix reports whether s starts with one of prefixes.
-func hasAnyPrefix(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
+// goroutinesSettle waits until the goroutine count is back to at most
+// baseline.
+func goroutinesSettle(t testing.TB, baseline int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return false
 }
 
 // capaScript is the transcript of a CAPA answered by a memory server over

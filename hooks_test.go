@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -86,13 +84,11 @@ func noopHooks() *pop3.Hooks {
 // One session's events, in order, tell what it did; the octets its events
 // report add up to what the client received.
 func TestHooksSession(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: one\r\n\r\nhello\r\n", "Subject: two\r\n\r\n.dot\r\n")
-	srv.AuthFailureDelay = -1
 	rec := newRecorder()
-	srv.Hooks = rec.hooks()
-	addr := startServer(t, srv)
+	ts := pop3test.NewServer(t, aliceBackend(t, "Subject: one\r\n\r\nhello\r\n", "Subject: two\r\n\r\n.dot\r\n"),
+		pop3test.WithConfig(func(srv *pop3.Server) { srv.Hooks = rec.hooks() }))
 
-	nc, err := net.Dial("tcp", addr)
+	nc, err := net.Dial("tcp", ts.Addr)
 	require.NoError(t, err)
 	defer nc.Close()
 	// The client pipelines all but the last commands: the events still
@@ -150,22 +146,19 @@ func TestHooksSession(t *testing.T) {
 // A login refused because the maildrop is in use, and one the backend
 // failed, are told apart from wrong credentials.
 func TestHooksLoginResults(t *testing.T) {
-	srv, _ := newMemoryServer(t)
 	rec := newRecorder()
-	srv.Hooks = rec.hooks()
-	addr := startServer(t, srv)
+	hooks := pop3test.WithConfig(func(srv *pop3.Server) { srv.Hooks = rec.hooks() })
+	ts := pop3test.NewServer(t, aliceBackend(t), hooks)
 
-	first := transcript(t, addr, "S: +OK...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: +OK...")
-	transcript(t, addr, "S: +OK...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: -ERR [IN-USE]...")
+	first := ts.Dial()
+	first.Transcript("S: +OK...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: +OK...")
+	ts.Dial().Transcript("S: +OK...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: -ERR [IN-USE]...")
 	first.Transcript("C: QUIT\nS: +OK...")
 
-	failing := pop3.NewServer(pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	failing := pop3test.NewServer(t, pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
 		return nil, errors.New("database down")
-	}))
-	failing.Logger = discardLogger()
-	failing.AuthFailureDelay = -1
-	failing.Hooks = rec.hooks()
-	transcript(t, startServer(t, failing), "S: +OK...\nC: USER bob\nS: +OK...\nC: PASS x\nS: -ERR [SYS/TEMP]...")
+	}), hooks)
+	failing.Dial().Transcript("S: +OK...\nC: USER bob\nS: +OK...\nC: PASS x\nS: -ERR [SYS/TEMP]...")
 
 	rec.lock()
 	defer rec.mu.Unlock()
@@ -188,15 +181,15 @@ func TestHooksRefused(t *testing.T) {
 		{"max connections per ip", func(s *pop3.Server) { s.MaxConnectionsPerIP = 1 }, pop3.RefusedMaxConnectionsPerIP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, _ := newMemoryServer(t)
-			srv.Logger = discardLogger()
-			tc.set(srv)
 			rec := newRecorder()
-			srv.Hooks = rec.hooks()
-			addr := startServer(t, srv)
+			ts := pop3test.NewServer(t, aliceBackend(t), pop3test.WithConfig(func(srv *pop3.Server) {
+				tc.set(srv)
+				srv.Hooks = rec.hooks()
+			}))
 
-			first := transcript(t, addr, "S: +OK...")
-			second := pop3test.Dial(t, addr)
+			first := ts.Dial()
+			first.Transcript("S: +OK...")
+			second := ts.Dial()
 			assert.Equal(t, "-ERR [SYS/TEMP] too many connections", second.ReadLine())
 			second.ExpectClosed()
 			eventually(t, func() bool { rec.lock(); defer rec.mu.Unlock(); return len(rec.refused) == 1 }, 5*time.Second, 5*time.Millisecond)
@@ -216,29 +209,26 @@ func TestHooksRefused(t *testing.T) {
 // A hook that panics is logged and costs nothing else: the session goes
 // on, and the next event is still reported.
 func TestHooksPanic(t *testing.T) {
-	srv, _ := newMemoryServer(t)
-	logs := &syncbuf.Buffer{}
-	srv.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	var ended sync.WaitGroup
 	ended.Add(1)
-	srv.Hooks = &pop3.Hooks{
-		Command:      func(ev pop3.CommandEvent) { panic("metrics bug") },
-		SessionEnded: func(pop3.SessionEndEvent) { ended.Done() },
-	}
-	transcript(t, startServer(t, srv), "S: +OK...\nC: NOOP\nS: -ERR...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: +OK...\nC: QUIT\nS: +OK...")
+	ts := pop3test.NewServer(t, aliceBackend(t), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Hooks = &pop3.Hooks{
+			Command:      func(ev pop3.CommandEvent) { panic("metrics bug") },
+			SessionEnded: func(pop3.SessionEndEvent) { ended.Done() },
+		}
+	}))
+	ts.Dial().Transcript("S: +OK...\nC: NOOP\nS: -ERR...\nC: USER alice\nS: +OK...\nC: PASS secret\nS: +OK...\nC: QUIT\nS: +OK...")
 	ended.Wait()
-	assert.Contains(t, logs.String(), `msg="pop3: panic in a hook" hook=Command panic="metrics bug"`)
+	assert.Contains(t, ts.Logs(), `msg="pop3: panic in a hook" hook=Command panic="metrics bug"`)
 }
 
 // Hooks left nil, or set, cost a command no allocation; compare the
 // ns/op of the two sub-benchmarks for their time.
 func BenchmarkHooks(b *testing.B) {
-	srv, _ := newMemoryServer(b, "Subject: a\r\n\r\nbody\r\n")
-	srv.Hooks = nil
-	plain := startServer(b, srv)
-	hooked, _ := newMemoryServer(b, "Subject: a\r\n\r\nbody\r\n")
-	hooked.Hooks = noopHooks()
-	withHooks := startServer(b, hooked)
+	plain := pop3test.NewServer(b, aliceBackend(b, "Subject: a\r\n\r\nbody\r\n"),
+		pop3test.WithConfig(func(srv *pop3.Server) { srv.Hooks = nil })).Addr
+	withHooks := pop3test.NewServer(b, aliceBackend(b, "Subject: a\r\n\r\nbody\r\n"),
+		pop3test.WithConfig(func(srv *pop3.Server) { srv.Hooks = noopHooks() })).Addr
 	for _, bc := range []struct{ name, addr string }{{"nil", plain}, {"set", withHooks}} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := dialRaw(b, bc.addr)

@@ -1,7 +1,9 @@
 package pop3_test
 
 import (
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -10,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/internal/testcert"
+	"github.com/gopop3/pop3/memory"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -24,13 +26,11 @@ func isCyrillic(text string) bool {
 // language with its tag first, response codes unchanged, an unknown range
 // refused in the current language, "*" for the server's choice.
 func TestLang(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
-	srv.Language = "bg"
-	srv.Logger = discardLogger()
-	srv.AuthFailureDelay = -1
-	addr := startServer(t, srv)
+	ts := pop3test.NewServer(t, aliceBackend(t, "Subject: 1\r\n\r\none\r\n"), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Language = "bg"
+	}))
 
-	c := pop3test.Dial(t, addr)
+	c := ts.Dial()
 	c.Transcript(`
 		S: +OK POP3 server ready...
 		C: LANG
@@ -83,7 +83,7 @@ func TestLang(t *testing.T) {
 func TestLanguages(t *testing.T) {
 	assert.Equal(t, []string{"en", "bg"}, pop3.Languages())
 
-	srv := pop3.NewServer(&fakeBackend{})
+	srv := pop3.NewServer(memory.New())
 	srv.Language = "tlh"
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -96,13 +96,37 @@ func TestLanguages(t *testing.T) {
 // client said before TLS; a LANG sent then may be a man in the middle's
 // (RFC 6856 §7).
 func TestLangForgottenAtSTLS(t *testing.T) {
-	srv, _ := newMemoryServer(t)
-	certs := testcert.New(t)
-	srv.TLSConfig = certs.ServerTLS
-	srv.Logger = discardLogger()
-	c := pop3test.Dial(t, startServer(t, srv))
+	ts := pop3test.NewServer(t, aliceBackend(t), pop3test.WithTLS())
+	c := ts.Dial()
 	c.Greeting()
 	require.True(t, isCyrillic(c.OK("LANG bg").Text))
-	c.StartTLS(certs.ClientTLS)
+	c.StartTLS(ts.ClientTLSConfig())
 	assert.Equal(t, "-ERR command not valid in the AUTHORIZATION state", c.Cmd("STAT").Line)
+}
+
+// TestMessageCountGrammar: a count of one message is singular, in English
+// and in Bulgarian, in the greeting after login, LIST and QUIT.
+func TestMessageCountGrammar(t *testing.T) {
+	for _, tc := range []struct {
+		msgs                    int
+		lang                    string
+		maildrop, list, goodbye string
+	}{
+		{0, "", "+OK maildrop has 0 messages (0 octets)", "+OK 0 messages (0 octets)", "+OK bye, 0 messages left"},
+		{1, "", "+OK maildrop has 1 message (3 octets)", "+OK 1 message (3 octets)", "+OK bye, 1 message left"},
+		{2, "", "+OK maildrop has 2 messages (6 octets)", "+OK 2 messages (6 octets)", "+OK bye, 2 messages left"},
+		{1, "bg", "+OK пощенската кутия съдържа 1 съобщение (3 октета)", "+OK 1 съобщение (3 октета)", "+OK довиждане, остава 1 съобщение"},
+		{2, "bg", "+OK пощенската кутия съдържа 2 съобщения (6 октета)", "+OK 2 съобщения (6 октета)", "+OK довиждане, остават 2 съобщения"},
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.msgs, tc.lang), func(t *testing.T) {
+			c := pop3test.NewServer(t, aliceBackend(t, slices.Repeat([]string{"a\r\n"}, tc.msgs)...)).Dial()
+			if tc.lang != "" {
+				c.OK("LANG " + tc.lang)
+			}
+			c.OK("USER alice")
+			assert.Equal(t, tc.maildrop, c.Cmd("PASS secret").Line)
+			assert.Equal(t, tc.list, c.OK("LIST").Line)
+			assert.Equal(t, tc.goodbye, c.Cmd("QUIT").Line)
+		})
+	}
 }

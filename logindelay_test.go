@@ -2,6 +2,7 @@ package pop3_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // TestLoginDelay is RFC 2449 §6.5 and §8.1.1 with the delay kept by the
-// user (memory's users are LoginRecorders) and by the server (the fake's
+// user (memory's users are LoginRecorders) and by the server (loginOnly's
 // are not).
 func TestLoginDelay(t *testing.T) {
 	for _, tc := range []struct {
@@ -48,35 +49,31 @@ func TestLoginDelay(t *testing.T) {
 		backend func(t *testing.T) pop3.Backend
 	}{
 		{"kept by the backend", func(t *testing.T) pop3.Backend {
-			b := memory.New()
-			require.NoError(t, b.AddUser("alice", "secret"))
-			_, err := b.AppendMessage("alice", []byte("Subject: a\r\n\r\nA\r\n"))
-			require.NoError(t, err)
-			return b
+			return aliceBackend(t, "Subject: a\r\n\r\nA\r\n")
 		}},
 		{"kept by the server", func(t *testing.T) pop3.Backend {
-			return &fakeBackend{msgs: []string{"Subject: a\r\n\r\nA\r\n"}}
+			return loginOnly(aliceBackend(t, "Subject: a\r\n\r\nA\r\n"))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pop3.NewServer(tc.backend(t))
-			srv.LoginDelay = time.Minute
-			srv.Logger = discardLogger()
-			clock := newFakeClock(srv)
-			addr := startServer(t, srv)
+			var clock *fakeClock
+			ts := pop3test.NewServer(t, tc.backend(t), pop3test.WithConfig(func(srv *pop3.Server) {
+				srv.LoginDelay = time.Minute
+				clock = newFakeClock(srv)
+			}))
 			capa := capaScript("LOGIN-DELAY 60", "EXPIRE NEVER")
-			transcript(t, addr, "S: +OK POP3 server ready...\n"+capa+`
+			ts.Dial().Transcript("S: +OK POP3 server ready...\n" + capa + `
 				C: USER alice
 				S: +OK send PASS
 				C: PASS secret
 				S: +OK maildrop has 1 message...
-				`+capa+`
+				` + capa + `
 				C: QUIT
 				S: +OK bye, 1 message left
 				S: <closed>`)
 
 			clock.Advance(20 * time.Second)
-			transcript(t, addr, `
+			ts.Dial().Transcript(`
 				S: +OK POP3 server ready...
 				C: USER alice
 				S: +OK send PASS
@@ -95,7 +92,7 @@ func TestLoginDelay(t *testing.T) {
 				S: <closed>`)
 
 			clock.Advance(40 * time.Second)
-			transcript(t, addr, `
+			ts.Dial().Transcript(`
 				S: +OK POP3 server ready...
 				C: USER alice
 				S: +OK send PASS
@@ -111,17 +108,17 @@ func TestLoginDelay(t *testing.T) {
 // credentials but starts no delay (RFC 2449 §6.5: the delay runs from a
 // +OK).
 func TestLoginDelayInUse(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: a\r\n\r\nA\r\n")
-	srv.LoginDelay = time.Minute
-	srv.Logger = discardLogger()
-	clock := newFakeClock(srv)
-	addr := startServer(t, srv)
+	var clock *fakeClock
+	ts := pop3test.NewServer(t, aliceBackend(t, "Subject: a\r\n\r\nA\r\n"), pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.LoginDelay = time.Minute
+		clock = newFakeClock(srv)
+	}))
 
-	holder := pop3test.Dial(t, addr)
+	holder := ts.Dial()
 	holder.ReadReply()
 	holder.Login("alice", "secret")
 	clock.Advance(2 * time.Minute)
-	transcript(t, addr, `
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: USER alice
 		S: +OK send PASS
@@ -130,7 +127,7 @@ func TestLoginDelayInUse(t *testing.T) {
 	holder.OK("QUIT")
 
 	// The refused login did not start a delay: the maildrop opens now.
-	transcript(t, addr, `
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: USER alice
 		S: +OK send PASS
@@ -148,18 +145,18 @@ func TestLoginDelayPerUser(t *testing.T) {
 	require.NoError(t, b.SetPolicy("alice", pop3.UserPolicy{LoginDelay: 90 * time.Second, Expire: pop3.ExpireAfter(30)}))
 	require.NoError(t, b.SetPolicy("bob", pop3.UserPolicy{LoginDelay: time.Hour, Expire: pop3.ExpireAfter(1)}))
 	require.NoError(t, b.SetPolicy("carol", pop3.UserPolicy{LoginDelay: -1, Expire: pop3.ExpireNever}))
-	srv := pop3.NewServer(b)
-	srv.LoginDelay = 5 * time.Minute
-	srv.Expire = pop3.ExpireAfter(7)
-	srv.UserPolicies = true
-	srv.Logger = discardLogger()
-	clock := newFakeClock(srv)
-	addr := startServer(t, srv)
+	var clock *fakeClock
+	ts := pop3test.NewServer(t, b, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.LoginDelay = 5 * time.Minute
+		srv.Expire = pop3.ExpireAfter(7)
+		srv.UserPolicies = true
+		clock = newFakeClock(srv)
+	}))
 
 	capa := func(c *pop3test.Client) []string {
 		var policy []string
 		for _, l := range c.OK("CAPA").Lines() {
-			if hasAnyPrefix(l, "LOGIN-DELAY", "EXPIRE") {
+			if strings.HasPrefix(l, "LOGIN-DELAY") || strings.HasPrefix(l, "EXPIRE") {
 				policy = append(policy, l)
 			}
 		}
@@ -175,7 +172,7 @@ func TestLoginDelayPerUser(t *testing.T) {
 		{"dave", []string{"LOGIN-DELAY 300", "EXPIRE 7"}}, // the server's
 	} {
 		t.Run(tc.user, func(t *testing.T) {
-			c := pop3test.Dial(t, addr)
+			c := ts.Dial()
 			c.ReadReply()
 			assert.Equal(t, []string{"LOGIN-DELAY 300 USER", "EXPIRE 7 USER"}, capa(c))
 			c.Login(tc.user, "secret")
@@ -190,7 +187,7 @@ func TestLoginDelayPerUser(t *testing.T) {
 		"carol": "+OK maildrop has 0 messages (0 octets)",
 		"alice": "-ERR [LOGIN-DELAY] login too soon after the previous one, try again in 30 seconds",
 	} {
-		c := pop3test.Dial(t, addr)
+		c := ts.Dial()
 		c.ReadReply()
 		c.OK("USER " + user)
 		c.Send("PASS secret")
@@ -201,15 +198,16 @@ func TestLoginDelayPerUser(t *testing.T) {
 // TestLoginDelayFutureLastLogin: a last login recorded in the future (a
 // clock that was wrong, a restored store) does not lock the user out.
 func TestLoginDelayFutureLastLogin(t *testing.T) {
-	srv, b := newMemoryServer(t)
-	srv.LoginDelay = time.Hour
-	srv.Logger = discardLogger()
-	clock := newFakeClock(srv)
+	b := aliceBackend(t)
+	var clock *fakeClock
+	ts := pop3test.NewServer(t, b, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.LoginDelay = time.Hour
+		clock = newFakeClock(srv)
+	}))
 	u, err := b.Login(t.Context(), &pop3.ConnInfo{}, "alice", "secret")
 	require.NoError(t, err)
 	require.NoError(t, u.(pop3.LoginRecorder).RecordLogin(t.Context(), clock.Now().Add(30*24*time.Hour)))
-	addr := startServer(t, srv)
-	transcript(t, addr, `
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: USER alice
 		S: +OK send PASS
@@ -220,7 +218,7 @@ func TestLoginDelayFutureLastLogin(t *testing.T) {
 	last, err := u.(pop3.LoginRecorder).LastLogin(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, clock.Now(), last, "the login recorded a time of its own")
-	transcript(t, addr, `
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: USER alice
 		S: +OK send PASS
@@ -231,7 +229,7 @@ func TestLoginDelayFutureLastLogin(t *testing.T) {
 // racedUser is a LoginRecorder that another session logs in as between
 // the check before Open and the one after it.
 type racedUser struct {
-	fakeUser
+	pop3.User
 	now   func() time.Time
 	reads int
 }
@@ -250,18 +248,20 @@ func (u *racedUser) RecordLogin(context.Context, time.Time) error { return nil }
 // check together, the second to open the maildrop is refused, and the
 // maildrop it opened is closed again.
 func TestLoginDelayCheckedAgainWhenOpen(t *testing.T) {
-	fb := &fakeBackend{msgs: []string{"a\r\n"}}
+	faulty := pop3test.NewFaultBackend(aliceBackend(t, "a\r\n"))
 	var clock *fakeClock
-	srv := pop3.NewServer(pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
-		if _, err := fb.Login(ctx, c, username, password); err != nil {
+	be := pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+		u, err := faulty.Backend().Login(ctx, c, username, password)
+		if err != nil {
 			return nil, err
 		}
-		return &racedUser{fakeUser: fakeUser{fb}, now: clock.Now}, nil
+		return &racedUser{User: u, now: clock.Now}, nil
+	})
+	ts := pop3test.NewServer(t, be, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.LoginDelay = time.Minute
+		clock = newFakeClock(srv)
 	}))
-	srv.LoginDelay = time.Minute
-	srv.Logger = discardLogger()
-	clock = newFakeClock(srv)
-	transcript(t, startServer(t, srv), `
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready
 		C: USER alice
 		S: +OK send PASS
@@ -269,6 +269,6 @@ func TestLoginDelayCheckedAgainWhenOpen(t *testing.T) {
 		S: -ERR [LOGIN-DELAY] login too soon after the previous one, try again in 60 seconds
 		C: STAT
 		S: -ERR command not valid in the AUTHORIZATION state`)
-	assert.Equal(t, int32(1), fb.opens.Load())
-	assert.Equal(t, int32(1), fb.closes.Load(), "the maildrop opened for the second check is closed")
+	assert.Equal(t, 1, faulty.Calls(pop3test.OpOpen))
+	assert.Equal(t, 1, faulty.Calls(pop3test.OpClose), "the maildrop opened for the second check is closed")
 }

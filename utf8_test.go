@@ -6,17 +6,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/internal/testcert"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // TestUTF8Command is RFC 6856 §2.1: UTF8 before login, and only there;
 // no STLS after it.
 func TestUTF8Command(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
-	srv.TLSConfig = testcert.New(t).ServerTLS
-	srv.Logger = discardLogger()
-	transcript(t, startServer(t, srv), `
+	ts := pop3test.NewServer(t, aliceBackend(t, "Subject: 1\r\n\r\none\r\n"), pop3test.WithTLS())
+	ts.Dial().Transcript(`
 		S: +OK POP3 server ready...
 		C: UTF8
 		S: +OK UTF-8 mode enabled
@@ -43,39 +41,35 @@ func TestUTF8Credentials(t *testing.T) {
 	require.NoError(t, b.AddUser("j\u00f6ran", "p\u00e4ss w\u00f6rd"))
 	_, err := b.AppendMessage("j\u00f6ran", []byte("Subject: hej\r\n\r\nhej\r\n"))
 	require.NoError(t, err)
-	srv := pop3.NewServer(b)
-	srv.Logger = discardLogger()
-	srv.AuthFailureDelay = -1
-	srv.MaxAuthPenalty = -1
-	srv.MaxAuthFailures = -1
-	addr := startServer(t, srv)
+	ts := pop3test.NewServer(t, b, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.MaxAuthFailures = -1
+	}))
 
 	// Decomposed (NFD) name and password, and a no-break space in the
 	// password, which OpaqueString maps to a space.
-	transcript(t, addr, "S: +OK POP3 server ready...\n"+
-		"C: USER jo\u0308ran\nS: +OK send PASS\n"+
-		"C: PASS pa\u0308ss\u00a0wo\u0308rd\nS: +OK maildrop has 1 message (21 octets)\n"+
+	ts.Dial().Transcript("S: +OK POP3 server ready...\n" +
+		"C: USER jo\u0308ran\nS: +OK send PASS\n" +
+		"C: PASS pa\u0308ss\u00a0wo\u0308rd\nS: +OK maildrop has 1 message (21 octets)\n" +
 		"C: QUIT\nS: +OK bye, 1 message left\n")
-	transcript(t, addr, "S: +OK POP3 server ready...\n"+
-		"C: USER j\xf6ran\nS: -ERR [AUTH] user name is not valid UTF-8\n"+
-		"C: USER \u0378man\nS: -ERR [AUTH] user name has characters that are not allowed\n"+
+	ts.Dial().Transcript("S: +OK POP3 server ready...\n" +
+		"C: USER j\xf6ran\nS: -ERR [AUTH] user name is not valid UTF-8\n" +
+		"C: USER \u0378man\nS: -ERR [AUTH] user name has characters that are not allowed\n" +
 		// A name with a space, as ASCII names may have, and a symbol.
-		"C: USER jos\u00e9 smith \u2603\nS: +OK send PASS\n"+
-		"C: PASS x\nS: -ERR [AUTH] authentication failed\n"+
-		"C: USER j\u00f6ran\nS: +OK send PASS\n"+
-		"C: PASS p\xe4ss\nS: -ERR [AUTH] password is not valid UTF-8\n"+
+		"C: USER jos\u00e9 smith \u2603\nS: +OK send PASS\n" +
+		"C: PASS x\nS: -ERR [AUTH] authentication failed\n" +
+		"C: USER j\u00f6ran\nS: +OK send PASS\n" +
+		"C: PASS p\xe4ss\nS: -ERR [AUTH] password is not valid UTF-8\n" +
 		// AUTH PLAIN of "\x00jöran\x00päss wörd", decomposed.
-		"C: AUTH PLAIN AGpvzIhyYW4AcGHMiHNzIHdvzIhyZA==\nS: +OK maildrop has 1 message (21 octets)\n"+
+		"C: AUTH PLAIN AGpvzIhyYW4AcGHMiHNzIHdvzIhyZA==\nS: +OK maildrop has 1 message (21 octets)\n" +
 		"C: QUIT\nS: +OK bye, 1 message left\n")
 
 	// Without the UTF8 extension the octets reach the backend as sent.
-	srv2 := pop3.NewServer(b)
-	srv2.Disable = []pop3.Extension{pop3.ExtUTF8}
-	srv2.Logger = discardLogger()
-	srv2.AuthFailureDelay = -1
-	transcript(t, startServer(t, srv2), "S: +OK POP3 server ready...\n"+
-		"C: USER jo\u0308ran\nS: +OK send PASS\n"+
-		"C: PASS pa\u0308ss wo\u0308rd\nS: -ERR [AUTH] authentication failed\n"+
-		"C: USER j\u00f6ran\nS: +OK send PASS\n"+
+	ts2 := pop3test.NewServer(t, b, pop3test.WithConfig(func(srv *pop3.Server) {
+		srv.Disable = []pop3.Extension{pop3.ExtUTF8}
+	}))
+	ts2.Dial().Transcript("S: +OK POP3 server ready...\n" +
+		"C: USER jo\u0308ran\nS: +OK send PASS\n" +
+		"C: PASS pa\u0308ss wo\u0308rd\nS: -ERR [AUTH] authentication failed\n" +
+		"C: USER j\u00f6ran\nS: +OK send PASS\n" +
 		"C: PASS p\u00e4ss w\u00f6rd\nS: +OK maildrop has 1 message (21 octets)\n")
 }

@@ -49,7 +49,12 @@ type Client struct {
 // connection is closed when the test ends.
 func Dial(tb testing.TB, addr string) *Client {
 	tb.Helper()
-	conn, err := net.DialTimeout("tcp", addr, DefaultTimeout)
+	return dial(tb, "tcp", addr)
+}
+
+func dial(tb testing.TB, network, addr string) *Client {
+	tb.Helper()
+	conn, err := net.DialTimeout(network, addr, DefaultTimeout)
 	if err != nil {
 		tb.Fatalf("pop3test: dial %s: %v", addr, err)
 	}

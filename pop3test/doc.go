@@ -27,14 +27,14 @@
 //
 // [NewServer] serves a backend with a real [pop3.Server] on 127.0.0.1 until
 // the test ends, with settings made for tests, optionally with TLS
-// ([WithTLS]) and a fixed APOP timestamp ([WithAPOPTimestamp]) for golden
-// transcripts. [Start] does the same for a server the caller has
-// configured, such as the one an application builds, and leaves its
-// settings as they are. A server has TLS with a certificate generated for
-// the test (WithTLS) or with the caller's own TLSConfig, never both.
-// [Client] speaks to it:
-// commands and their replies, multi-line replies un-stuffed, pipelined
-// batches, STLS, and transcripts in RFC 1939's "C:"/"S:" notation:
+// ([WithTLS]), a fixed APOP timestamp ([WithAPOPTimestamp]) for golden
+// transcripts, and a listener of the test's ([WithListener]). [Start]
+// does the same for a server the caller has configured, such as the one
+// an application builds, and leaves its settings as they are. A server
+// has TLS with a certificate generated for the test (WithTLS) or with the
+// caller's own TLSConfig, never both. [Client] speaks to it: commands and
+// their replies, multi-line replies un-stuffed, pipelined batches, STLS,
+// and transcripts in RFC 1939's "C:"/"S:" notation:
 //
 //	srv := pop3test.NewServer(t, backend)
 //	c := srv.Dial()
@@ -46,7 +46,7 @@
 // # Failures on purpose
 //
 // [FaultBackend] wraps any backend and injects errors, panics, delays,
-// [LOGIN-DELAY] and [IN-USE] at chosen calls, for testing how a server, a
+// hangs, [LOGIN-DELAY] and [IN-USE] at chosen calls, for testing how a server, a
 // client or an application copes with a store that fails.
 //
 // Besides the standard library and this module's own packages, the package

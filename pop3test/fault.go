@@ -29,9 +29,9 @@ const (
 )
 
 // Fault is a failure that a [FaultBackend] injects into the calls it
-// matches: a delay, then an error or a panic. A fault with neither Err nor
-// Panic only delays. When several faults hit one call, the first one
-// injected applies.
+// matches: a delay or a hang, then an error or a panic. A fault with
+// neither Err nor Panic only holds the call up. When several faults hit
+// one call, the first one injected applies.
 //
 // Typical faults:
 //
@@ -41,6 +41,7 @@ const (
 //	{Op: OpDelete, Err: errors.New("disk full")}    // -ERR [SYS/TEMP] at QUIT
 //	{Op: OpMessage, Panic: "bug"}                   // the server recovers
 //	{Op: OpOpen, Delay: 2 * time.Second}            // a slow store
+//	{Op: OpMessage, Block: release}                 // hangs until close(release)
 type Fault struct {
 	// Op is the call the fault hits.
 	Op Op
@@ -60,6 +61,15 @@ type Fault struct {
 	// Delay is waited before the call goes on (or fails), or until its
 	// context is done, which then fails it with the context's error.
 	Delay time.Duration
+	// Block, when not nil, holds the call after Delay until Block is
+	// closed, or until the call's context is done, which then fails it
+	// with the context's error: a store that hangs, for a test that acts
+	// while a call is in progress (a Shutdown during a RETR or a QUIT, a
+	// client that gives up) and then lets the call go on by closing
+	// Block. [FaultBackend.Calls] counts the call before it blocks, so
+	// the test can tell when it has begun. Mailbox.Close has no context:
+	// only closing Block releases it.
+	Block <-chan struct{}
 	// Err is returned by the call. A pop3.Error chooses the reply, such as
 	// pop3.ErrLoginDelay or pop3.ErrMailboxLocked.
 	Err error
@@ -177,7 +187,7 @@ func (f *FaultBackend) Backend() pop3.Backend {
 }
 
 // hit counts a call of op for user and applies the first fault that hits
-// it: it waits its Delay, then panics or returns its Err.
+// it: it waits its Delay and its Block, then panics or returns its Err.
 func (f *FaultBackend) hit(ctx context.Context, op Op, user string) error {
 	if fault := f.match(op, user); fault != nil {
 		return fault.apply(ctx)
@@ -211,6 +221,13 @@ func (fault *Fault) apply(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if fault.Block != nil {
+		select {
+		case <-fault.Block:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -352,8 +369,8 @@ func (m faultTopMailbox) Top(ctx context.Context, i int, lines int) (io.ReadClos
 }
 
 // faultReader reads a message and applies its fault once After octets
-// have been read: it waits the Delay, then panics or fails this Read and
-// every later one.
+// have been read: it waits the Delay and the Block, then panics or fails
+// this Read and every later one.
 type faultReader struct {
 	io.ReadCloser
 	ctx   context.Context

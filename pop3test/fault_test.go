@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -266,4 +267,30 @@ func TestFaultBackendShape(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, msgs, 3)
 	})
+}
+
+// TestFaultBlock holds a RETR until the test lets it go, and a call
+// blocked for good until its context ends.
+func TestFaultBlock(t *testing.T) {
+	release := make(chan struct{})
+	faulty := pop3test.NewFaultBackend(newMemory(t), pop3test.Fault{Op: pop3test.OpMessage, Block: release})
+	c := pop3test.NewServer(t, faulty.Backend()).Dial()
+	c.Login("alice", "alice-pw")
+	c.Send("RETR 2")
+	require.Eventually(t, func() bool { return faulty.Calls(pop3test.OpMessage) == 1 },
+		5*time.Second, time.Millisecond, "Calls counts the call before it blocks")
+	require.NoError(t, c.Conn().SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	n, err := c.Conn().Read(make([]byte, 1))
+	assert.Zero(t, n)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "no reply while the call is held")
+	close(release)
+	require.True(t, c.ReadReply().OK)
+	assert.Equal(t, "Subject: two\r\n\r\nSecond.\r\n", string(c.ReadBody()))
+
+	faulty.Clear()
+	faulty.Inject(pop3test.Fault{Op: pop3test.OpLogin, Block: make(chan struct{})})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = faulty.Backend().Login(ctx, &pop3.ConnInfo{}, "bob", "bob-pw")
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a blocked call ends with its context")
 }

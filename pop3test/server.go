@@ -20,8 +20,9 @@ import (
 // as httptest.Server is for net/http. [NewServer] and [Start] start it; it
 // is closed when the test ends.
 type Server struct {
-	// Addr is the host:port of the cleartext listener. When the server
-	// has TLS it offers STLS there (RFC 2595).
+	// Addr is the host:port of the cleartext listener, or the address of
+	// the listener given by [WithListener]. When the server has TLS it
+	// offers STLS there (RFC 2595).
 	Addr string
 	// TLSAddr is the host:port of the implicit-TLS listener (RFC 8314),
 	// opened when the server has TLS: [WithTLS], or a TLSConfig of the
@@ -37,6 +38,7 @@ type Server struct {
 	closeOnce sync.Once
 	served    chan error
 	listeners int
+	network   string // Addr's, for Dial
 }
 
 // Option configures a Server made by [NewServer] or [Start].
@@ -44,6 +46,7 @@ type Option func(*serverOptions)
 
 type serverOptions struct {
 	tls       bool
+	listener  net.Listener
 	configure []func(*pop3.Server)
 	timestamp string
 
@@ -93,6 +96,18 @@ func WithAPOPTimestamp(timestamp string) Option {
 	return func(o *serverOptions) { o.timestamp = timestamp }
 }
 
+// WithListener makes the server serve Addr on l instead of on a loopback
+// listener of its own: a unix socket, or a listener that wraps a loopback
+// one as an application's does (one that reads a proxy's PROXY protocol
+// header, or tls.NewListener), to test the server as it is deployed. Addr
+// is then l's address, which [Server.Dial] dials on l's network; over a
+// listener that speaks TLS, dial with the package's [DialTLS] instead. The
+// server closes l when it is closed. A server with TLS serves implicit TLS
+// on a loopback listener of its own all the same (see TLSAddr).
+func WithListener(l net.Listener) Option {
+	return func(o *serverOptions) { o.listener = l }
+}
+
 // NewServer starts a [pop3.Server] for backend on 127.0.0.1 and closes it
 // when the test ends, failing the test if it does not stop cleanly.
 //
@@ -128,9 +143,10 @@ func NewServer(tb testing.TB, backend pop3.Backend, opts ...Option) *Server {
 // [WithAPOPTimestamp] the greeting's timestamp, and [WithConfig] whatever
 // it sets. Other fields are left as they are.
 // Addr is not listened on; the server listens on loopback ports of its
-// own. NewServer's settings for tests do not apply: a Domain left empty
-// means the host's name, and delays left at zero are pop3's defaults (two
-// seconds after a failed login, for one), which [WithConfig] can turn off.
+// own, or on the listener of [WithListener]. NewServer's settings for
+// tests do not apply: a Domain left empty means the host's name, and
+// delays left at zero are pop3's defaults (two seconds after a failed
+// login, for one), which [WithConfig] can turn off.
 //
 // A TLSConfig of srv's gives the test server TLS with it: STLS on Addr and
 // implicit TLS on TLSAddr. [Server.ClientTLSConfig] is then nil, since
@@ -208,9 +224,9 @@ func start(tb testing.TB, srv *pop3.Server, opts []Option) *Server {
 			}
 		}
 	})
-	s.Addr = s.serve(srv.Serve)
+	s.Addr, s.network = s.serve(o.listener, srv.Serve)
 	if srv.TLSConfig != nil {
-		s.TLSAddr = s.serve(srv.ServeTLS)
+		s.TLSAddr, _ = s.serve(nil, srv.ServeTLS)
 	}
 	return s
 }
@@ -235,16 +251,19 @@ func timeQuit(hooks *pop3.Hooks, onQuit func(time.Duration)) *pop3.Hooks {
 	return &h
 }
 
-// serve starts serve on a new loopback listener and returns its address.
-func (s *Server) serve(serve func(net.Listener) error) string {
+// serve starts serve on l, or on a new loopback listener when l is nil,
+// and returns its address and network.
+func (s *Server) serve(l net.Listener, serve func(net.Listener) error) (addr, network string) {
 	s.tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.tb.Fatalf("pop3test: listening on loopback: %v", err)
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			s.tb.Fatalf("pop3test: listening on loopback: %v", err)
+		}
 	}
 	s.listeners++
 	go func() { s.served <- serve(l) }()
-	return l.Addr().String()
+	return l.Addr().String(), l.Addr().Network()
 }
 
 // Close closes the listeners and every connection, waits for the sessions
@@ -269,10 +288,11 @@ func (s *Server) Close() {
 	})
 }
 
-// Dial connects a client to Addr.
+// Dial connects a client to Addr: over TCP, or on the network of the
+// listener given by [WithListener], such as a unix socket.
 func (s *Server) Dial() *Client {
 	s.tb.Helper()
-	return Dial(s.tb, s.Addr)
+	return dial(s.tb, s.network, s.Addr)
 }
 
 // DialTLS connects a client to TLSAddr with implicit TLS, trusting the

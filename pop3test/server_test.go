@@ -4,7 +4,9 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,4 +262,48 @@ func TestServerTLSOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// acceptCounter counts the connections it accepts, as a stand-in for a
+// listener an application wraps around its own.
+type acceptCounter struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *acceptCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// TestServerWithListener serves on listeners of the test's: a unix
+// socket, which Dial reaches, and one that wraps loopback, as an
+// application's PROXY protocol listener does.
+func TestServerWithListener(t *testing.T) {
+	var unix net.Listener
+	t.Run("unix socket", func(t *testing.T) {
+		var err error
+		unix, err = net.Listen("unix", filepath.Join(t.TempDir(), "pop3.sock"))
+		require.NoError(t, err)
+		srv := pop3test.NewServer(t, newMemory(t), pop3test.WithListener(unix))
+		assert.Equal(t, unix.Addr().String(), srv.Addr)
+		c := srv.Dial()
+		c.Login("alice", "alice-pw")
+		c.Quit()
+	})
+	_, err := unix.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed, "the server closes the listener")
+
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	wrapped := &acceptCounter{Listener: tcp}
+	srv := pop3test.NewServer(t, newMemory(t), pop3test.WithListener(wrapped), pop3test.WithTLS())
+	assert.Equal(t, tcp.Addr().String(), srv.Addr)
+	srv.Dial().Login("bob", "bob-pw")
+	assert.Equal(t, int32(1), wrapped.accepted.Load())
+	srv.DialTLS().Login("alice", "alice-pw")
+	assert.Equal(t, int32(1), wrapped.accepted.Load(), "implicit TLS has a listener of its own")
 }
