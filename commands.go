@@ -127,20 +127,3 @@ func hasControl(b []byte) bool {
 
 // cmdNoop handles NOOP (RFC 1939 §5).
 func (s *session) cmdNoop([]string) error { return s.replyOK("") }
-
-// replyMaildrop answers a login or RSET with what the maildrop holds.
-func (s *session) replyMaildrop() error {
-	n, size := s.drop.stat()
-	var buf [80]byte
-	b := append(buf[:0], "maildrop has "...)
-	return s.replyOKBytes(appendPair(b, int64(n), messagesOpen(n), size, " octets)"))
-}
-
-// messagesOpen is the noun after a count of n messages, and the
-// parenthesis that opens their size.
-func messagesOpen(n int) string {
-	if n == 1 {
-		return " message ("
-	}
-	return " messages ("
-}

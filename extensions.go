@@ -78,7 +78,8 @@ func (set extensionSet) has(x Extension) bool { return set&x.bit() == 0 }
 func ParseExtensions(list string) ([]Extension, error) {
 	var exts []Extension
 	for _, name := range strings.Split(list, ",") {
-		if strings.TrimSpace(name) == "" {
+		name = strings.TrimSpace(name)
+		if name == "" {
 			continue
 		}
 		x, _, err := lookupExtension(name)
@@ -93,7 +94,7 @@ func ParseExtensions(list string) ([]Extension, error) {
 // lookupExtension finds an extension by its name, in any case, and
 // returns it with its bit.
 func lookupExtension(name string) (Extension, extensionSet, error) {
-	x := Extension(strings.ToUpper(strings.TrimSpace(name)))
+	x := Extension(strings.ToUpper(name))
 	if b := x.bit(); b != 0 {
 		return x, b, nil
 	}

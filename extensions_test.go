@@ -184,14 +184,21 @@ func TestDisableUnknown(t *testing.T) {
 	_, err := pop3.ParseExtensions("UIDL,XFOO")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `"XFOO"`)
-
-	srv := pop3.NewServer(memory.New())
-	srv.Disable = []pop3.Extension{"NOPE"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	err = srv.Serve(l)
+	_, err = pop3.ParseExtensions("stls, foo ,")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `unknown extension "NOPE"`)
+	assert.Contains(t, err.Error(), `unknown extension "foo"`, "the name as given, without the list's spaces")
+
+	// Server.Disable takes names as they are: one with a space is a
+	// mistake, not STLS.
+	for _, ext := range []pop3.Extension{"NOPE", " stls"} {
+		srv := pop3.NewServer(memory.New())
+		srv.Disable = []pop3.Extension{ext}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		err = srv.Serve(l)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `unknown extension "`+string(ext)+`"`)
+	}
 }
 
 // TestDisableRespCodesRefusal: without RESP-CODES even a connection

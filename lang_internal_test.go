@@ -313,15 +313,17 @@ func (r *replyScan) collect(n ast.Node, fn *ast.FuncDecl) {
 	case *ast.CallExpr:
 		var arg ast.Expr
 		switch name := r.calledName(n); {
-		case name == "reply" && len(n.Args) == 2:
-			arg = n.Args[1]
 		case name == "replyOK" || name == "replyOKBytes" || name == "translate" || name == "syntaxError":
 			if len(n.Args) == 1 {
 				arg = n.Args[0]
 			}
-		case name == "replyf" && len(n.Args) >= 1:
-			r.record(n, formatTemplates(r.eval(n.Args[0], sc)))
-			return
+			// replyOK(fmt.Sprintf(format, ...)): the format's templates.
+			if call, ok := arg.(*ast.CallExpr); ok && r.calledName(call) == "" && len(call.Args) >= 1 {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Sprintf" {
+					r.record(n, formatTemplates(r.eval(call.Args[0], sc)))
+					return
+				}
+			}
 		}
 		if arg != nil && !forwards(fn, arg) {
 			r.record(n, r.eval(arg, sc))
@@ -346,10 +348,10 @@ func (r *replyScan) collect(n ast.Node, fn *ast.FuncDecl) {
 }
 
 // forwards reports whether arg, in fn, is a text fn was given to write
-// (reply's call of translate, replyOK's of reply): its values are found at
-// the calls of fn.
+// (replyOK's call of translate, replyOKBytes's of replyOK): its values are
+// found at the calls of fn.
 func forwards(fn *ast.FuncDecl, arg ast.Expr) bool {
-	if fn == nil || !slices.Contains([]string{"reply", "replyOK", "replyOKBytes", "replyf", "translate"}, fn.Name.Name) {
+	if fn == nil || !slices.Contains([]string{"replyOK", "replyOKBytes", "translate"}, fn.Name.Name) {
 		return false
 	}
 	if call, ok := arg.(*ast.CallExpr); ok && len(call.Args) == 1 {

@@ -151,8 +151,8 @@ func (s *session) writeStatus(status, text string) error {
 }
 
 // writeStatusBytes writes "+OK text" for a text that is short, without CR
-// or LF, and in no language: numbers, a unique-id, or a text replyOKBytes
-// found needs no translation.
+// or LF, and in no language: numbers, a unique-id, or replyOKBytes's text
+// when the session has no language set.
 func (s *session) writeStatusBytes(text []byte) error {
 	s.cmd.replied, s.cmd.status, s.cmd.code = true, "+OK", ""
 	if s.srv.Debug != nil {
@@ -301,11 +301,17 @@ func (s *session) writeContinuation(challenge []byte) error {
 	return err
 }
 
-// shorten cuts s to at most n octets, on a UTF-8 boundary, and marks the
-// cut with "...": for a client's argument quoted in a reply or a log.
+// shorten cuts s to at most n octets and marks the cut with "...": for a
+// client's argument quoted in a reply or a log. The cut is on a UTF-8
+// boundary, so that a reply to a UTF8 client stays UTF-8 (RFC 6856 §2),
+// unless s has none there, not being UTF-8 anyway.
 func shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return wire.TruncateUTF8(s, n) + "..."
+	cut := wire.TruncateUTF8(s, n)
+	if cut == "" {
+		cut = s[:n]
+	}
+	return cut + "..."
 }

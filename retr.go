@@ -71,17 +71,29 @@ func (s *session) openMessage(i, lines int) (r io.ReadCloser, size int64, err er
 	if r, err = s.openStored(i, lines); err != nil {
 		return nil, 0, err
 	}
-	size = s.drop.info(i).Size
 	if !s.downgrading() {
-		return r, size, nil
+		return r, s.drop.info(i).Size, nil
 	}
+	return s.downgraded(i, r)
+}
+
+// downgraded is message i, open as r, with its header downgraded, and the
+// size of the whole message downgraded. It closes r when it fails, a panic
+// of r's included: the caller's deferred Close is not set yet.
+func (s *session) downgraded(i int, r io.ReadCloser) (_ io.ReadCloser, size int64, err error) {
+	ok := false
+	defer func() {
+		if !ok {
+			_ = r.Close()
+		}
+	}()
 	body, size, err := s.downgradeMessage(i, r)
 	if err != nil {
-		_ = r.Close()
 		return nil, 0, err
 	}
+	ok = true
 	if body != io.Reader(r) {
-		r = readCloser{body, r}
+		return readCloser{body, r}, size, nil
 	}
 	return r, size, nil
 }

@@ -1,14 +1,18 @@
 package pop3_test
 
 import (
+	"context"
 	"errors"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -82,3 +86,60 @@ func TestReadErrorMidMessage(t *testing.T) {
 	assert.Equal(t, 2, faulty.Calls(pop3test.OpClose))
 	assert.Zero(t, faulty.Calls(pop3test.OpDelete))
 }
+
+// A message reader is closed however RETR and TOP end: also when it panics
+// while the server reads its header ahead to downgrade it (RFC 6856 §3),
+// before the handler's own deferred Close is set.
+func TestMessageReaderClosedAfterPanicInDowngrade(t *testing.T) {
+	for _, cmd := range []string{"RETR 1", "TOP 1 0"} {
+		t.Run(cmd, func(t *testing.T) {
+			var closes atomic.Int32
+			b := aliceBackend(t, msgDots)
+			backend := pop3.BackendFunc(func(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+				u, err := b.Login(ctx, c, username, password)
+				if err != nil {
+					return nil, err
+				}
+				return panickyUser{u, &closes}, nil
+			})
+			ts := pop3test.NewServer(t, backend)
+			c := ts.Dial()
+			c.Transcript("S: +OK ...\nC: USER alice\nS: +OK send PASS\nC: PASS secret\nS: +OK maildrop has 1 message (...\nC: " + cmd + "\nS: -ERR [SYS/TEMP] internal error")
+			c.ExpectClosed()
+			require.Eventually(t, func() bool { return closes.Load() == 1 }, 5*time.Second, 10*time.Millisecond,
+				"the reader is closed")
+			time.Sleep(20 * time.Millisecond)
+			assert.Equal(t, int32(1), closes.Load(), "once")
+		})
+	}
+}
+
+// panickyUser's maildrop serves readers that panic on their first Read and
+// count their Close.
+type panickyUser struct {
+	pop3.User
+	closes *atomic.Int32
+}
+
+func (u panickyUser) Open(ctx context.Context) (pop3.Mailbox, error) {
+	m, err := u.User.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return panickyMailbox{m, u.closes}, nil
+}
+
+type panickyMailbox struct {
+	pop3.Mailbox
+	closes *atomic.Int32
+}
+
+func (m panickyMailbox) Message(context.Context, int) (io.ReadCloser, error) {
+	return panickyReader{m.closes}, nil
+}
+
+type panickyReader struct{ closes *atomic.Int32 }
+
+func (panickyReader) Read([]byte) (int, error) { panic("reader panics") }
+
+func (r panickyReader) Close() error { r.closes.Add(1); return nil }

@@ -687,7 +687,7 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// doneChan is closed when the listeners close.
+// doneChan returns the channel that is closed when the listeners close.
 func (srv *Server) doneChan() chan struct{} {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()

@@ -62,7 +62,7 @@ func recoveredFrames() []frame {
 // parseStack returns the frames of the stack that a server logged with a
 // panic it recovered, from the call that panicked outward: frames written
 // "import/path.Func (file:line)", joined by " < ", innermost first, as
-// "github.com/gopop3/pop3.(*session).cmdRetr (commands.go:221) < ...".
+// "github.com/gopop3/pop3.(*session).cmdRetr (retr.go:24) < ...".
 func parseStack(stack string) []frame {
 	var frames []frame
 	for _, s := range strings.Split(stack, " < ") {

@@ -40,9 +40,9 @@ package downgrade
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
-	"mime"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -516,13 +516,14 @@ func (f *folder) encoded(sep, s string) {
 }
 
 // encodeWord returns s, which encoded fits one word, as a single UTF-8
-// encoded-word. B is mime.BEncoding's. Q is our own: mime.QEncoding leaves
-// specials such as ',', '"', '(' and '<' as they are, which RFC 2047 §5 (3)
-// forbids in an encoded-word in a phrase, so a display name "Doe, é" would
-// turn into two addresses.
+// encoded-word. It is not mime.WordEncoder's: BEncoding returns printable
+// ASCII as it is, which the folder does give it (the ASCII tail of a run
+// it encodes), and QEncoding leaves specials such as ',', '"', '(' and '<'
+// as they are, which RFC 2047 §5 (3) forbids in a phrase, so that a
+// display name "Doe, é" would turn into two addresses.
 func encodeWord(s string, useQ bool) string {
 	if !useQ {
-		return mime.BEncoding.Encode("utf-8", s)
+		return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
 	}
 	var b strings.Builder
 	b.WriteString("=?utf-8?q?")

@@ -100,6 +100,11 @@ func TestSubject(t *testing.T) {
 		{"long cjk", strings.Repeat("長い件名", 40)},
 		{"tabs", "a\tb ø\t\tc"},
 		{"long ascii word", "ø " + strings.Repeat("a", 200)},
+		// B for the whole run, whose last words are ASCII: every chunk of
+		// it must still be an encoded-word, or the decoder would put spaces
+		// into the URL.
+		{"cjk then long url", strings.Repeat("日本語の記事", 6) + "https://example.com/a-very-long-path-name-for-this-article?id=12345&ref=mail"},
+		{"ascii encoded-word lookalike", "é plain =?((((((=?"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // one: the size of a message before dot-stuffing (RFC 1939 §11). An empty
 // message has size 0. It reads r to its end.
 func CRLFSize(r io.Reader) (int64, error) {
-	return WriteDotStuffed(io.Discard, r)
+	return writeDotStuffed(io.Discard, r)
 }
 
 // NewCRLFReader returns a reader of r's content with the line ends that
@@ -25,7 +25,7 @@ func NewCRLFReader(r io.Reader) *CRLFReader {
 // converted chunk is at most twice as long, plus a final line end.
 const crlfReadSize = 16 << 10
 
-// crlfBufPool holds the buffers of crlfReaders: the source chunk and its
+// crlfBufPool holds the buffers of CRLFReaders: the source chunk and its
 // conversion, so that serving a message allocates no buffer once warm.
 var crlfBufPool = sync.Pool{New: func() any { b := make([]byte, 3*crlfReadSize+2); return &b }}
 

@@ -17,7 +17,7 @@ const (
 // Terminator ends a multi-line response (RFC 1939 §3).
 var Terminator = []byte(".\r\n")
 
-// WriteDotStuffed streams r to w as the body of a multi-line response (RFC
+// writeDotStuffed streams r to w as the body of a multi-line response (RFC
 // 1939 §3): every line end becomes CRLF (a bare LF counts as a line end), a
 // dot that starts a line is doubled, the content is made to end in CRLF and
 // the terminating ".\r\n" follows. For every non-empty input the bytes are
@@ -30,7 +30,7 @@ var Terminator = []byte(".\r\n")
 // When r fails, the error is returned and no terminator is written: a
 // half-sent message must not look complete, so the caller closes the
 // connection.
-func WriteDotStuffed(w io.Writer, r io.Reader) (int64, error) {
+func writeDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 	dw := &DotWriter{out: &OutBuffer{w: w}}
 	n, err := dw.Stream(r)
 	if ferr := dw.out.Flush(); err == nil {
@@ -39,7 +39,7 @@ func WriteDotStuffed(w io.Writer, r io.Reader) (int64, error) {
 	return n, err
 }
 
-// Stream is [WriteDotStuffed] into d's output buffer, which it leaves
+// Stream is writeDotStuffed into d's output buffer, which it leaves
 // unflushed. A connection keeps its DotWriter, so that a RETR does not
 // allocate one.
 func (d *DotWriter) Stream(r io.Reader) (int64, error) {

@@ -24,12 +24,12 @@ func textprotoDot(in []byte) []byte {
 	return out.Bytes()
 }
 
-// ourDot runs WriteDotStuffed, and checks that the size it returns is the
+// ourDot runs writeDotStuffed, and checks that the size it returns is the
 // content the client gets back: the output less the terminator and the
 // stuffed dots.
 func ourDot(t testing.TB, r io.Reader) []byte {
 	var out bytes.Buffer
-	n, err := WriteDotStuffed(&out, r)
+	n, err := writeDotStuffed(&out, r)
 	require.NoError(t, err)
 	assert.Equal(t, unstuffedSize(out.Bytes()), n, "content size of %q", out.String())
 	return out.Bytes()
@@ -70,7 +70,7 @@ func TestDotWriterEmpty(t *testing.T) {
 func TestDotWriterReaderError(t *testing.T) {
 	var out bytes.Buffer
 	boom := errors.New("boom")
-	_, err := WriteDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
+	_, err := writeDotStuffed(&out, io.MultiReader(strings.NewReader("partial\r\n"), iotest.ErrReader(boom)))
 	require.ErrorIs(t, err, boom)
 	assert.Equal(t, "partial\r\n", out.String(), "no terminator after a failed read")
 }
@@ -158,14 +158,14 @@ func BenchmarkDotWriter(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				r.Reset(bc.body)
-				if _, err := WriteDotStuffed(io.Discard, r); err != nil {
+				if _, err := writeDotStuffed(io.Discard, r); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
 	b.Run("textproto", func(b *testing.B) {
-		bw := bufio.NewWriterSize(io.Discard, MaxOutBuffer)
+		bw := bufio.NewWriterSize(io.Discard, maxOutBuffer)
 		w := textproto.NewWriter(bw)
 		b.SetBytes(int64(len(benchMessage)))
 		b.ReportAllocs()

@@ -10,9 +10,11 @@ import (
 // outgrows it (a message body, a pipelined batch), and gives it back when
 // it flushes, so that an idle connection holds no output buffer at all.
 // The largest class is the size of the writes that carry a large message.
-var outClasses = [...]int{4 << 10, 32 << 10, MaxOutBuffer}
+var outClasses = [...]int{4 << 10, 32 << 10, maxOutBuffer}
 
-const MaxOutBuffer = 256 << 10
+// maxOutBuffer is the largest output buffer: the size of the writes that
+// carry a large message.
+const maxOutBuffer = 256 << 10
 
 var outPools [len(outClasses)]sync.Pool
 
@@ -118,7 +120,7 @@ func (b *OutBuffer) reserveAtLeast(want, need int) int {
 			return free
 		}
 	}
-	if free < min(need, MaxOutBuffer/2) {
+	if free < min(need, maxOutBuffer/2) {
 		b.writeOut()
 		free = cap(b.buf) - len(b.buf)
 	}

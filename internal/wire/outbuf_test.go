@@ -63,9 +63,9 @@ func TestOutBufferLargeOutput(t *testing.T) {
 	require.NoError(t, b.Flush())
 	assert.Equal(t, want, w.data.String())
 	for i, n := range w.writes {
-		assert.LessOrEqual(t, n, MaxOutBuffer)
+		assert.LessOrEqual(t, n, maxOutBuffer)
 		if i < len(w.writes)-1 {
-			assert.GreaterOrEqual(t, n, MaxOutBuffer/2, "write %d", i)
+			assert.GreaterOrEqual(t, n, maxOutBuffer/2, "write %d", i)
 		}
 	}
 }
@@ -78,7 +78,7 @@ func TestOutBufferWriteErrorSticks(t *testing.T) {
 	require.NoError(t, err, "nothing is written yet")
 	require.ErrorIs(t, b.Flush(), boom)
 	assert.Nil(t, b.buf, "the buffer is given back all the same")
-	_, err = b.Write(make([]byte, MaxOutBuffer*2))
+	_, err = b.Write(make([]byte, maxOutBuffer*2))
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, b.Flush(), boom)
 }
@@ -88,7 +88,7 @@ func TestOutBufferWriteErrorSticks(t *testing.T) {
 func TestDotWriterAcrossBuffers(t *testing.T) {
 	body := strings.Repeat(".dot\nline\r\n", 100_000)
 	want := textprotoDot([]byte(body))
-	for _, pending := range []int{0, 10, outClasses[0] - 1, outClasses[1] - 3, MaxOutBuffer - 1} {
+	for _, pending := range []int{0, 10, outClasses[0] - 1, outClasses[1] - 3, maxOutBuffer - 1} {
 		var w writeLog
 		out := OutBuffer{w: &w}
 		_, err := out.Write(bytes.Repeat([]byte("-"), pending))
@@ -134,7 +134,7 @@ func FuzzOutBuffer(f *testing.F) {
 		}
 		require.Equal(t, unstuffedSize(got), n)
 		for _, size := range w.writes {
-			require.LessOrEqual(t, size, MaxOutBuffer)
+			require.LessOrEqual(t, size, maxOutBuffer)
 		}
 	})
 }

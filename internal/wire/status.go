@@ -6,9 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// MaxResponseLine is the longest response line RFC 2449 §4 allows, CRLF
+// maxResponseLine is the longest response line RFC 2449 §4 allows, CRLF
 // included.
-const MaxResponseLine = 512
+const maxResponseLine = 512
 
 // CRLF ends every line the server sends.
 var CRLF = []byte("\r\n")
@@ -33,12 +33,12 @@ func OneLine(s string) string {
 }
 
 // WriteStatus writes one status line, "+OK text" or "-ERR text" (RFC 1939
-// §3), cut to fit [MaxResponseLine] octets and with any CR or LF in text
+// §3), cut to fit the 512 octets of RFC 2449 §4 and with any CR or LF in text
 // blanked out, so that no text a backend chooses can break the framing. An
 // empty text writes the status alone.
 func WriteStatus(w StringWriter, status, text string) error {
-	if len(status)+1+len(text) > MaxResponseLine-2 || strings.ContainsAny(text, "\r\n") {
-		text = TruncateUTF8(OneLine(text), MaxResponseLine-2-len(status)-1)
+	if len(status)+1+len(text) > maxResponseLine-2 || strings.ContainsAny(text, "\r\n") {
+		text = TruncateUTF8(OneLine(text), maxResponseLine-2-len(status)-1)
 	}
 	_, err := w.WriteString(status)
 	if text != "" && err == nil {
