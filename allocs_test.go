@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // The commands a session repeats allocate nothing once warm, and a RETR
@@ -24,9 +25,9 @@ func TestCommandAllocations(t *testing.T) {
 
 func testCommandAllocations(t *testing.T, hooks *pop3.Hooks) {
 	msg := "Subject: a\r\n\r\n" + strings.Repeat("line\r\n.dot\r\n", 300)
-	srv, _ := newMemoryServer(t, slices.Repeat([]string{msg}, 100)...)
-	srv.Hooks = hooks
-	c := dialRaw(t, startServer(t, srv))
+	ts := pop3test.NewServer(t, aliceBackend(t, slices.Repeat([]string{msg}, 100)...),
+		pop3test.WithConfig(func(srv *pop3.Server) { srv.Hooks = hooks }))
+	c := dialRaw(t, ts.Addr)
 	c.do([]byte("USER alice\r\n"), false)
 	c.do([]byte("PASS secret\r\n"), false)
 	for _, tc := range []struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
+	"github.com/gopop3/pop3/pop3test"
 )
 
 // pipeListener hands out the server ends of net.Pipe connections.
@@ -73,7 +74,7 @@ func BenchmarkSession(b *testing.B) {
 	// what this measures.
 	srv.MaxConnectionsPerIP = -1
 	l := newPipeListener()
-	serveOn(b, srv, l)
+	pop3test.Start(b, srv, pop3test.WithListener(l))
 
 	script := "USER alice\r\nPASS secret\r\nSTAT\r\nUIDL\r\nLIST\r\n"
 	for i := 1; i <= 10; i++ {
@@ -150,8 +151,7 @@ func (c *rawClient) do(cmd []byte, multi bool) int {
 // what the server allocates per command (the client allocates nothing).
 func BenchmarkCommand(b *testing.B) {
 	msg := "Subject: bench\r\n\r\n" + strings.Repeat(strings.Repeat("y", 62)+"\r\n.dot line\r\n", 55)
-	srv, _ := newMemoryServer(b, slices.Repeat([]string{msg}, 100)...)
-	addr := startServer(b, srv)
+	addr := pop3test.NewServer(b, aliceBackend(b, slices.Repeat([]string{msg}, 100)...)).Addr
 	for _, bc := range []struct {
 		name  string
 		cmds  []string
@@ -192,7 +192,7 @@ func BenchmarkCommand(b *testing.B) {
 // cost of accepting a client, up to the greeting, and of ending the
 // session, over loopback TCP.
 func BenchmarkConnect(b *testing.B) {
-	addr := startServer(b, pop3.NewServer(memory.New()))
+	addr := pop3test.NewServer(b, memory.New()).Addr
 	quit := []byte("QUIT\r\n")
 	b.ReportAllocs()
 	for range b.N {
@@ -205,8 +205,7 @@ func BenchmarkConnect(b *testing.B) {
 // BenchmarkLogin is BenchmarkConnect with USER, PASS and STAT before QUIT,
 // on the memory backend.
 func BenchmarkLogin(b *testing.B) {
-	srv, _ := newMemoryServer(b)
-	addr := startServer(b, srv)
+	addr := pop3test.NewServer(b, aliceBackend(b)).Addr
 	cmds := [][]byte{[]byte("USER alice\r\n"), []byte("PASS secret\r\n"), []byte("STAT\r\n"), []byte("QUIT\r\n")}
 	b.ReportAllocs()
 	for range b.N {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/memory"
-	"github.com/gopop3/pop3/pop3test"
 )
 
 const (
@@ -92,32 +91,6 @@ func (m fakeMailbox) Message(_ context.Context, i int) (io.ReadCloser, error) {
 func (fakeMailbox) Delete(context.Context, []int) error { return nil }
 func (fakeMailbox) Close() error                        { return nil }
 
-// noAuthDelays turns off, on a server given to pop3test.Start, what every
-// test client would otherwise pay for, being 127.0.0.1: the delay after a
-// failed login and the per-address penalty. It leaves a value the test
-// set, as pop3test.NewServer's settings for tests do not.
-var noAuthDelays = pop3test.WithConfig(func(srv *pop3.Server) {
-	if srv.AuthFailureDelay == 0 {
-		srv.AuthFailureDelay = -1
-	}
-	if srv.MaxAuthPenalty == 0 {
-		srv.MaxAuthPenalty = -1
-	}
-})
-
-// startServer serves srv on loopback until the test ends and returns its
-// address; serveOn serves it on l. For the benchmarks and the load and
-// write tests, which configure the server themselves.
-func startServer(t testing.TB, srv *pop3.Server) string {
-	t.Helper()
-	return pop3test.Start(t, srv, noAuthDelays).Addr
-}
-
-func serveOn(t testing.TB, srv *pop3.Server, l net.Listener) string {
-	t.Helper()
-	return pop3test.Start(t, srv, noAuthDelays, pop3test.WithListener(l)).Addr
-}
-
 // serveUnmanaged serves srv on a loopback port for a test that stops the
 // server itself; Serve's result arrives on served.
 func serveUnmanaged(t testing.TB, srv *pop3.Server) (addr string, served <-chan error) {
@@ -130,13 +103,6 @@ func serveUnmanaged(t testing.TB, srv *pop3.Server) (addr string, served <-chan 
 	ch := make(chan error, 1)
 	go func() { ch <- srv.Serve(l) }()
 	return l.Addr().String(), ch
-}
-
-// newMemoryServer returns a server on aliceBackend(t, msgs...).
-func newMemoryServer(t testing.TB, msgs ...string) (*pop3.Server, *memory.Backend) {
-	t.Helper()
-	b := aliceBackend(t, msgs...)
-	return pop3.NewServer(b), b
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

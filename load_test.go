@@ -184,7 +184,7 @@ func idleConnectionMemory(tb testing.TB, conns int) float64 {
 	}
 	srv := pop3.NewServer(be)
 	srv.MaxConnectionsPerIP = -1
-	addr := startServer(tb, srv)
+	addr := pop3test.Start(tb, srv).Addr
 	before := memInUse()
 	held := make([]net.Conn, 0, conns)
 	defer func() {
@@ -222,8 +222,7 @@ func memInUse() int64 {
 func BenchmarkRetrLarge(b *testing.B) {
 	big := strings.Repeat(strings.Repeat("r", 76)+"\r\n.dot line\r\n", 20<<20/90)
 	fb := &fakeBackend{msgs: []string{big}}
-	srv := pop3.NewServer(fb)
-	addr := startServer(b, srv)
+	addr := pop3test.NewServer(b, fb).Addr
 	c := pop3test.Dial(b, addr)
 	c.Login("alice", "secret")
 	b.SetBytes(int64(len(big)))

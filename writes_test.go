@@ -61,7 +61,7 @@ func TestRepliesInFewWrites(t *testing.T) {
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	l := &writeCountingListener{Listener: tcp}
-	addr := serveOn(t, pop3.NewServer(fb), l)
+	addr := pop3test.NewServer(t, fb, pop3test.WithListener(l)).Addr
 
 	c := pop3test.Dial(t, addr)
 	c.Login("alice", "secret")
@@ -95,7 +95,7 @@ func countingServer(t *testing.T, srv *pop3.Server) (*writeCountingListener, *po
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	l := &writeCountingListener{Listener: tcp}
-	c := pop3test.Dial(t, serveOn(t, srv, l))
+	c := pop3test.Start(t, srv, pop3test.WithListener(l)).Dial()
 	c.Login("alice", "secret")
 	l.take()
 	return l, c
@@ -104,7 +104,7 @@ func countingServer(t *testing.T, srv *pop3.Server) (*writeCountingListener, *po
 // Without PIPELINING every reply goes out in a write of its own, as from
 // a server that reads one command at a time.
 func TestRepliesOneByOneWithoutPipelining(t *testing.T) {
-	srv, _ := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
+	srv := pop3.NewServer(aliceBackend(t, "Subject: 1\r\n\r\none\r\n"))
 	srv.Disable = []pop3.Extension{pop3.ExtPipelining}
 	l, c := countingServer(t, srv)
 	for _, r := range c.Pipeline("STAT", "NOOP", "LIST 1") {
@@ -116,7 +116,8 @@ func TestRepliesOneByOneWithoutPipelining(t *testing.T) {
 // Before EXPIRE 0 removes what a pipelined RETR sent, that RETR is on its
 // way: the body goes out before UPDATE, the bye after it.
 func TestExpireSendsRetrievedBeforeRemoving(t *testing.T) {
-	srv, b := newMemoryServer(t, "Subject: 1\r\n\r\none\r\n")
+	b := aliceBackend(t, "Subject: 1\r\n\r\none\r\n")
+	srv := pop3.NewServer(b)
 	srv.Expire = pop3.ExpireAfter(0)
 	l, c := countingServer(t, srv)
 	replies := c.Pipeline("RETR 1", "QUIT")

@@ -92,6 +92,12 @@ func TestProtocolFlags(t *testing.T) {
 	o, err = parseFlags(nil, io.Discard)
 	require.NoError(t, err)
 	assert.True(t, o.expire.IsZero(), "the default is the library's: NEVER")
+	// The limits' defaults are the library's, which -help shows.
+	assert.Equal(t, pop3.DefaultMaxConnections, o.maxConnections)
+	assert.Equal(t, pop3.DefaultMaxConnectionsPerIP, o.maxConnectionsPerIP)
+	assert.Equal(t, pop3.DefaultIdleTimeout, o.idleTimeout)
+	assert.Equal(t, pop3.DefaultAuthFailureDelay, o.authFailureDelay)
+	assert.Equal(t, pop3.DefaultMaxAuthPenalty, o.authPenalty)
 }
 
 func TestVersion(t *testing.T) {
