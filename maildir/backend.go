@@ -33,6 +33,17 @@ type Backend struct {
 	cache listingCache // see WithListingCache
 	// verified remembers successful password checks; see WithVerifyCache.
 	verified *passwd.Cache
+
+	// Dovecot's POP3 settings that change what the maildrop shows; see
+	// WithUIDLFormat, WithSaveUIDL, WithReuseXUIDL, WithDeletedFlag and
+	// WithNoFlagUpdates.
+	uidlFormat     *uidlFormat // nil: Dovecot's default, %08Xu%08Xv
+	uidlFormatErr  error       // a format WithUIDLFormat could not read: New fails
+	saveUIDL       bool
+	reuseXUIDL     bool
+	deletedFlag    string
+	deletedFlagErr error // a keyword WithDeletedFlag refuses: New fails
+	noFlagUpdates  bool
 }
 
 // An Option configures a [Backend].
@@ -143,6 +154,12 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 	b.cache.limit = DefaultListingCache
 	for _, o := range opts {
 		o(b)
+	}
+	if b.uidlFormatErr != nil {
+		return nil, b.uidlFormatErr
+	}
+	if b.deletedFlagErr != nil {
+		return nil, b.deletedFlagErr
 	}
 	return b, nil
 }

@@ -24,6 +24,10 @@ type options struct {
 	maildir, passwd       string
 	sqlConf, ldapConf     string
 	maildirCache          int
+	uidlFormat            string
+	saveUIDL, reuseXUIDL  bool
+	deletedFlag           string
+	noFlagUpdates         bool
 	postgres              string
 	postgresLease         time.Duration
 	tlsCert, tlsKey       string
@@ -58,6 +62,7 @@ var flagGroups = []struct {
 	{"Listening", []string{"addr", "tls-addr", "proxy-protocol"}},
 	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
 	{"Store", []string{"maildir", "passwd", "sql", "ldap", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
+	{"Migration and IMAP (with -maildir)", []string{"uidl-format", "save-uidl", "reuse-xuidl", "deleted-flag", "no-flag-updates"}},
 	{"Delivery", []string{"lmtp"}},
 	{"Authentication", []string{"auth-cache-size", "auth-cache-ttl", "auth-failure-delay", "auth-penalty", "trusted-networks"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
@@ -85,6 +90,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sqlConf, "sql", "", "the users of -maildir: the SQL database (pgsql, mysql or sqlite) that Dovecot's dovecot-sql.conf.ext `FILE` describes")
 	fs.StringVar(&o.ldapConf, "ldap", "", "the users of -maildir: the LDAP directory that Dovecot's dovecot-ldap.conf.ext `FILE` describes")
 	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
+	fs.StringVar(&o.uidlFormat, "uidl-format", "", "show unique-ids in this `FORMAT`, as Dovecot's pop3_uidl_format: %v UIDVALIDITY, %u UID, %m header MD5, %f file name, %g GUID (default %08Xu%08Xv), or the preset of the server migrated from: "+strings.Join(maildir.UIDLPresets(), ", "))
+	fs.BoolVar(&o.saveUIDL, "save-uidl", false, "keep each message's unique-id in dovecot-uidlist (Dovecot's pop3_save_uidl), so that a later -uidl-format changes nothing for clients")
+	fs.BoolVar(&o.reuseXUIDL, "reuse-xuidl", false, "show a message's X-UIDL header as its unique-id when it is valid and unique (Dovecot's pop3_reuse_xuidl)")
+	fs.StringVar(&o.deletedFlag, "deleted-flag", "", "DELE and QUIT set this IMAP `KEYWORD` instead of removing the message, which POP3 then no longer lists (Dovecot's pop3_deleted_flag)")
+	fs.BoolVar(&o.noFlagUpdates, "no-flag-updates", false, "leave the messages' flags alone: no move from new/ to cur/, no seen flag on RETR (Dovecot's pop3_no_flag_updates)")
 	fs.StringVar(&o.postgres, "postgres", "", "serve the users and mail of the PostgreSQL database at `DSN` (a postgres:// URL; put the password in PGPASSWORD or ~/.pgpass, not here, where ps shows it); migrates its schema")
 	fs.DurationVar(&o.postgresLease, "postgres-lease", postgres.DefaultLeaseTime, "with -postgres: a maildrop lock outlives a dead node by at most this `DURATION`")
 	fs.StringVar(&o.lmtp, "lmtp", "", "accept mail for the store's users over LMTP on `ADDR`: TCP HOST:PORT, or a unix socket path (an ADDR containing \"/\")")
@@ -146,6 +156,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-passwd, -sql and -ldap are the users of -maildir, which is missing"
 	case countSet(o.maildir, o.load, o.postgres) > 1:
 		problem = "-maildir, -postgres and -load are three stores: choose one"
+	case o.maildir == "" && (o.uidlFormat != "" || o.saveUIDL || o.reuseXUIDL || o.deletedFlag != "" || o.noFlagUpdates):
+		problem = "-uidl-format, -save-uidl, -reuse-xuidl, -deleted-flag and -no-flag-updates are settings of -maildir, which is missing"
 	case o.postgresLease < time.Second:
 		problem = "-postgres-lease must be at least 1s"
 	case o.maildirCache < 0:

@@ -44,8 +44,7 @@ func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slo
 		if err != nil {
 			return nil, err
 		}
-		b, err := maildir.New(o.maildir, users, maildir.WithLogger(logger), maildir.WithListingCache(o.maildirCache),
-			maildir.WithVerifyCache(cache))
+		b, err := maildir.New(o.maildir, users, maildirOptions(o, cache, logger)...)
 		if err != nil {
 			closeUsers()
 			return nil, fmt.Errorf("-maildir: %w", err)
@@ -57,6 +56,27 @@ func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slo
 		return nil, err
 	}
 	return &openedStore{backend: b, loaded: m, apop: apopInMemory, close: func() {}}, nil
+}
+
+// maildirOptions are the maildir backend's options that the flags give.
+func maildirOptions(o *options, cache *passwd.Cache, logger *slog.Logger) []maildir.Option {
+	opts := []maildir.Option{maildir.WithLogger(logger), maildir.WithListingCache(o.maildirCache), maildir.WithVerifyCache(cache)}
+	if o.uidlFormat != "" {
+		opts = append(opts, maildir.WithUIDLFormat(o.uidlFormat))
+	}
+	if o.saveUIDL {
+		opts = append(opts, maildir.WithSaveUIDL())
+	}
+	if o.reuseXUIDL {
+		opts = append(opts, maildir.WithReuseXUIDL())
+	}
+	if o.deletedFlag != "" {
+		opts = append(opts, maildir.WithDeletedFlag(o.deletedFlag))
+	}
+	if o.noFlagUpdates {
+		opts = append(opts, maildir.WithNoFlagUpdates())
+	}
+	return opts
 }
 
 // openLocalStore opens the in-memory store: -load or the demo.

@@ -28,9 +28,21 @@ type Dovecot struct {
 	// Users is the passwd-file: every user's password is "secret".
 	Users string
 	// Addr is the POP3 listener's host:port.
-	Addr     string
+	Addr string
+	// IMAPAddr is the IMAP listener's host:port, with [Options.IMAP].
+	IMAPAddr string
 	uid, gid int
 	conf     string // dovecot.conf, for Restart
+	opts     Options
+}
+
+// Options change the Dovecot that [StartWith] starts.
+type Options struct {
+	// Settings are lines added to dovecot.conf, such as
+	// "pop3_uidl_format = %v.%u".
+	Settings string
+	// IMAP serves IMAP too (dovecot-imapd), on [Dovecot.IMAPAddr].
+	IMAP bool
 }
 
 // Start starts Dovecot for the given users, and stops it when the test
@@ -38,7 +50,14 @@ type Dovecot struct {
 // test skips, or fails under CI=true.
 func Start(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
+	return StartWith(t, Options{}, users...)
+}
+
+// StartWith is [Start] with opts.
+func StartWith(t testing.TB, opts Options, users ...string) *Dovecot {
+	t.Helper()
 	dc := newDovecot(t)
+	dc.opts = opts
 	var lines strings.Builder
 	for _, u := range users {
 		fmt.Fprintf(&lines, "%s:{PLAIN}secret:%d:%d::%s/%s::\n", u, dc.uid, dc.gid, dc.Root, u)
@@ -101,6 +120,23 @@ func (dc *Dovecot) launch(t testing.TB, auth string) {
 	}
 	port := freePort(t)
 	dc.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	protocols, imap := "pop3", ""
+	if dc.opts.IMAP {
+		testprog.Require(t, "/usr/lib/dovecot/imap", "dovecot-imapd")
+		imapPort := freePort(t)
+		dc.IMAPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(imapPort))
+		protocols = "pop3 imap"
+		imap = fmt.Sprintf(`service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %d
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`, imapPort)
+	}
 	for _, d := range []string{"run", "state", "log"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
 	}
@@ -109,7 +145,7 @@ func (dc *Dovecot) launch(t testing.TB, auth string) {
 base_dir = %[2]s/run
 state_dir = %[2]s/state
 log_path = %[2]s/log/dovecot.log
-protocols = pop3
+protocols = %[7]s
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -118,6 +154,8 @@ first_valid_uid = %[3]d
 mail_location = maildir:~/Maildir
 %[4]s
 %[5]s
+%[8]s
+%[9]s
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
@@ -130,7 +168,7 @@ service anvil {
 service stats {
   chroot =
 }
-`, port, root, min(dc.uid, 100), extra, auth, port)), 0o644))
+`, port, root, min(dc.uid, 100), extra, auth, port, protocols, dc.opts.Settings, imap)), 0o644))
 	dc.conf = conf
 	dc.run(t)
 	t.Cleanup(func() {
