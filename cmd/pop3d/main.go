@@ -40,6 +40,33 @@
 //	    neither its directories nor its dovecot-uidlist (default 200000;
 //	    0 turns it off, for a network file system that caches directory
 //	    times)
+//	-uidl-format FORMAT
+//	    with -maildir: the unique-ids UIDL shows, as Dovecot's
+//	    pop3_uidl_format: %v the UIDVALIDITY, %u the UID, %m the MD5 of the
+//	    header, %f the file name, %g the GUID, with Dovecot 2.3's
+//	    modifiers (%08Xu: hex, padded to 8); or the name of a preset, for
+//	    the server the Maildirs come from (courier, courier2, uw, cyrus,
+//	    cyrus-old, tpop3d, dovecot); default %08Xu%08Xv, Dovecot's. A
+//	    message whose dovecot-uidlist record keeps a unique-id (a P record:
+//	    a migration, or -save-uidl) shows that one whatever the format
+//	-save-uidl
+//	    with -maildir: keep each message's unique-id in its dovecot-uidlist
+//	    record, as Dovecot's pop3_save_uidl does, so that a later change of
+//	    -uidl-format changes nothing for clients
+//	-reuse-xuidl
+//	    with -maildir: a message with an X-UIDL header (left by qpopper and
+//	    other servers) keeps it as its unique-id, when it is 1 to 70
+//	    printable characters and no other message of the maildrop has it,
+//	    as Dovecot's pop3_reuse_xuidl does
+//	-deleted-flag KEYWORD
+//	    with -maildir: DELE and QUIT set the IMAP keyword KEYWORD (in
+//	    dovecot-keywords and the file name's flags) instead of removing the
+//	    file, and POP3 no longer lists the message, as Dovecot's
+//	    pop3_deleted_flag does: for a Maildir that IMAP clients read too
+//	-no-flag-updates
+//	    with -maildir: leave the messages' flags alone, as Dovecot's
+//	    pop3_no_flag_updates does: nothing moves from new/ to cur/ and RETR
+//	    sets no seen flag
 //	-postgres DSN
 //	    serve the users and mail of a PostgreSQL database (package
 //	    github.com/gopop3/pop3/postgres), shared by any number of pop3d
