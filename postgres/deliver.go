@@ -35,23 +35,47 @@ const ChunkSize = 64 << 10
 // [pop3.ErrNoSuchUser].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
 	name := passwd.NormalizeUsername(username)
+	if err := b.store(ctx, name, "", msg); err != nil {
+		if errors.Is(err, pop3.ErrNoSuchUser) {
+			return err
+		}
+		return fmt.Errorf("postgres: delivering to %q (nothing stored): %w", name, err)
+	}
+	return nil
+}
+
+// store is the one way a message enters a maildrop, for Deliver (uidl
+// empty: the message shows the store's own unique-id) and Import (uidl
+// checked already). It stores msg with CRLF line ends, in chunks, with its
+// downgraded size, in one transaction that holds the user's row lock from
+// the uid's allocation to the commit, and as one of the deliveries the
+// semaphore lets run. name is normalized already. The errors are bare:
+// the callers say what failed.
+func (b *Backend) store(ctx context.Context, name, uidl string, msg io.Reader) error {
 	select {
 	case b.deliveries <- struct{}{}:
 		defer func() { <-b.deliveries }()
 	case <-ctx.Done():
-		return fmt.Errorf("postgres: delivering to %q (nothing stored): %w", name, ctx.Err())
+		return ctx.Err()
 	}
-	err := inTx(ctx, b.pool, func(tx pgx.Tx) error {
-		var userID, uid int64
-		err := tx.QueryRow(ctx, "UPDATE pop3_users SET next_uid = next_uid + 1 WHERE name = $1 RETURNING id, next_uid - 1", name).Scan(&userID, &uid)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: %w: %q", pop3.ErrNoSuchUser, name)
+	return inTx(ctx, b.pool, func(tx pgx.Tx) error {
+		var (
+			userID, uid int64
+			column      *string // pop3_messages.uidl: NULL for the store's own
+			err         error
+		)
+		if uidl == "" {
+			userID, uid, err = nextUID(ctx, tx, name)
+		} else {
+			userID, uid, err = importUID(ctx, tx, name, uidl)
+			column = &uidl
 		}
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO pop3_messages (user_id, uid, size, chunks) VALUES ($1, $2, 0, 0)", userID, uid); err != nil {
-			return err
+		_, err = tx.Exec(ctx, "INSERT INTO pop3_messages (user_id, uid, size, chunks, uidl) VALUES ($1, $2, 0, 0, $3)", userID, uid, column)
+		if err != nil {
+			return uidlViolation(err)
 		}
 		src := pop3.NewCRLFReader(msg)
 		buf := make([]byte, ChunkSize)
@@ -85,13 +109,16 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 			userID, uid, size, seq, downgraded)
 		return err
 	})
-	if err != nil {
-		if errors.Is(err, pop3.ErrNoSuchUser) {
-			return err
-		}
-		return fmt.Errorf("postgres: delivering to %q (nothing stored): %w", name, err)
+}
+
+// nextUID takes the next uid of the user named name, locking the user's
+// row until the transaction ends.
+func nextUID(ctx context.Context, tx pgx.Tx, name string) (userID, uid int64, err error) {
+	err = tx.QueryRow(ctx, "UPDATE pop3_users SET next_uid = next_uid + 1 WHERE name = $1 RETURNING id, next_uid - 1", name).Scan(&userID, &uid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, fmt.Errorf("postgres: %w: %q", pop3.ErrNoSuchUser, name)
 	}
-	return nil
+	return userID, uid, err
 }
 
 // UserExists reports whether username (lower-cased as at login) is a user;

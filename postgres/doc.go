@@ -17,11 +17,11 @@
 // of [passwd.Verify], the same code that checks a Dovecot passwd-file.
 // Messages are stored as the client receives them (CRLF line ends, RFC 1939
 // §11), in chunks of [ChunkSize] octets, so that neither a delivery nor a
-// RETR holds a whole message in memory. A message's unique-id is
-// "<user id>.<uid>": uid comes from a per-user sequence that never goes
-// back, and the user id from an identity column, so a user deleted and
-// added again under the same name does not reuse unique-ids that clients
-// remember (RFC 1939 §7).
+// RETR holds a whole message in memory. A message's unique-id, unless it
+// was imported (see Importing mail below), is "<user id>.<uid>": uid comes
+// from a per-user sequence that never goes back, and the user id from an
+// identity column, so a user deleted and added again under the same name
+// does not reuse unique-ids that clients remember (RFC 1939 §7).
 //
 // Schema version 2 added two nullable timestamptz columns, NULL meaning
 // "never": pop3_users.last_login, the time of the user's last successful
@@ -39,6 +39,34 @@
 // table (every row is NULL then), which holds deliveries back while it
 // runs: on a table of many millions of messages, migrate at a quiet time
 // (pop3admin migrate).
+//
+// Schema version 4 added pop3_messages.uidl, the unique-id a message was
+// imported with ([Backend.Import]), NULL for the store's own. A CHECK
+// constraint holds it to RFC 1939 §7 (1 to 70 octets from 0x21 to 0x7E),
+// and a unique index, which keeps no NULL, to one message per maildrop.
+// The migration rewrites no row, and adds the constraint without reading
+// the table (every row is NULL then: it is marked NOT VALID, and holds all
+// the same for every row written since); the index is built by reading
+// the table, holding deliveries back while it runs, as version 3's did.
+//
+// # Importing mail
+//
+// A site that moves its users from another POP3 server keeps, with
+// [Backend.Import], the unique-id the old server showed for each message,
+// so that clients that leave mail on the server (Outlook, Thunderbird,
+// mpop, fetchmail keep) download nothing again; [Backend.UIDLs] tells what
+// a maildrop holds already, so that an import resumes where it stopped.
+// An imported message is stored as a delivered one is, at the end of the
+// maildrop, and UIDL shows its imported unique-id; every other message
+// shows "<user id>.<uid>".
+//
+// The two kinds never show the same unique-id, now or later: an imported
+// unique-id of the form "<user id>.<uid>" (this user's id, and the uid in
+// decimal as the store writes it) is refused when a message of the store's
+// own has that uid, and otherwise moves the user's next uid past it, in
+// the transaction that holds the user's row, which deliveries lock too.
+// Nodes of a release before schema version 4 list imported messages
+// under "<user id>.<uid>": upgrade every node before importing.
 //
 // # LOGIN-DELAY and EXPIRE
 //

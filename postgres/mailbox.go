@@ -33,16 +33,17 @@ type mailbox struct {
 // Deliver).
 func (b *Backend) listing(ctx context.Context, mb *mailbox) error {
 	userID := mb.user.id
-	rows, err := b.pool.Query(ctx, "SELECT uid, size, chunks, first_retrieved, coalesce(downgraded_size, 0) FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
+	rows, err := b.pool.Query(ctx, "SELECT uid, coalesce(uidl, ''), size, chunks, first_retrieved, coalesce(downgraded_size, 0) FROM pop3_messages WHERE user_id = $1 ORDER BY uid", userID)
 	if err != nil {
 		return fmt.Errorf("postgres: listing the maildrop: %w", err)
 	}
 	var uid, size, downgraded int64
+	var uidl string
 	var n int32
 	var retrieved *time.Time
-	prefix := strconv.FormatInt(userID, 10) + "."
-	_, err = pgx.ForEachRow(rows, []any{&uid, &size, &n, &retrieved, &downgraded}, func() error {
-		mb.msgs = append(mb.msgs, pop3.MessageInfo{Size: size, UID: prefix + strconv.FormatInt(uid, 10), DowngradedSize: downgraded})
+	prefix := nativePrefix(userID)
+	_, err = pgx.ForEachRow(rows, []any{&uid, &uidl, &size, &n, &retrieved, &downgraded}, func() error {
+		mb.msgs = append(mb.msgs, pop3.MessageInfo{Size: size, UID: uniqueID(prefix, uid, uidl), DowngradedSize: downgraded})
 		mb.uids = append(mb.uids, uid)
 		mb.chunks = append(mb.chunks, n)
 		var t time.Time
@@ -56,6 +57,20 @@ func (b *Backend) listing(ctx context.Context, mb *mailbox) error {
 		return fmt.Errorf("postgres: listing the maildrop: %w", err)
 	}
 	return nil
+}
+
+// nativePrefix is what the store's own unique-ids of a user's messages
+// start with: "<user id>.".
+func nativePrefix(userID int64) string { return strconv.FormatInt(userID, 10) + "." }
+
+// uniqueID is the unique-id a message shows (RFC 1939 §7): the one it was
+// imported with (uidl; the listing reads NULL as empty), or else the
+// store's own, "<user id>.<uid>", whose "<user id>." is prefix.
+func uniqueID(prefix string, uid int64, uidl string) string {
+	if uidl != "" { // the CHECK constraint refuses an empty one
+		return uidl
+	}
+	return prefix + strconv.FormatInt(uid, 10)
 }
 
 // Messages returns the listing read at Open.

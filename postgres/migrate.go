@@ -66,11 +66,30 @@ ALTER TABLE pop3_messages ADD COLUMN first_retrieved timestamptz;
 ALTER TABLE pop3_messages ADD COLUMN downgraded_size bigint;
 CREATE INDEX pop3_messages_downgraded_unknown ON pop3_messages (user_id, uid) WHERE downgraded_size IS NULL;
 `},
+	// NULL, a unique-id of the store's own ("<user id>.<uid>"), for the
+	// rows already there, and for those that nodes of the release before
+	// deliver meanwhile: they name the columns they write. Those nodes do
+	// not read the column either, and would list an imported message
+	// under the store's own unique-id: import once every node runs this
+	// release (doc.go says so).
+	//
+	// The CHECK is added NOT VALID: every row is NULL, which passes it,
+	// and a CHECK added with the column would still read the whole table
+	// to prove it, under the ALTER's exclusive lock (the column alone
+	// rewrites nothing). NOT VALID constraints hold for every row written
+	// from then on, as any other does. The unique index must read the
+	// table to be built, as migration 3's did: it holds deliveries back
+	// while it runs, though it keeps no entry for the NULL rows.
+	{"unique-id kept from another server (pop3admin import), checked and unique per maildrop", `
+ALTER TABLE pop3_messages ADD COLUMN uidl text,
+	ADD CONSTRAINT pop3_messages_uidl_check CHECK (octet_length(uidl) BETWEEN 1 AND 70 AND uidl ~ '^[\x21-\x7e]+$') NOT VALID;
+CREATE UNIQUE INDEX pop3_messages_uidl_unique ON pop3_messages (user_id, uidl) WHERE uidl IS NOT NULL;
+`},
 }
 
 // SchemaVersion is the version of the schema this package uses: the number
 // of migrations it knows.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrSchemaTooNew is returned by [Migrate] and [New] for a database that a
 // newer release of this package has migrated: its schema may hold what this

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -185,7 +187,7 @@ WHERE (table_name, column_name) IN (('pop3_users', 'last_login'), ('pop3_message
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, []int{2, 3}, applied, "only the new steps, once")
+	assert.Equal(t, []int{2, 3, 4}, applied, "only the new steps, once")
 	assert.Equal(t, 2, newColumns())
 	applied, err = postgres.Migrate(ctxFor(t), pool)
 	require.NoError(t, err)
@@ -213,4 +215,83 @@ WHERE (table_name, column_name) IN (('pop3_users', 'last_login'), ('pop3_message
 	require.NoError(t, rm.Retrieved(ctxFor(t), []int{1}, now))
 	require.NoError(t, u.(pop3.LoginRecorder).RecordLogin(ctxFor(t), now))
 	require.NoError(t, mb.Close())
+}
+
+// A database at schema version 3 with mail in it migrates to version 4
+// alone: its messages keep the unique-ids clients have seen, a delivery
+// goes on from the uid it had reached, and imports work.
+func TestMigrateFromVersion3(t *testing.T) {
+	pool, err := postgres.Connect(ctxFor(t), pgtest.NewDatabase(t))
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = postgres.MigrateTo(ctxFor(t), pool, 3)
+	require.NoError(t, err)
+	_, err = postgres.New(ctxFor(t), pool)
+	require.ErrorIs(t, err, postgres.ErrSchemaOutdated, "New refuses a version 3 database")
+
+	// Data as version 3 stored it: uids 1 and 3 left of three.
+	var id int64
+	require.NoError(t, pool.QueryRow(ctxFor(t), "INSERT INTO pop3_users (name, password, next_uid) VALUES ('alice', '{PLAIN}pw', 4) RETURNING id").Scan(&id))
+	for _, uid := range []int{1, 3} {
+		msg := fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", uid)
+		_, err := pool.Exec(ctxFor(t), "INSERT INTO pop3_messages (user_id, uid, size, chunks, downgraded_size) VALUES ($1, $2, $3, 1, $3)", id, uid, len(msg))
+		require.NoError(t, err)
+		_, err = pool.Exec(ctxFor(t), "INSERT INTO pop3_chunks (user_id, uid, seq, data) VALUES ($1, $2, 0, $3)", id, uid, []byte(msg))
+		require.NoError(t, err)
+	}
+
+	applied, err := postgres.Migrate(ctxFor(t), pool)
+	require.NoError(t, err)
+	assert.Equal(t, []int{4}, applied)
+	var nulls int
+	require.NoError(t, pool.QueryRow(ctxFor(t), "SELECT count(*) FROM pop3_messages WHERE uidl IS NULL").Scan(&nulls))
+	assert.Equal(t, 2, nulls, "the rows there have no imported unique-id")
+
+	b := newBackend(t, pool)
+	native := func(uid int) string { return fmt.Sprintf("%d.%d", id, uid) }
+	mb, err := open(t, b, "alice", "pw")
+	require.NoError(t, err)
+	require.Len(t, mb.Messages(), 2)
+	assert.Equal(t, native(1), mb.Messages()[0].UID, "unchanged by the migration")
+	assert.Equal(t, native(3), mb.Messages()[1].UID)
+	require.NoError(t, mb.Close())
+
+	require.NoError(t, b.Deliver(ctxFor(t), "alice", strings.NewReader("Subject: 4\n\n")))
+	require.ErrorIs(t, b.Import(ctxFor(t), "alice", native(3), strings.NewReader("Subject: clash\n\n")), postgres.ErrUIDLExists)
+	require.NoError(t, b.Import(ctxFor(t), "alice", "from-the-old-server", strings.NewReader("Subject: old\n\n")))
+	ids, err := b.UIDLs(ctxFor(t), "alice")
+	require.NoError(t, err)
+	assert.Equal(t, []string{native(1), native(3), native(4), "from-the-old-server"}, ids)
+}
+
+// The database itself holds pop3_messages.uidl to RFC 1939 §7 and to one
+// message per maildrop, whatever writes the row: SQL written directly is
+// refused as Import is.
+func TestUIDLConstraints(t *testing.T) {
+	pool := testPool(t, "")
+	b := newBackend(t, pool)
+	addUser(t, b, "alice", "PLAIN", "pw")
+	addUser(t, b, "bob", "PLAIN", "pw")
+	insert := func(user string, uid int, uidl any) error {
+		_, err := pool.Exec(ctxFor(t), `INSERT INTO pop3_messages (user_id, uid, size, chunks, uidl)
+SELECT id, $2, 0, 0, $3 FROM pop3_users WHERE name = $1`, user, uid, uidl)
+		return err
+	}
+	for i, uidl := range []string{"", strings.Repeat("a", 71), "a b", "a\tb", "a\x7f", "grüße", "\u00a0"} {
+		err := insert("alice", 100+i, uidl)
+		var pgErr *pgconn.PgError
+		require.ErrorAs(t, err, &pgErr, "%q", uidl)
+		assert.Equal(t, "23514", pgErr.Code, "%q: check_violation", uidl)
+		assert.Equal(t, "pop3_messages_uidl_check", pgErr.ConstraintName, "%q", uidl)
+	}
+
+	require.NoError(t, insert("alice", 200, strings.Repeat("~", 70)))
+	require.NoError(t, insert("alice", 201, nil))
+	require.NoError(t, insert("alice", 202, nil), "NULLs, the store's own, are not one another's duplicates")
+	require.NoError(t, insert("bob", 200, strings.Repeat("~", 70)), "another maildrop")
+	err := insert("alice", 203, strings.Repeat("~", 70))
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "23505", pgErr.Code, "unique_violation")
+	assert.Equal(t, "pop3_messages_uidl_unique", pgErr.ConstraintName)
 }
