@@ -61,15 +61,33 @@ func (b *Backend) UserExists(ctx context.Context, username string) (bool, error)
 
 // deliver writes msg into the Maildir at dir, as a file of o; see
 // Backend.Deliver.
-func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error) {
-	if err := ctx.Err(); err != nil {
+func deliver(ctx context.Context, dir string, msg io.Reader, o owner) error {
+	spooled, err := spool(ctx, dir, msg, o)
+	if err != nil {
 		return err
+	}
+	return spooled.publish(ctx)
+}
+
+// spooled is a message written and synced to tmp/, not yet delivered.
+type spooled struct {
+	dir   string
+	tmp   string // its path in tmp/
+	name  string // its name in new/
+	vsize int64  // its size with CRLF line ends
+}
+
+// spool writes msg into tmp/ under a unique name, with LF line ends, and
+// syncs it to disk.
+func spool(ctx context.Context, dir string, msg io.Reader, o owner) (_ *spooled, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	base := uniqueBaseName()
 	tmp := filepath.Join(dir, "tmp", base)
 	f, err := createFile(tmp, 0o600, o)
 	if err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -81,30 +99,41 @@ func deliver(ctx context.Context, dir string, msg io.Reader, o owner) (err error
 	var header headerTap
 	vsize, err := io.Copy(w, io.TeeReader(pop3.NewCRLFReader(msg), &header))
 	if err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
 	downgraded, err := pop3.DowngradedSize(bytes.NewReader(header.buf), vsize)
 	if err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
 	if err := w.w.Flush(); err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("maildir: deliver: %w", err)
+		return nil, fmt.Errorf("maildir: deliver: %w", err)
 	}
+	name := base + ",S=" + strconv.FormatInt(w.n, 10) + ",W=" + strconv.FormatInt(vsize, 10) +
+		",D=" + strconv.FormatInt(downgraded, 10)
+	return &spooled{dir: dir, tmp: tmp, name: name, vsize: vsize}, nil
+}
+
+// discard removes the spooled file.
+func (s *spooled) discard() { _ = os.Remove(s.tmp) }
+
+// publish renames the spooled file into new/ and syncs new/, which
+// delivers it; on an error the file is removed.
+func (s *spooled) publish(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
+		s.discard()
 		return err
 	}
-	final := filepath.Join(dir, "new", base+",S="+strconv.FormatInt(w.n, 10)+",W="+strconv.FormatInt(vsize, 10)+
-		",D="+strconv.FormatInt(downgraded, 10))
-	if err := os.Rename(tmp, final); err != nil {
+	if err := os.Rename(s.tmp, filepath.Join(s.dir, "new", s.name)); err != nil {
+		s.discard()
 		return fmt.Errorf("maildir: deliver: %w", err)
 	}
-	if err := syncDir(filepath.Join(dir, "new")); err != nil {
+	if err := syncDir(filepath.Join(s.dir, "new")); err != nil {
 		return fmt.Errorf("maildir: deliver: the message is in new/, but syncing the directory failed: %w", err)
 	}
 	return nil

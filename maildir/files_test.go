@@ -42,7 +42,7 @@ func TestPlantedFilesAreNotFollowed(t *testing.T) {
 		}
 		_, err := openMessageFile(link)
 		assert.Error(t, err, "a link is not followed")
-		msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+		msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 		require.NoError(t, err)
 		for _, m := range msgs {
 			assert.True(t, m.unreadable, "%s is listed but not served", m.base)
@@ -54,7 +54,7 @@ func TestPlantedFilesAreNotFollowed(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "new", "1700000001.M1P1.h"), []byte("x\n"), 0o600))
 		require.NoError(t, os.Symlink(secret, filepath.Join(dir, uidlistName+".tmp")))
 		require.NoError(t, os.Symlink(secret, filepath.Join(dir, uidvalidityName)))
-		_, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+		_, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 		require.NoError(t, err)
 		data, err := os.ReadFile(secret)
 		require.NoError(t, err)
@@ -90,7 +90,7 @@ func TestFilesBelongToTheMaildirOwner(t *testing.T) {
 	require.NoError(t, err)
 	defer unlockMaildrop(lock)
 	var logs bytes.Buffer
-	_, _, err = syncMaildir(context.Background(), dir, slog.New(slog.NewTextHandler(&logs, nil)), o)
+	_, _, err = syncMaildir(context.Background(), dir, slog.New(slog.NewTextHandler(&logs, nil)), o, nil)
 	require.NoError(t, err)
 	require.NoError(t, filepath.Walk(home, func(p string, fi os.FileInfo, err error) error {
 		require.NoError(t, err)

@@ -31,7 +31,20 @@ type message struct {
 	base        string
 	path        string
 	size        int64
-	uidl        string
+	uidl        string // what UIDL shows; see assignUIDLs
+	saved       string // the P extension: a unique-id kept in the list
+	hasSaved    bool
+	guid        string // the G extension; "" without one
+	permanent   bool   // uidl is the kept one
+	transient   bool   // uidl stands in for one that could not be computed: not to be kept
+}
+
+// uidlSettings are the Backend's settings that decide the unique-ids; nil
+// is Dovecot's defaults.
+type uidlSettings struct {
+	format     *uidlFormat // nil: %08Xu%08Xv
+	reuseXUIDL bool
+	save       bool
 }
 
 // syncMaildir lists the Maildir at dir as Dovecot would: every message file
@@ -46,11 +59,17 @@ type message struct {
 // else.
 //
 // The files it writes belong to o.
-func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) (msgs []message, partial bool, err error) {
+func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner, settings *uidlSettings) (msgs []message, partial bool, err error) {
 	computed := make(map[string]sizes)
-	msgs, write, err := syncOnce(ctx, dir, logger, nil, computed)
-	if err != nil || !write {
-		return msgs, false, err
+	msgs, write, err := syncOnce(ctx, dir, logger, nil, computed, settings)
+	if err != nil {
+		return nil, false, err
+	}
+	if !write {
+		if err := assignUIDLs(ctx, dir, msgs, settings, logger); err != nil {
+			return nil, false, err
+		}
+		return msgs, false, nil
 	}
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
@@ -64,6 +83,9 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) 
 		}
 		logger.Warn("maildir: the uidlist is locked by another program; new messages wait for the next session",
 			"dir", dir, "lock", filepath.Join(dir, uidlistLockName))
+		if err := assignUIDLs(ctx, dir, listed, settings, logger); err != nil {
+			return nil, false, err
+		}
 		return listed, true, nil
 	}
 	if err != nil {
@@ -72,18 +94,19 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner) 
 	defer lock.release()
 	// Under the lock, read again: another writer may have given UIDs
 	// since.
-	msgs, _, err = syncOnce(ctx, dir, logger, lock, computed)
+	msgs, _, err = syncOnce(ctx, dir, logger, lock, computed, settings)
 	return msgs, false, err
 }
 
 // syncOnce reads the list and the files and matches them. Without a lock
 // it reports whether the list needs writing and lists the matched messages
-// plus the new ones (uid 0). With the lock it gives new files UIDs, drops
-// records whose files are gone and writes the list; the caller releases
-// the lock.
+// plus the new ones (uid 0), without their unique-ids. With the lock it
+// gives new files UIDs, drops records whose files are gone, assigns the
+// unique-ids (keeping them in the records with settings.save) and writes
+// the list; the caller releases the lock.
 // computed keeps the sizes read from files, by base name, for the second
 // pass.
-func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]sizes) ([]message, bool, error) {
+func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlistLock, computed map[string]sizes, settings *uidlSettings) ([]message, bool, error) {
 	files, duplicates, err := scanFilesAndDuplicates(dir)
 	if err != nil {
 		return nil, false, err
@@ -175,16 +198,52 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 		msgs = append(msgs, m)
 		kept = append(kept, rec)
 	}
-	if lock == nil || !write {
-		sortListing(msgs)
+	sortListing(msgs)
+	if lock == nil {
+		if settings != nil && settings.save {
+			write = write || slices.ContainsFunc(msgs, func(m message) bool { return m.uid != 0 && !m.hasSaved })
+		}
 		return msgs, write, nil
+	}
+	if err := assignUIDLs(ctx, dir, msgs, settings, logger); err != nil {
+		return nil, false, err
+	}
+	if settings != nil && settings.save && saveUIDLs(kept, msgs) {
+		write = true
+	}
+	if !write {
+		return msgs, false, nil
 	}
 	list.records = kept
 	if err := lock.commit(list); err != nil {
 		return nil, false, err
 	}
-	sortListing(msgs)
 	return msgs, false, nil
+}
+
+// saveUIDLs gives the records of the messages whose unique-ids are not
+// kept yet their unique-id as a P extension, and reports whether it
+// changed any.
+func saveUIDLs(records []record, msgs []message) bool {
+	byUID := make(map[uint32]int, len(records))
+	for i := range records {
+		byUID[records[i].uid] = i
+	}
+	changed := false
+	for i := range msgs {
+		m := &msgs[i]
+		if m.uid == 0 || m.permanent || m.transient || m.uidl == "" {
+			continue
+		}
+		j, ok := byUID[m.uid]
+		if !ok {
+			continue
+		}
+		records[j].setExtension(extPOP3UIDL, m.uidl)
+		m.saved, m.hasSaved, m.permanent = m.uidl, true, true
+		changed = true
+	}
+	return changed
 }
 
 // recoverMissing matches records whose files were not found against a
@@ -223,13 +282,8 @@ func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, com
 	if o, ok := rec.extension(extPOP3Order); ok {
 		m.order, _ = strconv.ParseUint(o, 10, 64)
 	}
-	if p, ok := rec.extension(extPOP3UIDL); ok && p == "" && validUIDL(f.base) {
-		m.uidl = f.base // a bare P: the file's base name is the unique-id
-	} else if ok && validUIDL(p) {
-		m.uidl = p
-	} else {
-		m.uidl = fmt.Sprintf("%08x%08x", rec.uid, uidValidity)
-	}
+	m.saved, m.hasSaved = rec.extension(extPOP3UIDL)
+	m.guid, _ = rec.extension(extGUID)
 	if n, ok := sizeFromName(f.base); ok {
 		m.size = n
 		return m, false, nil

@@ -36,7 +36,7 @@ func TestSyncWhileTheUIDListIsLocked(t *testing.T) {
 
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	msgs, _, err := syncMaildir(context.Background(), dir, logger, owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, logger, owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	assert.Equal(t, []uint32{1, 2}, []uint32{msgs[0].uid, msgs[1].uid})
@@ -47,7 +47,7 @@ func TestSyncWhileTheUIDListIsLocked(t *testing.T) {
 	assert.Equal(t, list, string(data), "the list is not written without the lock")
 
 	require.NoError(t, os.Remove(lockPath))
-	msgs, _, err = syncMaildir(context.Background(), dir, logger, owner{})
+	msgs, _, err = syncMaildir(context.Background(), dir, logger, owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 3)
 	assert.Equal(t, uint32(3), msgs[2].uid)
@@ -67,7 +67,7 @@ func TestSizeDovecotCountsOtherwiseIsNotShared(t *testing.T) {
 	for name, data := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "new", name), []byte(data), 0o600))
 	}
-	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 3)
 	for _, m := range msgs {
@@ -92,7 +92,7 @@ func TestUnreadableHeaderWhileLocked(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", "1700000001.M1P1.h:2,"), []byte("x\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, uidlistName), []byte("3 Vx N5\n1 :1700000001.M1P1.h\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, uidlistLockName), []byte("1:"+lockHostname), 0o600))
-	_, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+	_, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 	assert.ErrorIs(t, err, errUIDListBusy)
 }
 
@@ -108,14 +108,14 @@ func TestDuplicateBaseNames(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, uidlistName), []byte("3 V1000 N2 G0123456789abcdef0123456789abcdef\n1 :1700000001.M1P1.h\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "cur", "1700000001.M1P1.h:2,T"), []byte("second copy\n"), 0o600))
 	var logs bytes.Buffer
-	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.NewTextHandler(&logs, nil)), owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.NewTextHandler(&logs, nil)), owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	assert.Equal(t, uint32(1), msgs[0].uid)
 	assert.Equal(t, uint32(2), msgs[1].uid)
 	assert.NotEqual(t, msgs[0].base, msgs[1].base)
 	assert.Contains(t, logs.String(), "renamed")
-	again, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+	again, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, msgs, again, "stable from then on")
 }
@@ -131,7 +131,7 @@ func TestDuplicateRecordLaterWins(t *testing.T) {
 	}
 	list := "3 V1000 N22 G0123456789abcdef0123456789abcdef\n1 :1700000001.M1P1.a\n9 :1700000002.M1P1.b\n21 :1700000001.M1P1.a\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, uidlistName), []byte(list), 0o600))
-	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, slog.New(slog.DiscardHandler), owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	assert.Equal(t, []string{"1700000002.M1P1.b", "1700000001.M1P1.a"}, []string{msgs[0].base, msgs[1].base})

@@ -32,6 +32,7 @@ const (
 	extVirtualSize = 'W' // the size with CRLF line ends
 	extPOP3UIDL    = 'P' // a unique-id migrated from another server
 	extPOP3Order   = 'O' // the position in the listing of that server
+	extGUID        = 'G' // the message's GUID, when it is not its base name
 )
 
 // uidlist is Dovecot's dovecot-uidlist: the UIDVALIDITY of the Maildir, the

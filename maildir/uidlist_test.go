@@ -479,7 +479,7 @@ func TestSyncAfterCrashedWriter(t *testing.T) {
 	plantLock(t, dir, fmt.Sprintf("%d:%s", deadPID(t), lockHostname), 3*time.Second)
 
 	var logs bytes.Buffer
-	msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 3)
 	assert.Equal(t, uint32(7), msgs[0].uid)
@@ -512,7 +512,7 @@ func TestSyncWithLeftoversAndNothingToWrite(t *testing.T) {
 	plantLock(t, dir, fmt.Sprintf("%d:%s", deadPID(t), lockHostname), 3*time.Second)
 
 	var logs bytes.Buffer
-	msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
+	msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{}, nil)
 	require.NoError(t, err)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, uint32(2), msgs[0].uid)
@@ -643,7 +643,7 @@ func TestSyncReleasesTheLockOnce(t *testing.T) {
 			took <- true
 		}()
 		var logs bytes.Buffer
-		msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{})
+		msgs, _, err := syncMaildir(context.Background(), dir, discardLogger(&logs), owner{}, nil)
 		close(stop)
 		require.NoError(t, err)
 		require.Len(t, msgs, 301)

@@ -1,0 +1,188 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+)
+
+// ErrUIDLExists is returned (wrapped) by [Backend.Import] when the
+// maildrop already shows a message with that unique-id.
+var ErrUIDLExists = errors.New("maildir: the maildrop already has a message with that unique-id")
+
+// ErrInvalidUIDL is returned (wrapped) by [Backend.Import] for a unique-id
+// that RFC 1939 §7 does not allow: it must be 1 to 70 characters from 0x21
+// to 0x7E.
+var ErrInvalidUIDL = errors.New("maildir: not a unique-id (RFC 1939 §7: 1 to 70 characters from 0x21 to 0x7E)")
+
+// Import stores msg in username's Maildir with uidl as its unique-id: a
+// migration that keeps the unique-id another server showed, so that
+// clients that keep mail on the server download nothing again. It is what
+// pop3admin import calls.
+//
+// The message is written as [Backend.Deliver] writes it (tmp/, synced,
+// then new/), and its dovecot-uidlist record keeps uidl as a P extension,
+// as Dovecot's migration scripts write it, so that Dovecot serving the
+// same Maildir shows the same unique-id, whatever its pop3_uidl_format or
+// this backend's [WithUIDLFormat]. The record is written before the file
+// is renamed into new/, under the uidlist lock: a crash between the two
+// leaves a record without a file, which the next listing drops, and never
+// a file without its unique-id; the message is then simply not there, and
+// importing it again stores it once.
+//
+// A uidl that the maildrop already shows (a message imported before, or
+// one with that unique-id of its own) is [ErrUIDLExists]; one that RFC 1939
+// does not allow is [ErrInvalidUIDL]. A unique-id of the default format
+// (%08Xu%08Xv) with this Maildir's UIDVALIDITY makes the Maildir's next
+// UID skip past its UID, so that no message delivered later shows it too;
+// any other collision with a later message is told apart when listed (see
+// [WithUIDLFormat]). A user the password source does not know is
+// [pop3.ErrNoSuchUser], wrapped.
+func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Reader) error {
+	if !validUIDL(uidl) {
+		return fmt.Errorf("%w: %q", ErrInvalidUIDL, uidl)
+	}
+	name := normalizeUsername(username)
+	dir, o, err := b.mailDirOf(ctx, name)
+	if err != nil {
+		return fmt.Errorf("maildir: importing to %q: %w", name, err)
+	}
+	shown, err := b.shownUIDLs(ctx, dir, o)
+	if err != nil {
+		return fmt.Errorf("maildir: importing to %q: %w", name, err)
+	}
+	if shown[uidl] {
+		return fmt.Errorf("%w: %q of %q", ErrUIDLExists, uidl, name)
+	}
+	sp, err := spool(ctx, dir, msg, o)
+	if err != nil {
+		return err
+	}
+	if err := addImported(ctx, dir, o, uidl, sp); err != nil {
+		sp.discard()
+		return fmt.Errorf("maildir: importing to %q: %w", name, err)
+	}
+	return nil
+}
+
+// addImported writes the record of the spooled message and renames it
+// into new/, both under the uidlist lock, so that no listing sees the
+// file before its record.
+func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spooled) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
+		mode = st.Mode().Perm()
+	}
+	lock, err := lockUIDList(dir, uidlistLockWait, mode, o)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	list, _, err := readUIDList(dir)
+	if err != nil || list == nil {
+		return fmt.Errorf("reading %s, which was there a moment ago: %v", uidlistName, err)
+	}
+	for i := 0; i < len(list.records); i++ {
+		rec := &list.records[i]
+		if p, ok := rec.extension(extPOP3UIDL); !ok || p != uidl {
+			continue
+		}
+		if _, ok := findFile(dir, rec.base); ok {
+			return fmt.Errorf("%w: %q", ErrUIDLExists, uidl) // imported meanwhile
+		}
+		// The record of an import that died before its file was
+		// renamed into place (under this lock, no import is midway):
+		// this one replaces it.
+		list.records = slices.Delete(list.records, i, i+1)
+		i--
+	}
+	if uid, ok := defaultFormatUID(uidl, list.uidValidity); ok && uid >= list.nextUID && uid < math.MaxUint32 {
+		list.nextUID = uid + 1
+	}
+	if list.nextUID == math.MaxUint32 {
+		return errors.New("the UIDs of this Maildir are used up")
+	}
+	list.records = append(list.records, record{
+		uid:  list.nextUID,
+		ext:  []string{string(extPOP3UIDL) + uidl, string(extVirtualSize) + strconv.FormatInt(sp.vsize, 10)},
+		base: sp.name,
+	})
+	list.nextUID++
+	if err := lock.commit(list); err != nil {
+		return err
+	}
+	// The record is written: the file must follow, whatever ctx says.
+	return sp.publish(context.WithoutCancel(ctx))
+}
+
+// defaultFormatUID returns the UID of a unique-id of the default format
+// with the given UIDVALIDITY.
+func defaultFormatUID(uidl string, uidValidity uint32) (uint32, bool) {
+	if len(uidl) != 16 || uidl[8:] != fmt.Sprintf("%08x", uidValidity) {
+		return 0, false
+	}
+	uid, err := strconv.ParseUint(uidl[:8], 16, 32)
+	return uint32(uid), err == nil && uidl[:8] == fmt.Sprintf("%08x", uid)
+}
+
+// UIDLs returns the unique-ids of username's maildrop as a session's UIDL
+// would show them, messages hidden by [WithDeletedFlag] included: what
+// pop3admin import compares with the source's to copy each message once.
+// Listing the Maildir gives new files their UIDs, as a session does, but
+// takes no maildrop lock and moves nothing. A user the password source
+// does not know is [pop3.ErrNoSuchUser], wrapped.
+func (b *Backend) UIDLs(ctx context.Context, username string) ([]string, error) {
+	name := normalizeUsername(username)
+	dir, o, err := b.mailDirOf(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: listing %q: %w", name, err)
+	}
+	msgs, _, err := syncMaildir(ctx, dir, b.logger, o, b.uidlSettings())
+	if err != nil {
+		return nil, fmt.Errorf("maildir: listing %q: %w", name, err)
+	}
+	uidls := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		if m.uidl != "" {
+			uidls = append(uidls, m.uidl)
+		}
+	}
+	return uidls, nil
+}
+
+// shownUIDLs is UIDLs as a set.
+func (b *Backend) shownUIDLs(ctx context.Context, dir string, o owner) (map[string]bool, error) {
+	msgs, _, err := syncMaildir(ctx, dir, b.logger, o, b.uidlSettings())
+	if err != nil {
+		return nil, err
+	}
+	shown := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		shown[m.uidl] = true
+	}
+	return shown, nil
+}
+
+// mailDirOf finds the Maildir of the user name (normalised), as Deliver
+// does, and creates it when it does not exist yet.
+func (b *Backend) mailDirOf(ctx context.Context, name string) (string, owner, error) {
+	entry, err := b.lookup(ctx, name)
+	if err != nil {
+		return "", owner{}, err
+	}
+	dir, err := b.maildirOf(name, entry)
+	if err != nil {
+		return "", owner{}, err
+	}
+	o := ownerFor(dir)
+	if err := ensureMaildir(dir, o); err != nil {
+		return "", owner{}, err
+	}
+	return dir, o, nil
+}
