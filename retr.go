@@ -10,7 +10,9 @@ import (
 
 // cmdRetr handles RETR (RFC 1939 §5). It checks the octets sent against
 // the listed size, which clients rely on (RFC 1939 §11): a backend that
-// gets it wrong is logged, once per maildrop.
+// gets it wrong is logged, once per maildrop. The octets that a client
+// workaround adds (see [WorkaroundOENSEOH]) are not the backend's, and
+// are not counted.
 func (s *session) cmdRetr(args []string) error {
 	i, err := s.drop.lookup(args[0])
 	if err != nil {
@@ -27,7 +29,7 @@ func (s *session) cmdRetr(args []string) error {
 	if err := s.replyOKBytes(append(strconv.AppendInt(buf[:0], size, 10), " octets"...)); err != nil {
 		return err
 	}
-	sent, err := s.writeMessage(r)
+	sent, err := s.writeRetrieved(r)
 	if err == nil && s.expire.notesRetrievals() {
 		s.drop.retrieve(i)
 	}
@@ -59,7 +61,7 @@ func (s *session) cmdTop(args []string) error {
 	if err := s.replyOK("top of message follows"); err != nil {
 		return err
 	}
-	_, err = s.writeMessage(r)
+	_, err = s.writeRetrieved(r)
 	return err
 }
 

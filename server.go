@@ -197,6 +197,17 @@ type Server struct {
 	// English. A session starts in English, as RFC 1939 requires, until
 	// its client sends LANG.
 	Language string
+	// ClientWorkarounds changes what RETR and TOP send, for clients that
+	// mishandle some messages, as Dovecot's pop3_client_workarounds does:
+	// [WorkaroundOutlookNoNULs] sends NUL octets as 0x80, and
+	// [WorkaroundOENSEOH] adds the empty line after the header of a
+	// message that is all header. The latter sends such a message with 2
+	// octets more than LIST and STAT report for it, as Dovecot does:
+	// finding those messages would mean reading every message at LIST. A
+	// server of pop3d is configured with [ParseWorkarounds]; Serve
+	// refuses a name that is unknown. None, the default, sends every
+	// message as it is stored, at no cost.
+	ClientWorkarounds []Workaround
 
 	// BaseContext, when set, returns the parent context of the sessions
 	// accepted on l, as in net/http: the root of the ctx every backend
@@ -244,6 +255,8 @@ type Server struct {
 	setupOnce sync.Once
 	exts      extensionSet // the extensions not disabled; all until setup
 	setupErr  error
+	// workarounds are ClientWorkarounds, checked by setup.
+	workarounds workaroundSet
 
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
@@ -258,6 +271,9 @@ type Server struct {
 func (srv *Server) setup() error {
 	srv.setupOnce.Do(func() {
 		if srv.exts, srv.setupErr = enabledExtensions(srv.Disable); srv.setupErr != nil {
+			return
+		}
+		if srv.workarounds, srv.setupErr = workaroundsOf(srv.ClientWorkarounds); srv.setupErr != nil {
 			return
 		}
 		if srv.setupErr = checkLanguage(srv.Language); srv.setupErr != nil {

@@ -44,6 +44,7 @@ type options struct {
 	loginDelay            time.Duration
 	expire                pop3.Expire
 	disable               []pop3.Extension
+	clientWorkarounds     []pop3.Workaround
 	language              string
 	metrics               string
 	lmtp                  string
@@ -66,7 +67,7 @@ var flagGroups = []struct {
 	{"Delivery", []string{"lmtp"}},
 	{"Authentication", []string{"auth-cache-size", "auth-cache-ttl", "auth-failure-delay", "auth-penalty", "trusted-networks"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
-	{"Protocol", []string{"login-delay", "expire", "language", "disable"}},
+	{"Protocol", []string{"login-delay", "expire", "language", "disable", "client-workarounds"}},
 	{"Operations", []string{"metrics", "log-format", "log-level", "debug", "shutdown-grace", "version"}},
 }
 
@@ -124,6 +125,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Func("disable", "remove these extensions, as a server without them, for testing clients: `EXT[,EXT...]` of CAPA, TOP, UIDL, USER, SASL, STLS, PIPELINING, RESP-CODES, AUTH-RESP-CODE, APOP, LAST, UTF8, LANG", func(v string) error {
 		exts, err := pop3.ParseExtensions(v)
 		o.disable = append(o.disable, exts...)
+		return err
+	})
+	fs.Func("client-workarounds", "bend RETR and TOP for broken clients, as Dovecot's pop3_client_workarounds: `NAME[,NAME...]` of outlook-no-nuls (NUL octets sent as 0x80), oe-ns-eoh (the empty line added after a header that lacks it)", func(v string) error {
+		ws, err := pop3.ParseWorkarounds(v)
+		o.clientWorkarounds = append(o.clientWorkarounds, ws...)
 		return err
 	})
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics and /healthz over HTTP on `HOST:PORT`")

@@ -45,10 +45,14 @@
 //	    pop3_uidl_format: %v the UIDVALIDITY, %u the UID, %m the MD5 of the
 //	    header, %f the file name, %g the GUID, with Dovecot 2.3's
 //	    modifiers (%08Xu: hex, padded to 8); or the name of a preset, for
-//	    the server the Maildirs come from (courier, courier2, uw, cyrus,
-//	    cyrus-old, tpop3d, dovecot); default %08Xu%08Xv, Dovecot's. A
-//	    message whose dovecot-uidlist record keeps a unique-id (a P record:
-//	    a migration, or -save-uidl) shows that one whatever the format
+//	    the server the Maildirs come from: courier (%f), courier-uid
+//	    (%v-%u), cyrus (%v.%u), cyrus-old (%u), dovecot (%08Xu%08Xv, the
+//	    default), dovecot-0.99 (%v.%u), tpop3d (%Mf) or uw (%08Xv%08Xu).
+//	    A message whose dovecot-uidlist record keeps a unique-id (a P
+//	    record: pop3admin import, a migration script, or -save-uidl) shows
+//	    that one whatever the format. A format that Dovecot would fail
+//	    every UIDL with (an unknown variable), or that could not tell
+//	    messages apart, is refused at start
 //	-save-uidl
 //	    with -maildir: keep each message's unique-id in its dovecot-uidlist
 //	    record, as Dovecot's pop3_save_uidl does, so that a later change of
@@ -160,6 +164,15 @@
 //	    remove these extensions from CAPA and from behaviour, as a server
 //	    without them, for testing clients: CAPA, TOP, UIDL, USER, SASL,
 //	    STLS, PIPELINING, RESP-CODES, AUTH-RESP-CODE, APOP, LAST, UTF8, LANG
+//	-client-workarounds NAME[,NAME...]
+//	    change what RETR and TOP send, for clients that mishandle some
+//	    messages, as Dovecot's pop3_client_workarounds does (names
+//	    separated by commas or spaces): outlook-no-nuls sends every NUL
+//	    octet as 0x80, since Outlook stops reading a message at a NUL;
+//	    oe-ns-eoh adds the empty line that ends the header to a message
+//	    that is all header, for old Outlook Express and Netscape, and sends
+//	    such a message with 2 octets more than LIST reports, as Dovecot
+//	    does. Default none
 //	-lmtp ADDR
 //	    accept mail for the store's users over LMTP (RFC 2033) on ADDR: a
 //	    TCP HOST:PORT, or a unix socket path (an ADDR containing "/"), for
@@ -323,6 +336,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	srv.LoginDelay = o.loginDelay
 	srv.Expire = o.expire
 	srv.Disable = o.disable
+	srv.ClientWorkarounds = o.clientWorkarounds
 	applyAPOP(srv, st.apop, logger)
 	srv.Language = o.language
 	srv.Logger = logger
