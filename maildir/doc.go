@@ -24,8 +24,13 @@
 //     a list gets one.
 //   - UIDL is Dovecot's default pop3_uidl_format, %08Xu%08Xv: the UID and
 //     the UIDVALIDITY in eight hex digits each, which Dovecot 2.3 writes in
-//     lower case. A record with a
-//     migrated unique-id (the P extension) shows that one.
+//     lower case; or another format, or the preset of another server,
+//     given with [WithUIDLFormat]. A record with a migrated or saved
+//     unique-id (the P extension: [Backend.Import], Dovecot's migration
+//     scripts, [WithSaveUIDL] or Dovecot's pop3_save_uidl) shows that one
+//     whatever the format. [WithReuseXUIDL] shows a message's X-UIDL
+//     header, when it is valid and unique. No two messages show the same
+//     unique-id, and none shows one that RFC 1939 §7 forbids.
 //   - A message's size is its size with CRLF line ends: from ",W=" in the
 //     file name, or the W extension of its record, or else read once from
 //     the file and kept in the record, so that a second session reads no
@@ -35,8 +40,14 @@
 //     this package sends the 0 octets it listed.
 //   - Opening the maildrop moves the messages of new/ to cur/, as Dovecot's
 //     POP3 does. RETR'd messages are marked seen (the S flag) when the session ends,
-//     as Dovecot does, so that an IMAP client sees them read. DELE'd ones
-//     are removed after QUIT, and a file already gone is not an error.
+//     as Dovecot does, so that an IMAP client sees them read; with
+//     [WithNoFlagUpdates], neither happens. DELE'd ones are removed after
+//     QUIT, and a file already gone is not an error; with
+//     [WithDeletedFlag], they get an IMAP keyword instead, and POP3 no
+//     longer lists them.
+//   - [Backend.Import] adds a message with the unique-id another server
+//     showed, for a migration (pop3admin import), and [Backend.UIDLs]
+//     lists the unique-ids a session would show.
 //   - A Maildir that has not changed since an earlier session (the times of
 //     new/, cur/ and dovecot-uidlist) is listed from memory, without
 //     reading its directories again; see [WithListingCache]. Message files

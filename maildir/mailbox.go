@@ -22,7 +22,9 @@ var errClosed = errors.New("maildir: mailbox is closed")
 // holds between processes too) and lists the Maildir as Dovecot would; see
 // the package documentation. A Maildir that does not exist yet is created,
 // as Dovecot does. An unchanged Maildir is listed from the listing cache
-// (see [WithListingCache]).
+// (see [WithListingCache]). With [WithDeletedFlag], the messages that
+// carry the keyword are not listed; with [WithNoFlagUpdates], new/ stays
+// as it is.
 func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -55,23 +57,31 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 // list lists the Maildir, under the maildrop lock: from the cache when its
 // stamps are those of a cached listing, else by syncMaildir, whose listing
 // is cached when the Maildir had settled and nothing changed it meanwhile.
-// The messages returned are the session's own; the infos are shared.
+// The messages returned are the session's own; the infos may be shared.
+//
+// The cache holds the whole listing, and the messages that carry the
+// deleted flag's keyword are dropped from each session's copy: what hides
+// a message is a letter in its file name, whose rename in cur/ changes
+// the stamps, and dovecot-keywords, which is read again by every session
+// that has a keyword letter to look up.
 func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo, error) {
 	cache := &u.backend.cache
 	before, settled, err := takeStamps(u.dir, time.Now())
 	if err == nil && settled {
 		if l := cache.get(u.dir, before); l != nil {
-			return slices.Clone(l.msgs), l.infos, nil
+			return u.hideDeleted(slices.Clone(l.msgs), l.infos)
 		}
 	}
 	if err := ensureMaildir(u.dir, o); err != nil {
 		return nil, nil, err
 	}
-	msgs, partial, err := syncMaildir(ctx, u.dir, u.backend.logger, o)
+	msgs, partial, err := syncMaildir(ctx, u.dir, u.backend.logger, o, u.backend.uidlSettings())
 	if err != nil {
 		return nil, nil, fmt.Errorf("maildir: opening %s for %q: %w", u.dir, u.name, err)
 	}
-	moveToCur(u.dir, msgs)
+	if !u.backend.noFlagUpdates {
+		moveToCur(u.dir, msgs)
+	}
 	infos := make([]pop3.MessageInfo, len(msgs))
 	for i, m := range msgs {
 		infos[i] = pop3.MessageInfo{Size: m.size, UID: m.uidl}
@@ -80,8 +90,11 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 	cacheable := settled && !partial
 	for _, m := range msgs {
 		// A file still in new/ failed to move to cur/: the next session
-		// tries again, which a cached listing would not.
-		cacheable = cacheable && !m.unreadable && filepath.Base(filepath.Dir(m.path)) != "new"
+		// tries again, which a cached listing would not. Without flag
+		// updates new/ is left as it is, and a later move by another
+		// program changes the stamps of new/ and cur/.
+		moved := u.backend.noFlagUpdates || filepath.Base(filepath.Dir(m.path)) != "new"
+		cacheable = cacheable && !m.unreadable && moved
 	}
 	if cacheable {
 		// Only a Maildir that this listing did not change: a rename or a
@@ -90,7 +103,7 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 			cache.put(&listing{dir: u.dir, stamps: before, msgs: slices.Clone(msgs), infos: infos})
 		}
 	}
-	return msgs, infos, nil
+	return u.hideDeleted(msgs, infos)
 }
 
 // mailbox is an open, locked Maildir.
@@ -168,9 +181,17 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 // (RFC 1939 §6). A file that is already gone is not an error: the message
 // is removed as asked. A file that cannot be removed is reported, and the
 // others are removed all the same.
+//
+// With [WithDeletedFlag] the files are kept, renamed to carry the keyword
+// instead, with the same rules; when the keyword cannot be given a letter
+// in dovecot-keywords (all 26 are taken), or dovecot-uidlist.lock cannot
+// be taken, it fails and no message is touched.
 func (m *mailbox) Delete(ctx context.Context, indexes []int) error {
 	if m.closed {
 		return errClosed
+	}
+	if m.user.backend.deletedFlag != "" {
+		return m.deleteFlagged(indexes)
 	}
 	var errs []error
 	for _, i := range indexes {
@@ -199,7 +220,8 @@ func (m *mailbox) Delete(ctx context.Context, indexes []int) error {
 
 // Close marks the messages that RETR sent as seen, as Dovecot does at the
 // end of a POP3 session (its default pop3_no_flag_updates=no), so that an
-// IMAP client sees them read, and releases the maildrop lock.
+// IMAP client sees them read, unless [WithNoFlagUpdates] was given, and
+// releases the maildrop lock.
 func (m *mailbox) Close() error {
 	if m.closed {
 		return errClosed
@@ -207,7 +229,7 @@ func (m *mailbox) Close() error {
 	m.closed = true
 	m.cur.close()
 	for i, got := range m.retrieved {
-		if got {
+		if got && !m.user.backend.noFlagUpdates {
 			if err := markSeen(m.user.dir, &m.msgs[i]); err != nil {
 				m.user.backend.logger.Warn("maildir: could not mark a retrieved message seen",
 					"user", m.user.name, "message", m.msgs[i].base, "error", err)

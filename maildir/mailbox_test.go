@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -220,4 +221,137 @@ func TestDeliveredDuringSessionComesNextTime(t *testing.T) {
 	assert.Equal(t, before, after[:2])
 	assert.Equal(t, "Subject: c\r\n\r\nc\r\n", string(c.OK("RETR 3").Body))
 	c.Quit()
+}
+
+// backendOver is a backend with opts over the Maildirs of bobsMaildir's
+// dir, beside the one that delivered to it.
+func backendOver(t *testing.T, dir string, opts ...maildir.Option) *maildir.Backend {
+	t.Helper()
+	root := filepath.Dir(filepath.Dir(dir))
+	b, err := maildir.New(filepath.Join(root, "%u", "Maildir"), mustPasswd(t, filepath.Join(root, "passwd")), opts...)
+	require.NoError(t, err)
+	return b
+}
+
+// With a deleted flag, DELE and QUIT keep the message, flagged with the
+// keyword, and the next session does not list it; when dovecot-keywords
+// has no letter left for the keyword, QUIT answers -ERR and nothing is
+// lost.
+func TestDeletedFlagTranscript(t *testing.T) {
+	_, dir, _ := bobsMaildir(t, "Subject: a\n\na\n", "Subject: b\n\nb\n", "Subject: c\n\nc\n")
+	srv := pop3test.NewServer(t, backendOver(t, dir, maildir.WithDeletedFlag("$POP3Deleted")))
+	kwPath := filepath.Join(dir, "dovecot-keywords")
+
+	// 26 other keywords: no letter for $POP3Deleted.
+	var full strings.Builder
+	for i := range 26 {
+		fmt.Fprintf(&full, "%d Other%d\n", i, i)
+	}
+	require.NoError(t, os.WriteFile(kwPath, []byte(full.String()), 0o600))
+	c := srv.Dial()
+	c.Login("bob", "pw")
+	uidl := c.OK("UIDL").Lines()
+	require.Len(t, uidl, 3)
+	files := messageFiles(t, dir)
+	c.Transcript(`
+		C: DELE 1
+		S: +OK message 1 deleted
+		C: QUIT
+		S: -ERR [SYS/TEMP] some deleted messages not removed
+		S: <closed>
+	`)
+	assert.Equal(t, files, messageFiles(t, dir), "kept as they were")
+	require.NoError(t, os.Remove(kwPath))
+
+	c = srv.Dial()
+	c.Login("bob", "pw")
+	assert.Equal(t, uidl, c.OK("UIDL").Lines())
+	c.Transcript(`
+		C: DELE 2
+		S: +OK message 2 deleted
+		C: QUIT
+		S: +OK ...
+		S: <closed>
+	`)
+	after := messageFiles(t, dir)
+	require.Len(t, after, 3, "no file removed")
+	assert.Equal(t, files[1]+"a", after[1])
+	kw, err := os.ReadFile(kwPath)
+	require.NoError(t, err)
+	assert.Equal(t, "0 $POP3Deleted\n", string(kw))
+
+	c = srv.Dial()
+	c.Login("bob", "pw")
+	assert.Equal(t, []string{uidl[0], "2 " + strings.Fields(uidl[2])[1]}, c.OK("UIDL").Lines())
+	c.Quit()
+}
+
+// With no flag updates, a session that retrieves every message leaves the
+// files in new/, without the S flag, and the next session lists them all.
+func TestNoFlagUpdatesTranscript(t *testing.T) {
+	_, dir, _ := bobsMaildir(t, "Subject: a\n\na\n", "Subject: b\n\nb\n")
+	delivered := messageFiles(t, dir)
+	srv := pop3test.NewServer(t, backendOver(t, dir, maildir.WithNoFlagUpdates()))
+	c := srv.Dial()
+	c.Login("bob", "pw")
+	c.Transcript(`
+		C: RETR 1
+		S: +OK ...
+		S: Subject: a
+		S:
+		S: a
+		S: .
+		C: RETR 2
+		S: +OK ...
+		S: Subject: b
+		S:
+		S: b
+		S: .
+		C: QUIT
+		S: +OK ...
+		S: <closed>
+	`)
+	assert.Equal(t, delivered, messageFiles(t, dir), "not moved, not marked seen")
+	for _, f := range delivered {
+		assert.Equal(t, "new", filepath.Base(filepath.Dir(f)))
+	}
+	c = srv.Dial()
+	c.Login("bob", "pw")
+	assert.Equal(t, "2", strings.Fields(c.OK("STAT").Text)[0])
+	c.Quit()
+}
+
+// The backend keeps every promise of the pop3 interfaces beside an IMAP
+// server too: a deleted message that stays, flagged, is deleted for POP3,
+// and leaving the flags alone changes nothing a POP3 client sees.
+func TestBackendContractBesideIMAP(t *testing.T) {
+	for name, opts := range map[string][]maildir.Option{
+		"deleted flag":    {maildir.WithDeletedFlag("$POP3Deleted")},
+		"no flag updates": {maildir.WithNoFlagUpdates()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pop3test.TestBackend(t, func(t *testing.T, accounts []pop3test.Account) pop3.Backend {
+				var users []string
+				for _, a := range accounts {
+					users = append(users, a.Username+":{PLAIN}"+a.Password)
+				}
+				_, root, _ := testMaildirs(t, users...)
+				b, err := maildir.New(filepath.Join(root, "%u", "Maildir"), mustPasswd(t, filepath.Join(root, "passwd")), opts...)
+				require.NoError(t, err)
+				for _, a := range accounts {
+					for _, m := range a.Messages {
+						require.NoError(t, b.Deliver(context.Background(), a.Username, bytes.NewReader(m)))
+					}
+				}
+				return b
+			})
+		})
+	}
+}
+
+func mustPasswd(t *testing.T, path string) passwd.Source {
+	t.Helper()
+	pw, err := passwd.OpenFile(path, nil)
+	require.NoError(t, err)
+	return pw
 }
