@@ -3,6 +3,21 @@
 // a login against a passwd-file, SQL or LDAP user database as "doveadm auth
 // test" does.
 //
+// "pop3admin import" moves users to pop3d from another POP3 server: it
+// copies their mail into pop3d's Maildirs or PostgreSQL store, each message
+// under the unique-id the old server showed for it (RFC 1939 §7), so that
+// clients that leave mail on the server download nothing again. It logs in
+// with each user's password, or as a master user ("user*master", as
+// Dovecot and UW servers accept), over TLS. A journal per user (under
+// -state) and the store's own unique-ids make it resumable and idempotent:
+// a rerun, or one after a crash, copies only what is not there yet, and a
+// message that a user deleted after it was copied does not come back. The
+// source is left untouched unless -delete is given, and then loses only
+// messages the destination holds, and only when its whole user succeeded.
+// A line per user and a summary are printed; the exit status is 1 when
+// any user failed, each named with the reason. (It is not "pop3admin
+// migrate", which upgrades the database schema.)
+//
 // Run "pop3admin -h" for the commands.
 package main
 
@@ -66,6 +81,7 @@ var commands = []command{
 	{"migrate", "", "create the schema or upgrade it, and print the versions applied", migrateFlags},
 	{"auth-test", "(-sql FILE | -ldap FILE | -passwd FILE) [-maildir TEMPLATE] [-remote IP] NAME",
 		"log NAME in as pop3d would (the password from stdin) and print the user's fields", authTestFlags},
+	{"import", "-from URL (-users FILE | -master NAME [NAME...]) (-maildir TEMPLATE -passwd FILE | -postgres DSN)", "copy users' mail from another POP3 server into the store, each message under its UIDL there, so that clients download nothing again; a rerun copies only what is new (not migrate's schema upgrade)", importFlags},
 }
 
 func lookup(name string) *command {
