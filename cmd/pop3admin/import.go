@@ -76,6 +76,7 @@ func importFlags(fs *flag.FlagSet) func(*env, []string) error {
 		sqlConf  string
 		ldapConf string
 		pwFile   string
+		uidl     maildirUIDLFlags
 	)
 	fs.StringVar(&o.from, "from", "", "copy from the POP3 server at `URL`: pop3s://HOST[:995] (implicit TLS) or pop3://HOST[:110] (STLS, required unless HOST is loopback or -insecure is given)")
 	fs.StringVar(&o.usersFile, "users", "", "the users to copy: a `FILE` of user:password lines (the password is all after the first ':'; blank lines and # comments skipped); with -master, of user names")
@@ -84,6 +85,8 @@ func importFlags(fs *flag.FlagSet) func(*env, []string) error {
 	fs.StringVar(&pwFile, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
 	fs.StringVar(&sqlConf, "sql", "", "the users of -maildir: the SQL database that Dovecot's dovecot-sql.conf.ext `FILE` describes")
 	fs.StringVar(&ldapConf, "ldap", "", "the users of -maildir: the LDAP directory that Dovecot's dovecot-ldap.conf.ext `FILE` describes")
+	fs.StringVar(&uidl.format, "uidl-format", "", "with -maildir: the `FORMAT` (or preset) of pop3d's -uidl-format, so that a message already there under the unique-id pop3d shows is not copied again")
+	fs.BoolVar(&uidl.reuseXUIDL, "reuse-xuidl", false, "with -maildir: as pop3d's -reuse-xuidl, for the same check")
 	d.define(fs)
 	fs.StringVar(&o.state, "state", "", "remember what was copied in journals under `DIR`, one per source host and user, so that a rerun copies only what is new (default $XDG_STATE_HOME/pop3admin/import, or ~/.local/state/pop3admin/import)")
 	fs.BoolVar(&o.delete, "delete", false, "delete a user's messages from the source once all of them are in the destination; without it the source is left untouched")
@@ -106,6 +109,8 @@ func importFlags(fs *flag.FlagSet) func(*env, []string) error {
 			return usagef("import: -maildir and -postgres are two destinations: choose one")
 		case maildirT != "" && countNonEmpty(pwFile, sqlConf, ldapConf) != 1:
 			return usagef("import: -maildir needs its users: one of -passwd FILE, -sql FILE and -ldap FILE")
+		case maildirT == "" && (uidl.format != "" || uidl.reuseXUIDL):
+			return usagef("import: -uidl-format and -reuse-xuidl are settings of -maildir, which is missing")
 		case maildirT == "" && countNonEmpty(pwFile, sqlConf, ldapConf) > 0:
 			return usagef("import: -passwd, -sql and -ldap are the users of -maildir, which is missing")
 		case maildirT == "" && dsn == "" && os.Getenv(dsnEnv) == "":
@@ -140,7 +145,7 @@ func importFlags(fs *flag.FlagSet) func(*env, []string) error {
 		defer stop()
 		var dest *importDest
 		if maildirT != "" {
-			dest, err = openMaildirDest(maildirT, sqlConf, ldapConf, pwFile, e.stderr)
+			dest, err = openMaildirDest(maildirT, sqlConf, ldapConf, pwFile, uidl, e.stderr)
 		} else {
 			dest, err = openPostgresDest(ctx, &d, e)
 		}
@@ -639,16 +644,30 @@ func joinInts(ns []int) string {
 	return strings.Join(s, ", ")
 }
 
+// maildirUIDLFlags are pop3d's flags that decide the unique-ids a Maildir
+// shows: import compares the source's with those.
+type maildirUIDLFlags struct {
+	format     string
+	reuseXUIDL bool
+}
+
 // openMaildirDest opens the Maildirs of -maildir, with the users of
 // -passwd, -sql or -ldap, as pop3d does.
-func openMaildirDest(template, sqlConf, ldapConf, pwFile string, stderr io.Writer) (*importDest, error) {
+func openMaildirDest(template, sqlConf, ldapConf, pwFile string, uidl maildirUIDLFlags, stderr io.Writer) (*importDest, error) {
 	// What the store logs (a user database that fails) is shown.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	users, closeUsers, err := openUserDB(sqlConf, ldapConf, pwFile, logger)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	b, err := maildir.New(template, users, maildir.WithLogger(logger))
+	opts := []maildir.Option{maildir.WithLogger(logger)}
+	if uidl.format != "" {
+		opts = append(opts, maildir.WithUIDLFormat(uidl.format))
+	}
+	if uidl.reuseXUIDL {
+		opts = append(opts, maildir.WithReuseXUIDL())
+	}
+	b, err := maildir.New(template, users, opts...)
 	if err != nil {
 		closeUsers()
 		return nil, usagef("import: -maildir: %v", err)

@@ -404,3 +404,33 @@ func TestImportKill9(t *testing.T) {
 	}
 	assert.Equal(t, total, lines(journal)-1, "the journal has every unique-id once, after its header")
 }
+
+// Maildirs copied from the old server with their files (rsync) and served
+// with -uidl-format: import, given the same format, finds the messages
+// already there under the unique-id pop3d shows, and copies only the
+// others.
+func TestImportMaildirUIDLFormat(t *testing.T) {
+	dest := newMaildirDest(t, "alice")
+	be, srv := sourceWith(t, map[string][]string{"alice": {"Subject: a\n\nrsynced\n", "Subject: b\n\narrived since\n"}})
+	src, err := be.Messages("alice")
+	require.NoError(t, err)
+	// The first message came with the files, named as Courier names them
+	// (its unique-id is the file name: %f).
+	cur := filepath.Join(filepath.Dir(strings.ReplaceAll(dest.template, "%n", "alice")), "Maildir", "cur")
+	require.NoError(t, os.MkdirAll(cur, 0o700))
+	for _, sub := range []string{"new", "tmp"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(filepath.Dir(cur), sub), 0o700))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(cur, src[0].UID+":2,S"), src[0].Data, 0o600))
+
+	args := append([]string{"import", "-from", "pop3://" + srv.Addr, "-users", usersFile(t, "alice"), "-state", t.TempDir()}, dest.args()...)
+	r := runAdmin(t, "", append(args, "-uidl-format", "courier")...)
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	assert.Regexp(t, userLine("alice", 2, 1, 1, 0), r.stdout)
+
+	r = runAdmin(t, "", "import", "-from", "pop3://"+srv.Addr, "-users", usersFile(t, "alice"), "-uidl-format", "uw")
+	assert.Equal(t, 2, r.code, "-uidl-format without -maildir")
+	r = runAdmin(t, "", append(args, "-uidl-format", "%q")...)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "unknown variable %q")
+}
