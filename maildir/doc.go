@@ -46,7 +46,7 @@
 //     [WithDeletedFlag], they get an IMAP keyword instead, and POP3 no
 //     longer lists them.
 //   - [Backend.Import] adds a message with the unique-id another server
-//     showed, for a migration (pop3admin import), and [Backend.UIDLs]
+//     showed, for a migration (pop3admin import), and [Backend.Listing]
 //     lists the unique-ids a session would show.
 //   - A Maildir that has not changed since an earlier session (the times of
 //     new/, cur/ and dovecot-uidlist) is listed from memory, without

@@ -10,10 +10,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/gopop3/pop3"
 )
 
-// ErrUIDLExists is returned (wrapped) by [Backend.Import] when the
-// maildrop already shows a message with that unique-id.
+// ErrUIDLExists is returned (wrapped) by [Backend.Import] when a message
+// of the maildrop already shows that unique-id: one imported with it, or
+// one whose unique-id the format gives (such as %u, for a message
+// delivered here), which need not be the same message. A migration tool
+// tells the two apart by their sizes ([Backend.Listing]), as pop3admin
+// import does.
 var ErrUIDLExists = errors.New("maildir: the maildrop already has a message with that unique-id")
 
 // ErrInvalidUIDL is returned (wrapped) by [Backend.Import] for a unique-id
@@ -36,9 +43,9 @@ var ErrInvalidUIDL = errors.New("maildir: not a unique-id (RFC 1939 §7: 1 to 70
 // a file without its unique-id; the message is then simply not there, and
 // importing it again stores it once.
 //
-// A uidl that the maildrop already shows (a message imported before, or
-// one with that unique-id of its own) is [ErrUIDLExists]; one that RFC 1939
-// does not allow is [ErrInvalidUIDL]. A unique-id of the default format
+// A uidl that a message of the maildrop shows already (imported with it,
+// or given it by the format or its X-UIDL header) is [ErrUIDLExists]; one
+// that RFC 1939 does not allow is [ErrInvalidUIDL]. A unique-id of the default format
 // (%08Xu%08Xv) with this Maildir's UIDVALIDITY makes the Maildir's next
 // UID skip past its UID, so that no message delivered later shows it too;
 // any other collision with a later message is told apart when listed (see
@@ -53,12 +60,14 @@ func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Read
 	if err != nil {
 		return fmt.Errorf("maildir: importing to %q: %w", name, err)
 	}
-	shown, err := b.shownUIDLs(ctx, dir, o)
+	msgs, _, err := syncMaildir(ctx, dir, b.logger, o, b.uidlSettings())
 	if err != nil {
 		return fmt.Errorf("maildir: importing to %q: %w", name, err)
 	}
-	if shown[uidl] {
-		return fmt.Errorf("%w: %q of %q", ErrUIDLExists, uidl, name)
+	for _, m := range msgs {
+		if m.uidl == uidl {
+			return fmt.Errorf("%w: %q of %q (message %s)", ErrUIDLExists, uidl, name, m.base)
+		}
 	}
 	sp, err := spool(ctx, dir, msg, o)
 	if err != nil {
@@ -96,9 +105,20 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 		if _, ok := findFile(dir, rec.base); ok {
 			return fmt.Errorf("%w: %q", ErrUIDLExists, uidl) // imported meanwhile
 		}
-		// The record of an import that died before its file was
-		// renamed into place (under this lock, no import is midway):
-		// this one replaces it.
+		// An import that died between its record and the rename of its
+		// file (under this lock, no import is midway): finish it when
+		// its file is still in tmp/.
+		if tmp, ok := spooledFileOf(dir, rec.base); ok {
+			if err := renameNoReplace(tmp, filepath.Join(dir, "new", rec.base)); err == nil {
+				_ = syncDir(filepath.Join(dir, "new"))
+				return fmt.Errorf("%w: %q (an interrupted import of it, now finished)", ErrUIDLExists, uidl)
+			}
+		}
+		// Look once more, as a sync does before it drops a record: a
+		// file being renamed (new/ to cur/, new flags) can be missed.
+		if _, ok := findFile(dir, rec.base); ok {
+			return fmt.Errorf("%w: %q", ErrUIDLExists, uidl)
+		}
 		list.records = slices.Delete(list.records, i, i+1)
 		i--
 	}
@@ -121,6 +141,18 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 	return sp.publish(context.WithoutCancel(ctx))
 }
 
+// spooledFileOf returns the file in tmp/ that spool wrote for the message
+// whose name in new/ is base: spool names it base up to its ",S=".
+func spooledFileOf(dir, base string) (string, bool) {
+	name, _, ok := strings.Cut(base, ",S=")
+	if !ok || name == "" {
+		return "", false
+	}
+	path := filepath.Join(dir, "tmp", name)
+	st, err := os.Lstat(path)
+	return path, err == nil && st.Mode().IsRegular()
+}
+
 // defaultFormatUID returns the UID of a unique-id of the default format
 // with the given UIDVALIDITY.
 func defaultFormatUID(uidl string, uidValidity uint32) (uint32, bool) {
@@ -131,13 +163,14 @@ func defaultFormatUID(uidl string, uidValidity uint32) (uint32, bool) {
 	return uint32(uid), err == nil && uidl[:8] == fmt.Sprintf("%08x", uid)
 }
 
-// UIDLs returns the unique-ids of username's maildrop as a session's UIDL
-// would show them, messages hidden by [WithDeletedFlag] included: what
-// pop3admin import compares with the source's to copy each message once.
-// Listing the Maildir gives new files their UIDs, as a session does, but
-// takes no maildrop lock and moves nothing. A user the password source
-// does not know is [pop3.ErrNoSuchUser], wrapped.
-func (b *Backend) UIDLs(ctx context.Context, username string) ([]string, error) {
+// Listing returns the messages of username's maildrop as a session's LIST
+// and UIDL would show them (their Size and UID; not DowngradedSize),
+// messages hidden by [WithDeletedFlag] included: what pop3admin import
+// compares with the source's, to copy each message once. Listing the
+// Maildir gives new files their UIDs, as a session does, but takes no
+// maildrop lock and moves nothing. A user the password source does not
+// know is [pop3.ErrNoSuchUser], wrapped.
+func (b *Backend) Listing(ctx context.Context, username string) ([]pop3.MessageInfo, error) {
 	name := normalizeUsername(username)
 	dir, o, err := b.mailDirOf(ctx, name)
 	if err != nil {
@@ -147,26 +180,13 @@ func (b *Backend) UIDLs(ctx context.Context, username string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("maildir: listing %q: %w", name, err)
 	}
-	uidls := make([]string, 0, len(msgs))
+	infos := make([]pop3.MessageInfo, 0, len(msgs))
 	for _, m := range msgs {
 		if m.uidl != "" {
-			uidls = append(uidls, m.uidl)
+			infos = append(infos, pop3.MessageInfo{Size: m.size, UID: m.uidl})
 		}
 	}
-	return uidls, nil
-}
-
-// shownUIDLs is UIDLs as a set.
-func (b *Backend) shownUIDLs(ctx context.Context, dir string, o owner) (map[string]bool, error) {
-	msgs, _, err := syncMaildir(ctx, dir, b.logger, o, b.uidlSettings())
-	if err != nil {
-		return nil, err
-	}
-	shown := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		shown[m.uidl] = true
-	}
-	return shown, nil
+	return infos, nil
 }
 
 // mailDirOf finds the Maildir of the user name (normalised), as Deliver

@@ -28,7 +28,7 @@ func TestImport(t *testing.T) {
 	require.NoError(t, b.Import(ctx, "alice", "source-0002", strings.NewReader("Subject: no final line end")))
 	require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader("Subject: native\n\nlast\n")))
 
-	uidls, err := b.UIDLs(ctx, "alice")
+	uidls, err := uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	require.Len(t, uidls, 4)
 	assert.Equal(t, []string{"source-0001", "source-0002"}, uidls[1:3])
@@ -50,7 +50,7 @@ func TestImportRefuses(t *testing.T) {
 	b, root, _ := testMaildirs(t, "alice:{PLAIN}secret")
 	require.NoError(t, b.Import(ctx, "alice", "once", strings.NewReader("one\n")))
 	require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader("native\n")))
-	native, err := b.UIDLs(ctx, "alice")
+	native, err := uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 
 	for _, tc := range []struct {
@@ -72,7 +72,7 @@ func TestImportRefuses(t *testing.T) {
 	err = b.Import(ctx, "nobody", "x", strings.NewReader("x\n"))
 	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 
-	after, err := b.UIDLs(ctx, "alice")
+	after, err := uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	assert.Equal(t, native, after, "nothing was stored")
 	for _, sub := range []string{"tmp", "new"} {
@@ -91,14 +91,14 @@ func TestImportDefaultFormatSkipsUID(t *testing.T) {
 	ctx := context.Background()
 	b, root, _ := testMaildirs(t, "alice:{PLAIN}secret")
 	require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader("native\n")))
-	uidls, err := b.UIDLs(ctx, "alice")
+	uidls, err := uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	validity := uidls[0][8:]
 	require.NoError(t, b.Import(ctx, "alice", "00000004"+validity, strings.NewReader("imported\n")))
 	for i := 0; i < 6; i++ {
 		require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader(fmt.Sprintf("native %d\n", i))))
 	}
-	uidls, err = b.UIDLs(ctx, "alice")
+	uidls, err = uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	require.Len(t, uidls, 8)
 	seen := make(map[string]bool)
@@ -124,13 +124,38 @@ func TestImportAfterCrashBetweenRecordAndFile(t *testing.T) {
 	list = append(list, []byte("7 Plost W5 :1700000000.M1P1.host,S=4,W=5,D=5\n")...)
 	require.NoError(t, os.WriteFile(path, list, 0o600))
 
-	uidls, err := b.UIDLs(ctx, "alice")
+	uidls, err := uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"first"}, uidls)
 	require.NoError(t, b.Import(ctx, "alice", "lost", strings.NewReader("two\n")))
-	uidls, err = b.UIDLs(ctx, "alice")
+	uidls, err = uidlsOf(b.Listing(ctx, "alice"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"first", "lost"}, uidls)
+}
+
+// An import that died after its record was written, with its file still
+// in tmp/, is finished by the next import of the same unique-id, which
+// then finds it there.
+func TestImportFinishesInterruptedImport(t *testing.T) {
+	ctx := context.Background()
+	b, root, _ := testMaildirs(t, "alice:{PLAIN}secret")
+	require.NoError(t, b.Import(ctx, "alice", "first", strings.NewReader("one\n")))
+	dir := filepath.Join(root, "alice", "Maildir")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tmp", "1700000000.M1P1.host"), []byte("Subject: half\n\nway\n"), 0o600))
+	list, err := os.ReadFile(filepath.Join(dir, "dovecot-uidlist"))
+	require.NoError(t, err)
+	list = append(list, []byte("7 Phalfway W23 :1700000000.M1P1.host,S=20,W=23,D=23\n")...)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dovecot-uidlist"), list, 0o600))
+
+	err = b.Import(ctx, "alice", "halfway", strings.NewReader("Subject: half\n\nway\n"))
+	assert.ErrorIs(t, err, maildir.ErrUIDLExists)
+	infos, err := b.Listing(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 2)
+	assert.Equal(t, pop3.MessageInfo{UID: "halfway", Size: 23}, infos[1])
+	entries, err := os.ReadDir(filepath.Join(dir, "tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
 
 // Dovecot serving the Maildir shows the imported unique-ids, with its
@@ -149,4 +174,16 @@ func TestDovecotShowsImportedUIDLs(t *testing.T) {
 	}
 	dc.Chown(t, "alice")
 	assert.Equal(t, want, uidls(t, dc.Addr, "alice"))
+}
+
+// uidlsOf returns the unique-ids of a listing.
+func uidlsOf(infos []pop3.MessageInfo, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	uidls := make([]string, len(infos))
+	for i, m := range infos {
+		uidls[i] = m.UID
+	}
+	return uidls, nil
 }

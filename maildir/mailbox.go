@@ -94,7 +94,7 @@ func (u *user) list(ctx context.Context, o owner) ([]message, []pop3.MessageInfo
 		// updates new/ is left as it is, and a later move by another
 		// program changes the stamps of new/ and cur/.
 		moved := u.backend.noFlagUpdates || filepath.Base(filepath.Dir(m.path)) != "new"
-		cacheable = cacheable && !m.unreadable && moved
+		cacheable = cacheable && !m.unreadable && !m.transient && moved
 	}
 	if cacheable {
 		// Only a Maildir that this listing did not change: a rename or a

@@ -37,6 +37,7 @@ type message struct {
 	guid        string // the G extension; "" without one
 	permanent   bool   // uidl is the kept one
 	transient   bool   // uidl stands in for one that could not be computed: not to be kept
+	unstable    bool   // uidl is not the message's own (another took its X-UIDL, or it got "-N"): to be kept
 }
 
 // uidlSettings are the Backend's settings that decide the unique-ids; nil
@@ -69,7 +70,11 @@ func syncMaildir(ctx context.Context, dir string, logger *slog.Logger, o owner, 
 		if err := assignUIDLs(ctx, dir, msgs, settings, logger); err != nil {
 			return nil, false, err
 		}
-		return msgs, false, nil
+		if !slices.ContainsFunc(msgs, mustKeep) {
+			return msgs, false, nil
+		}
+		// A unique-id that another message's would take back once that
+		// one is deleted is kept in the list, under the lock.
 	}
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
@@ -208,7 +213,7 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 	if err := assignUIDLs(ctx, dir, msgs, settings, logger); err != nil {
 		return nil, false, err
 	}
-	if settings != nil && settings.save && saveUIDLs(kept, msgs) {
+	if saveUIDLs(kept, msgs, settings != nil && settings.save) {
 		write = true
 	}
 	if !write {
@@ -221,10 +226,18 @@ func syncOnce(ctx context.Context, dir string, logger *slog.Logger, lock *uidlis
 	return msgs, false, nil
 }
 
-// saveUIDLs gives the records of the messages whose unique-ids are not
-// kept yet their unique-id as a P extension, and reports whether it
-// changed any.
-func saveUIDLs(records []record, msgs []message) bool {
+// mustKeep reports whether m shows a unique-id that is not its own (see
+// assignUIDLs), which would change once the message that has its own is
+// deleted, and RFC 1939 §7 wants it to stay: it is kept in the list
+// whatever WithSaveUIDL says.
+func mustKeep(m message) bool { return m.unstable && !m.transient && m.uid != 0 && !m.hasSaved }
+
+// saveUIDLs gives the records of the messages that must keep their
+// unique-id (all, with all, that have none kept) that unique-id as a P
+// extension, and reports whether it changed any. A record that has a P
+// extension already, even one that is not a valid unique-id (which
+// Dovecot shows as it is), keeps it.
+func saveUIDLs(records []record, msgs []message, all bool) bool {
 	byUID := make(map[uint32]int, len(records))
 	for i := range records {
 		byUID[records[i].uid] = i
@@ -232,7 +245,7 @@ func saveUIDLs(records []record, msgs []message) bool {
 	changed := false
 	for i := range msgs {
 		m := &msgs[i]
-		if m.uid == 0 || m.permanent || m.transient || m.uidl == "" {
+		if m.uid == 0 || m.permanent || m.transient || m.uidl == "" || m.hasSaved || !all && !mustKeep(*m) {
 			continue
 		}
 		j, ok := byUID[m.uid]

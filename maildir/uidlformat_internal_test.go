@@ -142,49 +142,90 @@ func syncedUIDLs(t *testing.T, dir string, settings *uidlSettings) []string {
 
 // Kept unique-ids come first; then X-UIDL headers that are valid and not
 // taken; then the format, renamed when taken; an expansion that is too
-// long falls back to the default format.
+// long falls back to the default format. A message that shows another
+// unique-id than its own (its X-UIDL taken, or "-N" added) keeps it in the
+// list, so that it does not change when the other message is deleted.
 func TestAssignUIDLs(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "Maildir")
 	long := strings.Repeat("n", 75)
-	writeMaildir(t, dir, []string{
-		"1 :a",
-		"2 Pkept :b",
-		"3 :c",
-		"4 P :d",
-		"5 Pbad\x01id :e",
-		"6 :" + long,
-		"7 :f",
-	}, map[string]string{
-		"a":  "X-UIDL: kept\n\nsame as a kept one: not used\n",
-		"b":  "X-UIDL: other\n\nb\n",
-		"c":  "X-UIDL: x-c\n\nc\n",
-		"d":  "X-UIDL: d\n\nd taken by the bare P of d\n",
-		"e":  "e\n",
-		long: "long\n",
-		"f":  "X-UIDL: x-c\n\nf repeats c's X-UIDL\n",
-	})
-	got := syncedUIDLs(t, dir, &uidlSettings{reuseXUIDL: true, format: mustFormat(t, "%f")})
-	assert.Equal(t, []string{"a", "kept", "x-c", "d", "e", defaultUIDL(6, 1700000123), "f"}, got)
-
-	// Without X-UIDL: the format, with duplicates renamed by UID.
-	got = syncedUIDLs(t, dir, &uidlSettings{format: mustFormat(t, "%1f")})
-	assert.Equal(t, []string{"a", "kept", "c", "d", "e", "n", "f"}, got)
-	got = syncedUIDLs(t, dir, &uidlSettings{format: mustFormat(t, "x%1.1f")})
-	assert.Equal(t, []string{"x", "kept", "x-2", "d", "x-3", "xn", "x-4"}, got)
+	maildir := func(t *testing.T) string {
+		dir := filepath.Join(t.TempDir(), "Maildir")
+		writeMaildir(t, dir, []string{
+			"1 :a",
+			"2 Pkept :b",
+			"3 :c",
+			"4 P :d",
+			"5 Pbad\x01id :e",
+			"6 :" + long,
+			"7 :f",
+		}, map[string]string{
+			"a":  "X-UIDL: kept\n\nsame as a kept one: not used\n",
+			"b":  "X-UIDL: other\n\nb\n",
+			"c":  "X-UIDL: x-c\n\nc\n",
+			"d":  "X-UIDL: d\n\nd taken by the bare P of d\n",
+			"e":  "e\n",
+			long: "long\n",
+			"f":  "X-UIDL: x-c\n\nf repeats c's X-UIDL\n",
+		})
+		return dir
+	}
+	for _, tc := range []struct {
+		name     string
+		settings *uidlSettings
+		want     []string
+		kept     []string // the records that get a P
+	}{
+		{"X-UIDL", &uidlSettings{reuseXUIDL: true, format: mustFormat(t, "%f")},
+			[]string{"a", "kept", "x-c", "d", "e", defaultUIDL(6, 1700000123), "f"}, []string{"1 .*Pa :a", "7 .*Pf :f"}},
+		{"format", &uidlSettings{format: mustFormat(t, "%1f")},
+			[]string{"a", "kept", "c", "d", "e", "n", "f"}, nil},
+		{"duplicates", &uidlSettings{format: mustFormat(t, "x%1.1f")},
+			[]string{"x", "kept", "x-2", "d", "x-3", "xn", "x-4"}, []string{"3 .*Px-2 :c", "7 .*Px-4 :f"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := maildir(t)
+			assert.Equal(t, tc.want, syncedUIDLs(t, dir, tc.settings))
+			list, err := os.ReadFile(filepath.Join(dir, uidlistName))
+			require.NoError(t, err)
+			for _, k := range tc.kept {
+				assert.Regexp(t, "(?m)^"+k+"$", string(list))
+			}
+			// b, d and e had a P; e's, not a valid unique-id, stays.
+			assert.Equal(t, 3+len(tc.kept), strings.Count(string(list), " P"),
+				"only the messages that must keep theirs get a P:\n%s", list)
+			// Once the messages that took the others' own unique-ids are
+			// gone, the others keep what they showed.
+			for _, name := range []string{"b", "c"} {
+				require.NoError(t, os.Remove(filepath.Join(dir, "cur", name+":2,")))
+			}
+			var want []string
+			for i, u := range tc.want {
+				if i != 1 && i != 2 {
+					want = append(want, u)
+				}
+			}
+			if tc.name == "duplicates" {
+				// The one exception: e, whose P is not a valid unique-id,
+				// keeps that P (Dovecot shows it), so what it shows
+				// instead is not kept.
+				want[2] = "x-2"
+			}
+			assert.Equal(t, want, syncedUIDLs(t, dir, tc.settings), "after b and c are gone")
+		})
+	}
 }
 
 // With save, every message's unique-id becomes its P record, once; a
 // later listing with another format shows the same unique-ids.
 func TestSaveUIDLsWritesRecords(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "Maildir")
-	writeMaildir(t, dir, []string{"1 :a", "2 Pkept :b", "3 Pbad\x01 :c"}, map[string]string{"a": "a\n", "b": "b\n", "c": "c\n", "d": "new file\n"})
+	writeMaildir(t, dir, []string{"1 :a", "2 Pkept :b", "3 :c"}, map[string]string{"a": "a\n", "b": "b\n", "c": "c\n", "d": "new file\n"})
 	first := syncedUIDLs(t, dir, &uidlSettings{format: mustFormat(t, "uw"), save: true})
 	assert.Equal(t, []string{"6553f17b00000001", "kept", "6553f17b00000003", "6553f17b00000064"}, first)
 	list, err := os.ReadFile(filepath.Join(dir, uidlistName))
 	require.NoError(t, err)
 	assert.Regexp(t, `(?m)^1 .*P6553f17b00000001.* :a$`, string(list))
 	assert.Regexp(t, `(?m)^2 Pkept .*:b$`, string(list))
-	assert.Regexp(t, `(?m)^3 P6553f17b00000003 .*:c$`, string(list), "an invalid kept unique-id is replaced")
+	assert.Regexp(t, `(?m)^3 .*P6553f17b00000003 :c$`, string(list))
 	assert.Regexp(t, `(?m)^100 .*P6553f17b00000064 :d$`, string(list))
 
 	st, err := os.Stat(filepath.Join(dir, uidlistName))

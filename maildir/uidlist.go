@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -332,6 +333,7 @@ func lockUIDList(dir string, wait time.Duration, mode os.FileMode, o owner) (*ui
 				_ = os.Remove(path)
 				return nil, fmt.Errorf("maildir: writing %s: %w", uidlistLockName, errors.Join(werr, cerr))
 			}
+			heldHere.add(dir)
 			return &uidlistLock{dir: dir, mode: mode, owner: o}, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
@@ -378,11 +380,14 @@ func staleLock(path string) bool {
 	pidText, host, ok := strings.Cut(string(data), ":")
 	pid, err := strconv.Atoi(pidText)
 	if ok && err == nil && pid > 0 && host == lockHostname {
-		// A lock of this very process is left over from an earlier
-		// process that had the same pid (pid 1 in a container): the
-		// maildrop lock keeps two of our own sessions from syncing one
-		// Maildir at once.
-		return age > 2*time.Second && (pid == os.Getpid() || !processExists(pid))
+		if pid == os.Getpid() {
+			// Held by this process, in another goroutine (a session, an
+			// Import, a Listing), however long that takes; or else left
+			// over from an earlier process that had the same pid (pid
+			// 1 in a container).
+			return age > 2*time.Second && !heldHere.has(filepath.Dir(path))
+		}
+		return age > 2*time.Second && !processExists(pid)
 	}
 	return age > uidlistStaleAfter
 }
@@ -421,4 +426,36 @@ func (k *uidlistLock) commit(l *uidlist) error {
 // release gives the lock up.
 func (k *uidlistLock) release() {
 	_ = os.Remove(filepath.Join(k.dir, uidlistLockName))
+	heldHere.remove(k.dir)
+}
+
+// heldHere are the directories whose uidlist lock this process holds, so
+// that a lock file with this process's pid is known to be live.
+var heldHere = heldLocks{dirs: make(map[string]int)}
+
+type heldLocks struct {
+	mu   sync.Mutex
+	dirs map[string]int // by filepath.Clean(dir)
+}
+
+func (h *heldLocks) add(dir string) {
+	h.mu.Lock()
+	h.dirs[filepath.Clean(dir)]++
+	h.mu.Unlock()
+}
+
+func (h *heldLocks) remove(dir string) {
+	h.mu.Lock()
+	if dir = filepath.Clean(dir); h.dirs[dir] > 1 {
+		h.dirs[dir]--
+	} else {
+		delete(h.dirs, dir)
+	}
+	h.mu.Unlock()
+}
+
+func (h *heldLocks) has(dir string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dirs[filepath.Clean(dir)] > 0
 }

@@ -30,7 +30,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 	}
 	slices.SortFunc(byUID, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) })
 	for _, m := range byUID {
-		m.uidl, m.permanent, m.transient = "", false, false
+		m.uidl, m.permanent, m.transient, m.unstable = "", false, false, false
 		if m.uid == 0 || !m.hasSaved {
 			continue
 		}
@@ -71,10 +71,13 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 				}
 			}
 		}
-		if settings.reuseXUIDL && validUIDL(hdr.xuidl) && !taken[hdr.xuidl] {
-			m.uidl = hdr.xuidl
-			taken[m.uidl] = true
-			continue
+		if settings.reuseXUIDL && validUIDL(hdr.xuidl) {
+			if !taken[hdr.xuidl] {
+				m.uidl = hdr.xuidl
+				taken[m.uidl] = true
+				continue
+			}
+			m.unstable = true // its own X-UIDL, once the other message is gone
 		}
 		u := defaultUIDL(m.uid, m.uidValidity)
 		if settings.format != nil {
@@ -92,6 +95,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 			}
 		}
 		m.uidl = unique(u, m, taken)
+		m.unstable = m.unstable || m.uidl != u
 		taken[m.uidl] = true
 	}
 	if invalid > 0 {

@@ -24,7 +24,7 @@ const DefaultLeaseTime = 30 * time.Second
 // [pop3.UserChecker] and [pop3.RetrievalBackend]; its users are
 // [pop3.LoginRecorder] values and its mailboxes [pop3.RetrievalMailbox]
 // values, so that LOGIN-DELAY and EXPIRE hold across restarts and across
-// the nodes that share the database. [Backend.Import] and [Backend.UIDLs]
+// the nodes that share the database. [Backend.Import] and [Backend.Listing]
 // move a maildrop from another server with its unique-ids. Make it with
 // [New] and stop it with [Backend.Close].
 type Backend struct {

@@ -54,7 +54,7 @@
 // A site that moves its users from another POP3 server keeps, with
 // [Backend.Import], the unique-id the old server showed for each message,
 // so that clients that leave mail on the server (Outlook, Thunderbird,
-// mpop, fetchmail keep) download nothing again; [Backend.UIDLs] tells what
+// mpop, fetchmail keep) download nothing again; [Backend.Listing] tells what
 // a maildrop holds already, so that an import resumes where it stopped.
 // An imported message is stored as a delivered one is, at the end of the
 // maildrop, and UIDL shows its imported unique-id; every other message

@@ -17,9 +17,9 @@ import (
 
 // ErrUIDLExists is returned (wrapped) by [Backend.Import] when the
 // maildrop already has a message that shows the unique-id: one imported
-// with it, or one of the store's own whose "<user id>.<uid>" it is. A
-// migration tool that copies a maildrop again may take it as "copied
-// already".
+// with it, or one of the store's own whose "<user id>.<uid>" it is, which
+// need not be the same message. A migration tool tells the two apart by
+// their sizes ([Backend.Listing]), as pop3admin import does.
 var ErrUIDLExists = errors.New("postgres: the maildrop already has a message with that unique-id")
 
 // ErrInvalidUIDL is returned (wrapped) by [Backend.Import] for a unique-id
@@ -72,31 +72,33 @@ func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Read
 	return nil
 }
 
-// UIDLs returns the unique-ids of username's maildrop as UIDL shows them
-// (RFC 1939 §7), in the listing's order: the imported ones and the store's
-// own alike, including messages that a session has marked for deletion
-// but not yet deleted. It reads no message, only the rows that describe
-// them. An empty maildrop gives none; an unknown user wraps
-// [pop3.ErrNoSuchUser].
-func (b *Backend) UIDLs(ctx context.Context, username string) ([]string, error) {
+// Listing returns the messages of username's maildrop as a session's LIST
+// and UIDL would show them (their Size and UID; not DowngradedSize), in
+// the listing's order: the imported ones and the store's own alike,
+// including messages that a session has marked for deletion but not yet
+// deleted. It reads no message, only the rows that describe them: what
+// pop3admin import compares with the source's, to copy each message once.
+// An empty maildrop gives none; an unknown user wraps [pop3.ErrNoSuchUser].
+func (b *Backend) Listing(ctx context.Context, username string) ([]pop3.MessageInfo, error) {
 	name := passwd.NormalizeUsername(username)
 	// One statement, so that the user and the messages are one snapshot:
 	// a user with no message is a row whose uid is NULL.
 	rows, err := b.pool.Query(ctx, `
-SELECT u.id, m.uid, coalesce(m.uidl, '') FROM pop3_users u LEFT JOIN pop3_messages m ON m.user_id = u.id
+SELECT u.id, m.uid, coalesce(m.uidl, ''), coalesce(m.size, 0) FROM pop3_users u LEFT JOIN pop3_messages m ON m.user_id = u.id
 WHERE u.name = $1 ORDER BY m.uid`, name)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: reading the unique-ids of %q: %w", name, err)
+		return nil, fmt.Errorf("postgres: listing %q: %w", name, err)
 	}
 	var (
 		userID int64
 		uid    *int64
 		uidl   string
+		size   int64
 		prefix string
-		ids    []string
+		infos  []pop3.MessageInfo
 		found  bool
 	)
-	_, err = pgx.ForEachRow(rows, []any{&userID, &uid, &uidl}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&userID, &uid, &uidl, &size}, func() error {
 		found = true
 		if uid == nil {
 			return nil
@@ -104,16 +106,16 @@ WHERE u.name = $1 ORDER BY m.uid`, name)
 		if prefix == "" {
 			prefix = nativePrefix(userID)
 		}
-		ids = append(ids, uniqueID(prefix, *uid, uidl))
+		infos = append(infos, pop3.MessageInfo{Size: size, UID: uniqueID(prefix, *uid, uidl)})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: reading the unique-ids of %q: %w", name, err)
+		return nil, fmt.Errorf("postgres: listing %q: %w", name, err)
 	}
 	if !found {
 		return nil, fmt.Errorf("postgres: %w: %q", pop3.ErrNoSuchUser, name)
 	}
-	return ids, nil
+	return infos, nil
 }
 
 // checkUIDL returns an error wrapping ErrInvalidUIDL unless uidl is 1 to 70

@@ -44,7 +44,7 @@ FROM pop3_users u WHERE u.name = $1`, name).Scan(&messages, &chunks, &nextUID))
 // uidls returns name's unique-ids, requiring no error.
 func uidls(t *testing.T, b *postgres.Backend, name string) []string {
 	t.Helper()
-	ids, err := b.UIDLs(ctxFor(t), name)
+	ids, err := uidlsOf(b.Listing(ctxFor(t), name))
 	require.NoError(t, err)
 	return ids
 }
@@ -303,7 +303,7 @@ func TestImportUnknownUser(t *testing.T) {
 	b := newBackend(t, testPool(t, ""))
 	err := b.Import(ctxFor(t), "nobody", "x", strings.NewReader("Subject: x\n\n"))
 	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
-	_, err = b.UIDLs(ctxFor(t), "nobody")
+	_, err = uidlsOf(b.Listing(ctxFor(t), "nobody"))
 	assert.ErrorIs(t, err, pop3.ErrNoSuchUser)
 }
 
@@ -346,4 +346,16 @@ func TestUIDLs(t *testing.T) {
 	require.NoError(t, mb.Delete(ctxFor(t), []int{0, 2}))
 	require.NoError(t, mb.Close())
 	assert.Equal(t, []string{"zz-old", fmt.Sprintf("%d.4", id)}, uidls(t, b, "alice"))
+}
+
+// uidlsOf returns the unique-ids of a listing.
+func uidlsOf(infos []pop3.MessageInfo, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	uidls := make([]string, len(infos))
+	for i, m := range infos {
+		uidls[i] = m.UID
+	}
+	return uidls, nil
 }

@@ -259,7 +259,7 @@ func TestMigrateFromVersion3(t *testing.T) {
 	require.NoError(t, b.Deliver(ctxFor(t), "alice", strings.NewReader("Subject: 4\n\n")))
 	require.ErrorIs(t, b.Import(ctxFor(t), "alice", native(3), strings.NewReader("Subject: clash\n\n")), postgres.ErrUIDLExists)
 	require.NoError(t, b.Import(ctxFor(t), "alice", "from-the-old-server", strings.NewReader("Subject: old\n\n")))
-	ids, err := b.UIDLs(ctxFor(t), "alice")
+	ids, err := uidlsOf(b.Listing(ctxFor(t), "alice"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{native(1), native(3), native(4), "from-the-old-server"}, ids)
 }
