@@ -50,7 +50,9 @@ import (
 // a long file name can give) is replaced by the default format's, with a
 // warning in the log. Two messages that would show the same unique-id are
 // told apart as Dovecot's pop3_uidl_duplicates=rename does: the later one
-// gets "-2", "-3", ... appended.
+// (by UID) gets "-2", "-3", ... appended, and keeps that unique-id in its
+// record (a P extension, as [WithSaveUIDL] writes), so that it does not
+// change when the other message is deleted (RFC 1939 §7).
 //
 // %m reads the header of every message whose unique-id is not kept at
 // each listing that is not served from the listing cache; with
@@ -80,8 +82,10 @@ func WithSaveUIDL() Option {
 // unique-id (RFC 1939 §7: 1 to 70 characters from 0x21 to 0x7E, after
 // unfolding and trimming) and no other message of the maildrop shows it
 // (a unique-id kept in dovecot-uidlist, or an X-UIDL of a message listed
-// before); otherwise the message shows the unique-id of [WithUIDLFormat].
-// A unique-id kept in dovecot-uidlist comes first.
+// before); otherwise the message shows the unique-id of [WithUIDLFormat],
+// and when that is because another message has its X-UIDL, it keeps that
+// unique-id in its record, so that it does not change when the other
+// message is deleted. A unique-id kept in dovecot-uidlist comes first.
 //
 // The header of every message whose unique-id is not kept is read at each
 // listing that is not served from the listing cache; with [WithSaveUIDL]
