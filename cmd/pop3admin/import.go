@@ -41,11 +41,12 @@ const (
 )
 
 // importTarget is a store that takes messages under given unique-ids: the
-// maildir and postgres backends' Import and UIDLs.
+// maildir and postgres backends' Import and Listing.
 type importTarget interface {
-	// UIDLs lists the unique-ids the user's maildrop shows; an unknown
-	// user wraps pop3.ErrNoSuchUser.
-	UIDLs(ctx context.Context, username string) ([]string, error)
+	// Listing lists the messages of the user's maildrop, each with the
+	// unique-id UIDL shows and the size LIST shows (octets with CRLF line
+	// ends, RFC 1939 §11); an unknown user wraps pop3.ErrNoSuchUser.
+	Listing(ctx context.Context, username string) ([]pop3.MessageInfo, error)
 	// Import stores msg under uidl once it is read whole, or nothing.
 	Import(ctx context.Context, username, uidl string, msg io.Reader) error
 }
@@ -53,8 +54,10 @@ type importTarget interface {
 // importDest is the opened destination.
 type importDest struct {
 	target importTarget
-	// exists is the store's error for a unique-id the maildrop shows
-	// already (wrapped by Import): another copy got there first.
+	// exists is the store's error (wrapped by Import) for a unique-id a
+	// message of the maildrop shows already: a copy of the same message
+	// that got there first, or another message altogether (a unique-id
+	// the store computes, such as Maildir's %u, can equal the source's).
 	exists error
 	// into names the destination, in the journals' header.
 	into  string
@@ -89,7 +92,7 @@ func importFlags(fs *flag.FlagSet) func(*env, []string) error {
 	fs.BoolVar(&uidl.reuseXUIDL, "reuse-xuidl", false, "with -maildir: as pop3d's -reuse-xuidl, for the same check")
 	d.define(fs)
 	fs.StringVar(&o.state, "state", "", "remember what was copied in journals under `DIR`, one per source host and user, so that a rerun copies only what is new (default $XDG_STATE_HOME/pop3admin/import, or ~/.local/state/pop3admin/import)")
-	fs.BoolVar(&o.delete, "delete", false, "delete a user's messages from the source once all of them are in the destination; without it the source is left untouched")
+	fs.BoolVar(&o.delete, "delete", false, "delete from the source the messages that are in the destination, copied now or before; one left out for its unique-id (refused by RFC 1939, shared by two messages, or shown by another message of the destination) stays there and fails its user; without -delete the source is left untouched")
 	fs.IntVar(&o.parallel, "parallel", defaultImportParallel, fmt.Sprintf("copy `N` users at once, 1 to %d (default %d)", maxImportParallel, defaultImportParallel))
 	fs.StringVar(&o.caFile, "ca", "", "trust the certificate authorities in this PEM `FILE` too, for a source with a private CA")
 	fs.BoolVar(&o.skipVerify, "insecure-skip-verify", false, "do not check the source's TLS certificate: anyone between can read the passwords")
@@ -349,7 +352,8 @@ type userResult struct {
 	name                      string
 	started                   bool
 	onSource, copied, already int
-	skipped, deleted          int
+	skipped, conflicts        int
+	deleted                   int
 	octets                    int64
 	elapsed                   time.Duration
 	err                       error
@@ -397,6 +401,9 @@ func (r *userResult) line() string {
 	if r.skipped > 0 {
 		counts += fmt.Sprintf(", %d skipped", r.skipped)
 	}
+	if r.conflicts > 0 {
+		counts += fmt.Sprintf(", %d in conflict", r.conflicts)
+	}
 	counts += fmt.Sprintf(" (%s in %.1fs)", formatOctets(r.octets), r.elapsed.Seconds())
 	if r.err != nil {
 		return fmt.Sprintf("%s: FAILED: %v; %s", r.name, r.err, counts)
@@ -414,6 +421,7 @@ func (im *importer) summary(results []userResult, elapsed time.Duration) error {
 		total.already += r.already
 		total.deleted += r.deleted
 		total.skipped += r.skipped
+		total.conflicts += r.conflicts
 		total.octets += r.octets
 		if r.err != nil {
 			failed = append(failed, r.name)
@@ -422,9 +430,9 @@ func (im *importer) summary(results []userResult, elapsed time.Duration) error {
 			}
 		}
 	}
-	im.printf("import: %d users, %d done, %d failed; %d messages copied, %d already copied, %d deleted, %d skipped (%s in %.1fs)\n",
+	im.printf("import: %d users, %d done, %d failed; %d messages copied, %d already copied, %d deleted, %d skipped, %d in conflict (%s in %.1fs)\n",
 		len(results), len(results)-len(failed), len(failed), total.copied, total.already, total.deleted, total.skipped,
-		formatOctets(total.octets), elapsed.Seconds())
+		total.conflicts, formatOctets(total.octets), elapsed.Seconds())
 	for _, r := range results {
 		if r.err != nil && r.started {
 			im.printf("failed: %s: %v\n", r.name, r.err)
@@ -474,6 +482,15 @@ func (im *importer) importUser(ctx context.Context, a importAccount) (r userResu
 }
 
 // copyUser is importUser, filling r in as it goes.
+//
+// A message is in the destination when the journal has its unique-id, or
+// when the destination shows a message of the same size under it
+// (sameMessage); only those are journaled, and only journaled ones are
+// deleted with -delete. A message left out for its unique-id (skipped,
+// or in conflict with another message of the destination) stays on the
+// source and fails the user, but the others are still deleted: each of
+// them is in the destination. An error that stops the copy (the store,
+// the source, the journal) deletes nothing.
 func (im *importer) copyUser(ctx context.Context, a importAccount, r *userResult) error {
 	user := passwd.NormalizeUsername(a.name)
 	j, err := openJournal(im.journals, user, im.dest.into)
@@ -481,16 +498,12 @@ func (im *importer) copyUser(ctx context.Context, a importAccount, r *userResult
 		return err
 	}
 	defer j.close()
-	have, err := im.dest.target.UIDLs(ctx, a.name)
+	dest, err := im.listDest(ctx, a.name)
 	if errors.Is(err, pop3.ErrNoSuchUser) {
 		return fmt.Errorf("no such user in the destination (add the user first): %w", err)
 	}
 	if err != nil {
-		return fmt.Errorf("the destination: %w", err)
-	}
-	inDest := make(map[string]bool, len(have))
-	for _, u := range have {
-		inDest[u] = true
+		return err
 	}
 
 	c, err := dialSource(ctx, &im.source)
@@ -523,48 +536,54 @@ func (im *importer) copyUser(ctx context.Context, a importAccount, r *userResult
 		return fmt.Errorf("listing the source's unique-ids: %w", err)
 	}
 	r.onSource = len(entries)
+	sizes, err := sourceSizes(c, entries)
+	if err != nil {
+		return err
+	}
 	entries, problems := checkUIDLs(entries)
 	for _, p := range problems {
 		im.printf("%s: %s\n", a.name, p)
 	}
 	r.skipped = r.onSource - len(entries)
 
+	var journaled []uidlEntry // in the destination: the ones -delete deletes
 	for _, e := range entries {
-		if j.has(e.uidl) || inDest[e.uidl] {
-			r.already++
-			if err := j.add(e.uidl); err != nil {
-				return err
-			}
-			continue
+		m := im.copyEntry(ctx, c, j, a.name, e, sizes[e.num], &dest)
+		r.octets += m.octets
+		if m.err != nil {
+			return m.err
 		}
-		n, err := im.copyMessage(ctx, c, a.name, e)
-		r.octets += n
-		switch {
-		case errors.Is(err, im.dest.exists):
-			r.already++ // copied meanwhile, by another run
-		case err != nil:
-			return err
-		default:
+		switch m.outcome {
+		case outcomeConflict:
+			r.conflicts++
+			im.printf("%s: message %d: the destination has another message under unique-id %q (%d octets, the source's has %d): not copied, left on the source\n",
+				a.name, e.num, e.uidl, m.destSize, sizes[e.num])
+			continue
+		case outcomeCopied:
 			r.copied++
+		default:
+			r.already++
 		}
 		if err := j.add(e.uidl); err != nil {
 			return err
 		}
+		journaled = append(journaled, e)
 	}
 	if err := j.sync(); err != nil {
 		return err
 	}
-	if r.skipped > 0 {
-		return fmt.Errorf("%d messages skipped for their unique-ids (listed above); they are still on the source", r.skipped)
+	left := leftOnSource(r)
+	if !im.delete || len(journaled) == 0 {
+		if err := quit(); err != nil && left == nil {
+			return err
+		}
+		return left
 	}
-	if !im.delete {
-		return quit()
-	}
-	// Every message listed is in the destination now (or was copied
-	// before and deleted there by its user). The deletions happen at
-	// QUIT only: a DELE refused leaves the session without QUIT.
+	// The journal is synced: every message in it is in the destination
+	// (or was, and was deleted there by its user). The deletions happen
+	// at QUIT only: a DELE refused leaves the session without QUIT.
 	marked = true
-	for _, e := range entries {
+	for _, e := range journaled {
 		if err := c.dele(e.num); err != nil {
 			return fmt.Errorf("deleting from the source (nothing was deleted): %w", err)
 		}
@@ -572,8 +591,24 @@ func (im *importer) copyUser(ctx context.Context, a importAccount, r *userResult
 	if err := quit(); err != nil {
 		return fmt.Errorf("deleting from the source (messages may remain there): %w", err)
 	}
-	r.deleted = len(entries)
-	return nil
+	r.deleted = len(journaled)
+	return left
+}
+
+// leftOnSource is the user's failure when messages were left on the
+// source for their unique-ids, or nil.
+func leftOnSource(r *userResult) error {
+	var parts []string
+	if r.skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d messages skipped for their unique-ids", r.skipped))
+	}
+	if r.conflicts > 0 {
+		parts = append(parts, fmt.Sprintf("%d messages not copied: the destination has other messages under their unique-ids", r.conflicts))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s (listed above); they are still on the source", strings.Join(parts, "; "))
 }
 
 // copyMessage retrieves message e and imports it, streaming. It returns

@@ -15,10 +15,13 @@ import (
 // with a header line that names the destination, then one unique-id per
 // line, appended once the store has committed the message.
 //
-// The destination's own list of unique-ids covers a crash between the
-// store's commit and the journal's line; the journal covers a message that
-// was copied and then deleted by its user through pop3d, which must not
-// come back on the next run.
+// The destination's own listing covers a crash between the store's commit
+// and the journal's line (a message there under the unique-id with the
+// same size; see sameMessage); the journal covers a message that was
+// copied and then deleted by its user through pop3d, which must not come
+// back on the next run. Only messages known to be in the destination are
+// journaled, since -delete deletes what the journal holds: never one whose
+// unique-id the destination shows on another message.
 type journal struct {
 	path string
 	f    *os.File
@@ -119,8 +122,8 @@ func (j *journal) add(uidl string) error {
 
 // sync makes the journal durable: before messages are deleted from the
 // source, and when a user is done. (A line lost with the page cache, in a
-// power cut, is covered by the destination's own unique-ids unless the
-// user deleted the message in between.)
+// power cut, is covered by the destination's own listing unless the user
+// deleted the message in between.)
 func (j *journal) sync() error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("syncing the journal %s: %w", j.path, err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,9 +190,9 @@ func TestImportPostgres(t *testing.T) {
 	for _, u := range []string{"alice", "bob", "carol"} {
 		assert.Equal(t, sourceMaildrop(t, be, u), readMaildrop(t, b, u, u+"-new"), u)
 	}
-	ids, err := b.UIDLs(ctx, "alice")
+	listed, err := b.Listing(ctx, "alice")
 	require.NoError(t, err)
-	assert.Equal(t, len(awkward), len(ids))
+	assert.Equal(t, len(awkward), len(listed))
 
 	r = runAdmin(t, "", "import", "-from", "pop3s://"+srv.TLSAddr, "-insecure-skip-verify", "-users", users, "-state", state)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
@@ -222,9 +223,9 @@ func TestImportMasterFlag(t *testing.T) {
 	assert.Regexp(t, userLine("alice", 1, 1, 0, 0), r.stdout)
 	assert.Contains(t, s.got(), "USER alice*admin")
 	assert.NotContains(t, r.stdout+r.stderr, "master pw")
-	ids, err := b.UIDLs(ctx, "alice")
+	listed, err := b.Listing(ctx, "alice")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"m1"}, ids)
+	assert.Equal(t, []pop3.MessageInfo{{UID: "m1", Size: int64(len("Subject: 1\r\n\r\none\r\n"))}}, listed)
 
 	r = runAdmin(t, "", "-postgres", dsn, "import", "-from", "pop3://"+s.addr, "-master", "admin", "-state", t.TempDir(), "alice")
 	assert.Equal(t, 1, r.code)
@@ -331,6 +332,17 @@ func TestImportMaildir(t *testing.T) {
 	assert.Equal(t, 1, len(left))
 }
 
+// courierBackend opens dest's Maildirs as pop3d -uidl-format courier
+// serves them.
+func courierBackend(t *testing.T, dest *maildirDest) *maildir.Backend {
+	t.Helper()
+	users, err := passwd.OpenFile(dest.passwd, nil)
+	require.NoError(t, err)
+	b, err := maildir.New(dest.template, users, maildir.WithUIDLFormat("courier"))
+	require.NoError(t, err)
+	return b
+}
+
 // buildPop3admin builds this command into a temporary directory.
 func buildPop3admin(t *testing.T) string {
 	t.Helper()
@@ -387,10 +399,16 @@ func TestImportKill9(t *testing.T) {
 		t.Logf("killed with %d lines in the journal", lines(journal))
 	}
 
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Regexp(t, `(?m)^alice: 300 on the source, [0-9]+ copied, [0-9]+ already copied, 0 deleted`, string(out))
+	// The rerun with -delete: what the killed runs imported, journaled or
+	// not, counts as copied (same unique-id, same size), and the source
+	// is emptied.
 	want := sourceMaildrop(t, be, "alice")
+	out, err := exec.Command(bin, append(args, "-delete")...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Regexp(t, `(?m)^alice: 300 on the source, [0-9]+ copied, [0-9]+ already copied, 300 deleted \(`, string(out))
+	left, err := be.Messages("alice")
+	require.NoError(t, err)
+	assert.Zero(t, len(left))
 	got := readMaildrop(t, dest.backend, "alice", "alice-new")
 	require.Equal(t, len(want), len(got), "each message once")
 	byUIDL := map[string][]byte{}
@@ -407,8 +425,8 @@ func TestImportKill9(t *testing.T) {
 
 // Maildirs copied from the old server with their files (rsync) and served
 // with -uidl-format: import, given the same format, finds the messages
-// already there under the unique-id pop3d shows, and copies only the
-// others.
+// already there under the unique-id pop3d shows (and of the same size),
+// copies only the others, and deletes both from the source with -delete.
 func TestImportMaildirUIDLFormat(t *testing.T) {
 	dest := newMaildirDest(t, "alice")
 	be, srv := sourceWith(t, map[string][]string{"alice": {"Subject: a\n\nrsynced\n", "Subject: b\n\narrived since\n"}})
@@ -424,13 +442,165 @@ func TestImportMaildirUIDLFormat(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(cur, src[0].UID+":2,S"), src[0].Data, 0o600))
 
 	args := append([]string{"import", "-from", "pop3://" + srv.Addr, "-users", usersFile(t, "alice"), "-state", t.TempDir()}, dest.args()...)
-	r := runAdmin(t, "", append(args, "-uidl-format", "courier")...)
+	r := runAdmin(t, "", append(args, "-uidl-format", "courier", "-delete")...)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
-	assert.Regexp(t, userLine("alice", 2, 1, 1, 0), r.stdout)
+	assert.Regexp(t, userLine("alice", 2, 1, 1, 2), r.stdout)
+	left, err := be.Messages("alice")
+	require.NoError(t, err)
+	assert.Zero(t, len(left))
+	assert.Equal(t, []fakeMessage{{src[0].UID, src[0].Data}, {src[1].UID, src[1].Data}},
+		readMaildrop(t, courierBackend(t, dest), "alice", "alice-new"))
 
 	r = runAdmin(t, "", "import", "-from", "pop3://"+srv.Addr, "-users", usersFile(t, "alice"), "-uidl-format", "uw")
 	assert.Equal(t, 2, r.code, "-uidl-format without -maildir")
 	r = runAdmin(t, "", append(args, "-uidl-format", "%q")...)
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "unknown variable %q")
+}
+
+// chosenUIDLs is a source server's backend: memory's maildrops, each
+// message shown under a unique-id the test chose (memory numbers its
+// own), so that a source's unique-id can meet one the destination
+// computes. Deletions reach the memory backend.
+type chosenUIDLs struct {
+	be    *memory.Backend
+	uidls map[string]string // memory's unique-id: the one shown
+}
+
+func (b *chosenUIDLs) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
+	u, err := b.be.Login(ctx, c, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return chosenUser{u, b.uidls}, nil
+}
+
+type chosenUser struct {
+	pop3.User
+	uidls map[string]string
+}
+
+func (u chosenUser) Open(ctx context.Context) (pop3.Mailbox, error) {
+	mb, err := u.User.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	infos := slices.Clone(mb.Messages())
+	for i := range infos {
+		infos[i].UID = u.uidls[infos[i].UID]
+	}
+	return chosenMailbox{mb, infos}, nil
+}
+
+type chosenMailbox struct {
+	pop3.Mailbox
+	infos []pop3.MessageInfo
+}
+
+func (m chosenMailbox) Messages() []pop3.MessageInfo { return m.infos }
+
+// sourceWithUIDLs serves user (password "USER-pw") with msgs, each under
+// its chosen unique-id, and returns what is left on the source.
+func sourceWithUIDLs(t *testing.T, user string, msgs []scriptMessage) (*pop3test.Server, func() []fakeMessage) {
+	t.Helper()
+	b := &chosenUIDLs{be: memory.New(), uidls: map[string]string{}}
+	require.NoError(t, b.be.AddUser(user, user+"-pw"))
+	for _, m := range msgs {
+		uid, err := b.be.AppendMessage(user, []byte(m.data))
+		require.NoError(t, err)
+		b.uidls[uid] = m.uidl
+	}
+	left := func() []fakeMessage {
+		var out []fakeMessage
+		for _, m := range sourceMaildrop(t, b.be, user) {
+			out = append(out, fakeMessage{b.uidls[m.uidl], m.data})
+		}
+		return out
+	}
+	return pop3test.NewServer(t, b), left
+}
+
+// The reviewer's case, with the real Maildir store: pop3d serves the
+// Maildir with -uidl-format cyrus-old (%u), so a message delivered there
+// first shows "1", and the source shows "1" for a message of its own.
+// With -delete, the source's "1" is neither copied nor deleted, and the
+// user fails; a message an import killed before its journal line left
+// behind (same unique-id, same size) counts as copied and is deleted, as
+// are the messages copied now.
+func TestImportMaildirUIDLConflict(t *testing.T) {
+	msgs := []scriptMessage{
+		{"1", "Subject: 1\r\n\r\nthe old server's first message\r\n"},
+		{"2", "Subject: 2\r\n\r\nleft over by a killed import\r\n"},
+		{"3", "Subject: 3\r\n\r\nthree\r\n"},
+		{"4", "Subject: 4\r\n\r\nfour\r\n"},
+	}
+	srv, leftOnSource := sourceWithUIDLs(t, "alice", msgs)
+	dest := newMaildirDest(t, "alice")
+	users, err := passwd.OpenFile(dest.passwd, nil)
+	require.NoError(t, err)
+	cyrus, err := maildir.New(dest.template, users, maildir.WithUIDLFormat("cyrus-old"))
+	require.NoError(t, err)
+	ctx := context.Background()
+	local := "Subject: delivered to pop3d\n\nbefore the import ran\n"
+	require.NoError(t, cyrus.Deliver(ctx, "alice", strings.NewReader(local)))
+	require.NoError(t, cyrus.Import(ctx, "alice", "2", strings.NewReader(msgs[1].data)))
+	listed, err := cyrus.Listing(ctx, "alice")
+	require.NoError(t, err)
+	localSize := crlfSize(t, []byte(local))
+	require.Equal(t, []pop3.MessageInfo{{UID: "1", Size: int64(localSize)}, {UID: "2", Size: int64(len(msgs[1].data))}}, listed,
+		"%%u shows the delivered message as \"1\"")
+	require.NotEqual(t, localSize, len(msgs[0].data))
+
+	args := append([]string{"import", "-from", "pop3://" + srv.Addr, "-users", usersFile(t, "alice"), "-state", t.TempDir(),
+		"-uidl-format", "cyrus-old", "-delete"}, dest.args()...)
+	r := runAdmin(t, "", args...)
+	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+	assert.Equal(t, "pop3admin: import: 1 of 1 users failed: alice\n", r.stderr)
+	assert.Contains(t, r.stdout, conflictLine("alice", 1, "1", localSize, len(msgs[0].data)))
+	assert.Contains(t, r.stdout, "alice: FAILED: 1 messages not copied: the destination has other messages under their unique-ids (listed above); they are still on the source; "+
+		"4 on the source, 2 copied, 1 already copied, 3 deleted, 1 in conflict (")
+	assert.Equal(t, []fakeMessage{{"1", []byte(msgs[0].data)}}, leftOnSource(), "the source keeps its \"1\", and only it")
+	assert.Equal(t, []fakeMessage{
+		{"1", []byte(strings.ReplaceAll(local, "\n", "\r\n"))},
+		{"2", []byte(msgs[1].data)}, {"3", []byte(msgs[2].data)}, {"4", []byte(msgs[3].data)},
+	}, readMaildrop(t, cyrus, "alice", "alice-new"))
+
+	// The rerun finds the conflict again, and deletes nothing.
+	r = runAdmin(t, "", args...)
+	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "1 on the source, 0 copied, 0 already copied, 0 deleted, 1 in conflict (")
+	assert.Equal(t, []fakeMessage{{"1", []byte(msgs[0].data)}}, leftOnSource())
+}
+
+// The same into PostgreSQL: the store's own unique-id "<user id>.<uid>"
+// of a message delivered to it is the one the source (pop3d on another
+// database with the same user ids) shows for another message.
+func TestImportPostgresUIDLConflict(t *testing.T) {
+	dsn, b := testDB(t)
+	ctx := context.Background()
+	require.NoError(t, b.AddUser(ctx, "alice", "{PLAIN}alice-new"))
+	local := "Subject: delivered to the new pop3d\r\n\r\nbefore the import ran\r\n"
+	require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader(local)))
+	listed, err := b.Listing(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, listed, 1)
+	native := listed[0].UID
+	require.Regexp(t, `^[0-9]+\.[0-9]+$`, native)
+	msgs := []scriptMessage{
+		{native, "Subject: 1\r\n\r\nthe old pop3d's first message\r\n"},
+		{"9.2", "Subject: 2\r\n\r\nleft over by a killed import\r\n"},
+		{"9.3", "Subject: 3\r\n\r\nthree\r\n"},
+	}
+	require.NotEqual(t, len(local), len(msgs[0].data))
+	require.NoError(t, b.Import(ctx, "alice", "9.2", strings.NewReader(msgs[1].data)))
+	srv, leftOnSource := sourceWithUIDLs(t, "alice", msgs)
+
+	r := runAdmin(t, "", "-postgres", dsn, "import", "-from", "pop3://"+srv.Addr, "-users", usersFile(t, "alice"), "-state", t.TempDir(), "-delete")
+	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+	assert.Equal(t, "pop3admin: import: 1 of 1 users failed: alice\n", r.stderr)
+	assert.Contains(t, r.stdout, conflictLine("alice", 1, native, len(local), len(msgs[0].data)))
+	assert.Contains(t, r.stdout, "3 on the source, 1 copied, 1 already copied, 2 deleted, 1 in conflict (")
+	assert.Equal(t, []fakeMessage{{native, []byte(msgs[0].data)}}, leftOnSource())
+	assert.Equal(t, []fakeMessage{{native, []byte(local)}, {"9.2", []byte(msgs[1].data)}, {"9.3", []byte(msgs[2].data)}},
+		readMaildrop(t, b, "alice", "alice-new"))
 }

@@ -34,6 +34,9 @@ type scriptServer struct {
 	user, pass string
 	msgs       []scriptMessage
 	refuseDele int // DELE of this message answers -ERR
+	// listSizes are sizes LIST gives instead of the true ones, by message
+	// number; -1 leaves the message out of LIST.
+	listSizes map[int]int64
 
 	mu       sync.Mutex
 	commands []string // PASS and AUTH with their arguments hidden
@@ -157,10 +160,14 @@ func (s *scriptServer) serve(c net.Conn) {
 			}
 			reply("+OK")
 			for i, m := range s.msgs {
-				if strings.EqualFold(cmd, "UIDL") {
+				size, lie := s.listSizes[i+1]
+				switch {
+				case strings.EqualFold(cmd, "UIDL"):
 					reply("%d %s", i+1, m.uidl)
-				} else {
+				case !lie:
 					reply("%d %d", i+1, len(m.data))
+				case size >= 0:
+					reply("%d %d", i+1, size)
 				}
 			}
 			reply(".")

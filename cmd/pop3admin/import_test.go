@@ -28,6 +28,9 @@ type fakeTarget struct {
 	mu    sync.Mutex
 	boxes map[string][]fakeMessage
 	fail  map[string]error // Import of this unique-id fails, after reading the message
+	// appear makes a message show this unique-id, with this content, as
+	// Import of it begins: another run, or a delivery, got there first.
+	appear map[string][]byte
 }
 
 type fakeMessage struct {
@@ -38,25 +41,29 @@ type fakeMessage struct {
 var errFakeExists = errors.New("fake: the maildrop shows that unique-id")
 
 func newFakeTarget(users ...string) *fakeTarget {
-	f := &fakeTarget{boxes: map[string][]fakeMessage{}, fail: map[string]error{}}
+	f := &fakeTarget{boxes: map[string][]fakeMessage{}, fail: map[string]error{}, appear: map[string][]byte{}}
 	for _, u := range users {
 		f.boxes[u] = nil
 	}
 	return f
 }
 
-func (f *fakeTarget) UIDLs(_ context.Context, username string) ([]string, error) {
+func (f *fakeTarget) Listing(_ context.Context, username string) ([]pop3.MessageInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	box, ok := f.boxes[passwd.NormalizeUsername(username)]
 	if !ok {
 		return nil, fmt.Errorf("fake: %w: %q", pop3.ErrNoSuchUser, username)
 	}
-	var ids []string
+	var infos []pop3.MessageInfo
 	for _, m := range box {
-		ids = append(ids, m.uidl)
+		size, err := pop3.CRLFSize(bytes.NewReader(m.data))
+		if err != nil {
+			return nil, err
+		}
+		infos = append(infos, pop3.MessageInfo{UID: m.uidl, Size: size})
 	}
-	return ids, nil
+	return infos, nil
 }
 
 func (f *fakeTarget) Import(_ context.Context, username, uidl string, msg io.Reader) error {
@@ -74,6 +81,11 @@ func (f *fakeTarget) Import(_ context.Context, username, uidl string, msg io.Rea
 	if err := f.fail[uidl]; err != nil {
 		return err
 	}
+	if data, ok := f.appear[uidl]; ok {
+		delete(f.appear, uidl)
+		box = append(box, fakeMessage{uidl, data})
+		f.boxes[name] = box
+	}
 	for _, m := range box {
 		if m.uidl == uidl {
 			return errFakeExists
@@ -87,6 +99,14 @@ func (f *fakeTarget) messages(user string) []fakeMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]fakeMessage(nil), f.boxes[user]...)
+}
+
+// put adds a message under a unique-id, as a delivery to the store (whose
+// unique-id the store computes) or an earlier import would.
+func (f *fakeTarget) put(user, uidl string, data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.boxes[user] = append(f.boxes[user], fakeMessage{uidl, data})
 }
 
 // remove deletes a message, as its user would through pop3d.
@@ -217,7 +237,7 @@ func TestImport(t *testing.T) {
 	assert.Regexp(t, userLine("alice", len(awkward), len(awkward), 0, 0), out)
 	assert.Regexp(t, userLine("bob", 2, 2, 0, 0), out)
 	assert.Regexp(t, userLine("carol", 0, 0, 0, 0), out)
-	assert.Regexp(t, `(?m)^import: 3 users, 3 done, 0 failed; 8 messages copied, 0 already copied, 0 deleted, 0 skipped \(.* in .*s\)$`, out)
+	assert.Regexp(t, `(?m)^import: 3 users, 3 done, 0 failed; 8 messages copied, 0 already copied, 0 deleted, 0 skipped, 0 in conflict \(.* in .*s\)$`, out)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		sameMail(t, be, target, u)
 	}
@@ -357,7 +377,8 @@ func TestImportNoSuchUser(t *testing.T) {
 }
 
 // Unique-ids that RFC 1939 forbids, or that two messages share, are
-// reported and skipped: the user fails and nothing is deleted.
+// reported and skipped: the user fails, and with -delete only the messages
+// copied are deleted; the skipped ones stay on the source.
 func TestImportBadUIDLs(t *testing.T) {
 	s := newScriptServer(t, &scriptServer{capa: []string{"USER", "UIDL"}, user: "alice", pass: "alice-pw", msgs: []scriptMessage{
 		{"good-1", "Subject: 1\r\n\r\none\r\n"},
@@ -378,16 +399,130 @@ func TestImportBadUIDLs(t *testing.T) {
 		`alice: message 3 skipped: its unique-id "" breaks RFC 1939 §7`,
 		`alice: messages 4, 6 skipped: they share the unique-id "twin"`,
 		`alice: message 5 skipped: its unique-id "LLLL`,
-		`alice: FAILED: 5 messages skipped for their unique-ids (listed above); they are still on the source; 7 on the source, 2 copied, 0 already copied, 0 deleted, 5 skipped`,
+		`alice: FAILED: 5 messages skipped for their unique-ids (listed above); they are still on the source; 7 on the source, 2 copied, 0 already copied, 2 deleted, 5 skipped (`,
 	} {
 		assert.Contains(t, out, want)
 	}
 	assert.Equal(t, []fakeMessage{{"good-1", []byte("Subject: 1\r\n\r\none\r\n")}, {"good-2", []byte("Subject: 7\r\n\r\n.seven\r\n")}}, target.messages("alice"))
-	assert.Empty(t, s.deleted)
-	for _, c := range s.got() {
-		assert.False(t, strings.HasPrefix(c, "DELE"), "sent %s", c)
+	assert.ElementsMatch(t, []int{1, 7}, s.deleted)
+	got := s.got()
+	assert.Equal(t, []string{"DELE 1", "DELE 7", "QUIT"}, got[len(got)-3:], "the session ends cleanly")
+}
+
+// journaled reads the unique-ids of the user's journal, after its header.
+func journaled(t *testing.T, dir, user string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, journalFileName(user)))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	require.True(t, strings.HasPrefix(lines[0], journalMagic), "%q", lines[0])
+	return lines[1:]
+}
+
+func crlfSize(t *testing.T, data []byte) int {
+	t.Helper()
+	n, err := pop3.CRLFSize(bytes.NewReader(data))
+	require.NoError(t, err)
+	return int(n)
+}
+
+// conflictLine is the report of a message left on the source because the
+// destination shows its unique-id on a message of another size.
+func conflictLine(user string, num int, uidl string, destSize, srcSize int) string {
+	return fmt.Sprintf("%s: message %d: the destination has another message under unique-id %q (%d octets, the source's has %d): not copied, left on the source\n",
+		user, num, uidl, destSize, srcSize)
+}
+
+// A unique-id the destination shows is the source's message only when the
+// sizes agree. Another message under it (one the store numbered itself,
+// before the run or during it) is a conflict: not copied, not journaled,
+// not deleted with -delete, and the user fails; the other messages are
+// copied and deleted. The same unique-id and size (an import cut short
+// before its journal line, or another run meanwhile) counts as copied.
+func TestImportUIDLConflict(t *testing.T) {
+	msgs := []scriptMessage{
+		{"1", "Subject: 1\r\n\r\nthe source's first\r\n"},
+		{"2", "Subject: 2\r\n\r\nleft over by a killed run\r\n"},
+		{"3", "Subject: 3\r\n\r\nimported meanwhile by another run\r\n"},
+		{"4", "Subject: 4\r\n\r\nits unique-id taken meanwhile\r\n"},
+		{"5", "Subject: 5\r\n\r\nnew\r\n"},
 	}
-	assert.Equal(t, "QUIT", s.got()[len(s.got())-1], "the session ends cleanly")
+	s := newScriptServer(t, &scriptServer{capa: []string{"USER", "UIDL"}, user: "alice", pass: "alice-pw", msgs: msgs})
+	local := []byte("Subject: delivered to the destination\n\nwhose unique-id is 1\n")
+	other := []byte("Subject: another\n\ndelivered while the import ran\n")
+	target := newFakeTarget("alice")
+	target.put("alice", "1", local)
+	target.put("alice", "2", []byte(msgs[1].data))
+	target.appear["3"] = []byte(msgs[2].data)
+	target.appear["4"] = other
+	ti := newTestImporter(t, s.addr, target)
+	ti.delete = true
+
+	out, err := ti.runOnce(t, account("alice"))
+	require.Error(t, err)
+	assert.Equal(t, "import: 1 of 1 users failed: alice", err.Error())
+	assert.Contains(t, out, conflictLine("alice", 1, "1", crlfSize(t, local), len(msgs[0].data)))
+	assert.Contains(t, out, conflictLine("alice", 4, "4", crlfSize(t, other), len(msgs[3].data)))
+	assert.Contains(t, out, "alice: FAILED: 2 messages not copied: the destination has other messages under their unique-ids (listed above); they are still on the source; "+
+		"5 on the source, 1 copied, 2 already copied, 3 deleted, 2 in conflict (")
+	assert.Regexp(t, `(?m)^import: 1 users, 0 done, 1 failed; 1 messages copied, 2 already copied, 3 deleted, 0 skipped, 2 in conflict \(`, out)
+	assert.Equal(t, []fakeMessage{
+		{"1", local}, {"2", []byte(msgs[1].data)}, {"3", []byte(msgs[2].data)}, {"4", other}, {"5", []byte(msgs[4].data)},
+	}, target.messages("alice"))
+	assert.Equal(t, []string{"2", "3", "5"}, journaled(t, ti.journals, "alice"))
+	assert.ElementsMatch(t, []int{2, 3, 5}, s.deleted, "the conflicts stay on the source")
+
+	// A rerun finds the same conflicts: they were not journaled.
+	s.deleted = nil
+	out, err = ti.runOnce(t, account("alice"))
+	require.Error(t, err)
+	assert.Contains(t, out, conflictLine("alice", 1, "1", crlfSize(t, local), len(msgs[0].data)))
+	assert.Contains(t, out, conflictLine("alice", 4, "4", crlfSize(t, other), len(msgs[3].data)))
+	assert.Contains(t, out, "5 on the source, 0 copied, 3 already copied, 3 deleted, 2 in conflict (")
+	assert.ElementsMatch(t, []int{2, 3, 5}, s.deleted)
+	assert.Len(t, target.messages("alice"), 5)
+}
+
+// A source whose LIST sizes are not what it serves (LF sizes, or no CRLF
+// counted after a last line without one): the message is retrieved and
+// its size with CRLF line ends, what a store holds of it, decides.
+func TestImportListSizeDiffers(t *testing.T) {
+	msgs := []scriptMessage{
+		{"a", "Subject: a\r\n\r\nthe same message\r\n"},
+		{"b", "Subject: b\r\n\r\nanother one\r\n"},
+	}
+	s := newScriptServer(t, &scriptServer{capa: []string{"USER", "UIDL"}, user: "alice", pass: "alice-pw", msgs: msgs,
+		listSizes: map[int]int64{1: int64(len(msgs[0].data) - 3), 2: int64(len(msgs[1].data) - 3)}})
+	target := newFakeTarget("alice")
+	target.put("alice", "a", []byte(msgs[0].data))
+	target.put("alice", "b", []byte("Subject: b\r\n\r\nnot the source's\r\n"))
+	ti := newTestImporter(t, s.addr, target)
+	ti.delete = true
+	out, err := ti.runOnce(t, account("alice"))
+	require.Error(t, err)
+	assert.Contains(t, out, conflictLine("alice", 2, "b", len("Subject: b\r\n\r\nnot the source's\r\n"), len(msgs[1].data)-3))
+	assert.Contains(t, out, "2 on the source, 0 copied, 1 already copied, 1 deleted, 1 in conflict (")
+	assert.Equal(t, []int{1}, s.deleted)
+	assert.Subset(t, s.got(), []string{"LIST", "RETR 1", "RETR 2", "DELE 1"})
+	assert.Equal(t, []string{"a"}, journaled(t, ti.journals, "alice"))
+	assert.Len(t, target.messages("alice"), 2)
+}
+
+// A message that UIDL lists and LIST does not: the server contradicts
+// itself, and nothing of the user is copied or deleted.
+func TestImportListMissesMessage(t *testing.T) {
+	s := newScriptServer(t, &scriptServer{capa: []string{"USER", "UIDL"}, user: "alice", pass: "alice-pw",
+		msgs:      []scriptMessage{{"a", "Subject: a\r\n\r\na\r\n"}, {"b", "Subject: b\r\n\r\nb\r\n"}},
+		listSizes: map[int]int64{2: -1}})
+	target := newFakeTarget("alice")
+	ti := newTestImporter(t, s.addr, target)
+	ti.delete = true
+	out, err := ti.runOnce(t, account("alice"))
+	require.Error(t, err)
+	assert.Contains(t, out, "alice: FAILED: listing the source's sizes: the server broke the POP3 protocol: UIDL lists message 2 and LIST does not; 2 on the source, 0 copied")
+	assert.Empty(t, target.messages("alice"))
+	assert.Empty(t, s.deleted)
+	assert.Equal(t, "QUIT", s.got()[len(s.got())-1])
 }
 
 // A DELE refused ends the session without QUIT: the server deletes

@@ -13,7 +13,10 @@
 // a rerun, or one after a crash, copies only what is not there yet, and a
 // message that a user deleted after it was copied does not come back. The
 // source is left untouched unless -delete is given, and then loses only
-// messages the destination holds, and only when its whole user succeeded.
+// messages the destination holds (under their unique-id with the same
+// size, or in the journal); a message whose unique-id the destination
+// shows on another message is reported, stays on the source, and fails
+// its user.
 // A line per user and a summary are printed; the exit status is 1 when
 // any user failed, each named with the reason. (It is not "pop3admin
 // migrate", which upgrades the database schema.)
