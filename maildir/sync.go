@@ -23,21 +23,45 @@ import (
 var uidlistLockWait = 5 * time.Second
 
 // message is one message of a session's listing.
+//
+// Each session has a copy of its listing's messages: the fields are laid
+// out so that the struct stays small.
 type message struct {
 	uid         uint32
 	uidValidity uint32 // of the dovecot-uidlist that gave uid
 	unreadable  bool   // when listed: its size is unknown, so it is not served
+	hasSaved    bool   // its record has a P extension (see saved)
+	permanent   bool   // uidl is the kept one
+	transient   bool   // uidl stands in for one that could not be computed: not to be kept
+	unstable    bool   // uidl is not the message's own (another took its X-UIDL, or it got "-N"): to be kept
 	order       uint64 // the O extension; 0 without one
 	base        string
 	path        string
 	size        int64
-	uidl        string // what UIDL shows; see assignUIDLs
-	saved       string // the P extension: a unique-id kept in the list
-	hasSaved    bool
-	guid        string // the G extension; "" without one
-	permanent   bool   // uidl is the kept one
-	transient   bool   // uidl stands in for one that could not be computed: not to be kept
-	unstable    bool   // uidl is not the message's own (another took its X-UIDL, or it got "-N"): to be kept
+	uidl        string      // what UIDL shows; see assignUIDLs
+	ext         *recordUIDL // its record's P and G extensions; nil without either
+}
+
+// recordUIDL are the extensions of a record that unique-ids come from.
+type recordUIDL struct {
+	saved string // the P extension: a unique-id kept in the list
+	guid  string // the G extension; "" without one
+}
+
+// saved returns the P extension of m's record.
+func (m *message) saved() string {
+	if m.ext == nil {
+		return ""
+	}
+	return m.ext.saved
+}
+
+// guid returns the G extension of m's record.
+func (m *message) guid() string {
+	if m.ext == nil {
+		return ""
+	}
+	return m.ext.guid
 }
 
 // uidlSettings are the Backend's settings that decide the unique-ids; nil
@@ -253,7 +277,8 @@ func saveUIDLs(records []record, msgs []message, all bool) bool {
 			continue
 		}
 		records[j].setExtension(extPOP3UIDL, m.uidl)
-		m.saved, m.hasSaved, m.permanent = m.uidl, true, true
+		m.ext = &recordUIDL{saved: m.uidl, guid: m.guid()}
+		m.hasSaved, m.permanent = true, true
 		changed = true
 	}
 	return changed
@@ -295,8 +320,11 @@ func messageOf(ctx context.Context, rec *record, f file, uidValidity uint32, com
 	if o, ok := rec.extension(extPOP3Order); ok {
 		m.order, _ = strconv.ParseUint(o, 10, 64)
 	}
-	m.saved, m.hasSaved = rec.extension(extPOP3UIDL)
-	m.guid, _ = rec.extension(extGUID)
+	saved, hasSaved := rec.extension(extPOP3UIDL)
+	guid, _ := rec.extension(extGUID)
+	if hasSaved || guid != "" {
+		m.hasSaved, m.ext = hasSaved, &recordUIDL{saved: saved, guid: guid}
+	}
 	if n, ok := sizeFromName(f.base); ok {
 		m.size = n
 		return m, false, nil

@@ -34,7 +34,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 		if m.uid == 0 || !m.hasSaved {
 			continue
 		}
-		u := m.saved
+		u := m.saved()
 		if u == "" {
 			u = m.base // Dovecot's shorthand: the base name is the unique-id
 		}
@@ -81,7 +81,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 		}
 		u := defaultUIDL(m.uid, m.uidValidity)
 		if settings.format != nil {
-			guid := m.guid
+			guid := m.guid()
 			if guid == "" {
 				guid = m.base
 			}
