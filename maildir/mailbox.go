@@ -260,41 +260,6 @@ func moveToCur(dir string, msgs []message) {
 	}
 }
 
-// markSeen renames a message file to carry the S flag in cur/ (Maildir's
-// ":2,<flags>" info, flags in ASCII order), moving it from new/ when it is
-// there.
-func markSeen(dir string, msg *message) error {
-	for attempt := 0; attempt < 2; attempt++ {
-		name := filepath.Base(msg.path)
-		flags := ""
-		if _, info, ok := strings.Cut(name, ":"); ok {
-			if !strings.HasPrefix(info, "2,") {
-				return nil // an info this package does not know: leave it
-			}
-			flags = info[2:]
-		}
-		inCur := filepath.Base(filepath.Dir(msg.path)) == "cur"
-		if inCur && strings.Contains(flags, "S") {
-			return nil
-		}
-		if !strings.Contains(flags, "S") {
-			b := []byte(flags + "S")
-			slices.Sort(b)
-			flags = string(b)
-		}
-		target := filepath.Join(dir, "cur", msg.base+":2,"+flags)
-		err := renameNoReplace(msg.path, target)
-		if !errors.Is(err, fs.ErrNotExist) {
-			if err == nil {
-				msg.path = target
-			}
-			return err
-		}
-		path, ok := findFile(dir, msg.base)
-		if !ok {
-			return nil // removed by another program meanwhile
-		}
-		msg.path = path
-	}
-	return nil
-}
+// markSeen renames a message file to carry the S flag in cur/, moving it
+// from new/ when it is there, as Dovecot sets \Seen (see addFlag).
+func markSeen(dir string, msg *message) error { return addFlag(dir, msg, 'S') }
