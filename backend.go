@@ -63,9 +63,9 @@ type MessageInfo struct {
 	// warning when a RETR sends another number of octets.
 	Size int64
 	// UID is the message's unique-id (RFC 1939 §7, UIDL): 1 to 70
-	// characters in the range 0x21 to 0x7E, the same for the same message
-	// in every session and never reused for another message of the
-	// maildrop.
+	// characters in the range 0x21 to 0x7E ([ValidUID]), the same for the
+	// same message in every session and never reused for another message
+	// of the maildrop.
 	UID string
 	// DowngradedSize is the size LIST reports for the message to a client
 	// that has not enabled UTF-8 mode (RFC 6856 §2.1): the octets RETR
@@ -81,6 +81,21 @@ type MessageInfo struct {
 	// the server logs that once per maildrop, and from then on prefers
 	// what it has read itself. pop3test.TestBackend checks the value.
 	DowngradedSize int64
+}
+
+// ValidUID reports whether uid can be a unique-id, as [MessageInfo.UID]
+// must be: 1 to 70 octets, each from 0x21 to 0x7E (RFC 1939 §7). A store
+// that keeps another server's unique-ids checks them with it.
+func ValidUID(uid string) bool {
+	if len(uid) == 0 || len(uid) > 70 {
+		return false
+	}
+	for i := 0; i < len(uid); i++ {
+		if uid[i] < 0x21 || uid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Mailbox is an open, locked maildrop. The session owns message numbers,

@@ -135,3 +135,25 @@ func TestMemoryBackendConcurrentSessions(t *testing.T) {
 	}
 	assert.Equal(t, 40, left+deleted, "every append is either deleted once or still there")
 }
+
+func TestValidUID(t *testing.T) {
+	for _, tc := range []struct {
+		uid  string
+		want bool
+	}{
+		{"a", true},
+		{"!", true},
+		{"~", true},
+		{strings.Repeat("x", 70), true},
+		{"0000000a6553f17b", true},
+		{"", false},
+		{strings.Repeat("x", 71), false},
+		{"has space", false},
+		{"tab\t", false},
+		{"del\x7f", false},
+		{"nul\x00", false},
+		{"é", false},
+	} {
+		assert.Equal(t, tc.want, pop3.ValidUID(tc.uid), "%q", tc.uid)
+	}
+}

@@ -159,12 +159,12 @@ func (m *maildrop) indexes(keep func(i int) bool) []int {
 // backend bug, which the caller logs, and which must not take the session
 // down with it. The backend's slice is copied before any change.
 func repairUIDs(msgs []MessageInfo) ([]MessageInfo, bool) {
-	if !slices.ContainsFunc(msgs, func(m MessageInfo) bool { return !validUID(m.UID) }) {
+	if !slices.ContainsFunc(msgs, func(m MessageInfo) bool { return !ValidUID(m.UID) }) {
 		return msgs, false
 	}
 	msgs = slices.Clone(msgs)
 	for i, m := range msgs {
-		if validUID(m.UID) {
+		if ValidUID(m.UID) {
 			continue
 		}
 		uid := []byte(m.UID)
@@ -180,18 +180,6 @@ func repairUIDs(msgs []MessageInfo) ([]MessageInfo, bool) {
 		msgs[i].UID = string(uid)
 	}
 	return msgs, true
-}
-
-func validUID(uid string) bool {
-	if len(uid) == 0 || len(uid) > 70 {
-		return false
-	}
-	for i := 0; i < len(uid); i++ {
-		if uid[i] < 0x21 || uid[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // parseNumber parses a decimal argument without sign (RFC 1939 §3). Values

@@ -52,7 +52,7 @@ var ErrInvalidUIDL = errors.New("maildir: not a unique-id (RFC 1939 §7: 1 to 70
 // [WithUIDLFormat]). A user the password source does not know is
 // [pop3.ErrNoSuchUser], wrapped.
 func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Reader) error {
-	if !validUIDL(uidl) {
+	if !pop3.ValidUID(uidl) {
 		return fmt.Errorf("%w: %q", ErrInvalidUIDL, uidl)
 	}
 	name := normalizeUsername(username)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/gopop3/pop3"
 )
 
 // retrievedName is the file in the Maildir that holds when each message
@@ -216,7 +218,7 @@ func parseRetrievalLine(line []byte) (uidl string, secs int64, ok bool) {
 	}
 	uidl = string(line[:i])
 	secs, err := strconv.ParseInt(string(line[i+1:]), 10, 64)
-	if err != nil || secs <= 0 || !validUIDL(uidl) {
+	if err != nil || secs <= 0 || !pop3.ValidUID(uidl) {
 		return "", 0, false
 	}
 	return uidl, secs, true

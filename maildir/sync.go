@@ -402,20 +402,6 @@ func (d *dovecotCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// validUIDL reports whether a migrated unique-id can be sent as one (RFC
-// 1939 §7: 1 to 70 octets from 0x21 to 0x7E).
-func validUIDL(s string) bool {
-	if len(s) == 0 || len(s) > 70 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // known keeps the messages that have UIDs.
 func known(msgs []message) []message {
 	out := msgs[:0]

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+
+	"github.com/gopop3/pop3"
 )
 
 // assignUIDLs sets the unique-id of each message of a sorted listing that
@@ -38,7 +40,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 		if u == "" {
 			u = m.base // Dovecot's shorthand: the base name is the unique-id
 		}
-		if !validUIDL(u) {
+		if !pop3.ValidUID(u) {
 			continue // shown with a computed one below (which WithSaveUIDL keeps instead)
 		}
 		m.uidl, m.permanent = unique(u, m, taken), true
@@ -71,7 +73,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 				}
 			}
 		}
-		if settings.reuseXUIDL && validUIDL(hdr.xuidl) {
+		if settings.reuseXUIDL && pop3.ValidUID(hdr.xuidl) {
 			if !taken[hdr.xuidl] {
 				m.uidl = hdr.xuidl
 				taken[m.uidl] = true
@@ -88,7 +90,7 @@ func assignUIDLs(ctx context.Context, dir string, msgs []message, settings *uidl
 			expanded := settings.format.expand(&uidlValues{
 				uidValidity: m.uidValidity, uid: m.uid, md5: hdr.md5, filename: m.base, guid: guid,
 			})
-			if validUIDL(expanded) {
+			if pop3.ValidUID(expanded) {
 				u = expanded
 			} else {
 				invalid++
@@ -114,7 +116,7 @@ func unique(u string, m *message, taken map[string]bool) string {
 	}
 	for n := 2; ; n++ {
 		c := u + "-" + strconv.Itoa(n)
-		if !validUIDL(c) {
+		if !pop3.ValidUID(c) {
 			return unique(defaultUIDL(m.uid, m.uidValidity)+"-"+strconv.Itoa(n), m, taken)
 		}
 		if !taken[c] {

@@ -154,7 +154,7 @@ func (k *kit) testUIDL(t *testing.T) {
 		for _, a := range accounts() {
 			mb := open(t, b, a)
 			for i, m := range mb.Messages() {
-				if !validUID(m.UID) {
+				if !pop3.ValidUID(m.UID) {
 					t.Errorf("%s's message %d has unique-id %q: RFC 1939 §7 allows 1 to 70 characters in 0x21 to 0x7E", a.Username, i+1, m.UID)
 				}
 			}
@@ -265,19 +265,6 @@ func uidlOnWire(t *testing.T, c *Client) []string {
 		out = append(out, uid)
 	}
 	return out
-}
-
-// validUID reports whether uid is a unique-id RFC 1939 §7 allows.
-func validUID(uid string) bool {
-	if len(uid) < 1 || len(uid) > 70 {
-		return false
-	}
-	for i := 0; i < len(uid); i++ {
-		if uid[i] < 0x21 || uid[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // bareLineEnd returns the offset of the first CR or LF that is not part

@@ -122,16 +122,8 @@ WHERE u.name = $1 ORDER BY m.uid`, name)
 // octets from 0x21 to 0x7E (RFC 1939 §7), as the CHECK constraint on
 // pop3_messages.uidl requires too.
 func checkUIDL(uidl string) error {
-	switch {
-	case uidl == "":
-		return fmt.Errorf("%w: empty", ErrInvalidUIDL)
-	case len(uidl) > 70:
-		return fmt.Errorf("%w: %d octets, RFC 1939 allows 70", ErrInvalidUIDL, len(uidl))
-	}
-	for i := 0; i < len(uidl); i++ {
-		if c := uidl[i]; c < 0x21 || c > 0x7e {
-			return fmt.Errorf("%w: %q has octet 0x%02X at %d, outside 0x21 to 0x7E (RFC 1939 §7)", ErrInvalidUIDL, uidl, c, i)
-		}
+	if !pop3.ValidUID(uidl) {
+		return fmt.Errorf("%w: %q (RFC 1939 §7: 1 to 70 octets, each from 0x21 to 0x7E)", ErrInvalidUIDL, uidl)
 	}
 	return nil
 }

@@ -656,7 +656,7 @@ func checkUIDLs(entries []uidlEntry) ([]uidlEntry, []string) {
 	reported := make(map[string]bool)
 	for _, e := range entries {
 		switch nums := byUIDL[e.uidl]; {
-		case !validUIDL(e.uidl):
+		case !pop3.ValidUID(e.uidl):
 			problems = append(problems, fmt.Sprintf("message %d skipped: its unique-id %q breaks RFC 1939 §7 (1 to 70 characters from 0x21 to 0x7E)", e.num, abbreviate([]byte(e.uidl))))
 		case len(nums) > 1:
 			if !reported[e.uidl] {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gopop3/pop3"
 )
 
 // A journal remembers, per user, the unique-ids that "pop3admin import"
@@ -81,7 +83,7 @@ func (j *journal) load(into string) error {
 			errJournalOther, j.path, was, into)
 	}
 	for _, l := range strings.Split(string(complete[len(header):]), "\n") {
-		if validUIDL(l) {
+		if pop3.ValidUID(l) {
 			j.seen[l] = true
 		}
 	}

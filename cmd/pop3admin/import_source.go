@@ -531,20 +531,6 @@ func messageNumber(l []byte) (int, []byte, error) {
 	return num, bytes.TrimLeft(rest, " "), nil
 }
 
-// validUIDL reports whether s is a unique-id as RFC 1939 §7 defines it:
-// 1 to 70 characters in the range 0x21 to 0x7E.
-func validUIDL(s string) bool {
-	if len(s) < 1 || len(s) > 70 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // listEntry is one line of LIST's listing (RFC 1939 §5).
 type listEntry struct {
 	num  int

@@ -500,10 +500,10 @@ func TestParseUIDLListing(t *testing.T) {
 		_, err := parseUIDLListing(lines(bad...))
 		assert.ErrorIs(t, err, errProtocol, "%q", bad)
 	}
-	assert.True(t, validUIDL("!"))
-	assert.True(t, validUIDL(strings.Repeat("~", 70)))
+	assert.True(t, pop3.ValidUID("!"))
+	assert.True(t, pop3.ValidUID(strings.Repeat("~", 70)))
 	for _, bad := range []string{"", strings.Repeat("x", 71), "a b", "a\x7f", "é"} {
-		assert.False(t, validUIDL(bad), "%q", bad)
+		assert.False(t, pop3.ValidUID(bad), "%q", bad)
 	}
 }
 

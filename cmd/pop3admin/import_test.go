@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/syncbuf"
 	"github.com/gopop3/pop3/memory"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/pop3test"
@@ -122,33 +123,15 @@ func (f *fakeTarget) remove(user, uidl string) {
 	}
 }
 
-// syncBuffer is an output that the importer's workers share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testImporter copies from the server at addr into target, with its
 // journals in a directory of the test's.
 type testImporter struct {
 	*importer
-	out *syncBuffer
+	out *syncbuf.Buffer
 }
 
 func newTestImporter(t *testing.T, addr string, target importTarget) *testImporter {
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	return &testImporter{&importer{
 		source:   *cleartextConfig(addr),
 		dest:     &importDest{target: target, exists: errFakeExists, into: "fake", close: func() {}},
@@ -163,9 +146,8 @@ func (ti *testImporter) runOnce(t *testing.T, accounts ...importAccount) (string
 	t.Helper()
 	err := ti.run(context.Background(), accounts)
 	out := ti.out.String()
-	ti.out.mu.Lock()
-	ti.out.b.Reset()
-	ti.out.mu.Unlock()
+	ti.out = &syncbuf.Buffer{}
+	ti.importer.out = ti.out
 	return out, err
 }
 
