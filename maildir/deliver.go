@@ -32,17 +32,12 @@ import (
 // [pop3.ErrNoSuchUser], wrapped. It implements [pop3.Deliverer].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
 	name := normalizeUsername(username)
-	entry, err := b.lookup(ctx, name)
-	if err != nil {
+	dir, o, err := b.mailDirOf(ctx, name)
+	if errors.Is(err, pop3.ErrNoSuchUser) {
 		return err
 	}
-	dir, err := b.maildirOf(name, entry)
 	if err != nil {
 		return fmt.Errorf("maildir: deliver to %q: %w", name, err)
-	}
-	o := ownerFor(dir)
-	if err := ensureMaildir(dir, o); err != nil {
-		return err
 	}
 	return deliver(ctx, dir, msg, o)
 }

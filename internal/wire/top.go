@@ -13,15 +13,31 @@ type TopReader struct {
 	r      io.ReadCloser
 	inBody bool
 	left   int // body lines still to send
-	line   int // what the current line holds so far: lineEmpty, lineCR or lineText
+	line   lineState
 	done   bool
 }
 
+// lineState is what the current line of a message holds so far, for
+// finding the empty line that ends the header: nothing, a lone CR (a CRLF
+// to come), or text.
+type lineState int
+
 const (
-	lineEmpty = iota
+	lineEmpty lineState = iota
 	lineCR
 	lineText
 )
+
+// extend records that b (no LF) was added to the current line.
+func (l *lineState) extend(b []byte) {
+	switch {
+	case len(b) == 0:
+	case *l == lineEmpty && len(b) == 1 && b[0] == '\r':
+		*l = lineCR
+	default:
+		*l = lineText
+	}
+}
 
 // NewTopReader returns a reader of the first lines body lines of r, after
 // its header. Closing it closes r.
@@ -42,10 +58,10 @@ func (t *TopReader) Read(p []byte) (int, error) {
 		}
 		j := bytes.IndexByte(p[i:n], '\n')
 		if j < 0 {
-			t.extend(p[i:n])
+			t.line.extend(p[i:n])
 			break
 		}
-		t.extend(p[i : i+j])
+		t.line.extend(p[i : i+j])
 		if t.inBody {
 			t.left--
 		} else if t.line != lineText {
@@ -61,17 +77,6 @@ func (t *TopReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// extend records that b (no LF) was added to the current line.
-func (t *TopReader) extend(b []byte) {
-	switch {
-	case len(b) == 0:
-	case t.line == lineEmpty && len(b) == 1 && b[0] == '\r':
-		t.line = lineCR
-	default:
-		t.line = lineText
-	}
 }
 
 // Close closes the source.

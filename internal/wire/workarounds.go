@@ -59,7 +59,7 @@ func (n *NULReader) Read(p []byte) (int, error) {
 // not.
 type EOHReader struct {
 	r      io.Reader
-	line   int  // the current line so far: lineEmpty, lineCR or lineText
+	line   lineState
 	lastCR bool // the last octet read is a CR
 	ended  bool // the header has ended: the rest passes through
 	eof    bool // the source has ended; tail is what is left to yield
@@ -132,28 +132,16 @@ func (e *EOHReader) scan(b []byte) {
 	for {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
-			e.extend(b)
+			e.line.extend(b)
 			return
 		}
-		e.extend(b[:i])
+		e.line.extend(b[:i])
 		if e.line != lineText {
 			e.ended = true
 			return
 		}
 		e.line = lineEmpty
 		b = b[i+1:]
-	}
-}
-
-// extend records that b, which holds no LF, was added to the current
-// line, as TopReader's extend does.
-func (e *EOHReader) extend(b []byte) {
-	switch {
-	case len(b) == 0:
-	case e.line == lineEmpty && len(b) == 1 && b[0] == '\r':
-		e.line = lineCR
-	default:
-		e.line = lineText
 	}
 }
 
