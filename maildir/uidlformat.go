@@ -1,13 +1,13 @@
 package maildir
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gopop3/pop3/internal/dovecotconf"
 )
 
 // WithUIDLFormat sets the unique-ids that UIDL shows, as Dovecot's
@@ -125,19 +125,13 @@ type uidlFormat struct {
 
 // uidlPart is a literal (key 0) or a variable with Dovecot's modifiers.
 type uidlPart struct {
-	literal     string
-	key         byte // 'v', 'u', 'm', 'f' or 'g'
-	offset      int
-	width       int
-	zeroPadding bool
-	modifiers   []byte
+	literal string
+	key     byte // 'v', 'u', 'm', 'f' or 'g'
+	mods    dovecotconf.Modifiers
 }
 
 // uidlLongKeys are the long names of the variables.
 var uidlLongKeys = map[string]byte{"uidvalidity": 'v', "uid": 'u', "md5": 'm', "filename": 'f', "guid": 'g'}
-
-// uidlModifiers are Dovecot 2.3's var_expand modifiers.
-const uidlModifiers = "LUEXRHNMTD"
 
 // parseUIDLFormat reads a pop3_uidl_format, or the name of a preset, as
 // Dovecot's var_expand does ("%[-][0]W[.[0][-]W]<modifiers><key>"), but
@@ -166,33 +160,9 @@ func parseUIDLFormat(s string) (*uidlFormat, error) {
 			continue
 		}
 		p := uidlPart{}
-		sign := 1
-		if i < len(s) && s[i] == '-' {
-			sign, i = -1, i+1
-		}
-		if i < len(s) && s[i] == '0' {
-			p.zeroPadding, i = true, i+1
-		}
-		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			p.width = min(p.width*10+int(s[i]-'0'), 1<<20)
-		}
-		if i < len(s) && s[i] == '.' {
-			p.offset, p.width, p.zeroPadding, sign = sign*p.width, 0, false, 1
-			i++
-			if i < len(s) && s[i] == '0' {
-				p.zeroPadding, i = true, i+1
-			}
-			if i < len(s) && s[i] == '-' {
-				sign, i = -1, i+1
-			}
-			for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-				p.width = min(p.width*10+int(s[i]-'0'), 1<<20)
-			}
-			p.width *= sign
-		}
-		for ; i < len(s) && strings.IndexByte(uidlModifiers, s[i]) >= 0; i++ {
-			p.modifiers = append(p.modifiers, s[i])
-		}
+		var n int
+		p.mods, n = dovecotconf.ParseModifiers(s[i:])
+		i += n
 		if i >= len(s) {
 			return nil, bad("it ends in an unfinished %%-variable (write %%%% for a percent sign)")
 		}
@@ -260,123 +230,9 @@ func (f *uidlFormat) expand(v *uidlValues) string {
 		case 'g':
 			s = v.guid
 		}
-		b.WriteString(p.apply(s))
+		b.WriteString(p.mods.Apply(s))
 	}
 	return b.String()
-}
-
-// apply is the end of Dovecot's var_expand_with_funcs for one variable:
-// the modifiers in order, then the offset, then the width.
-func (p *uidlPart) apply(s string) string {
-	offset, width := p.offset, p.width
-	for _, m := range p.modifiers {
-		switch m {
-		case 'L':
-			s = asciiCase(s, 'A', 'Z', 'a'-'A')
-		case 'U':
-			s = asciiCase(s, 'a', 'z', 'A'-'a')
-		case 'E':
-			var b strings.Builder
-			for i := 0; i < len(s); i++ {
-				if s[i] == '"' || s[i] == '\'' || s[i] == '\\' {
-					b.WriteByte('\\')
-				}
-				b.WriteByte(s[i])
-			}
-			s = b.String()
-		case 'X':
-			// str_to_ullong: an unsigned decimal, else 0.
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil || s == "" || s[0] == '+' {
-				n = 0
-			}
-			s = strconv.FormatUint(n, 16)
-		case 'R':
-			b := []byte(s)
-			slices.Reverse(b)
-			s = string(b)
-		case 'H', 'N':
-			// The C types matter: H's hash is an unsigned int, N's a
-			// uint64_t, and each is taken modulo the width converted to
-			// its type, then printed as an unsigned int.
-			var value uint32
-			if m == 'H' {
-				value = dovecotStrHash(s)
-				if width != 0 {
-					value %= uint32(int32(width))
-				}
-			} else {
-				sum := md5.Sum([]byte(s))
-				var v64 uint64
-				for _, c := range sum[:8] {
-					v64 = v64<<8 | uint64(c)
-				}
-				if width != 0 {
-					v64 %= uint64(int64(width))
-				}
-				value = uint32(v64)
-			}
-			width = 0
-			s = strconv.FormatUint(uint64(value), 16)
-			for len(s) < offset {
-				s = "0" + s
-			}
-			offset = 0
-		case 'M':
-			sum := md5.Sum([]byte(s))
-			s = hex.EncodeToString(sum[:])
-		case 'T':
-			s = strings.TrimRight(s, " \t\r\n")
-		case 'D':
-			s = strings.ReplaceAll(s, ".", ",dc=")
-		}
-	}
-	if offset < 0 {
-		if from := -offset; len(s) > from {
-			s = s[len(s)-from:]
-		}
-	} else {
-		s = s[min(offset, len(s)):]
-	}
-	switch {
-	case width == 0:
-		return s
-	case !p.zeroPadding:
-		if width < 0 {
-			width = len(s) + width
-		}
-		return s[:max(0, min(width, len(s)))]
-	default:
-		if len(s) < width {
-			return strings.Repeat("0", width-len(s)) + s
-		}
-		return s
-	}
-}
-
-// asciiCase shifts the ASCII letters from lo to hi by delta, as Dovecot's
-// t_str_lcase and t_str_ucase do.
-func asciiCase(s string, lo, hi byte, delta int) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= lo && c <= hi {
-			b[i] = byte(int(c) + delta)
-		}
-	}
-	return string(b)
-}
-
-// dovecotStrHash is Dovecot's str_hash (the ELF hash), which %H uses.
-func dovecotStrHash(s string) uint32 {
-	var h uint32
-	for i := 0; i < len(s); i++ {
-		h = h<<4 + uint32(s[i])
-		if g := h & 0xf0000000; g != 0 {
-			h ^= g >> 24
-			h ^= g
-		}
-	}
-	return h
 }
 
 // defaultUIDL is Dovecot's default format, %08Xu%08Xv, as Dovecot 2.3

@@ -39,9 +39,9 @@ type Var struct {
 	// "lip", "rip", "lport", "rport", "secured", "ldap:ATTR", or "$".
 	Name string
 	// Source is the text the variable was written as, for messages.
-	Source                    string
-	lower, upper, reverse, dn bool
-	def                       string // after a second ':' in %{ldap:attr:default}
+	Source string
+	mods   Modifiers // of L, U, R and D: escaping (E) is the caller's
+	def    string    // after a second ':' in %{ldap:attr:default}
 }
 
 // Template is a text with Dovecot 2.3 %-variables.
@@ -124,28 +124,20 @@ func ParseTemplate(s string, ldap bool) (*Template, error) {
 // and returns its length.
 func parseVar(s string, ldap bool) (*Var, int, error) {
 	v := &Var{}
-	i := 1
-	for ; i < len(s); i++ {
-		switch s[i] {
-		case 'L':
-			v.lower = true
-			continue
-		case 'U':
-			v.upper = true
-			continue
+	mods, n := ParseModifiers(s[1:])
+	if mods.HasWidth() {
+		return nil, 0, fmt.Errorf("%q: offsets and widths (%%N.Mx) are not supported", s[:min(1+n+1, len(s))])
+	}
+	i := 1 + n
+	for j, c := range mods.Letters {
+		switch c {
+		case 'X', 'H', 'N', 'M', 'T':
+			return nil, 0, fmt.Errorf("%q: the %%%c modifier is not supported", s[:2+j], c)
 		case 'E':
 			// Escaping is the caller's (bound parameters, LDAP escaping).
-			continue
-		case 'R':
-			v.reverse = true
-			continue
-		case 'D':
-			v.dn = true
-			continue
-		case 'X', 'H', 'N', 'M', 'T':
-			return nil, 0, fmt.Errorf("%q: the %%%c modifier is not supported", s[:min(i+1, len(s))], s[i])
+		default:
+			v.mods.Letters = append(v.mods.Letters, c)
 		}
-		break
 	}
 	if i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '-' || s[i] == '.') {
 		return nil, 0, fmt.Errorf("%q: offsets and widths (%%N.Mx) are not supported", s[:min(i+4, len(s))])
@@ -256,20 +248,7 @@ func (v *Var) expand(vals *Values, escape func(string) string) string {
 	if escape != nil {
 		s = escape(s)
 	}
-	if v.lower {
-		s = lowerASCII(s)
-	}
-	if v.upper {
-		s = strings.ToUpper(s)
-	}
-	if v.reverse {
-		r := []rune(s)
-		slices.Reverse(r)
-		s = string(r)
-	}
-	if v.dn {
-		s = strings.ReplaceAll(s, ".", ",dc=")
-	}
+	s = v.mods.Apply(s)
 	return s
 }
 
