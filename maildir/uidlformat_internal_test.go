@@ -3,6 +3,7 @@ package maildir
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,4 +257,21 @@ func FuzzUIDLFormat(f *testing.F) {
 		v := uidlValues{uidValidity: 1700000123, uid: uid, md5: "0123456789abcdef0123456789abcdef", filename: filename, guid: filename}
 		_ = p.expand(&v) // never panics, whatever the widths and offsets
 	})
+}
+
+// A unique-id that stands in for one that could not be computed (the
+// header of a message could not be read, here a symbolic link, which is
+// never followed) is not cached: the next session computes it again.
+func TestStandInUIDLNotCached(t *testing.T) {
+	b, dirs := cacheBackend(t, 1, 1, WithReuseXUIDL(), WithLogger(slog.New(slog.DiscardHandler)))
+	dir := dirs[0]
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	require.NoError(t, os.WriteFile(target, []byte("X-UIDL: linked\n\nx\n"), 0o600))
+	require.NoError(t, os.Symlink(target, filepath.Join(dir, "cur", "1700000000.M9P9.link,S=18,W=21:2,")))
+	settleMaildir(t, dir)
+	require.Len(t, listUIDLs(t, b, 1), 2) // gives the link its UID
+	settleMaildir(t, dir)
+	require.Len(t, listUIDLs(t, b, 1), 2)
+	plantHidden(t, dir)
+	assert.Len(t, listUIDLs(t, b, 1), 3, "the listing with a stand-in unique-id was not cached")
 }
