@@ -30,7 +30,8 @@ type Backend struct {
 	users    passwd.Source
 	logger   *slog.Logger
 
-	cache listingCache // see WithListingCache
+	cache   listingCache // see WithListingCache
+	imports importCache  // see Backend.Import
 	// verified remembers successful password checks; see WithVerifyCache.
 	verified *passwd.Cache
 

@@ -60,20 +60,11 @@ func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Read
 	if err != nil {
 		return fmt.Errorf("maildir: importing to %q: %w", name, err)
 	}
-	msgs, _, err := syncMaildir(ctx, dir, b.logger, o, b.uidlSettings())
-	if err != nil {
-		return fmt.Errorf("maildir: importing to %q: %w", name, err)
-	}
-	for _, m := range msgs {
-		if m.uidl == uidl {
-			return fmt.Errorf("%w: %q of %q (message %s)", ErrUIDLExists, uidl, name, m.base)
-		}
-	}
 	sp, err := spool(ctx, dir, msg, o)
 	if err != nil {
 		return err
 	}
-	if err := addImported(ctx, dir, o, uidl, sp); err != nil {
+	if err := b.addImported(ctx, dir, o, uidl, sp); err != nil {
 		sp.discard()
 		return fmt.Errorf("maildir: importing to %q: %w", name, err)
 	}
@@ -83,7 +74,13 @@ func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Read
 // addImported writes the record of the spooled message and renames it
 // into new/, both under the uidlist lock, so that no listing sees the
 // file before its record.
-func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spooled) error {
+//
+// A migration imports thousands of messages into one Maildir, one at a
+// time: the listing and the list that the last import left are kept (see
+// importCache), and used again while the list has not changed since, so
+// that an import costs neither a directory read nor a reading of the list;
+// its record is appended to the list rather than the list rewritten.
+func (b *Backend) addImported(ctx context.Context, dir string, o owner, uidl string, sp *spooled) error {
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(filepath.Join(dir, uidlistName)); err == nil {
 		mode = st.Mode().Perm()
@@ -93,10 +90,20 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 		return err
 	}
 	defer lock.release()
-	list, _, err := readUIDList(dir)
-	if err != nil || list == nil {
-		return fmt.Errorf("reading %s, which was there a moment ago: %v", uidlistName, err)
+	st := b.imports.get(dir)
+	if st == nil {
+		// Under the lock, as a session lists the Maildir: new files get
+		// UIDs, and the list is written when that changes it.
+		msgs, _, err := syncOnce(ctx, dir, b.logger, lock, make(map[string]sizes), b.uidlSettings())
+		if err != nil {
+			return err
+		}
+		if st, err = loadImportState(dir, msgs); err != nil {
+			return err
+		}
 	}
+	list := st.list
+	appendable := st.endsInLineEnd
 	for i := 0; i < len(list.records); i++ {
 		rec := &list.records[i]
 		if p, ok := rec.extension(extPOP3UIDL); !ok || p != uidl {
@@ -111,6 +118,7 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 		if tmp, ok := spooledFileOf(dir, rec.base); ok {
 			if err := renameNoReplace(tmp, filepath.Join(dir, "new", rec.base)); err == nil {
 				_ = syncDir(filepath.Join(dir, "new"))
+				b.imports.forget(dir)
 				return fmt.Errorf("%w: %q (an interrupted import of it, now finished)", ErrUIDLExists, uidl)
 			}
 		}
@@ -121,6 +129,10 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 		}
 		list.records = slices.Delete(list.records, i, i+1)
 		i--
+		appendable = false
+	}
+	if st.shown[uidl] {
+		return fmt.Errorf("%w: %q", ErrUIDLExists, uidl)
 	}
 	if uid, ok := defaultFormatUID(uidl, list.uidValidity); ok && uid >= list.nextUID && uid < math.MaxUint32 {
 		list.nextUID = uid + 1
@@ -128,17 +140,33 @@ func addImported(ctx context.Context, dir string, o owner, uidl string, sp *spoo
 	if list.nextUID == math.MaxUint32 {
 		return errors.New("the UIDs of this Maildir are used up")
 	}
-	list.records = append(list.records, record{
+	rec := record{
 		uid:  list.nextUID,
 		ext:  []string{string(extPOP3UIDL) + uidl, string(extVirtualSize) + strconv.FormatInt(sp.vsize, 10)},
 		base: sp.name,
-	})
+	}
+	list.records = append(list.records, rec)
 	list.nextUID++
-	if err := lock.commit(list); err != nil {
+	// From here the state is what the list is about to be; on a failure
+	// it is dropped, and the next import reads the list again.
+	b.imports.forget(dir)
+	if appendable {
+		err = lock.appendRecord(&rec)
+	} else {
+		err = lock.commit(list)
+	}
+	if err != nil {
 		return err
 	}
 	// The record is written: the file must follow, whatever ctx says.
-	return sp.publish(context.WithoutCancel(ctx))
+	if err := sp.publish(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	st.shown[uidl], st.endsInLineEnd = true, true
+	if st.id, err = listIdentity(dir); err == nil {
+		b.imports.put(dir, st)
+	}
+	return nil
 }
 
 // spooledFileOf returns the file in tmp/ that spool wrote for the message

@@ -158,6 +158,31 @@ func TestImportFinishesInterruptedImport(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
+// Imports one after another append to dovecot-uidlist; when something
+// else wrote it in between (here a listing that gives a delivered message
+// its UID), the next import reads it again, so that no two records share
+// a UID.
+func TestImportAfterAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	b, root, _ := testMaildirs(t, "alice:{PLAIN}secret")
+	require.NoError(t, b.Import(ctx, "alice", "first", strings.NewReader("one\n")))
+	require.NoError(t, b.Import(ctx, "alice", "second", strings.NewReader("two\n")))
+	require.NoError(t, b.Deliver(ctx, "alice", strings.NewReader("native\n")))
+	_, err := b.Listing(ctx, "alice") // gives the native message the next UID
+	require.NoError(t, err)
+	require.NoError(t, b.Import(ctx, "alice", "third", strings.NewReader("three\n")))
+
+	infos, err := b.Listing(ctx, "alice")
+	require.NoError(t, err)
+	require.Len(t, infos, 4)
+	assert.Equal(t, "first", infos[0].UID)
+	assert.Equal(t, "second", infos[1].UID)
+	assert.Equal(t, "third", infos[3].UID)
+	list, err := os.ReadFile(filepath.Join(root, "alice", "Maildir", "dovecot-uidlist"))
+	require.NoError(t, err)
+	assert.Regexp(t, `^3 V\d+ N\d+ G[0-9a-f]+\n1 .*Pfirst .*\n2 .*Psecond .*\n3 .*:\S+\n4 .*Pthird .*\n$`, string(list))
+}
+
 // Dovecot serving the Maildir shows the imported unique-ids, with its
 // default pop3_uidl_format.
 func TestDovecotShowsImportedUIDLs(t *testing.T) {

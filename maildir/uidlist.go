@@ -271,19 +271,24 @@ func (l *uidlist) marshal(w io.Writer) error {
 		bw.WriteString(" " + f)
 	}
 	bw.WriteByte('\n')
-	var num [10]byte
+	var line []byte
 	for i := range l.records {
-		r := &l.records[i]
-		bw.Write(strconv.AppendUint(num[:0], uint64(r.uid), 10))
-		for _, e := range r.ext {
-			bw.WriteByte(' ')
-			bw.WriteString(e)
-		}
-		bw.WriteString(" :")
-		bw.WriteString(r.base)
-		bw.WriteByte('\n')
+		line = l.records[i].appendLine(line[:0])
+		bw.Write(line)
 	}
 	return bw.Flush()
+}
+
+// appendLine appends the record's line, "<uid> [<ext>...] :<name>\n".
+func (r *record) appendLine(b []byte) []byte {
+	b = strconv.AppendUint(b, uint64(r.uid), 10)
+	for _, e := range r.ext {
+		b = append(b, ' ')
+		b = append(b, e...)
+	}
+	b = append(b, " :"...)
+	b = append(b, r.base...)
+	return append(b, '\n')
 }
 
 // readUIDList reads the uidlist of the Maildir at dir; a Maildir without
@@ -420,6 +425,28 @@ func (k *uidlistLock) commit(l *uidlist) error {
 		return fmt.Errorf("maildir: writing %s: %w", uidlistName, err)
 	}
 	_ = syncDir(k.dir)
+	return nil
+}
+
+// appendRecord adds rec at the end of dovecot-uidlist and syncs it, as
+// Dovecot appends the records of new messages without rewriting the list
+// (its header's next UID then lags, which readers allow for). The list
+// must end with a line end, and rec's UID be above all others.
+func (k *uidlistLock) appendRecord(rec *record) error {
+	f, err := os.OpenFile(filepath.Join(k.dir, uidlistName), os.O_WRONLY|os.O_APPEND|oNoFollow, 0)
+	if err != nil {
+		return fmt.Errorf("maildir: appending to %s: %w", uidlistName, err)
+	}
+	_, err = f.Write(rec.appendLine(nil))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("maildir: appending to %s: %w", uidlistName, err)
+	}
 	return nil
 }
 
