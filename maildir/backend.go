@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/mailuser"
 	"github.com/gopop3/pop3/passwd"
 )
 
@@ -26,7 +27,11 @@ var (
 // Backend serves users' Maildirs. Create it with [New]; it is safe for
 // concurrent use.
 type Backend struct {
-	template *template
+	// accounts logs users in and finds their Maildirs, with the code the
+	// mbox store shares (internal/mailuser); template and users are what
+	// New was given.
+	accounts *mailuser.Accounts
+	template *mailuser.Template
 	users    passwd.Source
 	logger   *slog.Logger
 
@@ -147,9 +152,9 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 	if users == nil {
 		return nil, errors.New("maildir: no password source")
 	}
-	t, err := parseTemplate(pathTemplate)
+	t, err := mailuser.ParseTemplate(pathTemplate)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("maildir: %w", err)
 	}
 	b := &Backend{template: t, users: users, logger: slog.Default()}
 	b.cache.limit = DefaultListingCache
@@ -162,6 +167,15 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 	if b.deletedFlagErr != nil {
 		return nil, b.deletedFlagErr
 	}
+	// Built after the options, which set the logger and the cache.
+	b.accounts = mailuser.New(mailuser.Config{
+		Store:    "maildir",
+		Users:    users,
+		Verified: b.verified,
+		Logger:   b.logger,
+		Template: t,
+		Driver:   "maildir",
+	})
 	return b, nil
 }
 
@@ -181,27 +195,11 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 //
 // With [WithVerifyCache], a repeat login runs no hash.
 func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, password string) (pop3.User, error) {
-	pw := []byte(password)
-	return b.login(ctx, c, username, loginChecks{
-		check: func(name string, entry *passwd.Entry) error {
-			// Keyed by the name looked up, which Offline is asked for,
-			// whatever name the source put in its entry.
-			e := *entry
-			e.User = name
-			if auth, ok := b.users.(passwd.Authenticator); ok && e.DN != "" {
-				return b.verified.VerifyFunc(&e, pw, func() error {
-					err := auth.Authenticate(ctx, &e, pw)
-					if err != nil && !errors.Is(err, passwd.ErrMismatch) {
-						return &sourceError{err}
-					}
-					return err
-				})
-			}
-			return b.verified.Verify(&e, pw)
-		},
-		decoy:   func() { passwd.VerifyUnknownUser(pw) },
-		offline: func(name string) (*passwd.Entry, bool) { return b.verified.Offline(name, pw) },
-	})
+	acct, err := b.accounts.Login(ctx, c, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return b.userOf(acct), nil
 }
 
 // LoginAPOP checks an APOP digest (RFC 1939 §7), subject to the extra
@@ -211,141 +209,18 @@ func (b *Backend) Login(ctx context.Context, c *pop3.ConnInfo, username, passwor
 // password does. Unlike Login, it does no decoy check for an unknown user:
 // the digest is one MD5, too fast to tell users apart by.
 func (b *Backend) LoginAPOP(ctx context.Context, c *pop3.ConnInfo, username, timestamp, digest string) (pop3.User, error) {
-	check := func(_ string, entry *passwd.Entry) error {
-		secret, ok := passwd.Plaintext(entry.Password)
-		if !ok {
-			return errNoAPOPSecret
-		}
-		if !pop3.VerifyAPOP(timestamp, secret, digest) {
-			return passwd.ErrMismatch
-		}
-		return nil
-	}
-	return b.login(ctx, c, username, loginChecks{check: check})
-}
-
-// sourceError is a password source's [passwd.Authenticator] failing to
-// tell whether a password is right (a directory that cannot be reached):
-// the login fails as a lookup that fails does, not as a wrong password.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return e.err.Error() }
-
-// errNoAPOPSecret is why an APOP login of a user with a hashed password fails.
-var errNoAPOPSecret = errors.New("maildir: APOP needs a cleartext secret and the user's password is hashed")
-
-// loginChecks are how one login method checks its credentials.
-type loginChecks struct {
-	// check verifies the credentials against the entry of the user
-	// looked up as name.
-	check func(name string, entry *passwd.Entry) error
-	// decoy, when not nil, is called instead of check for a refused name
-	// and an unknown user, and after check when check could not verify
-	// the user's hash (an error other than passwd.ErrMismatch).
-	decoy func()
-	// offline, when not nil, is asked for the user's entry when the
-	// password source fails; ok means the credentials were checked.
-	offline func(name string) (entry *passwd.Entry, ok bool)
-}
-
-// login finds the user, checks the credentials, applies the passdb extra
-// fields nologin and allow_nets (after the check, so that they take no
-// less time than a wrong password), and builds the user's Maildir path as
-// maildirOf does. Every refusal is pop3.ErrAuthFailed, logged with its
-// reason except for a wrong password and an unknown user; a failure of
-// the password source is returned as it is, unless checks.offline vouches
-// for the user.
-func (b *Backend) login(ctx context.Context, c *pop3.ConnInfo, username string, checks loginChecks) (pop3.User, error) {
-	decoy := checks.decoy
-	if decoy == nil {
-		decoy = func() {}
-	}
-	name := normalizeUsername(username)
-	if err := checkUsername(name); err != nil {
-		decoy()
-		b.logger.Warn("maildir: login refused", "reason", err)
-		return nil, pop3.ErrAuthFailed
-	}
-	entry, err := b.users.Lookup(ctx, name)
-	if errors.Is(err, passwd.ErrNotFound) {
-		decoy()
-		return nil, pop3.ErrAuthFailed
-	}
-	if errors.Is(err, passwd.ErrInvalidEntry) {
-		decoy()
-		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
-		return nil, pop3.ErrAuthFailed
-	}
-	switch {
-	case err != nil && checks.offline != nil && ctx.Err() == nil:
-		cached, ok := checks.offline(name)
-		if !ok {
-			return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
-		}
-		b.logger.Warn("maildir: the password source failed; letting the user in on the password that last succeeded (verification cache)",
-			"user", name, "err", err)
-		entry = cached
-	case err != nil:
-		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
-	default:
-		if err := checks.check(name, entry); err != nil {
-			var failed *sourceError
-			if errors.As(err, &failed) {
-				return nil, fmt.Errorf("maildir: checking the password of %q: %w", name, failed.err)
-			}
-			if !errors.Is(err, passwd.ErrMismatch) {
-				decoy()
-				b.logger.Warn("maildir: login refused", "user", name, "reason", err)
-			}
-			return nil, pop3.ErrAuthFailed
-		}
-	}
-	fields := parseExtra(entry.Extra)
-	if fields.nologin {
-		b.logger.Warn("maildir: login refused", "user", name, "reason", "the passwd entry has nologin", "nologin_reason", fields.reason)
-		return nil, pop3.ErrAuthFailed
-	}
-	if fields.hasAllowNets {
-		if err := checkAllowNets(fields.allowNets, c); err != nil {
-			b.logger.Warn("maildir: login refused", "user", name, "reason", err)
-			return nil, pop3.ErrAuthFailed
-		}
-	}
-	mailName, err := fields.userName(name)
+	acct, err := b.accounts.LoginAPOP(ctx, c, username, timestamp, digest)
 	if err != nil {
-		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
-		return nil, pop3.ErrAuthFailed
+		return nil, err
 	}
-	dir, err := b.maildir(mailName, entry.Home, fields)
-	if err != nil {
-		b.logger.Warn("maildir: login refused", "user", name, "reason", err)
-		return nil, pop3.ErrAuthFailed
-	}
-	return &user{backend: b, name: mailName, dir: dir}, nil
+	return b.userOf(acct), nil
 }
 
-// lookup finds a user for delivery, with the source's LookupUser when it
-// is a passwd.UserSource: an unknown one is pop3.ErrNoSuchUser.
-func (b *Backend) lookup(ctx context.Context, name string) (*passwd.Entry, error) {
-	if err := checkUsername(name); err != nil {
-		return nil, fmt.Errorf("maildir: %w: %q (%v)", pop3.ErrNoSuchUser, name, err)
-	}
-	lookup := b.users.Lookup
-	if us, ok := b.users.(passwd.UserSource); ok {
-		lookup = us.LookupUser
-	}
-	entry, err := lookup(ctx, name)
-	if errors.Is(err, passwd.ErrNotFound) {
-		return nil, fmt.Errorf("maildir: %w: %q", pop3.ErrNoSuchUser, name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("maildir: looking up %q: %w", name, err)
-	}
-	return entry, nil
+// userOf is the user of a logged-in account: its Maildir is the account's
+// path, and its name the one its mail is found by.
+func (b *Backend) userOf(acct *mailuser.Account) *user {
+	return &user{backend: b, name: acct.Name, dir: acct.Path}
 }
-
-// normalizeUsername is Dovecot's default auth_username_format, %Lu.
-func normalizeUsername(name string) string { return passwd.NormalizeUsername(name) }
 
 // user is a logged-in user; Open locks and reads the Maildir at dir.
 type user struct {

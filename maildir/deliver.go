@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/internal/downgrade"
+	"github.com/gopop3/pop3/internal/mailuser"
 )
 
 // Deliver stores msg in username's Maildir as a Maildir delivery agent does
@@ -31,7 +32,7 @@ import (
 // one lists it last. A user the password source does not know is
 // [pop3.ErrNoSuchUser], wrapped. It implements [pop3.Deliverer].
 func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) error {
-	name := normalizeUsername(username)
+	name := mailuser.NormalizeUsername(username)
 	dir, o, err := b.mailDirOf(ctx, name)
 	if errors.Is(err, pop3.ErrNoSuchUser) {
 		return err
@@ -47,11 +48,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, msg io.Reader) e
 // [pop3.UserChecker], so that LMTP refuses an unknown recipient at RCPT
 // TO. An error of the source is returned as it is.
 func (b *Backend) UserExists(ctx context.Context, username string) (bool, error) {
-	_, err := b.lookup(ctx, normalizeUsername(username))
-	if errors.Is(err, pop3.ErrNoSuchUser) {
-		return false, nil
-	}
-	return err == nil, err
+	return b.accounts.Exists(ctx, username)
 }
 
 // deliver writes msg into the Maildir at dir, as a file of o; see

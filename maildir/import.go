@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gopop3/pop3"
+	"github.com/gopop3/pop3/internal/mailuser"
 )
 
 // ErrUIDLExists is returned (wrapped) by [Backend.Import] when a message
@@ -55,7 +56,7 @@ func (b *Backend) Import(ctx context.Context, username, uidl string, msg io.Read
 	if !pop3.ValidUID(uidl) {
 		return fmt.Errorf("%w: %q", ErrInvalidUIDL, uidl)
 	}
-	name := normalizeUsername(username)
+	name := mailuser.NormalizeUsername(username)
 	dir, o, err := b.mailDirOf(ctx, name)
 	if err != nil {
 		return fmt.Errorf("maildir: importing to %q: %w", name, err)
@@ -199,7 +200,7 @@ func defaultFormatUID(uidl string, uidValidity uint32) (uint32, bool) {
 // maildrop lock and moves nothing. A user the password source does not
 // know is [pop3.ErrNoSuchUser], wrapped.
 func (b *Backend) Listing(ctx context.Context, username string) ([]pop3.MessageInfo, error) {
-	name := normalizeUsername(username)
+	name := mailuser.NormalizeUsername(username)
 	dir, o, err := b.mailDirOf(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("maildir: listing %q: %w", name, err)
@@ -220,14 +221,11 @@ func (b *Backend) Listing(ctx context.Context, username string) ([]pop3.MessageI
 // mailDirOf finds the Maildir of the user name (normalised), as Deliver
 // does, and creates it when it does not exist yet.
 func (b *Backend) mailDirOf(ctx context.Context, name string) (string, owner, error) {
-	entry, err := b.lookup(ctx, name)
+	acct, err := b.accounts.Lookup(ctx, name)
 	if err != nil {
 		return "", owner{}, err
 	}
-	dir, err := b.maildirOf(name, entry)
-	if err != nil {
-		return "", owner{}, err
-	}
+	dir := acct.Path
 	o := ownerFor(dir)
 	if err := ensureMaildir(dir, o); err != nil {
 		return "", owner{}, err

@@ -28,7 +28,7 @@ func loginOf(t *testing.T, b *Backend, i int) pop3.LoginRecorder {
 // restarted is a new backend on the Maildirs of b, as after a restart.
 func restarted(t *testing.T, b *Backend) *Backend {
 	t.Helper()
-	b2, err := New(b.template.raw, b.users)
+	b2, err := New(b.template.String(), b.users)
 	require.NoError(t, err)
 	return b2
 }

@@ -1,7 +1,8 @@
-// The passwd-file's extra fields that decide where a user's Maildir is
-// and who may log in: userdb_home, userdb_mail, nologin and allow_nets.
+// The passwd entry's extra fields that decide who may log in and where a
+// user's mail is: nologin, reason, allow_nets, user (userdb_user),
+// userdb_home and userdb_mail.
 
-package maildir
+package mailuser
 
 import (
 	"fmt"
@@ -11,85 +12,10 @@ import (
 	"strings"
 
 	"github.com/gopop3/pop3"
-	"github.com/gopop3/pop3/passwd"
 )
 
-// maildirOf returns the Maildir of the user name (already normalised)
-// whose passwd entry is entry, for a login and for a delivery alike: the
-// expansion of the template, or of the entry's userdb_mail, with the home
-// directory of its userdb_home or else of its home field (see [New]). It
-// does not apply nologin or allow_nets. A name that cannot fill the path
-// is an error wrapping errBadUsername; an unsupported userdb_mail, one
-// wrapping errUnsupportedLocation.
-func (b *Backend) maildirOf(name string, entry *passwd.Entry) (string, error) {
-	fields := parseExtra(entry.Extra)
-	name, err := fields.userName(name)
-	if err != nil {
-		return "", err
-	}
-	return b.maildir(name, entry.Home, fields)
-}
-
-// userName is the name the user's mail is found by: the entry's user
-// field when it has one (Dovecot's passdb and userdb field "user", which
-// changes the user name: an SQL query that maps an alias to its mailbox),
-// else name. A user field that could not name a Maildir is an error.
-func (f extraFields) userName(name string) (string, error) {
-	if !f.hasUser || f.user == name {
-		return name, nil
-	}
-	if err := checkUsername(f.user); err != nil {
-		return "", fmt.Errorf("the user database renames the user to an unusable name: %w", err)
-	}
-	return f.user, nil
-}
-
-// maildir is maildirOf with the extra fields already parsed.
-func (b *Backend) maildir(name, home string, fields extraFields) (string, error) {
-	if fields.hasHome {
-		h, err := expandHome(name, fields.home)
-		if err != nil {
-			return "", err
-		}
-		home = h
-	}
-	if !fields.hasMail {
-		return b.template.expand(name, home)
-	}
-	t, err := parseMailLocation(fields.mail)
-	if err != nil {
-		return "", err
-	}
-	dir, err := t.expand(name, home)
-	if err != nil {
-		return "", fmt.Errorf("userdb_mail %q: %w", fields.mail, err)
-	}
-	if !filepath.IsAbs(dir) {
-		return "", fmt.Errorf("%w: userdb_mail %q is not an absolute path", errUnsupportedLocation, fields.mail)
-	}
-	return dir, nil
-}
-
-// expandHome expands %u, %n, %d and %% in a userdb_home value, as Dovecot
-// expands the variables of a passwd-file's userdb extra fields, with the
-// checks of template.expand; %h is an error.
-func expandHome(name, value string) (string, error) {
-	t, err := parsePath(value)
-	if err != nil {
-		return "", fmt.Errorf("userdb_home: %w", err)
-	}
-	if t.uses['h'] {
-		return "", fmt.Errorf("userdb_home %q refers to itself (%%h)", value)
-	}
-	home, err := t.expand(name, "")
-	if err != nil {
-		return "", fmt.Errorf("userdb_home %q: %w", value, err)
-	}
-	return home, nil
-}
-
 // extraFields are the extra fields of a passwd entry that this package
-// honours; see New.
+// honours; see the package doc.
 type extraFields struct {
 	nologin      bool
 	reason       string
@@ -125,6 +51,69 @@ func parseExtra(extra []string) extraFields {
 		}
 	}
 	return f
+}
+
+// userName is the name the user's mail is found by: the entry's user
+// field when it has one (Dovecot's passdb and userdb field "user", which
+// changes the user name: an SQL query that maps an alias to its mailbox),
+// else name. A user field that could not name a mail path is an error.
+func (f extraFields) userName(name string) (string, error) {
+	if !f.hasUser || f.user == name {
+		return name, nil
+	}
+	if err := CheckUsername(f.user); err != nil {
+		return "", fmt.Errorf("the user database renames the user to an unusable name: %w", err)
+	}
+	return f.user, nil
+}
+
+// path returns the mail path of the user name (already renamed) whose
+// entry's home field is home: the expansion of the store's template, or of
+// the entry's userdb_mail, with the home directory of its userdb_home or
+// else home. A name that cannot fill the path is an error wrapping
+// errBadUsername; an unsupported userdb_mail, one wrapping
+// errUnsupportedLocation.
+func (a *Accounts) path(name, home string, fields extraFields) (string, error) {
+	if fields.hasHome {
+		h, err := expandHome(name, fields.home)
+		if err != nil {
+			return "", err
+		}
+		home = h
+	}
+	if !fields.hasMail {
+		return a.template.Expand(name, home)
+	}
+	t, err := parseMailLocation(fields.mail, a.driver)
+	if err != nil {
+		return "", err
+	}
+	path, err := t.Expand(name, home)
+	if err != nil {
+		return "", fmt.Errorf("userdb_mail %q: %w", fields.mail, err)
+	}
+	if !filepath.IsAbs(path) {
+		return "", fmt.Errorf("%w: userdb_mail %q is not an absolute path", errUnsupportedLocation, fields.mail)
+	}
+	return path, nil
+}
+
+// expandHome expands %u, %n, %d and %% in a userdb_home value, as Dovecot
+// expands the variables of a passwd-file's userdb extra fields, with the
+// checks of Template.Expand; %h is an error.
+func expandHome(name, value string) (string, error) {
+	t, err := parsePath(value)
+	if err != nil {
+		return "", fmt.Errorf("userdb_home: %w", err)
+	}
+	if t.uses['h'] {
+		return "", fmt.Errorf("userdb_home %q refers to itself (%%h)", value)
+	}
+	home, err := t.Expand(name, "")
+	if err != nil {
+		return "", fmt.Errorf("userdb_home %q: %w", value, err)
+	}
+	return home, nil
 }
 
 // checkAllowNets returns nil when the client of c may log in under

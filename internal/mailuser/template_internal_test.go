@@ -1,4 +1,4 @@
-package maildir
+package mailuser
 
 import (
 	"math/rand/v2"
@@ -43,9 +43,9 @@ func TestTemplateExpand(t *testing.T) {
 		{"/var/mail/%u", "..", "", ""},
 	} {
 		t.Run(tc.template+" "+tc.user, func(t *testing.T) {
-			tmpl, err := parseTemplate(tc.template)
+			tmpl, err := ParseTemplate(tc.template)
 			require.NoError(t, err)
-			got, err := tmpl.expand(tc.user, tc.home)
+			got, err := tmpl.Expand(tc.user, tc.home)
 			if tc.want == "" {
 				assert.ErrorIs(t, err, errBadUsername)
 				assert.Empty(t, got)
@@ -69,7 +69,7 @@ func TestParseTemplateRefuses(t *testing.T) {
 		"/var/mail/%{}",     // empty long name
 		"",
 	} {
-		_, err := parseTemplate(s)
+		_, err := ParseTemplate(s)
 		assert.Error(t, err, "%q", s)
 	}
 }
@@ -84,9 +84,9 @@ func TestTemplateRoot(t *testing.T) {
 		{"%u", ""},
 		{"%h/Maildir", ""},
 	} {
-		tmpl, err := parseTemplate(tc.template)
+		tmpl, err := ParseTemplate(tc.template)
 		require.NoError(t, err, tc.template)
-		assert.Equal(t, tc.root, tmpl.root(), tc.template)
+		assert.Equal(t, tc.root, tmpl.Root(), tc.template)
 	}
 }
 
@@ -124,11 +124,11 @@ func TestCheckUsernameRefuses(t *testing.T) {
 		"bob\xff",
 		"\xc3\x28",
 	} {
-		err := checkUsername(name)
+		err := CheckUsername(name)
 		assert.ErrorIs(t, err, errBadUsername, "%q", name)
-		tmpl, perr := parseTemplate("/srv/mail/%u/Maildir")
+		tmpl, perr := ParseTemplate("/srv/mail/%u/Maildir")
 		require.NoError(t, perr)
-		path, err := tmpl.expand(name, "/home/x")
+		path, err := tmpl.Expand(name, "/home/x")
 		assert.ErrorIs(t, err, errBadUsername, "%q", name)
 		assert.Empty(t, path)
 	}
@@ -147,7 +147,7 @@ func TestCheckUsernameAccepts(t *testing.T) {
 		strings.Repeat("a", 255),
 		"bob+tag@example.com",
 	} {
-		assert.NoError(t, checkUsername(name), "%q", name)
+		assert.NoError(t, CheckUsername(name), "%q", name)
 	}
 }
 
@@ -190,12 +190,12 @@ func TestTemplateExpandStaysUnderItsRoot(t *testing.T) {
 	// Names that get through must exist, or the property is empty.
 	accepted := 0
 	for _, s := range templates {
-		tmpl, err := parseTemplate(s)
+		tmpl, err := ParseTemplate(s)
 		require.NoError(t, err)
-		root := tmpl.root()
+		root := tmpl.Root()
 		require.NotEmpty(t, root)
 		for _, name := range names {
-			path, err := tmpl.expand(name, "")
+			path, err := tmpl.Expand(name, "")
 			if err != nil {
 				require.ErrorIs(t, err, errBadUsername, "template %q, name %q", s, name)
 				continue
@@ -215,6 +215,6 @@ func TestTemplateExpandStaysUnderItsRoot(t *testing.T) {
 // parsed or expanded like any other; it must not accept every name and
 // then refuse them all.
 func TestTemplateWithDotDotLiteral(t *testing.T) {
-	_, err := parseTemplate("/var/mail/../vmail/%u")
+	_, err := ParseTemplate("/var/mail/../vmail/%u")
 	assert.ErrorContains(t, err, `".."`, "refused when configured, not at every login")
 }
