@@ -1,11 +1,13 @@
 package passwd
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/GehirnInc/crypt/sha256_crypt"
 	"github.com/GehirnInc/crypt/sha512_crypt"
+	"github.com/gopop3/pop3/internal/testprog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -146,4 +148,42 @@ func TestGenerateBcrypt(t *testing.T) {
 	assert.Len(t, h, 60)
 	_, err = generateBcrypt([]byte(strings.Repeat("x", 73)))
 	assert.Error(t, err)
+}
+
+// Fresh hashes from the system's crypt (libxcrypt, through mkpasswd of
+// Debian's whois package), at its default costs, in the methods that
+// /etc/shadow holds: yescrypt (Debian's default since Debian 11),
+// SHA512-crypt, SHA256-crypt and MD5-crypt.
+func TestVerifyMkpasswd(t *testing.T) {
+	mkpasswd := testprog.Require(t, "mkpasswd", "whois")
+	methods := []struct{ method, prefix string }{
+		{"yescrypt", "$y$j9T$"},
+		{"sha512crypt", "$6$"},
+		{"sha256crypt", "$5$"},
+		{"md5crypt", "$1$"},
+	}
+	passwords := []string{"secret", "Tr0ub4dor&3 ünïcode", "パスワード", "with:colon $dollar\\back"}
+	if raceEnabled {
+		passwords = passwords[1:2] // yescrypt takes seconds under -race
+	}
+	for _, m := range methods {
+		for _, password := range passwords {
+			t.Run(m.method+"/"+password, func(t *testing.T) {
+				// -s reads the password from a line of standard input,
+				// which keeps it out of the process list.
+				cmd := exec.Command(mkpasswd, "-m", m.method, "-s")
+				cmd.Stdin = strings.NewReader(password + "\n")
+				out, err := cmd.Output()
+				require.NoError(t, err)
+				stored := strings.TrimSuffix(string(out), "\n")
+				require.True(t, strings.HasPrefix(stored, m.prefix), stored)
+
+				assert.NoError(t, Verify(stored, []byte(password)), stored)
+				assert.NoError(t, Verify("{CRYPT}"+stored, []byte(password)), stored)
+				err = Verify(stored, []byte(password+"x"))
+				assert.ErrorIs(t, err, ErrMismatch, stored)
+				assertSafeError(t, err, stored, password)
+			})
+		}
+	}
 }

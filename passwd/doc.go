@@ -14,7 +14,9 @@
 // The scheme code reads no file: a backend that keeps hashes elsewhere (a
 // database) calls [Verify] with the stored string. For a passwd-file,
 // [OpenFile] returns a [File], a [Source] of [Entry] values that re-reads the
-// file when it changes.
+// file when it changes; for the system's accounts (/etc/passwd and
+// /etc/shadow, with Debian's yescrypt hashes), [OpenSystem] returns a
+// [System].
 //
 // A [Cache] in front of Verify makes a repeat login with the same password
 // cost two HMACs instead of a deliberately slow hash, and lets a user whose

@@ -119,3 +119,55 @@ func ExampleCache() {
 	// offline login of alice home /home/alice
 	// hits 1 misses 2 offline 1
 }
+
+func ExampleOpenSystem() {
+	// A server reads /etc/passwd and /etc/shadow: OpenSystem("", "").
+	dir, err := os.MkdirTemp("", "system-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	passwdPath, shadowPath := filepath.Join(dir, "passwd"), filepath.Join(dir, "shadow")
+	if err := os.WriteFile(passwdPath, []byte(
+		"root:x:0:0:root:/root:/bin/bash\n"+
+			"alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n"+
+			"bob:x:1001:1001:Bob,,,:/home/bob:/bin/bash\n"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	// alice's hash is yescrypt, as Debian 12 writes it (mkpasswd -m yescrypt);
+	// bob's account is locked (passwd -l bob).
+	if err := os.WriteFile(shadowPath, []byte(
+		"root:$y$j9T$TwpDOFHkqTS/bXXLfp17X1$Fkfut7EWtKVyoYrZoC0YUpOxxnCcoH..oymHosS6gP/:19000:0:99999:7:::\n"+
+			"alice:$y$j9T$TwpDOFHkqTS/bXXLfp17X1$Fkfut7EWtKVyoYrZoC0YUpOxxnCcoH..oymHosS6gP/:19000:0:99999:7:::\n"+
+			"bob:!$y$j9T$TwpDOFHkqTS/bXXLfp17X1$Fkfut7EWtKVyoYrZoC0YUpOxxnCcoH..oymHosS6gP/:19000:0:99999:7:::\n"), 0o640); err != nil {
+		log.Fatal(err)
+	}
+
+	users, err := passwd.OpenSystem(passwdPath, shadowPath)
+	if err != nil {
+		log.Fatal(err) // for /etc/shadow: run the server in group shadow
+	}
+	ctx := context.Background()
+	alice, err := users.Lookup(ctx, "alice")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(alice.UID, alice.Home, passwd.Verify(alice.Password, []byte("secret")))
+
+	_, err = users.Lookup(ctx, "bob")
+	fmt.Println(errors.Is(err, passwd.ErrInvalidEntry)) // locked
+	_, err = users.Lookup(ctx, "root")
+	fmt.Println(errors.Is(err, passwd.ErrInvalidEntry)) // uid 0 < FirstValidUID
+
+	// Delivery still finds bob.
+	bob, err := users.LookupUser(ctx, "bob")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(bob.Home)
+	// Output:
+	// 1000 /home/alice <nil>
+	// true
+	// true
+	// /home/bob
+}

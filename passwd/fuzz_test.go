@@ -3,8 +3,12 @@ package passwd
 import (
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cheapLimits lowers the limits for fuzzing: a fuzz worker that spends more
@@ -18,6 +22,7 @@ func cheapLimits(f *testing.F) {
 	limits.bcryptCost = 6
 	limits.argon2Memory = 1 << 10
 	limits.argon2Work = 4 << 10
+	limits.yescryptMemory = 1 << 20
 }
 
 func FuzzVerify(f *testing.F) {
@@ -101,6 +106,143 @@ func FuzzParseLine(f *testing.F) {
 		counted := err == nil && !strings.HasPrefix(line, "#") && strings.TrimSpace(line) != ""
 		if len(users) > 1 || counted && len(users) != 1 {
 			t.Fatalf("a line and its duplicate made %d users", len(users))
+		}
+	})
+}
+
+func FuzzVerifyYescrypt(f *testing.F) {
+	// Cost 1 (N=2^10, r=8) is 1 MiB and 5 ms: the fuzzer keeps to it.
+	saved := limits
+	f.Cleanup(func() { limits = saved })
+	limits.yescryptMemory = 1 << 20
+	for _, v := range yescryptVectors {
+		f.Add(v.stored, []byte(v.password))
+	}
+	for _, s := range []string{"$y$", "$y$$$", "$y$j75$$", "$y$j75$a$", "$y$jzz$x$y", "$y$j75.$abcd$x", "$gy$j75$abcd$x"} {
+		f.Add(s, []byte("secret"))
+	}
+	f.Fuzz(func(t *testing.T, stored string, password []byte) {
+		err := Verify(stored, password)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ErrMismatch) && !errors.Is(err, ErrMalformedHash) && !errors.Is(err, ErrUnknownScheme) {
+			t.Fatalf("Verify returned an error of no kind: %v", err)
+		}
+		if other := Verify(stored, append(password, "\x00other"...)); other != nil && other.Error() != err.Error() {
+			t.Fatalf("the error depends on the password: %q and %q", err, other)
+		}
+		if _, data, _ := splitScheme(stored); len(data) >= 20 && strings.Contains(err.Error(), data) {
+			t.Fatalf("the error quotes the hash: %v", err)
+		}
+	})
+}
+
+// fuzzSystem is a System of parsed files, for lookups without the files.
+func fuzzSystem(passwd map[string]*passwdLine, badPasswd map[string]badLine,
+	shadow map[string]*shadowLine, badShadow map[string]badLine, today int64) *System {
+	return &System{
+		FirstValidUID: DefaultFirstValidUID,
+		now:           func() time.Time { return time.Unix(today*86400, 0) },
+		passwd:        systemFile[*passwdLine]{path: "passwd", users: passwd, bad: badPasswd},
+		shadow:        systemFile[*shadowLine]{path: "shadow", users: shadow, bad: badShadow},
+	}
+}
+
+// checkSystemNames checks the names parseSystemFile kept.
+func checkSystemNames[T any](t *testing.T, users map[string]T, bad map[string]badLine) {
+	for name := range users {
+		if name == "" || strings.ContainsAny(name, ":\n") || strings.ContainsAny(name[:1], "+-# \t") {
+			t.Fatalf("a user named %q", name)
+		}
+		if _, ok := bad[name]; ok {
+			t.Fatalf("%q is both a user and a bad line", name)
+		}
+	}
+	for name, b := range bad {
+		if name == "" || b.line < 1 || b.err == nil {
+			t.Fatalf("bad line %+v of %q", b, name)
+		}
+	}
+}
+
+// checkLookupError checks that a lookup failed with one of its errors.
+func checkLookupError(t *testing.T, err error) {
+	if err != nil && !errors.Is(err, ErrInvalidEntry) && !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a lookup returned an error of no kind: %v", err)
+	}
+}
+
+func FuzzParsePasswd(f *testing.F) {
+	for _, s := range []string{
+		"root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice,,,:/home/alice:/bin/bash\n",
+		"bob:$1$3azHgidD$SrJPt7B.9rekpmwJwtON31:1001:1001::/home/bob:/bin/sh",
+		"+::::::\n-bob\n+@staff:x:::::\n# comment\n\n  \t",
+		"carol:x:1002:1002::/home/carol:/bin/sh\r\ncarol:x:1003",
+		"dave:x:4294967295:1:::\ndave:x:4294967296:1:::",
+		"erin:*:1004:1004::/:\nfrank::1005:1005:::\ngrace:!x:1006:1006:::",
+		":x:1:1:::\nx\n::::::::::",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		users, bad := parseSystemFile(content, parsePasswdFields)
+		checkSystemNames(t, users, bad)
+		for name, u := range users {
+			uid, err := strconv.ParseUint(u.uid, 10, 32)
+			if u.name != name || err != nil || uint32(uid) != u.uidNum {
+				t.Fatalf("line of %q: %+v", name, u)
+			}
+		}
+		s := fuzzSystem(users, bad, map[string]*shadowLine{}, map[string]badLine{}, testToday)
+		for _, name := range slices.Concat(slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(bad))) {
+			e, err := s.lookup(name)
+			checkLookupError(t, err)
+			if err == nil && (e.Password == "" || e.Password == "x" || e.User != name) {
+				t.Fatalf("Lookup(%q) = %+v", name, e)
+			}
+			e, err = s.lookupUser(name)
+			checkLookupError(t, err)
+			if err == nil && (e.Password != "" || e.User != name) {
+				t.Fatalf("LookupUser(%q) = %+v", name, e)
+			}
+		}
+	})
+}
+
+func FuzzParseShadow(f *testing.F) {
+	for _, s := range []string{
+		"root:*:19000:0:99999:7:::\nalice:$y$j9T$abcd$pqskBGfYuqGBpswYbZZNQEpyakNzB0r4YPf9t4Ca/eD:19000:0:99999:7:::\n",
+		"bob:!$6$x$y:19000:0:30:7:10:20001:",
+		"carol:$1$3azHgidD$SrJPt7B.9rekpmwJwtON31:0:::::",
+		"dave::19000:0:99999:7::1:\ndave:x:::::::",
+		"erin:x:-1:-1:-1:-1:-1:-1:-1\nfrank:x:+5:2147483647:2147483648::::",
+		"+::::::::\n# comment\ngrace:x:1:2:3:4:5:6:7:8",
+	} {
+		f.Add(s, int64(testToday))
+	}
+	f.Fuzz(func(t *testing.T, content string, today int64) {
+		users, bad := parseSystemFile(content, parseShadowFields)
+		checkSystemNames(t, users, bad)
+		passwd := make(map[string]*passwdLine)
+		for name, sh := range users {
+			_ = sh.checkAging(today)
+			passwd[name] = &passwdLine{name: name, password: "x", uid: "1000", gid: "1000", uidNum: 1000}
+		}
+		for name := range bad {
+			passwd[name] = &passwdLine{name: name, password: "x", uid: "1000", gid: "1000", uidNum: 1000}
+		}
+		// The day is a clock's: keep it within what time.Unix can hold.
+		s := fuzzSystem(passwd, map[string]badLine{}, users, bad, today%(1<<40))
+		for name := range passwd {
+			e, err := s.lookup(name)
+			checkLookupError(t, err)
+			if err == nil && (e.Password == "" || e.Password[0] == '!' || e.Password[0] == '*' || e.Password == "x") {
+				t.Fatalf("Lookup(%q) let in the password field %q", name, e.Password)
+			}
+			if _, bad := bad[name]; bad && err == nil {
+				t.Fatalf("Lookup(%q) let in a user whose shadow line does not parse", name)
+			}
 		}
 	})
 }

@@ -19,7 +19,7 @@ import (
 var (
 	// ErrUnknownScheme is a scheme this package does not implement: an
 	// unknown {SCHEME}, an unknown encoding suffix, or a crypt(3) method
-	// such as DES or yescrypt.
+	// such as DES or gost-yescrypt.
 	ErrUnknownScheme = errors.New("passwd: unknown password scheme")
 	// ErrMalformedHash is a stored hash that cannot be read: bad hex or
 	// base64, a wrong length, a parameter out of range, or an empty hash
@@ -268,7 +268,8 @@ func encode(raw []byte, enc encoding) string {
 // Verify reports whether password matches stored, a hash as Dovecot stores
 // it: "{SCHEME}data", or bare data, which is the CRYPT scheme (a crypt(3)
 // string read by its "$id$": $1$ MD5-crypt, $5$ SHA256-crypt, $6$
-// SHA512-crypt, $2a$ $2b$ $2y$ bcrypt, and $argon2i$ $argon2id$). See
+// SHA512-crypt, $y$ yescrypt, $2a$ $2b$ $2y$ bcrypt, and $argon2i$
+// $argon2id$). See
 // https://doc.dovecot.org/configuration_manual/authentication/password_schemes/
 // and [Schemes] for the schemes.
 //

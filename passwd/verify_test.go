@@ -141,7 +141,7 @@ func TestVerifyErrors(t *testing.T) {
 		{"DES-CRYPT scheme", "{DES-CRYPT}ra3CvuCZ/anag", ErrUnknownScheme},
 		{"DES crypt", "ra3CvuCZ/anag", ErrUnknownScheme},
 		{"BSDi crypt", "_J9..CCCCXBrJUJV154M", ErrUnknownScheme},
-		{"yescrypt", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7", ErrUnknownScheme},
+		{"gost-yescrypt", "$gy$j9T$abcd$eNx5Ts/33O7c0szGVRoZ9FC5cuK11v8Hgb3mQmq02S1", ErrUnknownScheme},
 		{"scrypt", "$7$CU..../....2KfQ5cZ0fYSuGYi1i7Ulr/$v7VGrqJI8.ghxBxb9gkN6vHN8yYq1fFwrYJ6FDnTOJ.", ErrUnknownScheme},
 		{"unknown crypt id", "$zz$abc$def", ErrUnknownScheme},
 		{"bcrypt 2x", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", ErrUnknownScheme},
@@ -195,8 +195,8 @@ func TestVerifyErrorText(t *testing.T) {
 	assert.EqualError(t, err, "passwd: unknown password scheme (NOPE)")
 	err = Verify("{a secret!}x", []byte("pw"))
 	assert.EqualError(t, err, "passwd: unknown password scheme (unreadable scheme name)")
-	err = Verify("$y$j9T$abc$def", []byte("pw"))
-	assert.EqualError(t, err, "passwd: unknown password scheme (CRYPT: yescrypt ($y$) is not supported)")
+	err = Verify("$gy$j9T$abc$def", []byte("pw"))
+	assert.EqualError(t, err, "passwd: unknown password scheme (CRYPT: gost-yescrypt ($gy$) is not supported)")
 	var target *schemeError
 	assert.True(t, errors.As(err, &target))
 }
