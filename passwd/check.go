@@ -37,3 +37,29 @@ var decoy = sync.OnceValue(func() string {
 func VerifyUnknownUser(password []byte) {
 	_ = Verify(decoy(), password)
 }
+
+// DecoySource is a [Source] whose users' hashes may cost more to check
+// than [VerifyUnknownUser]'s bcrypt, such as the yescrypt hashes of
+// /etc/shadow ([System]), and that can give one of that cost.
+type DecoySource interface {
+	Source
+	// DecoyHash returns a stored hash whose check costs what its users'
+	// cost, or "" when it has none.
+	DecoyHash() string
+}
+
+// VerifyUnknownUserOf is [VerifyUnknownUser] for a user that src does not
+// have, or that may not log in: when src is a [DecoySource] with a decoy
+// hash, the password is checked against that one, and the result ignored,
+// so that the refusal takes as long as a wrong password of src's users
+// does, even where their hashes are slower than bcrypt (a Debian system
+// account's yescrypt takes about 40 times as long).
+func VerifyUnknownUserOf(src Source, password []byte) {
+	if ds, ok := src.(DecoySource); ok {
+		if h := ds.DecoyHash(); h != "" {
+			_ = Verify(h, password)
+			return
+		}
+	}
+	VerifyUnknownUser(password)
+}

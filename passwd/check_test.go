@@ -56,3 +56,26 @@ func TestVerifyUnknownUser(t *testing.T) {
 	unknown := median(func() { passwd.VerifyUnknownUser([]byte("wrong")) })
 	assert.GreaterOrEqual(t, unknown, wrong/4, "an unknown user took %v, a wrong password %v", unknown, wrong)
 }
+
+// decoySource is a DecoySource that counts the calls of DecoyHash.
+type decoySource struct {
+	passwd.Source
+	hash  string
+	calls int
+}
+
+func (d *decoySource) DecoyHash() string { d.calls++; return d.hash }
+
+// VerifyUnknownUserOf checks against the source's decoy when it has one,
+// and falls back to VerifyUnknownUser's otherwise.
+func TestVerifyUnknownUserOf(t *testing.T) {
+	h, err := passwd.Hash("SHA512-CRYPT", []byte("pw"))
+	require.NoError(t, err)
+	d := &decoySource{hash: h}
+	passwd.VerifyUnknownUserOf(d, []byte("guess"))
+	assert.Equal(t, 1, d.calls)
+	empty := &decoySource{}
+	passwd.VerifyUnknownUserOf(empty, []byte("guess"))
+	assert.Equal(t, 1, empty.calls, "asked, then the default decoy")
+	passwd.VerifyUnknownUserOf(nil, []byte("guess"))
+}

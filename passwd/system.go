@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,9 +197,14 @@ func (s *System) Lookup(ctx context.Context, user string) (*Entry, error) {
 // lookup is Lookup without the reload.
 func (s *System) lookup(user string) (*Entry, error) {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lookupLocked(user)
+}
+
+// lookupLocked is lookup with s.mu held.
+func (s *System) lookupLocked(user string) (*Entry, error) {
 	pw, pwErr := s.passwd.lookup(user)
 	sh, shErr := s.shadow.lookup(user)
-	s.mu.RUnlock()
 	if pwErr != nil {
 		return nil, pwErr
 	}
@@ -254,6 +260,27 @@ func (s *System) lookupUser(user string) (*Entry, error) {
 		return nil, err
 	}
 	return pw.entry(), nil
+}
+
+// DecoyHash returns the hash of one account that can log in, the first by
+// name, for [VerifyUnknownUserOf]: checking a password against it costs
+// what checking one of the system's users costs, whatever their scheme
+// (yescrypt on Debian). "" when no account can log in.
+func (s *System) DecoyHash() string {
+	s.reloadIfChanged()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.shadow.users))
+	for name := range s.shadow.users {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if e, err := s.lookupLocked(name); err == nil {
+			return e.Password
+		}
+	}
+	return ""
 }
 
 // checkUID refuses a uid outside FirstValidUID and LastValidUID.

@@ -475,3 +475,17 @@ func TestSystemToday(t *testing.T) {
 	assert.Equal(t, int64(-1), s.today())
 	assert.Equal(t, "2024-10-04", day(testToday))
 }
+
+// DecoyHash is the hash of an account that can log in, the first by name,
+// so that the decoy check of an unknown or refused user costs what a
+// system user's check costs; none when no account can log in.
+func TestSystemDecoyHash(t *testing.T) {
+	yescrypt := systemHashes[0].hash
+	s := openSystem(t,
+		"root:x:0:0:root:/root:/bin/bash\nzed:x:1002:1002::/home/zed:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ncarl:x:1003:1003::/home/carl:/bin/sh\n",
+		"root:"+md5Hash+":19000:0:99999:7:::\nzed:"+yescrypt+":19000:0:99999:7:::\nbob:!"+md5Hash+":19000:0:99999:7:::\ncarl:"+md5Hash+":19000:0:99999:7:::\n")
+	assert.Equal(t, md5Hash, s.DecoyHash(), "carl's: bob is locked, root below FirstValidUID")
+
+	none := openSystem(t, "root:x:0:0:root:/root:/bin/bash\n", "root:"+md5Hash+":19000:0:99999:7:::\n")
+	assert.Empty(t, none.DecoyHash())
+}

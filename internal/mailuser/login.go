@@ -42,7 +42,7 @@ func (a *Accounts) Login(ctx context.Context, c *pop3.ConnInfo, username, passwo
 			}
 			return a.verified.Verify(&e, pw)
 		},
-		decoy:   func() { passwd.VerifyUnknownUser(pw) },
+		decoy:   func() { passwd.VerifyUnknownUserOf(a.users, pw) },
 		offline: func(name string) (*passwd.Entry, bool) { return a.verified.Offline(name, pw) },
 	})
 }
