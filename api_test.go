@@ -31,6 +31,7 @@ var apiPackages = []apiPackage{
 	{".", "github.com/gopop3/pop3", "pop3"},
 	{"memory", "github.com/gopop3/pop3/memory", "memory"},
 	{"maildir", "github.com/gopop3/pop3/maildir", "maildir"},
+	{"mbox", "github.com/gopop3/pop3/mbox", "mbox"},
 	{"passwd", "github.com/gopop3/pop3/passwd", "passwd"},
 	{"pop3test", "github.com/gopop3/pop3/pop3test", "pop3test"},
 	{"postgres", "github.com/gopop3/pop3/postgres", "postgres"},

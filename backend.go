@@ -305,6 +305,20 @@ type LoginRecorder interface {
 	RecordLogin(ctx context.Context, t time.Time) error
 }
 
+// SeenMailbox is a [Mailbox] that knows which of its messages earlier
+// sessions retrieved, as the "Status: RO" header that qpopper writes into
+// a Unix mail spool records it. LAST (RFC 1460) then starts from the
+// highest of them, "the highest message number accessed ... during this
+// or any previous session", so that a client without UIDL (fetchmail in
+// its default mode) fetches only the messages after it. RSET sets LAST
+// back to 0, as RFC 1460 and qpopper do.
+type SeenMailbox interface {
+	Mailbox
+	// Seen reports whether an earlier session retrieved message i
+	// (0-based) of the snapshot.
+	Seen(i int) bool
+}
+
 // RetrievalMailbox is a [Mailbox] that remembers when each of its
 // messages was first retrieved, which EXPIRE with a number of days needs
 // (RFC 2449 §6.7): the server removes, at UPDATE, the messages first

@@ -23,7 +23,8 @@ func (s *session) cmdRset([]string) error {
 }
 
 // cmdLast handles LAST (RFC 1460 §5, dropped by RFC 1725): the highest
-// message number accessed by RETR or DELE in this session.
+// message number accessed by RETR or DELE in this session, or retrieved by
+// an earlier one when the mailbox is a SeenMailbox.
 func (s *session) cmdLast([]string) error {
 	var buf [24]byte
 	return s.writeStatusBytes(strconv.AppendInt(buf[:0], int64(s.drop.last), 10))

@@ -21,7 +21,7 @@ import (
 // brackets. Every doc link in the packages' comments must lead somewhere
 // real.
 func TestDocLinksResolve(t *testing.T) {
-	for _, dir := range []string{".", "memory", "maildir", "passwd", "pop3test", "cmd/pop3d", "internal/testhooks", "internal/dovecottest", "internal/testprog"} {
+	for _, dir := range []string{".", "memory", "maildir", "mbox", "passwd", "pop3test", "cmd/pop3d", "internal/testhooks", "internal/dovecottest", "internal/testprog"} {
 		fset := token.NewFileSet()
 		var files []*ast.File
 		entries, err := os.ReadDir(dir)

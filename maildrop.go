@@ -18,7 +18,7 @@ type maildrop struct {
 	nMarked  int    // messages marked now
 	markSize int64  // their total size
 	size     int64  // of the whole snapshot, marked messages included
-	last     int    // LAST: the highest message number accessed, 0 for none
+	last     int    // LAST: the highest message number accessed, 0 for none (see SeenMailbox)
 	// deltas holds, per message, the octets downgrading adds (RFC 6858),
 	// unknownDelta until known; nil until the first is needed.
 	deltas []int64
@@ -47,6 +47,14 @@ func (m *maildrop) load() (repaired bool) {
 	m.marked = make([]bool, len(m.msgs))
 	for _, info := range m.msgs {
 		m.size += info.Size
+	}
+	if seen, ok := m.box.(SeenMailbox); ok {
+		for i := len(m.msgs) - 1; i >= 0; i-- {
+			if seen.Seen(i) {
+				m.last = i + 1
+				break
+			}
+		}
 	}
 	return repaired
 }

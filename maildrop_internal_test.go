@@ -64,6 +64,35 @@ func TestMaildropMarksAndStat(t *testing.T) {
 	assert.Nil(t, m.markedIndexes())
 }
 
+// seenListing is a listing whose messages an earlier session retrieved
+// where seen says so.
+type seenListing struct {
+	listing
+	seen []bool
+}
+
+func (l seenListing) Seen(i int) bool { return l.seen[i] }
+
+// LAST starts from the highest message an earlier session retrieved
+// (RFC 1460: "during this or any previous session"), and RSET sets it
+// back to 0, as qpopper does.
+func TestMaildropLastFromEarlierSessions(t *testing.T) {
+	l := seenListing{listing: listing{{Size: 1, UID: "a"}, {Size: 2, UID: "b"}, {Size: 3, UID: "c"}, {Size: 4, UID: "d"}}, seen: []bool{true, false, true, false}}
+	m := &maildrop{box: l}
+	require.False(t, m.load())
+	assert.Equal(t, 3, m.last)
+	m.access(1)
+	assert.Equal(t, 3, m.last, "a lower message accessed leaves it")
+	m.access(3)
+	assert.Equal(t, 4, m.last)
+	m.reset()
+	assert.Zero(t, m.last)
+
+	none := &maildrop{box: seenListing{listing: listing{{Size: 1, UID: "a"}}, seen: []bool{false}}}
+	require.False(t, none.load())
+	assert.Zero(t, none.last)
+}
+
 func TestMaildropLookup(t *testing.T) {
 	m := newTestMaildrop(t, 1, 2)
 	for _, tc := range []struct {

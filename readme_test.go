@@ -66,6 +66,7 @@ var readmeImports = map[string]string{
 	"tls":        "crypto/tls",
 	"pop3":       "github.com/gopop3/pop3",
 	"maildir":    "github.com/gopop3/pop3/maildir",
+	"mbox":       "github.com/gopop3/pop3/mbox",
 	"memory":     "github.com/gopop3/pop3/memory",
 	"passwd":     "github.com/gopop3/pop3/passwd",
 	"pop3test":   "github.com/gopop3/pop3/pop3test",

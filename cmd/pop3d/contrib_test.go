@@ -24,6 +24,9 @@ const contribDir = "../../contrib"
 // contribUnits are the systemd units in contrib/.
 var contribUnits = []string{"pop3d.service", "pop3d.socket", "pop3d-tls.socket"}
 
+// contribDropIn is the drop-in of contrib/ for a classic Unix mail host.
+const contribDropIn = "pop3d.service.d/classic-host.conf"
+
 // contribExecStart is the binary ExecStart= names in pop3d.service.
 const contribExecStart = "ExecStart=/usr/local/bin/pop3d "
 
@@ -186,6 +189,35 @@ func verifyUnits(t *testing.T, systemdAnalyze, dir string) ([]string, error) {
 	return ours, err
 }
 
+// The drop-in for a classic host turns pop3d.service into a server of the
+// mbox spools in /var/mail for the system's accounts, with the groups that
+// Debian's permissions ask for and no more.
+func TestContribClassicHostDropIn(t *testing.T) {
+	u := readUnit(t, contribDropIn)
+	execStarts := u["Service"]["ExecStart"]
+	require.Len(t, execStarts, 2)
+	assert.Empty(t, execStarts[0], "ExecStart= first, to replace pop3d.service's")
+	assert.NotContains(t, strings.ReplaceAll(execStarts[1], "%%", ""), "%", "systemd would expand %%u")
+	args := strings.Fields(strings.ReplaceAll(execStarts[1], "%%", "%"))
+	require.Equal(t, "/usr/local/bin/pop3d", args[0])
+	var stderr strings.Builder
+	o, err := parseFlags(args[1:], &stderr)
+	require.NoError(t, err, "pop3d rejects ExecStart:\n%s", stderr.String())
+	assert.Equal(t, "/var/mail/%u", o.mbox)
+	assert.True(t, o.systemUsers)
+
+	groups, _ := u.last("Service", "SupplementaryGroups")
+	assert.ElementsMatch(t, []string{"mail", "shadow"}, strings.Fields(groups))
+	for _, key := range []string{"User", "Group"} {
+		got, _ := u.last("Service", key)
+		assert.NotContains(t, []string{"", "root", "0"}, got, "%s=", key)
+	}
+	paths := u["Service"]["ReadWritePaths"]
+	assert.Equal(t, []string{"", "/var/mail"}, paths, "only the spools are written")
+	umask, _ := u.last("Service", "UMask")
+	assert.Equal(t, "0007", umask, "group mail keeps access to what pop3d creates")
+}
+
 // TestContribUnitsVerify has systemd itself parse the units, as systemctl
 // daemon-reload would: unknown keys, bad values, missing sockets. It needs
 // no running systemd.
@@ -207,6 +239,14 @@ func TestContribUnitsVerify(t *testing.T) {
 		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644))
 	}
+	// systemd-analyze reads the drop-in from beside the unit, as systemd
+	// reads it from /etc/systemd/system.
+	b, err := os.ReadFile(filepath.Join(contribDir, contribDropIn))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "\n"+contribExecStart)
+	dropIn := strings.Replace(string(b), contribExecStart, "ExecStart="+strings.ReplaceAll(exe, "%", "%%")+" ", 1)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(contribDropIn)), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, contribDropIn), []byte(dropIn), 0o644))
 
 	t.Run("verify", func(t *testing.T) {
 		ours, err := verifyUnits(t, systemdAnalyze, dir)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -22,6 +23,10 @@ type options struct {
 	proxyProtocol         []*net.IPNet
 	load                  string
 	maildir, passwd       string
+	mbox                  string
+	systemUsers           bool
+	firstValidUID         uint
+	ignoreXUIDL           bool
 	sqlConf, ldapConf     string
 	maildirCache          int
 	uidlFormat            string
@@ -62,8 +67,9 @@ var flagGroups = []struct {
 }{
 	{"Listening", []string{"addr", "tls-addr", "proxy-protocol"}},
 	{"TLS", []string{"tls-cert", "tls-key", "tls-self-signed", "insecure-auth"}},
-	{"Store", []string{"maildir", "passwd", "sql", "ldap", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
+	{"Store", []string{"maildir", "mbox", "passwd", "sql", "ldap", "system-users", "first-valid-uid", "maildir-cache", "postgres", "postgres-lease", "load", "domain"}},
 	{"Migration and IMAP (with -maildir)", []string{"uidl-format", "save-uidl", "reuse-xuidl", "deleted-flag", "no-flag-updates"}},
+	{"Migration (with -mbox)", []string{"ignore-xuidl"}},
 	{"Delivery", []string{"lmtp"}},
 	{"Authentication", []string{"auth-cache-size", "auth-cache-ttl", "auth-failure-delay", "auth-penalty", "trusted-networks"}},
 	{"Limits", []string{"max-connections", "max-connections-per-ip", "idle-timeout"}},
@@ -86,16 +92,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	})
 	fs.StringVar(&o.domain, "domain", "localhost", "the server's host `NAME`, used in the APOP timestamp")
 	fs.StringVar(&o.load, "load", "", "serve the mailboxes in `DIR` (DIR/USER/password and one file per message) instead of the demo")
-	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd, -sql or -ldap")
-	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir: a Dovecot passwd-file `FILE`")
-	fs.StringVar(&o.sqlConf, "sql", "", "the users of -maildir: the SQL database (pgsql, mysql or sqlite) that Dovecot's dovecot-sql.conf.ext `FILE` describes")
-	fs.StringVar(&o.ldapConf, "ldap", "", "the users of -maildir: the LDAP directory that Dovecot's dovecot-ldap.conf.ext `FILE` describes")
+	fs.StringVar(&o.maildir, "maildir", "", "serve Maildirs at `TEMPLATE` (%u user, %n local part, %d domain, %h home), Dovecot-compatible; needs -passwd, -sql, -ldap or -system-users")
+	fs.StringVar(&o.mbox, "mbox", "", "serve mbox spools at `TEMPLATE` (such as /var/mail/%u), as qpopper and Dovecot serve them; needs -passwd, -sql, -ldap or -system-users")
+	fs.StringVar(&o.passwd, "passwd", "", "the users of -maildir or -mbox: a Dovecot passwd-file `FILE`")
+	fs.StringVar(&o.sqlConf, "sql", "", "the users of -maildir or -mbox: the SQL database (pgsql, mysql or sqlite) that Dovecot's dovecot-sql.conf.ext `FILE` describes")
+	fs.StringVar(&o.ldapConf, "ldap", "", "the users of -maildir or -mbox: the LDAP directory that Dovecot's dovecot-ldap.conf.ext `FILE` describes")
+	fs.BoolVar(&o.systemUsers, "system-users", false, "the users of -maildir or -mbox: the system's accounts, from /etc/passwd and /etc/shadow (which pop3d must be able to read: group shadow on Debian)")
+	fs.UintVar(&o.firstValidUID, "first-valid-uid", passwd.DefaultFirstValidUID, "with -system-users: the lowest `UID` that may log in or get mail, as Dovecot's first_valid_uid (root and system accounts are below it)")
 	fs.IntVar(&o.maildirCache, "maildir-cache", maildir.DefaultListingCache, "keep the listings of unchanged Maildirs, up to `MESSAGES` in all; 0 turns it off (for NFS)")
 	fs.StringVar(&o.uidlFormat, "uidl-format", "", "show unique-ids in this `FORMAT`, as Dovecot's pop3_uidl_format: %v UIDVALIDITY, %u UID, %m header MD5, %f file name, %g GUID (default %08Xu%08Xv), or the preset of the server migrated from: "+strings.Join(maildir.UIDLPresets(), ", "))
 	fs.BoolVar(&o.saveUIDL, "save-uidl", false, "keep each message's unique-id in dovecot-uidlist (Dovecot's pop3_save_uidl), so that a later -uidl-format changes nothing for clients")
 	fs.BoolVar(&o.reuseXUIDL, "reuse-xuidl", false, "show a message's X-UIDL header as its unique-id when it is valid and unique (Dovecot's pop3_reuse_xuidl)")
 	fs.StringVar(&o.deletedFlag, "deleted-flag", "", "DELE and QUIT set this IMAP `KEYWORD` instead of removing the message, which POP3 then no longer lists (Dovecot's pop3_deleted_flag)")
 	fs.BoolVar(&o.noFlagUpdates, "no-flag-updates", false, "leave the messages' flags alone: no move from new/ to cur/, no seen flag on RETR (Dovecot's pop3_no_flag_updates)")
+	fs.BoolVar(&o.ignoreXUIDL, "ignore-xuidl", false, "show Dovecot's unique-id (%08Xu%08Xv) for a message with an X-UIDL header too, as Dovecot does by default (pop3_reuse_xuidl = no): for spools that Dovecot served; without it, qpopper's X-UIDL is shown")
 	fs.StringVar(&o.postgres, "postgres", "", "serve the users and mail of the PostgreSQL database at `DSN` (a postgres:// URL; put the password in PGPASSWORD or ~/.pgpass, not here, where ps shows it); migrates its schema")
 	fs.DurationVar(&o.postgresLease, "postgres-lease", postgres.DefaultLeaseTime, "with -postgres: a maildrop lock outlives a dead node by at most this `DURATION`")
 	fs.StringVar(&o.lmtp, "lmtp", "", "accept mail for the store's users over LMTP on `ADDR`: TCP HOST:PORT, or a unix socket path (an ADDR containing \"/\")")
@@ -154,14 +164,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		problem = "-tls-cert and -tls-key go together"
 	case o.tlsCert != "" && o.tlsSelfSigned:
 		problem = "-tls-self-signed cannot be combined with -tls-cert and -tls-key"
-	case o.maildir != "" && countSet(o.passwd, o.sqlConf, o.ldapConf) == 0:
-		problem = "-maildir needs its users: -passwd, -sql or -ldap"
-	case countSet(o.passwd, o.sqlConf, o.ldapConf) > 1:
-		problem = "-passwd, -sql and -ldap are three user databases: choose one"
-	case o.maildir == "" && countSet(o.passwd, o.sqlConf, o.ldapConf) > 0:
-		problem = "-passwd, -sql and -ldap are the users of -maildir, which is missing"
-	case countSet(o.maildir, o.load, o.postgres) > 1:
-		problem = "-maildir, -postgres and -load are three stores: choose one"
+	case countSet(o.maildir, o.mbox, o.load, o.postgres) > 1:
+		problem = "-maildir, -mbox, -postgres and -load are four stores: choose one"
+	case o.maildir != "" && o.userSources() == 0:
+		problem = "-maildir needs its users: -passwd, -sql, -ldap or -system-users"
+	case o.mbox != "" && o.userSources() == 0:
+		problem = "-mbox needs its users: -passwd, -sql, -ldap or -system-users"
+	case o.userSources() > 1:
+		problem = "-passwd, -sql, -ldap and -system-users are four user databases: choose one"
+	case o.mbox == "" && o.ignoreXUIDL:
+		problem = "-ignore-xuidl is a setting of -mbox, which is missing"
+	case !o.systemUsers && o.firstValidUID != passwd.DefaultFirstValidUID:
+		problem = "-first-valid-uid is a setting of -system-users, which is missing"
+	case o.firstValidUID > math.MaxUint32:
+		problem = "-first-valid-uid must be a uid: at most 4294967295"
+	case o.maildir == "" && o.mbox == "" && o.userSources() > 0:
+		problem = "-passwd, -sql, -ldap and -system-users are the users of -maildir or -mbox, which is missing"
 	case o.maildir == "" && (o.uidlFormat != "" || o.saveUIDL || o.reuseXUIDL || o.deletedFlag != "" || o.noFlagUpdates):
 		problem = "-uidl-format, -save-uidl, -reuse-xuidl, -deleted-flag and -no-flag-updates are settings of -maildir, which is missing"
 	case o.postgresLease < time.Second:
@@ -268,14 +286,23 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
+// userSources counts the user databases the flags name.
+func (o *options) userSources() int {
+	n := countSet(o.passwd, o.sqlConf, o.ldapConf)
+	if o.systemUsers {
+		n++
+	}
+	return n
+}
+
 // printUsage prints the flags by group, in the format of
 // flag.PrintDefaults.
 func printUsage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintf(w, "Usage: pop3d [flags]\n\n"+
-		"pop3d is a POP3 server. With -maildir and its users (-passwd, -sql or -ldap) it serves\n"+
-		"Maildirs as Dovecot does; without them, a demo in-memory mailbox (user demo, password\n"+
-		"demo). Started by systemd socket activation, it serves the sockets named pop3 (with\n"+
+		"pop3d is a POP3 server. With -maildir or -mbox and their users (-passwd, -sql, -ldap or\n"+
+		"-system-users) it serves Maildirs or mbox spools as Dovecot does; without them, a demo\n"+
+		"in-memory mailbox (user demo, password demo). Started by systemd socket activation, it serves the sockets named pop3 (with\n"+
 		"STLS) and pop3s (implicit TLS).\n"+
 		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n"+
 		"APOP is offered only when some user has a cleartext password ({PLAIN} in -passwd or\n"+

@@ -499,6 +499,8 @@ func usersSource(o *options) string {
 		return "the SQL database of " + o.sqlConf
 	case o.ldapConf != "":
 		return "the LDAP directory of " + o.ldapConf
+	case o.systemUsers:
+		return "the system (/etc/passwd, /etc/shadow)"
 	}
 	return o.passwd
 }
@@ -510,6 +512,8 @@ func printInstructions(w io.Writer, o *options, mb *loaded, where listening) {
 	switch {
 	case o.maildir != "":
 		fmt.Fprintf(w, "pop3d: serving the Maildirs %s to the users of %s\n", o.maildir, usersSource(o))
+	case o.mbox != "":
+		fmt.Fprintf(w, "pop3d: serving the mbox spools %s to the users of %s\n", o.mbox, usersSource(o))
 	case o.postgres != "":
 		fmt.Fprintf(w, "pop3d: serving the users of PostgreSQL (add them with pop3admin useradd)\n")
 	case o.load != "":

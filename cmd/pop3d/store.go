@@ -9,6 +9,7 @@ import (
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/ldapdb"
 	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/mbox"
 	"github.com/gopop3/pop3/memory"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/sqldb"
@@ -38,6 +39,22 @@ func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slo
 			return nil, err
 		}
 		return &openedStore{backend: pb, loaded: example, apop: apop, close: closePostgres}, nil
+	}
+	if o.mbox != "" {
+		users, apop, closeUsers, err := openUsers(ctx, o, logger)
+		if err != nil {
+			return nil, err
+		}
+		opts := []mbox.Option{mbox.WithLogger(logger), mbox.WithVerifyCache(cache)}
+		if o.ignoreXUIDL {
+			opts = append(opts, mbox.WithoutXUIDL())
+		}
+		b, err := mbox.New(o.mbox, users, opts...)
+		if err != nil {
+			closeUsers()
+			return nil, fmt.Errorf("-mbox: %w", err)
+		}
+		return &openedStore{backend: b, loaded: example, apop: apop, close: closeUsers}, nil
 	}
 	if o.maildir != "" {
 		users, apop, closeUsers, err := openUsers(ctx, o, logger)
@@ -94,7 +111,7 @@ func openLocalStore(o *options) (pop3.Backend, *loaded, error) {
 // -auth-cache-ttl, or nil when it is off or the store keeps no password
 // hashes (the demo and -load compare cleartext passwords).
 func verifyCache(o *options) *passwd.Cache {
-	if o.maildir == "" && o.postgres == "" {
+	if o.maildir == "" && o.mbox == "" && o.postgres == "" {
 		return nil
 	}
 	return passwd.NewCache(o.authCacheSize, o.authCacheTTL)
@@ -103,7 +120,8 @@ func verifyCache(o *options) *passwd.Cache {
 // pinger is a user database that can tell whether it is reachable.
 type pinger interface{ Ping(context.Context) error }
 
-// openUsers opens the user database of -maildir: -passwd, -sql or -ldap,
+// openUsers opens the user database of -maildir or -mbox: -passwd, -sql,
+// -ldap or -system-users,
 // and tells whether its users can log in with APOP.
 // An SQL or LDAP database that does not answer, or cannot prepare a
 // query, is no reason not to start: it is logged, logins fail with the SYS/TEMP response code until it answers, and
@@ -129,6 +147,14 @@ func openUsers(ctx context.Context, o *options, logger *slog.Logger) (passwd.Sou
 			return nil, apop, nil, fmt.Errorf("-sql: %w", err)
 		}
 		users, apop, flag, path = db, apopForSQL(cfg), "-sql", o.sqlConf
+	case o.systemUsers:
+		system, err := passwd.OpenSystem("", "")
+		if err != nil {
+			return nil, apop, nil, fmt.Errorf("-system-users: %w", err)
+		}
+		system.FirstValidUID = uint32(o.firstValidUID)
+		system.Logger = logger
+		return system, apopOffer{reason: "-system-users: the system's accounts keep hashed passwords, and APOP needs cleartext ones"}, func() {}, nil
 	case o.ldapConf != "":
 		cfg, err := ldapdb.ReadConfig(o.ldapConf)
 		if err != nil {

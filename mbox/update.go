@@ -1,0 +1,214 @@
+package mbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+)
+
+// changes is what a session's end writes into the spool: the messages
+// removed (after QUIT), the ones RETR sent (marked "Status: RO", as
+// qpopper marks them), and Dovecot's headers for the UIDs that the
+// session gave messages that had none, so that their unique-ids stay the
+// same.
+type changes struct {
+	deleted   []bool
+	retrieved []bool
+	assigned  []bool
+}
+
+// needed tells whether anything would change.
+func (c *changes) needed(sp *spool) bool {
+	for i := range sp.msgs {
+		if c.deleted[i] || c.assigned[i] || (c.retrieved[i] && !statusRead(sp.msgs[i].status)) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusRead tells whether a Status header value already says read and old.
+func statusRead(s string) bool {
+	return bytes.ContainsRune([]byte(s), 'R') && bytes.ContainsRune([]byte(s), 'O')
+}
+
+// errChanged is a spool that another program rewrote during the session:
+// the messages the session knows are no longer where it saw them, so
+// nothing is removed.
+var errChanged = errors.New("mbox: the spool was rewritten by another program during the session; nothing was changed")
+
+// rewrite applies c to the spool of m, under the locks delivery agents
+// respect (dotlock, then fcntl), and with the crash safety of commit.go.
+// Mail appended during the session is kept, after the session's messages,
+// untouched.
+func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
+	lock, err := takeDotlock(ctx, m.path, m.backend.staleDotlock)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	if err := fcntlLock(ctx, m.f, true); err != nil {
+		return err
+	}
+	defer fcntlUnlock(m.f)
+	if _, err := recoverUpdate(m.f, m.path, lock); err != nil {
+		return err
+	}
+	fi, err := m.f.Stat()
+	if err != nil {
+		return fmt.Errorf("mbox: %w", err)
+	}
+	size := fi.Size()
+	if size < m.sp.size {
+		return errChanged
+	}
+	u, err := createUpdate(m.path)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	r := bufio.NewReaderSize(io.NewSectionReader(m.f, 0, size), 64<<10)
+	w := bufio.NewWriterSize(u, 64<<10)
+	if err := m.writeSpool(w, r, h, c, size, lock); err != nil {
+		u.abandon()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		u.abandon()
+		return fmt.Errorf("mbox: writing %s: %w", u.path, err)
+	}
+	committed, err := u.commit(size, h.Sum(nil))
+	if err != nil {
+		return err
+	}
+	if err := apply(m.f, committed, lock); err != nil {
+		// Decided: the next session or delivery finishes it.
+		m.backend.logger.Error("mbox: the spool's update is committed but could not be written yet; the next session finishes it",
+			"user", m.user, "spool", m.path, "error", err)
+	}
+	return nil
+}
+
+// writeSpool writes the new spool to w from r, which reads the current
+// spool from its start, hashing all it reads with h, and checking on the
+// way that the part the session saw is what it saw.
+func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *changes, size int64, lock *dotlock) error {
+	sp := m.sp
+	var pos int64
+	both := io.MultiWriter(w, h)
+	copyTo := func(end int64) error {
+		n, err := io.CopyN(both, r, end-pos)
+		pos += n
+		if err != nil {
+			return fmt.Errorf("mbox: copying %s: %w", m.path, err)
+		}
+		lock.touch()
+		return nil
+	}
+	skipTo := func(end int64) error {
+		n, err := io.CopyN(h, r, end-pos)
+		pos += n
+		if err != nil {
+			return fmt.Errorf("mbox: reading %s: %w", m.path, err)
+		}
+		return nil
+	}
+	base := imapBase{validity: sp.uidValidity, lastUID: sp.nextUID - 1}
+	baseWritten := false
+	if sp.pseudo != nil {
+		// The pseudo message keeps the folder's UIDs, in X-IMAP.
+		p := sp.pseudo
+		if err := copyTo(p.headerStart); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "X-IMAP: %d %010d\n", base.validity, base.lastUID)
+		if err := m.copyHeader(w, p, copyTo, skipTo, map[string]bool{"x-imap": true, "x-imapbase": true}); err != nil {
+			return err
+		}
+		if err := copyTo(p.next); err != nil {
+			return err
+		}
+		baseWritten = true
+	}
+	for i := range sp.msgs {
+		msg := &sp.msgs[i]
+		if err := copyTo(msg.offset); err != nil {
+			return err
+		}
+		if c.deleted[i] {
+			if err := skipTo(msg.next); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := copyTo(msg.headerStart); err != nil {
+			return err
+		}
+		drop := map[string]bool{"x-imapbase": true}
+		if !baseWritten {
+			fmt.Fprintf(w, "X-IMAPbase: %d %010d\n", base.validity, base.lastUID)
+			baseWritten = true
+		}
+		if c.assigned[i] {
+			w.WriteString("X-UID: " + strconv.FormatUint(uint64(msg.uid), 10) + "\n")
+			drop["x-uid"] = true
+		}
+		if c.retrieved[i] && !statusRead(msg.status) {
+			w.WriteString("Status: RO\n")
+			drop["status"] = true
+		}
+		if err := m.copyHeader(w, msg, copyTo, skipTo, drop); err != nil {
+			return err
+		}
+		if err := copyTo(msg.next); err != nil {
+			return err
+		}
+	}
+	if pos != sp.size {
+		return errChanged
+	}
+	if !bytes.Equal(h.Sum(nil), m.sp.sum[:]) {
+		return errChanged
+	}
+	// Mail delivered during the session: as it is, but the first message
+	// of a spool whose every earlier message was removed carries the
+	// folder's UIDs, so that they are never given again.
+	if size > pos && !baseWritten && base.validity != 0 {
+		line, err := r.ReadSlice('\n')
+		pos += int64(len(line))
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("mbox: reading %s: %w", m.path, err)
+		}
+		both.Write(line)
+		if bytes.HasPrefix(line, []byte("From ")) && err == nil {
+			fmt.Fprintf(w, "X-IMAPbase: %d %010d\n", base.validity, base.lastUID)
+		}
+	}
+	return copyTo(size)
+}
+
+// imapBase is the folder's UIDVALIDITY and last UID, as X-IMAPbase holds them.
+type imapBase struct{ validity, lastUID uint32 }
+
+// copyHeader copies the header of msg, from headerStart to bodyStart,
+// leaving out the fields named in drop.
+func (m *mailbox) copyHeader(w *bufio.Writer, msg *message, copyTo, skipTo func(int64) error, drop map[string]bool) error {
+	for _, f := range msg.fields {
+		if !drop[f.name] {
+			continue
+		}
+		if err := copyTo(f.start); err != nil {
+			return err
+		}
+		if err := skipTo(f.end); err != nil {
+			return err
+		}
+	}
+	return copyTo(msg.bodyStart)
+}
