@@ -11,10 +11,10 @@
 //   - The spool is read as Dovecot reads it: messages start at "From "
 //     lines that carry a valid date, a Content-Length header is trusted
 //     only when it leads to the next such line, and the line end before a
-//     From line belongs to the separator. A file that is not an mbox, or
-//     that ends in the middle of a message, is a temporary error for that
-//     user (the client sees the SYS/TEMP response code), and is never
-//     changed.
+//     From line belongs to the separator. A file that is not an mbox (no
+//     From line at its start), or that ends in the middle of a line, as a
+//     delivery cut short leaves it, is a temporary error for that user
+//     (the client sees the SYS/TEMP response code), and is never changed.
 //   - RETR and TOP show a message as Dovecot does: without its From line
 //     and without the headers the spool keeps for itself (Status,
 //     X-Status, X-Keywords, X-UID, X-IMAPbase, X-IMAP, Content-Length),
@@ -29,13 +29,19 @@
 //     UIDVALIDITY of X-IMAPbase. A message without a valid X-UID is given
 //     the next UID as Dovecot gives it, and the session writes Dovecot's
 //     headers when it ends, so that the unique-id stays. No two messages
-//     show the same unique-id.
+//     show the same unique-id. [WithoutXUIDL] shows Dovecot's unique-id for
+//     every message, as Dovecot does by default.
+//   - LAST (RFC 1460) starts from the highest message whose Status header
+//     says an earlier session retrieved it ([pop3.SeenMailbox]).
 //   - Locking follows the mail programs of the host. The maildrop lock
 //     (RFC 1939 §4) is a flock on the spool, so a second session is told
-//     [IN-USE]; the kernel releases it when its holder dies. Reading takes
-//     a shared fcntl lock, for as long as the spool is read when the
-//     session begins; writing takes the dotlock, SPOOL.lock, then an
-//     exclusive fcntl lock, in the order of Postfix and Dovecot. A dotlock
+//     [IN-USE]; the kernel releases it when its holder dies. Reading the
+//     spool when the session begins takes its dotlock, SPOOL.lock, then a
+//     shared fcntl lock, so that neither a delivery agent that takes only
+//     the dotlock (procmail, dotlockfile) nor one that takes only fcntl is
+//     read half-way; writing takes the dotlock, then an exclusive fcntl
+//     lock, in the order of Postfix and Dovecot. Both are held only while
+//     the spool is read or written. A dotlock
 //     whose holder was a process of this host that has died is broken at
 //     once, as Dovecot and dotlockfile break it; one that cannot be
 //     checked (Postfix's, another host's) is broken when it has not

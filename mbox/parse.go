@@ -3,10 +3,9 @@ package mbox
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
+	"hash/maphash"
 	"io"
 )
 
@@ -33,7 +32,7 @@ type spool struct {
 	nextUID     uint32    // likewise: the header's last UID + 1; 0 when none (assignUIDs sets both)
 	pseudo      *message  // UW-IMAP's and Dovecot's "FOLDER INTERNAL DATA" message, or nil; never listed
 	msgs        []message // the real messages, in file order
-	sum         [32]byte  // SHA-256 of the octets parsed: an update checks that they did not change
+	sum         uint64    // maphash (spoolSeed) of the octets parsed: an update checks that they did not change
 }
 
 // message is one message of a spool, as offsets in the file.
@@ -120,6 +119,12 @@ func parseSpool(r io.Reader, size int64) (*spool, error) {
 	return parseWindowed(r, ra, size, windowSize)
 }
 
+// spoolSeed seeds the hash of a parsed spool (spool.sum), which is only
+// compared within this process: a fast hash, against accidents (another
+// program rewriting the spool), where no one chooses the content that is
+// compared with.
+var spoolSeed = maphash.MakeSeed()
+
 // parseWindowed is parseSpool with a window of wsize octets: the result
 // does not depend on it.
 func parseWindowed(r io.Reader, ra io.ReaderAt, size int64, wsize int) (*spool, error) {
@@ -129,9 +134,9 @@ func parseWindowed(r io.Reader, ra io.ReaderAt, size int64, wsize int) (*spool, 
 		ra:    ra,
 		size:  size,
 		s:     &spool{},
-		hash:  sha256.New(),
 		uids:  uidState{next: 1},
 	}
+	p.hash.SetSeed(spoolSeed)
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -152,8 +157,8 @@ type parser struct {
 	atEOF  bool   // win reaches the end of the spool
 	scr    []byte // for reads at a Content-Length's end
 
-	hash   hash.Hash
-	hashed int64 // octets of the spool fed to hash
+	hash   maphash.Hash // seeded with spoolSeed
+	hashed int64        // octets of the spool fed to hash
 
 	uids uidState
 	seq  int // the current message's number in the file, counting the pseudo message (Dovecot's seq)
@@ -238,7 +243,7 @@ func (p *parser) run() error {
 	if p.winOff != p.size {
 		return fmt.Errorf("mbox: the spool has %d octets, not %d: %w", p.winOff, p.size, io.ErrUnexpectedEOF)
 	}
-	p.hash.Sum(p.s.sum[:0])
+	p.s.sum = p.hash.Sum64()
 	p.s.size = p.size
 	if p.started {
 		p.endAtEOF()

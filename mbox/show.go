@@ -14,18 +14,52 @@ func (m *message) reader(f io.ReaderAt) io.Reader {
 	if len(m.fields) == 0 {
 		return io.NewSectionReader(f, m.headerStart, m.end-m.headerStart)
 	}
-	parts := make([]io.Reader, 0, len(m.fields)+1)
+	r := &spanReader{f: f, spans: make([]span, 0, len(m.fields)+1)}
 	pos := m.headerStart
 	for _, fl := range m.fields {
 		if fl.start > pos {
-			parts = append(parts, io.NewSectionReader(f, pos, fl.start-pos))
+			r.spans = append(r.spans, span{pos, fl.start})
 		}
 		pos = max(pos, fl.end)
 	}
 	if m.end > pos {
-		parts = append(parts, io.NewSectionReader(f, pos, m.end-pos))
+		r.spans = append(r.spans, span{pos, m.end})
 	}
-	return io.MultiReader(parts...)
+	return r
+}
+
+// span is the octets of a file from start to end.
+type span struct{ start, end int64 }
+
+// spanReader reads spans of f one after the other. It is io.MultiReader
+// of io.SectionReaders in one allocation, and without MultiReader's
+// WriteTo, which io.Copy would call with a new 32 KiB buffer per span.
+type spanReader struct {
+	f     io.ReaderAt
+	spans []span
+}
+
+func (r *spanReader) Read(p []byte) (int, error) {
+	for len(r.spans) > 0 && r.spans[0].start >= r.spans[0].end {
+		r.spans = r.spans[1:]
+	}
+	if len(r.spans) == 0 {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s := &r.spans[0]
+	p = p[:min(int64(len(p)), s.end-s.start)]
+	n, err := r.f.ReadAt(p, s.start)
+	s.start += int64(n)
+	if err == io.EOF {
+		if s.start < s.end {
+			return n, io.ErrUnexpectedEOF // the file was cut under the session
+		}
+		err = nil
+	}
+	return n, err
 }
 
 // crlfCounter counts the octets that pop3.NewCRLFReader yields for what is

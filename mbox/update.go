@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"io"
 	"strconv"
 )
@@ -101,7 +102,11 @@ func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
 func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *changes, size int64, lock *dotlock) error {
 	sp := m.sp
 	var pos int64
-	both := io.MultiWriter(w, h)
+	// Up to the end of what the session saw, the octets also go to seen,
+	// which must then give the sum of the parse.
+	var seen maphash.Hash
+	seen.SetSeed(spoolSeed)
+	both, hashes := io.MultiWriter(w, h, &seen), io.MultiWriter(h, &seen)
 	copyTo := func(end int64) error {
 		n, err := io.CopyN(both, r, end-pos)
 		pos += n
@@ -112,7 +117,7 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 		return nil
 	}
 	skipTo := func(end int64) error {
-		n, err := io.CopyN(h, r, end-pos)
+		n, err := io.CopyN(hashes, r, end-pos)
 		pos += n
 		if err != nil {
 			return fmt.Errorf("mbox: reading %s: %w", m.path, err)
@@ -173,8 +178,20 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 	if pos != sp.size {
 		return errChanged
 	}
-	if !bytes.Equal(h.Sum(nil), m.sp.sum[:]) {
+	if seen.Sum64() != sp.sum {
 		return errChanged
+	}
+	both = io.MultiWriter(w, h)
+	if n := len(sp.msgs); size > pos && n > 0 && c.deleted[n-1] {
+		// The empty line a delivery wrote before its From line, because
+		// the last message lacked one, was that message's separator: it
+		// goes with it.
+		if k := separatorPrefix(r); k > 0 {
+			if _, err := io.CopyN(h, r, int64(k)); err != nil {
+				return fmt.Errorf("mbox: reading %s: %w", m.path, err)
+			}
+			pos += int64(k)
+		}
 	}
 	// Mail delivered during the session: as it is, but the first message
 	// of a spool whose every earlier message was removed carries the
@@ -191,6 +208,27 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 		}
 	}
 	return copyTo(size)
+}
+
+// separatorPrefix returns how many line ends (LF or CRLF) r starts with
+// before a "From " line; 0 when none, or when no From line follows them.
+func separatorPrefix(r *bufio.Reader) int {
+	b, _ := r.Peek(512)
+	k := 0
+	for k < len(b) {
+		switch {
+		case b[k] == '\n':
+			k++
+		case b[k] == '\r' && k+1 < len(b) && b[k+1] == '\n':
+			k += 2
+		default:
+			if k > 0 && bytes.HasPrefix(b[k:], []byte("From ")) {
+				return k
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // imapBase is the folder's UIDVALIDITY and last UID, as X-IMAPbase holds them.
