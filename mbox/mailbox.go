@@ -18,9 +18,9 @@ var errClosed = errors.New("mbox: mailbox is closed")
 
 // Open locks the user's maildrop (RFC 1939 §4) and reads its spool. The
 // session's lock is a flock on the spool, so a second session is
-// pop3.ErrMailboxLocked; the spool is read under a shared fcntl lock,
-// which keeps delivery agents from appending while it is read, and only
-// then. A spool that does not exist is an empty maildrop. One that is not
+// pop3.ErrMailboxLocked; the spool is read under its dotlock and a shared
+// fcntl lock, which keep delivery agents from appending while it is read,
+// and only then. A spool that does not exist is an empty maildrop. One that is not
 // an mbox, or ends in the middle of a message, is an error for that user
 // (the client sees a temporary failure) and is never changed.
 func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
