@@ -16,6 +16,7 @@ import (
 	"github.com/gopop3/pop3"
 	"github.com/gopop3/pop3/ldapdb"
 	"github.com/gopop3/pop3/maildir"
+	"github.com/gopop3/pop3/mbox"
 	"github.com/gopop3/pop3/passwd"
 	"github.com/gopop3/pop3/sqldb"
 )
@@ -27,11 +28,14 @@ const authTestTimeout = 30 * time.Second
 // pop3d would, with the password read from stdin, and prints the user's
 // fields.
 func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
-	var sqlConf, ldapConf, passwdFile, template, remote string
+	var sqlConf, ldapConf, passwdFile, template, mboxTemplate, remote string
+	var systemUsers bool
 	fs.StringVar(&sqlConf, "sql", "", "the users are in the SQL database of this dovecot-sql.conf.ext `FILE`")
 	fs.StringVar(&ldapConf, "ldap", "", "the users are in the LDAP directory of this dovecot-ldap.conf.ext `FILE`")
 	fs.StringVar(&passwdFile, "passwd", "", "the users are in this Dovecot passwd-file `FILE`")
+	fs.BoolVar(&systemUsers, "system-users", false, "the users are the system's accounts (/etc/passwd, /etc/shadow), as pop3d -system-users")
 	fs.StringVar(&template, "maildir", "%h/Maildir", "pop3d's -maildir `TEMPLATE`, against which the user's mail location is checked")
+	fs.StringVar(&mboxTemplate, "mbox", "", "pop3d's -mbox `TEMPLATE` (such as /var/mail/%u), against which the user's spool is checked, instead of -maildir")
 	fs.StringVar(&remote, "remote", "", "log in as a client at this IP `ADDRESS` would, for allow_nets (default: a local client)")
 	return func(e *env, args []string) error {
 		name, err := nameArg("auth-test", args)
@@ -44,8 +48,11 @@ func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
 				set++
 			}
 		}
+		if systemUsers {
+			set++
+		}
 		if set != 1 {
-			return usagef("auth-test: give the user database: one of -sql FILE, -ldap FILE and -passwd FILE")
+			return usagef("auth-test: give the user database: one of -sql FILE, -ldap FILE, -passwd FILE and -system-users")
 		}
 		var conn *pop3.ConnInfo
 		if remote != "" {
@@ -57,13 +64,18 @@ func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
 		}
 		// What the store logs (the reason a login is refused) is shown.
 		logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		users, closeUsers, err := openUserDB(sqlConf, ldapConf, passwdFile, logger)
+		users, closeUsers, err := openUserDB(sqlConf, ldapConf, passwdFile, systemUsers, logger)
 		if err != nil {
 			return err
 		}
 		defer closeUsers()
-		backend, err := maildir.New(template, users, maildir.WithLogger(logger))
-		if err != nil {
+		var backend pop3.Backend
+		if mboxTemplate != "" {
+			backend, err = mbox.New(mboxTemplate, users, mbox.WithLogger(logger))
+			if err != nil {
+				return usagef("auth-test: -mbox: %v", err)
+			}
+		} else if backend, err = maildir.New(template, users, maildir.WithLogger(logger)); err != nil {
 			return usagef("auth-test: -maildir: %v", err)
 		}
 		pw, err := readPasswordFrom(e.stdin, e.stderr, false)
@@ -81,8 +93,15 @@ func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
 }
 
 // openUserDB opens the user database of one of the flags.
-func openUserDB(sqlConf, ldapConf, passwdFile string, logger *slog.Logger) (passwd.Source, func(), error) {
+func openUserDB(sqlConf, ldapConf, passwdFile string, systemUsers bool, logger *slog.Logger) (passwd.Source, func(), error) {
 	switch {
+	case systemUsers:
+		s, err := passwd.OpenSystem("", "")
+		if err != nil {
+			return nil, nil, err
+		}
+		s.Logger = logger
+		return s, func() {}, nil
 	case sqlConf != "":
 		db, err := sqldb.OpenFile(sqlConf, sqldb.WithLogger(logger))
 		if err != nil {
@@ -105,7 +124,7 @@ func openUserDB(sqlConf, ldapConf, passwdFile string, logger *slog.Logger) (pass
 
 // authTest logs name in through backend, as pop3d does, and prints the
 // outcome and the user's fields; never the password or its hash.
-func authTest(ctx context.Context, w io.Writer, backend *maildir.Backend, users passwd.Source, conn *pop3.ConnInfo, name string, pw []byte) error {
+func authTest(ctx context.Context, w io.Writer, backend pop3.Backend, users passwd.Source, conn *pop3.ConnInfo, name string, pw []byte) error {
 	looked := passwd.NormalizeUsername(name)
 	entry, lookupErr := users.Lookup(ctx, looked)
 	switch {

@@ -86,6 +86,8 @@ func TestAuthTestUsage(t *testing.T) {
 		{"auth-test", "-passwd", passwdFile},
 		{"auth-test", "-passwd", passwdFile, "-remote", "nowhere", "alice"},
 		{"auth-test", "-passwd", passwdFile, "-maildir", "/var/mail/shared", "alice"},
+		{"auth-test", "-passwd", passwdFile, "-mbox", "/var/mail/shared", "alice"},
+		{"auth-test", "-passwd", passwdFile, "-system-users", "alice"},
 	} {
 		r := runAdmin(t, "pw\n", args...)
 		assert.Equal(t, 2, r.code, "%q: %s", args, r.stderr)
@@ -95,6 +97,23 @@ func TestAuthTestUsage(t *testing.T) {
 	assert.Contains(t, r.stderr, "missing.conf")
 	r = runAdmin(t, "", "auth-test", "-passwd", passwdFile, "alice")
 	assert.Equal(t, 1, r.code, "no password on stdin")
+}
+
+// auth-test with the system's accounts and an mbox template: root is
+// refused, with the reason (below the first valid uid), and the login of
+// a passwd-file user checks the spool path of -mbox.
+func TestAuthTestSystemUsersAndMbox(t *testing.T) {
+	if _, err := os.ReadFile("/etc/shadow"); err != nil {
+		t.Skip("/etc/shadow cannot be read here:", err)
+	}
+	r := runAdmin(t, "anything\n", "auth-test", "-system-users", "-mbox", "/var/mail/%u", "root")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "below FirstValidUID")
+
+	passwdFile, _, _ := authTestFiles(t)
+	r = runAdmin(t, "alice-pw\n", "auth-test", "-passwd", passwdFile, "-mbox", "/var/mail/%u", "alice")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "result: login succeeded\n")
 }
 
 // auth-test with -ldap, against a real slapd, with auth_bind.

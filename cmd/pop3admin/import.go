@@ -691,7 +691,7 @@ type maildirUIDLFlags struct {
 func openMaildirDest(template, sqlConf, ldapConf, pwFile string, uidl maildirUIDLFlags, stderr io.Writer) (*importDest, error) {
 	// What the store logs (a user database that fails) is shown.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	users, closeUsers, err := openUserDB(sqlConf, ldapConf, pwFile, logger)
+	users, closeUsers, err := openUserDB(sqlConf, ldapConf, pwFile, false, logger)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}

@@ -82,7 +82,7 @@ var commands = []command{
 	{"userdel", "NAME", "delete a user and their mail; refused while a session holds the maildrop", userdelFlags},
 	{"users", "", "list the users: messages, their octets, and whether a session holds the maildrop", usersFlags},
 	{"migrate", "", "create the schema or upgrade it, and print the versions applied", migrateFlags},
-	{"auth-test", "(-sql FILE | -ldap FILE | -passwd FILE) [-maildir TEMPLATE] [-remote IP] NAME",
+	{"auth-test", "(-sql FILE | -ldap FILE | -passwd FILE | -system-users) [-maildir TEMPLATE | -mbox TEMPLATE] [-remote IP] NAME",
 		"log NAME in as pop3d would (the password from stdin) and print the user's fields", authTestFlags},
 	{"import", "-from URL (-users FILE | -master NAME [NAME...]) (-maildir TEMPLATE -passwd FILE | -postgres DSN)", "copy users' mail from another POP3 server into the store, each message under its UIDL there, so that clients download nothing again; a rerun copies only what is new (not migrate's schema upgrade)", importFlags},
 }
