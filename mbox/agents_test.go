@@ -581,6 +581,9 @@ func TestStaleDotlock(t *testing.T) {
 				require.NoError(t, os.Remove(lock))
 				c = srv.Dial()
 				c.Login("bob", "pw")
+				// The login wrote the new messages' UIDs.
+				before, err = os.ReadFile(spool)
+				require.NoError(t, err)
 			}
 			// The update at QUIT writes it under the dotlock.
 			c.OK("DELE 1")

@@ -89,7 +89,10 @@ type updateFile struct {
 // crash left unfinished (never committed, so never used).
 func createUpdate(spool string) (*updateFile, error) {
 	path, _ := updatePaths(spool)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("mbox: removing %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("mbox: creating %s: %w", path, err)
 	}
@@ -131,9 +134,10 @@ func (u *updateFile) commit(oldSize int64, oldSum []byte) (string, error) {
 		os.Remove(u.path)
 		return "", fmt.Errorf("mbox: committing %s: %w", committed, err)
 	}
-	if err := syncDir(filepath.Dir(committed)); err != nil {
-		return "", fmt.Errorf("mbox: committing %s: %w", committed, err)
-	}
+	// The rename decided the update, which is finished whatever happens
+	// now; a directory that cannot be synced only makes a crash more
+	// likely to undo it, which loses nothing.
+	_ = syncDir(filepath.Dir(committed))
 	return committed, nil
 }
 
@@ -224,6 +228,17 @@ func recoverUpdate(f *os.File, path string, lock *dotlock) (recovered bool, err 
 			path, size, t.oldSize, committed, t.newSize)
 	}
 	if tail < size {
+		// Mail appended after the crash starts with a From line, maybe
+		// after line ends. Anything else means that another program
+		// rewrote the spool after the crash: no guess is made.
+		head := make([]byte, min(size-tail, 512))
+		if _, err := f.ReadAt(head, tail); err != nil {
+			return false, fmt.Errorf("mbox: reading %s: %w", path, err)
+		}
+		if !bytes.HasPrefix(bytes.TrimLeft(head, "\r\n"), []byte("From ")) {
+			return false, fmt.Errorf("mbox: %s was rewritten by another program after an interrupted update (what follows its %d octets is not mail appended to it); left as it is, with %s, for an administrator",
+				path, tail, committed)
+		}
 		// Take the new mail into a new update file, which replaces this one.
 		u, err := createUpdate(path)
 		if err != nil {

@@ -46,7 +46,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, r io.Reader) err
 		return err
 	}
 	defer lock.release()
-	f, err := os.OpenFile(a.Path, os.O_RDWR|os.O_CREATE, 0o660)
+	f, err := openSpool(a.Path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("mbox: opening the spool of %q: %w", a.Name, err)
 	}

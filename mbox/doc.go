@@ -27,8 +27,11 @@
 //     has it; otherwise it is the one Dovecot shows with its default
 //     pop3_uidl_format, %08Xu%08Xv, from the X-UID header and the
 //     UIDVALIDITY of X-IMAPbase. A message without a valid X-UID is given
-//     the next UID as Dovecot gives it, and the session writes Dovecot's
-//     headers when it ends, so that the unique-id stays. No two messages
+//     the next UID as Dovecot gives it, and the login writes Dovecot's
+//     headers into the spool before it lists the message, so that its
+//     unique-id stays and is never given to another message, whatever
+//     happens to the session; a spool that cannot be written then fails
+//     the login. No two messages
 //     show the same unique-id. [WithoutXUIDL] shows Dovecot's unique-id for
 //     every message, as Dovecot does by default.
 //   - LAST (RFC 1460) starts from the highest message whose Status header
@@ -41,22 +44,23 @@
 //     the dotlock (procmail, dotlockfile) nor one that takes only fcntl is
 //     read half-way; writing takes the dotlock, then an exclusive fcntl
 //     lock, in the order of Postfix and Dovecot. Both are held only while
-//     the spool is read or written. A dotlock
-//     whose holder was a process of this host that has died is broken at
-//     once, as Dovecot and dotlockfile break it; one that cannot be
+//     the spool is read or written. A dotlock whose holder was a process
+//     of this host that has died is broken at once, as Dovecot and dotlockfile break it; one that cannot be
 //     checked (Postfix's, another host's) is broken when it has not
 //     changed for [DefaultStaleDotlock], Postfix's stale_lock_time. Mail
 //     delivered during a session is not listed until the next one.
-//   - At the end of a session the spool is rewritten in place, keeping its
-//     owner, group and mode: without the messages deleted (only after
-//     QUIT), with "Status: RO" on the messages RETR sent, as qpopper marks
-//     them, and with Dovecot's X-IMAPbase and X-UID headers where the
-//     session gave UIDs. Mail delivered meanwhile is kept, after them. The
+//   - The spool is rewritten in place, keeping its owner, group and mode:
+//     at login for the UIDs, and at the end of a session without the
+//     messages deleted (only after QUIT) and with "Status: RO" on the
+//     messages RETR sent to their end, as qpopper marks them. Mail
+//     delivered meanwhile is kept, after them. The
 //     new content is first made durable beside the spool, as
 //     ".SPOOL.pop3d-update", so that a crash at any moment loses nothing:
 //     whoever locks the spool next (a session, a delivery) finishes the
 //     update first. A spool that another program rewrote during the
-//     session is left as it is, and QUIT answers -ERR.
+//     session is left as it is, and QUIT answers -ERR; RETR checks that
+//     the message is still where it was. A spool is never opened through
+//     a symbolic link, nor one that is not a regular file.
 //   - [Backend.Deliver] appends as Postfix local(8) does (pop3d's LMTP
 //     listener uses it).
 //

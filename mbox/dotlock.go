@@ -27,6 +27,7 @@ const DefaultStaleDotlock = 500 * time.Second
 // Dovecot's mbox_write_locks alike.
 type dotlock struct {
 	path    string
+	content string // what it holds: "pid:host"
 	touched time.Time
 }
 
@@ -51,7 +52,7 @@ func takeDotlock(ctx context.Context, spool string, stale time.Duration) (*dotlo
 	tmp := filepath.Join(filepath.Dir(spool), fmt.Sprintf(".%s.lock.%s.%d.%s",
 		filepath.Base(spool), hostname, os.Getpid(), hex.EncodeToString(suffix[:])))
 	content := strconv.Itoa(os.Getpid()) + ":" + hostname + "\n"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+	if err := writeNew(tmp, []byte(content)); err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return nil, fmt.Errorf("mbox: cannot create the dotlock of %s (the server needs write access to its directory: on Debian, group mail): %w", spool, err)
 		}
@@ -62,7 +63,7 @@ func takeDotlock(ctx context.Context, spool string, stale time.Duration) (*dotlo
 	for {
 		err := os.Link(tmp, path)
 		if err == nil || linkedAnyway(tmp) {
-			return &dotlock{path: path, touched: time.Now()}, nil
+			return &dotlock{path: path, content: content, touched: time.Now()}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("mbox: taking the dotlock of %s: %w", spool, err)
@@ -147,10 +148,29 @@ func (l *dotlock) touch() {
 	}
 }
 
-// release removes the lock.
+// release removes the lock, unless it is not ours any more: another
+// program judged it stale and took it (a holder that stalled for longer
+// than its stale time), and its lock is left alone.
 func (l *dotlock) release() error {
+	if b, err := os.ReadFile(l.path); err == nil && string(b) != l.content {
+		return fmt.Errorf("mbox: %s was taken over by another program while this one held it", l.path)
+	}
 	if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("mbox: releasing %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// writeNew writes content to a file that must not exist yet (nor be a
+// symbolic link someone left there).
+func writeNew(path string, content []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -95,3 +95,16 @@ func TestDotlockBreaksStaleLocks(t *testing.T) {
 		})
 	}
 }
+
+// A lock that another program took over (it judged ours stale) is not
+// removed by our release.
+func TestDotlockReleaseLeavesAnotherHoldersLock(t *testing.T) {
+	spool := filepath.Join(t.TempDir(), "user")
+	l, err := takeDotlock(context.Background(), spool, DefaultStaleDotlock)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(spool+".lock", []byte("1:elsewhere.example\n"), 0o600))
+	assert.Error(t, l.release())
+	b, err := os.ReadFile(spool + ".lock")
+	require.NoError(t, err)
+	assert.Equal(t, "1:elsewhere.example\n", string(b))
+}

@@ -99,3 +99,6 @@ func linkCount(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// noFollow makes an open fail on a symbolic link.
+const noFollow = unix.O_NOFOLLOW

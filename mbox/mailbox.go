@@ -1,6 +1,7 @@
 package mbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ var errClosed = errors.New("mbox: mailbox is closed")
 func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 	b := u.backend
 	m := &mailbox{backend: b, user: u.name, path: u.path}
-	f, err := os.OpenFile(u.path, os.O_RDWR, 0)
+	f, err := openSpool(u.path, os.O_RDWR)
 	if errors.Is(err, fs.ErrNotExist) {
 		m.sp = &spool{}
 		return m, nil
@@ -50,15 +51,15 @@ func (u *user) Open(ctx context.Context) (pop3.Mailbox, error) {
 }
 
 // load finishes an update that a crash interrupted, then reads the spool.
+// Messages without a UID get theirs, and the spool is rewritten with them
+// (X-UID, and X-IMAPbase with the new last UID) before anything is
+// listed: a unique-id that a client saw is then never given to another
+// message, whatever happens to this session. A spool that cannot be
+// written then fails the login.
 func (m *mailbox) load(ctx context.Context) error {
 	b := m.backend
 	ctx, cancel := b.lockContext(ctx)
 	defer cancel()
-	if _, committed := updatePaths(m.path); exists(committed) {
-		if err := m.recover(ctx); err != nil {
-			return err
-		}
-	}
 	// The dotlock too, not only the shared fcntl lock that Dovecot reads
 	// under: a delivery agent that takes only the dotlock (procmail,
 	// dotlockfile) must not be read half-way through a message.
@@ -67,27 +68,40 @@ func (m *mailbox) load(ctx context.Context) error {
 		return err
 	}
 	defer lock.release()
+	if _, committed := updatePaths(m.path); exists(committed) {
+		if err := m.recover(ctx, lock); err != nil {
+			return err
+		}
+	}
 	if err := fcntlLock(ctx, m.f, false); err != nil {
 		return err
 	}
 	defer fcntlUnlock(m.f)
-	fi, err := m.f.Stat()
+	sp, assigned, err := m.parse()
 	if err != nil {
-		return fmt.Errorf("mbox: %w", err)
+		return err
 	}
-	sp, err := parseSpool(io.NewSectionReader(m.f, 0, fi.Size()), fi.Size())
-	if err != nil {
-		return fmt.Errorf("mbox: the spool of %q: %w", m.user, err)
+	if len(assigned) > 0 {
+		m.sp = sp
+		c := &changes{deleted: make([]bool, len(sp.msgs)), retrieved: make([]bool, len(sp.msgs)), assigned: make([]bool, len(sp.msgs))}
+		for _, i := range assigned {
+			c.assigned[i] = true
+		}
+		if err := fcntlLock(ctx, m.f, true); err != nil { // the read lock becomes a write lock
+			return err
+		}
+		if _, err := m.rewriteLocked(c, lock); err != nil {
+			return fmt.Errorf("mbox: writing the UIDs of new messages into the spool of %q: %w", m.user, err)
+		}
+		if sp, assigned, err = m.parse(); err != nil {
+			return err
+		}
+		if len(assigned) > 0 {
+			return fmt.Errorf("mbox: the spool of %q still has messages without UIDs after they were written", m.user)
+		}
 	}
 	m.sp = sp
-	if sp.uidValidity == 0 && len(sp.msgs) > 0 {
-		sp.uidValidity = b.newValidity(m.path, time.Now())
-	}
 	n := len(sp.msgs)
-	m.assigned = make([]bool, n)
-	for _, i := range assignUIDs(sp, time.Unix(int64(sp.uidValidity), 0)) {
-		m.assigned[i] = true
-	}
 	m.retrieved = make([]bool, n)
 	ids := uidls(sp, !b.ignoreXUIDL)
 	m.infos = make([]pop3.MessageInfo, n)
@@ -97,13 +111,26 @@ func (m *mailbox) load(ctx context.Context) error {
 	return nil
 }
 
-// recover finishes an interrupted update under the write locks.
-func (m *mailbox) recover(ctx context.Context) error {
-	lock, err := takeDotlock(ctx, m.path, m.backend.staleDotlock)
+// parse reads the whole spool, under the caller's locks, and gives UIDs
+// to the messages without one (assigned), as Dovecot gives them.
+func (m *mailbox) parse() (sp *spool, assigned []int, err error) {
+	fi, err := m.f.Stat()
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("mbox: %w", err)
 	}
-	defer lock.release()
+	sp, err = parseSpool(io.NewSectionReader(m.f, 0, fi.Size()), fi.Size())
+	if err != nil {
+		return nil, nil, fmt.Errorf("mbox: the spool of %q: %w", m.user, err)
+	}
+	if sp.uidValidity == 0 && len(sp.msgs) > 0 {
+		sp.uidValidity = m.backend.newValidity(m.path, time.Now())
+	}
+	return sp, assignUIDs(sp, time.Unix(int64(sp.uidValidity), 0)), nil
+}
+
+// recover finishes an interrupted update, under the dotlock the caller
+// holds and the fcntl write lock.
+func (m *mailbox) recover(ctx context.Context, lock *dotlock) error {
 	if err := fcntlLock(ctx, m.f, true); err != nil {
 		return err
 	}
@@ -114,6 +141,29 @@ func (m *mailbox) recover(ctx context.Context) error {
 		m.backend.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "user", m.user, "spool", m.path)
 	}
 	return nil
+}
+
+// errNotRegular is a spool that is not a regular file.
+var errNotRegular = errors.New("mbox: the spool is not a regular file")
+
+// openSpool opens the spool at path with flag, never through a symbolic
+// link, which a user who can write the spool's directory (a spool in a
+// home directory) could point at another user's spool; and only a regular
+// file. A spool it creates has mode 0660.
+func openSpool(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|noFollow, 0o660)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%w: %s", errNotRegular, path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // exists tells whether there is a file at path.
@@ -132,7 +182,6 @@ type mailbox struct {
 	sp      *spool
 	infos   []pop3.MessageInfo
 
-	assigned  []bool // messages given a UID this session
 	retrieved []bool // messages RETR sent
 	updated   bool   // Delete wrote the session's changes
 	closed    bool
@@ -142,13 +191,30 @@ type mailbox struct {
 func (m *mailbox) Messages() []pop3.MessageInfo { return m.infos }
 
 // Message opens message i as Dovecot shows it: without the From line and
-// the headers the spool keeps for itself, with CRLF line ends.
+// the headers the spool keeps for itself, with CRLF line ends. A message
+// counts as retrieved, for its "Status: RO", once it has been read to its
+// end: a RETR that a dropped connection cut short does not mark it.
 func (m *mailbox) Message(ctx context.Context, i int) (io.ReadCloser, error) {
 	r, err := m.open(ctx, i)
-	if err == nil {
-		m.retrieved[i] = true
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	// Not wrapped: the server recognises its CRLF reader.
+	return pop3.NewCRLFReader(&readToEnd{r: r, done: &m.retrieved[i]}), nil
+}
+
+// readToEnd sets done once r has given all it has.
+type readToEnd struct {
+	r    io.Reader
+	done *bool
+}
+
+func (e *readToEnd) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		*e.done = true
+	}
+	return n, err
 }
 
 // Top opens the header and the first lines of the body of message i,
@@ -158,10 +224,11 @@ func (m *mailbox) Top(ctx context.Context, i int, lines int) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	return pop3.NewTopReader(r, lines), nil
+	return pop3.NewTopReader(pop3.NewCRLFReader(r), lines), nil
 }
 
-func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
+// open checks message i and returns a reader of it as the spool has it.
+func (m *mailbox) open(ctx context.Context, i int) (io.Reader, error) {
 	if m.closed {
 		return nil, errClosed
 	}
@@ -171,8 +238,50 @@ func (m *mailbox) open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Not wrapped: the server recognises its CRLF reader.
-	return pop3.NewCRLFReader(m.sp.msgs[i].reader(m.f)), nil
+	msg := &m.sp.msgs[i]
+	if err := m.stillThere(msg); err != nil {
+		return nil, err
+	}
+	return msg.reader(m.f), nil
+}
+
+// errMoved is a message that is no longer where the session saw it:
+// another program (a mail reader, Dovecot) rewrote the spool, which the
+// session's lock does not keep them from doing.
+var errMoved = errors.New("mbox: the spool was rewritten by another program during the session: the message is no longer where it was")
+
+// stillThere checks that msg's From line is where the session saw it,
+// whole, and that the next message's (or the end of what the session saw)
+// follows it, so that RETR never sends the octets of another message
+// under this one's unique-id.
+func (m *mailbox) stillThere(msg *message) error {
+	fi, err := m.f.Stat()
+	if err != nil {
+		return fmt.Errorf("mbox: %w", err)
+	}
+	if fi.Size() < m.sp.size {
+		return errMoved
+	}
+	line := make([]byte, msg.headerStart-msg.offset)
+	if _, err := m.f.ReadAt(line, msg.offset); err != nil {
+		return fmt.Errorf("mbox: reading the spool of %q: %w", m.user, err)
+	}
+	if !bytes.HasPrefix(line, []byte("From ")) || bytes.IndexByte(line, '\n') != len(line)-1 {
+		return errMoved
+	}
+	if msg.offset > 0 {
+		var before [1]byte
+		if _, err := m.f.ReadAt(before[:], msg.offset-1); err != nil || before[0] != '\n' {
+			return errMoved
+		}
+	}
+	if msg.next < m.sp.size {
+		var next [5]byte
+		if _, err := m.f.ReadAt(next[:], msg.next); err != nil || string(next[:]) != "From " {
+			return errMoved
+		}
+	}
+	return nil
 }
 
 // Delete removes the given messages from the spool, in UPDATE after QUIT
@@ -223,7 +332,7 @@ func (m *mailbox) Close() error {
 }
 
 func (m *mailbox) changes() *changes {
-	return &changes{deleted: make([]bool, len(m.infos)), retrieved: m.retrieved, assigned: m.assigned}
+	return &changes{deleted: make([]bool, len(m.infos)), retrieved: m.retrieved, assigned: make([]bool, len(m.infos))}
 }
 
 // update rewrites the spool with c, bounding the wait for its locks.

@@ -45,9 +45,9 @@ func writeSpool(t *testing.T, root, user, content string) string {
 	return path
 }
 
-// A session shows the messages as Dovecot does, and its end writes what
-// keeps their unique-ids (X-IMAPbase, X-UID) and marks what RETR sent
-// (Status: RO), so the next session shows the same unique-ids.
+// A session shows the messages as Dovecot does; its login writes what
+// keeps their unique-ids (X-IMAPbase, X-UID), and its end marks what RETR
+// sent (Status: RO), so the next session shows the same unique-ids.
 func TestSessionShowsAndMarks(t *testing.T) {
 	b, root, _ := testSpools(t, "alice:{PLAIN}pw")
 	path := writeSpool(t, root, "alice", qpopperSpool)
@@ -72,16 +72,16 @@ func TestSessionShowsAndMarks(t *testing.T) {
 	require.NotNil(t, validity, "X-IMAPbase on the first message:\n%s", got)
 	assert.Equal(t, "From alice@example.org Sun Dec  6 19:22:23 2026\n"+
 		"X-IMAPbase: "+validity[1]+" 0000000003\n"+
-		"X-UID: 1\n"+
 		"Status: RO\n"+
+		"X-UID: 1\n"+
 		"X-UIDL: 4f1c2a3b5d6e7f80\n"+
 		"Subject: one\n"+
 		"\n"+
 		">From the start\n"+
 		"\n"+
 		"From bob@example.org Sun Dec  6 19:23:00 2026\n"+
-		"X-UID: 2\n"+
 		"Status: RO\n"+
+		"X-UID: 2\n"+
 		"Subject: two\n"+
 		"Content-Length: 5\n"+
 		"\n"+

@@ -47,7 +47,9 @@ var errChanged = errors.New("mbox: the spool was rewritten by another program du
 // rewrite applies c to the spool of m, under the locks delivery agents
 // respect (dotlock, then fcntl), and with the crash safety of commit.go.
 // Mail appended during the session is kept, after the session's messages,
-// untouched.
+// untouched. Once the new content is committed the update is decided: a
+// failure to write it over the spool is logged, and finished by whoever
+// locks the spool next.
 func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
 	lock, err := takeDotlock(ctx, m.path, m.backend.staleDotlock)
 	if err != nil {
@@ -58,42 +60,49 @@ func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
 		return err
 	}
 	defer fcntlUnlock(m.f)
+	committed, err := m.rewriteLocked(c, lock)
+	if err != nil && committed {
+		m.backend.logger.Error("mbox: the spool's update is committed but could not be written yet; the next session finishes it",
+			"user", m.user, "spool", m.path, "error", err)
+		return nil
+	}
+	return err
+}
+
+// rewriteLocked is rewrite with the locks held. committed tells whether
+// the update was decided, whatever the error.
+func (m *mailbox) rewriteLocked(c *changes, lock *dotlock) (committed bool, err error) {
 	if _, err := recoverUpdate(m.f, m.path, lock); err != nil {
-		return err
+		return false, err
 	}
 	fi, err := m.f.Stat()
 	if err != nil {
-		return fmt.Errorf("mbox: %w", err)
+		return false, fmt.Errorf("mbox: %w", err)
 	}
 	size := fi.Size()
 	if size < m.sp.size {
-		return errChanged
+		return false, errChanged
 	}
 	u, err := createUpdate(m.path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	h := sha256.New()
 	r := bufio.NewReaderSize(io.NewSectionReader(m.f, 0, size), 64<<10)
 	w := bufio.NewWriterSize(u, 64<<10)
 	if err := m.writeSpool(w, r, h, c, size, lock); err != nil {
 		u.abandon()
-		return err
+		return false, err
 	}
 	if err := w.Flush(); err != nil {
 		u.abandon()
-		return fmt.Errorf("mbox: writing %s: %w", u.path, err)
+		return false, fmt.Errorf("mbox: writing %s: %w", u.path, err)
 	}
-	committed, err := u.commit(size, h.Sum(nil))
+	path, err := u.commit(size, h.Sum(nil))
 	if err != nil {
-		return err
+		return false, err
 	}
-	if err := apply(m.f, committed, lock); err != nil {
-		// Decided: the next session or delivery finishes it.
-		m.backend.logger.Error("mbox: the spool's update is committed but could not be written yet; the next session finishes it",
-			"user", m.user, "spool", m.path, "error", err)
-	}
-	return nil
+	return true, apply(m.f, path, lock)
 }
 
 // writeSpool writes the new spool to w from r, which reads the current

@@ -101,6 +101,10 @@ type System struct {
 	mu     sync.RWMutex
 	passwd systemFile[*passwdLine]
 	shadow systemFile[*shadowLine]
+	// decoy is DecoyHash's choice, for the files as last read, when
+	// decoyValid.
+	decoy      string
+	decoyValid bool
 }
 
 // passwdLine is a parsed line of passwd(5):
@@ -262,25 +266,45 @@ func (s *System) lookupUser(user string) (*Entry, error) {
 	return pw.entry(), nil
 }
 
-// DecoyHash returns the hash of one account that can log in, the first by
-// name, for [VerifyUnknownUserOf]: checking a password against it costs
-// what checking one of the system's users costs, whatever their scheme
-// (yescrypt on Debian). "" when no account can log in.
+// DecoyHash returns the hash of one account that can log in, for
+// [VerifyUnknownUserOf]: of the costliest scheme among the accounts'
+// (yescrypt, then bcrypt, SHA512-crypt, SHA256-crypt, MD5-crypt), the
+// first by name, so that a refusal never takes less time than a wrong
+// password of the system's users (yescrypt on Debian). "" when no account
+// can log in. It is chosen again when the files change.
 func (s *System) DecoyHash() string {
 	s.reloadIfChanged()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.decoyValid {
+		return s.decoy
+	}
 	names := make([]string, 0, len(s.shadow.users))
 	for name := range s.shadow.users {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	s.decoy, s.decoyValid = "", true
+	best := -1
 	for _, name := range names {
 		if e, err := s.lookupLocked(name); err == nil {
-			return e.Password
+			if r := schemeCost(e.Password); r > best {
+				s.decoy, best = e.Password, r
+			}
 		}
 	}
-	return ""
+	return s.decoy
+}
+
+// schemeCost ranks the crypt(3) schemes of the system's accounts by what
+// a check costs at their usual parameters.
+func schemeCost(hash string) int {
+	for i, prefix := range []string{"$1$", "$5$", "$6$", "$2", "$y$"} {
+		if strings.HasPrefix(hash, prefix) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // checkUID refuses a uid outside FirstValidUID and LastValidUID.
@@ -375,6 +399,7 @@ func (s *System) reloadIfChanged() {
 	defer s.mu.Unlock()
 	reloadSystemFile(s, &s.passwd, pwInfo, pwErr)
 	reloadSystemFile(s, &s.shadow, shInfo, shErr)
+	s.decoyValid = false
 }
 
 // reloadSystemFile reads f again unless the stat (info, err) shows that it

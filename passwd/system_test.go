@@ -484,7 +484,15 @@ func TestSystemDecoyHash(t *testing.T) {
 	s := openSystem(t,
 		"root:x:0:0:root:/root:/bin/bash\nzed:x:1002:1002::/home/zed:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\ncarl:x:1003:1003::/home/carl:/bin/sh\n",
 		"root:"+md5Hash+":19000:0:99999:7:::\nzed:"+yescrypt+":19000:0:99999:7:::\nbob:!"+md5Hash+":19000:0:99999:7:::\ncarl:"+md5Hash+":19000:0:99999:7:::\n")
-	assert.Equal(t, md5Hash, s.DecoyHash(), "carl's: bob is locked, root below FirstValidUID")
+	assert.Equal(t, yescrypt, s.DecoyHash(), "zed's yescrypt, the costliest: bob is locked, root below FirstValidUID")
+
+	// The costliest scheme, the first by name among its hashes, whatever
+	// the order of the names: an unknown name is refused no faster than
+	// a known one.
+	mixed := openSystem(t,
+		"adam:x:1000:1000::/home/adam:/bin/sh\nbea:x:1001:1001::/home/bea:/bin/sh\ncarl:x:1002:1002::/home/carl:/bin/sh\n",
+		"adam:"+md5Hash+":19000:0:99999:7:::\nbea:"+systemHashes[1].hash+":19000:0:99999:7:::\ncarl:"+yescrypt+":19000:0:99999:7:::\n")
+	assert.Equal(t, yescrypt, mixed.DecoyHash())
 
 	none := openSystem(t, "root:x:0:0:root:/root:/bin/bash\n", "root:"+md5Hash+":19000:0:99999:7:::\n")
 	assert.Empty(t, none.DecoyHash())

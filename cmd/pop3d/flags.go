@@ -113,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `FILE` of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable STLS and implicit TLS with a generated self-signed certificate for localhost")
 	fs.BoolVar(&o.insecureAuth, "insecure-auth", false, "allow cleartext logins from non-loopback addresses without TLS")
-	fs.IntVar(&o.authCacheSize, "auth-cache-size", passwd.DefaultCacheSize, "remember the last good password of up to `N` users of -maildir or -postgres (as keyed MACs, never the password), so that a repeat login runs no password hash; 0 turns it off")
+	fs.IntVar(&o.authCacheSize, "auth-cache-size", passwd.DefaultCacheSize, "remember the last good password of up to `N` users of -maildir, -mbox or -postgres (as keyed MACs, never the password), so that a repeat login runs no password hash; 0 turns it off")
 	fs.DurationVar(&o.authCacheTTL, "auth-cache-ttl", passwd.DefaultCacheTTL, "trust a remembered password for this `DURATION`, after which the hash runs again (a changed hash is noticed at once; while the user database cannot be reached, remembered passwords are used past it, as by Dovecot)")
 	fs.DurationVar(&o.authFailureDelay, "auth-failure-delay", pop3.DefaultAuthFailureDelay, "wait this `DURATION` before answering a failed login; 0 for none")
 	fs.DurationVar(&o.authPenalty, "auth-penalty", pop3.DefaultMaxAuthPenalty, "the most a client address waits before each login after repeated failures (2s, 4s, 8s... up to this `DURATION`); every client behind one address (NAT, webmail) shares it; 0 turns it off")
@@ -302,8 +302,8 @@ func printUsage(fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: pop3d [flags]\n\n"+
 		"pop3d is a POP3 server. With -maildir or -mbox and their users (-passwd, -sql, -ldap or\n"+
 		"-system-users) it serves Maildirs or mbox spools as Dovecot does; without them, a demo\n"+
-		"in-memory mailbox (user demo, password demo). Started by systemd socket activation, it serves the sockets named pop3 (with\n"+
-		"STLS) and pop3s (implicit TLS).\n"+
+		"in-memory mailbox (user demo, password demo). Started by systemd socket activation, it\n"+
+		"serves the sockets named pop3 (with STLS) and pop3s (implicit TLS).\n"+
 		"SIGTERM or SIGINT stops it gracefully; SIGHUP re-reads -tls-cert and -tls-key.\n"+
 		"APOP is offered only when some user has a cleartext password ({PLAIN} in -passwd or\n"+
 		"-postgres; default_pass_scheme = PLAIN for -sql and -ldap), as found at start-up.\n")

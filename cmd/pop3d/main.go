@@ -1,7 +1,9 @@
 // Command pop3d is a POP3 server built on github.com/gopop3/pop3. With
-// -maildir and its users (-passwd, -sql or -ldap) it serves real Maildirs as Dovecot does (same
-// unique-ids, same sizes, same files), so it can take over from Dovecot's
-// POP3 without any client downloading its mail again. Without them it is a
+// -maildir and its users (-passwd, -sql, -ldap or -system-users) it serves
+// real Maildirs as Dovecot does (same unique-ids, same sizes, same files),
+// and with -mbox the mail spools of /var/mail as qpopper and Dovecot do,
+// so it can take over from Dovecot's POP3 without any client downloading
+// its mail again. Without them it is a
 // demo on the in-memory backend, for trying the library and testing POP3
 // clients: every mailbox lives in memory, and whatever a client deletes is
 // gone only until the server restarts.
@@ -71,6 +73,20 @@
 //	    with -maildir: leave the messages' flags alone, as Dovecot's
 //	    pop3_no_flag_updates does: nothing moves from new/ to cur/ and RETR
 //	    sets no seen flag
+//	-mbox TEMPLATE
+//	    serve mbox spools (package github.com/gopop3/pop3/mbox) at
+//	    TEMPLATE, with the variables of -maildir, such as /var/mail/%u or
+//	    %h/mbox, as qpopper and Dovecot serve them: Dovecot's messages,
+//	    sizes and unique-ids (X-UID, X-IMAPbase), or qpopper's X-UIDL;
+//	    the dotlock and fcntl locks of Postfix's local(8) and procmail;
+//	    "Status: RO" on retrieved messages; an update at QUIT that a crash
+//	    cannot lose mail to. Needs one of -passwd, -sql, -ldap and
+//	    -system-users, and read and write access to the spools and their
+//	    directory (on Debian, group mail)
+//	-ignore-xuidl
+//	    with -mbox: show Dovecot's unique-id for a message with an X-UIDL
+//	    header too, as Dovecot does by default (pop3_reuse_xuidl = no), for
+//	    spools that Dovecot served; by default qpopper's X-UIDL is shown
 //	-postgres DSN
 //	    serve the users and mail of a PostgreSQL database (package
 //	    github.com/gopop3/pop3/postgres), shared by any number of pop3d
@@ -82,13 +98,23 @@
 //	-postgres-lease DURATION
 //	    how long a maildrop lock outlives a node that stopped renewing it,
 //	    such as one killed with kill -9 (default 30s)
+//	-system-users
+//	    the users of -maildir or -mbox: the system's accounts, from
+//	    /etc/passwd and /etc/shadow, re-read when they change (pop3d needs
+//	    read access to /etc/shadow: on Debian, group shadow). yescrypt,
+//	    SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT and bcrypt hashes; locked,
+//	    passwordless and expired accounts cannot log in
+//	-first-valid-uid UID
+//	    with -system-users: the lowest uid that may log in or receive mail,
+//	    as Dovecot's first_valid_uid (default 1000, Debian's first user;
+//	    root and the system accounts are below it)
 //	-passwd FILE
-//	    the users of -maildir, in Dovecot's passwd-file format
+//	    the users of -maildir or -mbox, in Dovecot's passwd-file format
 //	    (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra), re-read when it
 //	    changes; the schemes are those of package passwd (BLF-CRYPT,
 //	    SHA512-CRYPT, ARGON2ID, SSHA512, PLAIN, ...)
 //	-sql FILE
-//	    the users of -maildir, from the SQL database that Dovecot's
+//	    the users of -maildir or -mbox, from the SQL database that Dovecot's
 //	    dovecot-sql.conf.ext FILE describes (package
 //	    github.com/gopop3/pop3/sqldb): driver pgsql, mysql or sqlite,
 //	    connect, default_pass_scheme, password_query and user_query, whose
@@ -96,7 +122,7 @@
 //	    start-up is logged, and logins are told to try again later
 //	    (-ERR [SYS/TEMP]) until it answers
 //	-ldap FILE
-//	    the users of -maildir, from the LDAP directory that Dovecot's
+//	    the users of -maildir or -mbox, from the LDAP directory that Dovecot's
 //	    dovecot-ldap.conf.ext FILE describes (package
 //	    github.com/gopop3/pop3/ldapdb): uris, dn and dnpass, tls and
 //	    ldaps://, base, the pass and user filters and attributes, and

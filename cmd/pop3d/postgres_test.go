@@ -60,7 +60,7 @@ func TestPostgresStartErrors(t *testing.T) {
 	}{
 		{"bad DSN", []string{"-postgres", "postgres://u:secret@127.0.0.1:port/db"}, "-postgres: postgres: bad DSN", false},
 		{"unreachable", []string{"-postgres", "postgres://u:secret@127.0.0.1:1/db?connect_timeout=2"}, `cannot reach the database "db" on 127.0.0.1:1`, false},
-		{"two stores", []string{"-postgres", "postgres://127.0.0.1/db", "-load", "."}, "three stores: choose one", true},
+		{"two stores", []string{"-postgres", "postgres://127.0.0.1/db", "-load", "."}, "four stores: choose one", true},
 		{"short lease", []string{"-postgres", "postgres://127.0.0.1/db", "-postgres-lease", "100ms"}, "-postgres-lease must be at least 1s", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
