@@ -57,7 +57,7 @@
 //     new content is first made durable beside the spool, as
 //     ".SPOOL.pop3d-update", so that a crash at any moment loses nothing:
 //     whoever locks the spool next (a session, a delivery) finishes the
-//     update first. A spool that another program rewrote during the
+//     update first, and so does [Backend.Recover], at start-up. A spool that another program rewrote during the
 //     session is left as it is, and QUIT answers -ERR; RETR checks that
 //     the message is still where it was. A spool is never opened through
 //     a symbolic link, nor one that is not a regular file.

@@ -54,6 +54,13 @@ func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slo
 			closeUsers()
 			return nil, fmt.Errorf("-mbox: %w", err)
 		}
+		// Spools that a crash left half rewritten are finished before
+		// mail readers and delivery agents meet them.
+		if n, err := b.Recover(ctx); err != nil {
+			logger.Error("pop3d: some spools' interrupted updates could not be finished; their users' logins fail until they are", "finished", n, "err", err)
+		} else if n > 0 {
+			logger.Warn("pop3d: finished the interrupted updates of spools", "spools", n)
+		}
 		return &openedStore{backend: b, loaded: example, apop: apop, close: closeUsers}, nil
 	}
 	if o.maildir != "" {

@@ -1,0 +1,77 @@
+package mbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Recover finishes the updates that a crash of the server interrupted in
+// the spool directory of the template (such as /var/mail for
+// "/var/mail/%u"): each spool that has a ".SPOOL.pop3d-update" beside it
+// is brought to its new content, under its locks, as the next session or
+// delivery would, with the mail delivered since kept. Call it at start-up
+// (pop3d does) so that mail readers and delivery agents, which do not know
+// these files, do not meet a spool half rewritten for longer than the
+// server's restart. It returns how many it finished and the errors of
+// those it could not. A template whose directory is not fixed
+// ("%h/mbox") has nothing to scan: its spools are finished by their next
+// session or delivery.
+func (b *Backend) Recover(ctx context.Context) (int, error) {
+	dir := b.template.Root()
+	if dir == "" {
+		return 0, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mbox: reading %s: %w", dir, err)
+	}
+	var errs []error
+	done := 0
+	for _, e := range entries {
+		name := e.Name()
+		spool, ok := strings.CutSuffix(strings.TrimPrefix(name, "."), ".pop3d-update")
+		if !ok || !strings.HasPrefix(name, ".") || spool == "" {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		path := filepath.Join(dir, spool)
+		if err := b.recoverSpool(ctx, path); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "spool", path)
+		done++
+	}
+	return done, errors.Join(errs...)
+}
+
+// recoverSpool finishes the interrupted update of the spool at path.
+func (b *Backend) recoverSpool(ctx context.Context, path string) error {
+	ctx, cancel := b.lockContext(ctx)
+	defer cancel()
+	lock, err := takeDotlock(ctx, path, b.staleDotlock)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	f, err := openSpool(path, os.O_RDWR)
+	if err != nil {
+		return fmt.Errorf("mbox: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := fcntlLock(ctx, f, true); err != nil {
+		return err
+	}
+	defer fcntlUnlock(f)
+	_, err = recoverUpdate(f, path, lock)
+	return err
+}
