@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopop3/pop3/internal/dovecottest"
 	"github.com/gopop3/pop3/pop3test"
 )
 
@@ -39,11 +40,30 @@ func benchSpool(n int) []byte {
 // UIDL, and RETR of each ("full", one at a time; "pipelined") or none
 // ("login"), then QUIT. Every message is already read and has its UID, so
 // the sessions write nothing, as the polls of a client that keeps its
-// mail on the server.
+// mail on the server. BenchmarkSessionDovecot is the same for Dovecot.
 func BenchmarkSession(b *testing.B) {
 	be, root, _ := testSpools(b, "bob:{PLAIN}pw")
 	require.NoError(b, os.WriteFile(filepath.Join(root, "bob"), benchSpool(100), 0o660))
 	srv := pop3test.NewServer(b, be)
+	benchSessions(b, srv.Addr, "bob", "pw")
+}
+
+// BenchmarkSession for Dovecot 2.3 on the same spool (mail_location
+// mbox, INBOX the spool; its index, as a first session leaves it).
+func BenchmarkSessionDovecot(b *testing.B) {
+	dc := dovecottest.StartWith(b, dovecottest.Options{Settings: "mail_location = mbox:~/mail:INBOX=~/inbox\n"}, "bob")
+	home := filepath.Join(dc.Root, "bob")
+	require.NoError(b, os.MkdirAll(filepath.Join(home, "mail"), 0o700))
+	require.NoError(b, os.WriteFile(filepath.Join(home, "inbox"), benchSpool(100), 0o600))
+	dc.Chown(b, "bob")
+	c := pop3test.Dial(b, dc.Addr)
+	c.Login("bob", "secret")
+	c.Quit()
+	benchSessions(b, dc.Addr, "bob", "secret")
+}
+
+// benchSessions runs the sessions of BenchmarkSession against addr.
+func benchSessions(b *testing.B, addr, user, pass string) {
 	retrs := make([]string, 100)
 	for i := range retrs {
 		retrs[i] = fmt.Sprintf("RETR %d", i+1)
@@ -52,8 +72,8 @@ func BenchmarkSession(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
-				c := pop3test.Dial(b, srv.Addr)
-				c.Login("bob", "pw")
+				c := pop3test.Dial(b, addr)
+				c.Login(user, pass)
 				c.OK("STAT")
 				c.OK("UIDL")
 				switch mode {
