@@ -34,6 +34,7 @@ const DefaultLockTimeout = 20 * time.Second
 // Backend serves users' mbox spools. Create it with [New]; it is safe for
 // concurrent use.
 type Backend struct {
+	template     *mailuser.Template
 	accounts     *mailuser.Accounts
 	logger       *slog.Logger
 	verified     *passwd.Cache
@@ -115,6 +116,7 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	b := &Backend{
+		template:     t,
 		logger:       slog.Default(),
 		lockTimeout:  DefaultLockTimeout,
 		staleDotlock: DefaultStaleDotlock,
