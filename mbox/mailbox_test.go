@@ -238,3 +238,37 @@ func TestWithoutXUIDL(t *testing.T) {
 	assert.Regexp(t, `^1 00000001[0-9a-f]{8}$`, uidl[0], "not the X-UIDL")
 	c.Quit()
 }
+
+// A spool that starts with UW-IMAP's pseudo message keeps the folder's
+// UIDs in its X-IMAP header: a new message's UID raises it there, no
+// X-IMAPbase is added, and the pseudo message is never listed.
+func TestPseudoMessageKeepsTheUIDs(t *testing.T) {
+	b, root, _ := testSpools(t, "ivy:{PLAIN}pw")
+	pseudo := "From MAILER_DAEMON Sun Dec  6 19:00:00 2026\n" +
+		"Date: Sun, 6 Dec 2026 19:00:00 +0000\n" +
+		"From: Mail System Internal Data <MAILER-DAEMON@localhost>\n" +
+		"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n" +
+		"X-IMAP: 1700000000 0000000002\n" +
+		"Status: RO\n\nThis text is part of the internal format of your mail folder.\n\n"
+	path := writeSpool(t, root, "ivy", pseudo+
+		"From a Sun Dec  6 19:22:23 2026\nX-UID: 1\nSubject: one\n\n1\n\n"+
+		"From b Sun Dec  6 19:22:24 2026\nX-UID: 2\nSubject: two\n\n2\n\n"+
+		"From c Sun Dec  6 19:22:25 2026\nSubject: three\n\n3\n\n")
+	srv := pop3test.NewServer(t, b)
+	c := srv.Dial()
+	c.Login("ivy", "pw")
+	uidl := c.OK("UIDL").Lines()
+	assert.Equal(t, []string{"1 000000016553f100", "2 000000026553f100", "3 000000036553f100"}, uidl)
+	c.Quit()
+
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "X-IMAP: 1700000000 0000000003\n")
+	assert.NotContains(t, string(got), "X-IMAPbase")
+	assert.Equal(t, 1, strings.Count(string(got), "X-IMAP:"))
+
+	c = srv.Dial()
+	c.Login("ivy", "pw")
+	assert.Equal(t, uidl, c.OK("UIDL").Lines())
+	c.Quit()
+}
