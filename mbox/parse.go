@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"sync"
 )
 
 // errBadSpool is wrapped by every error that says the file is not a usable
@@ -119,6 +120,10 @@ func parseSpool(r io.Reader, size int64) (*spool, error) {
 	return parseWindowed(r, ra, size, windowSize)
 }
 
+// windowPool holds the readers of parseSpool's windows, which nothing
+// parsed keeps a reference into (strings are copied out of them).
+var windowPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, windowSize) }}
+
 // spoolSeed seeds the hash of a parsed spool (spool.sum), which is only
 // compared within this process: a fast hash, against accidents (another
 // program rewriting the spool), where no one chooses the content that is
@@ -128,8 +133,20 @@ var spoolSeed = maphash.MakeSeed()
 // parseWindowed is parseSpool with a window of wsize octets: the result
 // does not depend on it.
 func parseWindowed(r io.Reader, ra io.ReaderAt, size int64, wsize int) (*spool, error) {
+	var br *bufio.Reader
+	if wsize == windowSize {
+		// Every login parses a spool: its 64 KiB window is reused.
+		br = windowPool.Get().(*bufio.Reader)
+		br.Reset(io.LimitReader(r, size))
+		defer func() {
+			br.Reset(nil)
+			windowPool.Put(br)
+		}()
+	} else {
+		br = bufio.NewReaderSize(io.LimitReader(r, size), wsize)
+	}
 	p := &parser{
-		br:    bufio.NewReaderSize(io.LimitReader(r, size), wsize),
+		br:    br,
 		wsize: wsize,
 		ra:    ra,
 		size:  size,
