@@ -1,3 +1,5 @@
+//go:build linux
+
 package mbox_test
 
 import (
@@ -544,11 +546,19 @@ func TestStaleDotlock(t *testing.T) {
 			require.NoError(t, err, "%s", out)
 		}, false},
 		{"a live pid (dotlockfile -p)", func(t *testing.T, lock string) {
-			out, err := exec.Command("dotlockfile", "-p", "-l", lock).CombinedOutput() // this process's pid
-			require.NoError(t, err, "%s", out)
+			// The pid of the shell, which lives on (not this process's: a
+			// lock naming our own pid that this process does not hold is
+			// one a predecessor with the same pid left).
+			sh := exec.Command("sh", "-c", `dotlockfile -p -l "$1" && exec sleep 60`, "sh", lock)
+			require.NoError(t, sh.Start())
+			t.Cleanup(func() { _ = sh.Process.Kill(); _ = sh.Wait() })
+			require.Eventually(t, func() bool { _, err := os.Stat(lock); return err == nil }, 10*time.Second, 10*time.Millisecond)
 		}, false},
 		{"pid:host of a live process", func(t *testing.T, lock string) {
-			require.NoError(t, os.WriteFile(lock, []byte(fmt.Sprintf("%d:%s\n", os.Getpid(), host)), 0o644))
+			live := exec.Command("sleep", "60")
+			require.NoError(t, live.Start())
+			t.Cleanup(func() { _ = live.Process.Kill(); _ = live.Wait() })
+			require.NoError(t, os.WriteFile(lock, []byte(fmt.Sprintf("%d:%s\n", live.Process.Pid, host)), 0o644))
 		}, false},
 		{"a live pid of another host", func(t *testing.T, lock string) {
 			require.NoError(t, os.WriteFile(lock, []byte(fmt.Sprintf("%d:elsewhere.example\n", deadPid)), 0o644))

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -63,6 +64,7 @@ func takeDotlock(ctx context.Context, spool string, stale time.Duration) (*dotlo
 	for {
 		err := os.Link(tmp, path)
 		if err == nil || linkedAnyway(tmp) {
+			heldHere.set(path, true)
 			return &dotlock{path: path, content: content, touched: time.Now()}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
@@ -113,6 +115,12 @@ func breakStale(path string, stale time.Duration) bool {
 // isStale applies the rules of takeDotlock to the lock file fi at path.
 func isStale(path string, fi fs.FileInfo, stale time.Duration) bool {
 	if pid, ok := lockHolder(path); ok {
+		if pid == os.Getpid() {
+			// Ours by its pid: stale unless this process holds it now. A
+			// server restarted with its old pid (pid 1 in a container)
+			// meets the lock its predecessor left.
+			return !heldHere.has(path)
+		}
 		return !processExists(pid)
 	}
 	return time.Since(fi.ModTime()) > stale
@@ -139,6 +147,31 @@ func lockHolder(path string) (int, bool) {
 	return pid, true
 }
 
+// heldHere is the dotlocks this process holds, by path.
+var heldHere = &heldLocks{paths: make(map[string]bool)}
+
+// heldLocks is a set of dotlock paths, safe for concurrent use.
+type heldLocks struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+func (h *heldLocks) set(path string, held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if held {
+		h.paths[path] = true
+	} else {
+		delete(h.paths, path)
+	}
+}
+
+func (h *heldLocks) has(path string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.paths[path]
+}
+
 // touch keeps a lock held through a long rewrite from looking stale to
 // programs that judge it by its age, at most every 30 seconds.
 func (l *dotlock) touch() {
@@ -155,6 +188,7 @@ func (l *dotlock) release() error {
 	if b, err := os.ReadFile(l.path); err == nil && string(b) != l.content {
 		return fmt.Errorf("mbox: %s was taken over by another program while this one held it", l.path)
 	}
+	heldHere.set(l.path, false)
 	if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("mbox: releasing %s: %w", l.path, err)
 	}

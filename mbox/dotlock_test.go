@@ -68,7 +68,8 @@ func TestDotlockBreaksStaleLocks(t *testing.T) {
 	}{
 		{"dead holder of this host", strconv.Itoa(deadPid) + ":" + hostname + "\n", 0, true},
 		{"dead holder, pid alone (dotlockfile)", strconv.Itoa(deadPid) + "\n", 0, true},
-		{"live holder", strconv.Itoa(os.Getpid()) + ":" + hostname + "\n", time.Hour, false},
+		{"live holder", "1:" + hostname + "\n", time.Hour, false},
+		{"our own pid, not held here (a restart with the same pid)", strconv.Itoa(os.Getpid()) + ":" + hostname + "\n", 0, true},
 		{"empty (Postfix), fresh", "", time.Second, false},
 		{"empty (Postfix), old", "", DefaultStaleDotlock + time.Minute, true},
 		{"another host's, fresh", "1:elsewhere.example\n", time.Second, false},

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !linux
 
 package mbox
 
@@ -8,8 +8,10 @@ import (
 	"os"
 )
 
-// Unix mail spools need flock and fcntl: elsewhere the store cannot lock
-// them, and refuses to open them.
+// The store locks spools as Linux's mail programs do: a flock for the
+// session, which does not interact with their fcntl locks there (it does
+// on the BSDs), and open file description locks (F_OFD_SETLK), which
+// Linux alone has. Elsewhere it refuses to open a spool.
 
 func lockSession(*os.File) error                      { return errors.ErrUnsupported }
 func fcntlLock(context.Context, *os.File, bool) error { return errors.ErrUnsupported }
