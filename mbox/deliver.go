@@ -45,7 +45,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, r io.Reader) err
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.releaseLogged(b.logger)
 	f, err := openSpool(a.Path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("mbox: opening the spool of %q: %w", a.Name, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -145,6 +146,15 @@ func lockHolder(path string) (int, bool) {
 		return 0, false
 	}
 	return pid, true
+}
+
+// releaseLogged releases the lock, and logs what went wrong: that another
+// program took the lock over while this one held it (it judged it stale)
+// says that the spool may have been written by both.
+func (l *dotlock) releaseLogged(logger *slog.Logger) {
+	if err := l.release(); err != nil {
+		logger.Error("mbox: releasing a dotlock", "error", err)
+	}
 }
 
 // heldHere is the dotlocks this process holds, by path.

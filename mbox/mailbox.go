@@ -67,7 +67,7 @@ func (m *mailbox) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.releaseLogged(m.backend.logger)
 	if _, committed := updatePaths(m.path); exists(committed) {
 		if err := m.recover(ctx, lock); err != nil {
 			return err
@@ -83,7 +83,7 @@ func (m *mailbox) load(ctx context.Context) error {
 	}
 	if len(assigned) > 0 {
 		m.sp = sp
-		c := &changes{deleted: make([]bool, len(sp.msgs)), retrieved: make([]bool, len(sp.msgs)), assigned: make([]bool, len(sp.msgs))}
+		c := newChanges(len(sp.msgs))
 		for _, i := range assigned {
 			c.assigned[i] = true
 		}
@@ -305,11 +305,9 @@ func (m *mailbox) Delete(ctx context.Context, indexes []int) error {
 	return m.update(ctx, c)
 }
 
-// Close writes what the session changed in the spool, even without QUIT,
-// as Dovecot does: "Status: RO" on the messages RETR sent, as qpopper
-// marks them, so that a mail reader shows them read, and Dovecot's
-// X-IMAPbase and X-UID headers when the session gave messages their
-// UIDs, so that their unique-ids stay the same. Then it releases the
+// Close marks the messages that RETR sent to their end "Status: RO", even
+// without QUIT, as Dovecot marks them seen, so that a mail reader shows
+// them read, unless Delete has already written them; then it releases the
 // maildrop lock.
 func (m *mailbox) Close() error {
 	if m.closed {
@@ -323,7 +321,7 @@ func (m *mailbox) Close() error {
 		if c := m.changes(); c.needed(m.sp) {
 			ctx, cancel := context.WithTimeout(context.Background(), m.backend.lockTimeout)
 			if err := m.update(ctx, c); err != nil {
-				m.backend.logger.Warn("mbox: could not mark retrieved messages or write their UIDs", "user", m.user, "error", err)
+				m.backend.logger.Warn("mbox: could not mark the retrieved messages read", "user", m.user, "error", err)
 			}
 			cancel()
 		}
@@ -331,8 +329,12 @@ func (m *mailbox) Close() error {
 	return m.f.Close() // releases the flock
 }
 
+// changes is what the end of the session writes: RETR's marks, and the
+// deletions that Delete adds.
 func (m *mailbox) changes() *changes {
-	return &changes{deleted: make([]bool, len(m.infos)), retrieved: m.retrieved, assigned: make([]bool, len(m.infos))}
+	c := newChanges(len(m.infos))
+	c.retrieved = m.retrieved
+	return c
 }
 
 // update rewrites the spool with c, bounding the wait for its locks.

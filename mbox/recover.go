@@ -17,13 +17,13 @@ import (
 // (pop3d does) so that mail readers and delivery agents, which do not know
 // these files, do not meet a spool half rewritten for longer than the
 // server's restart. It returns how many it finished and the errors of
-// those it could not. A template whose directory is not fixed
-// ("%h/mbox") has nothing to scan: its spools are finished by their next
-// session or delivery.
+// those it could not. A template whose directory is not fixed ("%h/mbox",
+// "/var/mail/%d/%n") has nothing to scan: its spools are finished by
+// their next session or delivery.
 func (b *Backend) Recover(ctx context.Context) (int, error) {
-	dir := b.template.Root()
-	if dir == "" {
-		return 0, nil
+	dir := filepath.Dir(b.template.String())
+	if strings.Contains(dir, "%") || !filepath.IsAbs(dir) {
+		return 0, nil // the spools are not all in one directory
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -62,7 +62,7 @@ func (b *Backend) recoverSpool(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.releaseLogged(b.logger)
 	f, err := openSpool(path, os.O_RDWR)
 	if err != nil {
 		return fmt.Errorf("mbox: opening %s: %w", path, err)

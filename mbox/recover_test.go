@@ -51,9 +51,11 @@ func TestRecoverWithoutFixedDirectory(t *testing.T) {
 	require.NoError(t, os.WriteFile(pw, []byte("alice:{PLAIN}pw::::/home/alice::\n"), 0o600))
 	users, err := passwd.OpenFile(pw, nil)
 	require.NoError(t, err)
-	home, err := New("%h/mbox", users)
-	require.NoError(t, err)
-	n, err := home.Recover(context.Background())
-	require.NoError(t, err)
-	assert.Zero(t, n)
+	for _, template := range []string{"%h/mbox", filepath.Join(t.TempDir(), "%d", "%n")} {
+		b, err := New(template, users)
+		require.NoError(t, err)
+		n, err := b.Recover(context.Background())
+		require.NoError(t, err)
+		assert.Zero(t, n, template)
+	}
 }

@@ -13,15 +13,19 @@ import (
 	"strconv"
 )
 
-// changes is what a session's end writes into the spool: the messages
-// removed (after QUIT), the ones RETR sent (marked "Status: RO", as
-// qpopper marks them), and Dovecot's headers for the UIDs that the
-// session gave messages that had none, so that their unique-ids stay the
-// same.
+// changes is what a rewrite writes into the spool: at login, Dovecot's
+// headers for the UIDs given to messages that had none (assigned); at the
+// end of a session, the removal of the messages deleted (after QUIT) and
+// "Status: RO" on the ones RETR sent, as qpopper marks them.
 type changes struct {
 	deleted   []bool
 	retrieved []bool
 	assigned  []bool
+}
+
+// newChanges is no change to a spool of n messages.
+func newChanges(n int) *changes {
+	return &changes{deleted: make([]bool, n), retrieved: make([]bool, n), assigned: make([]bool, n)}
 }
 
 // needed tells whether anything would change.
@@ -55,7 +59,7 @@ func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.releaseLogged(m.backend.logger)
 	if err := fcntlLock(ctx, m.f, true); err != nil {
 		return err
 	}

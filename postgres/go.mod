@@ -1,6 +1,6 @@
 module github.com/gopop3/pop3/postgres
 
-go 1.25.0
+go 1.26.0
 
 // The library, github.com/gopop3/pop3, is required at its last release,
 // or at v0.0.0-00010101000000-000000000000 before the first: each release

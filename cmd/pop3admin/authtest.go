@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sort"
@@ -30,10 +31,12 @@ const authTestTimeout = 30 * time.Second
 func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
 	var sqlConf, ldapConf, passwdFile, template, mboxTemplate, remote string
 	var systemUsers bool
+	var firstValidUID uint
 	fs.StringVar(&sqlConf, "sql", "", "the users are in the SQL database of this dovecot-sql.conf.ext `FILE`")
 	fs.StringVar(&ldapConf, "ldap", "", "the users are in the LDAP directory of this dovecot-ldap.conf.ext `FILE`")
 	fs.StringVar(&passwdFile, "passwd", "", "the users are in this Dovecot passwd-file `FILE`")
 	fs.BoolVar(&systemUsers, "system-users", false, "the users are the system's accounts (/etc/passwd, /etc/shadow), as pop3d -system-users")
+	fs.UintVar(&firstValidUID, "first-valid-uid", passwd.DefaultFirstValidUID, "with -system-users: the lowest `UID` that may log in, as pop3d's -first-valid-uid")
 	fs.StringVar(&template, "maildir", "%h/Maildir", "pop3d's -maildir `TEMPLATE`, against which the user's mail location is checked")
 	fs.StringVar(&mboxTemplate, "mbox", "", "pop3d's -mbox `TEMPLATE` (such as /var/mail/%u), against which the user's spool is checked, instead of -maildir")
 	fs.StringVar(&remote, "remote", "", "log in as a client at this IP `ADDRESS` would, for allow_nets (default: a local client)")
@@ -67,6 +70,9 @@ func authTestFlags(fs *flag.FlagSet) func(*env, []string) error {
 		users, closeUsers, err := openUserDB(sqlConf, ldapConf, passwdFile, systemUsers, logger)
 		if err != nil {
 			return err
+		}
+		if s, ok := users.(*passwd.System); ok {
+			s.FirstValidUID = uint32(min(firstValidUID, math.MaxUint32))
 		}
 		defer closeUsers()
 		var backend pop3.Backend

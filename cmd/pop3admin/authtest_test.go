@@ -109,6 +109,9 @@ func TestAuthTestSystemUsersAndMbox(t *testing.T) {
 	r := runAdmin(t, "anything\n", "auth-test", "-system-users", "-mbox", "/var/mail/%u", "root")
 	assert.Equal(t, 1, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "below FirstValidUID")
+	r = runAdmin(t, "anything\n", "auth-test", "-system-users", "-first-valid-uid", "0", "root")
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "below FirstValidUID", "root may try with -first-valid-uid 0: only the password is wrong")
 
 	passwdFile, _, _ := authTestFiles(t)
 	r = runAdmin(t, "alice-pw\n", "auth-test", "-passwd", passwdFile, "-mbox", "/var/mail/%u", "alice")

@@ -27,9 +27,9 @@ type openedStore struct {
 	close func()
 }
 
-// openStore opens the one store the flags choose: Maildirs (-maildir and
-// -passwd, -sql or -ldap), PostgreSQL (-postgres), a loaded directory (-load) or the demo
-// mailbox. The stores that hash passwords check them through cache, which
+// openStore opens the one store the flags choose: Maildirs (-maildir) or
+// mbox spools (-mbox), with -passwd, -sql, -ldap or -system-users;
+// PostgreSQL (-postgres); a loaded directory (-load); or the demo mailbox. The stores that hash passwords check them through cache, which
 // may be nil.
 func openStore(ctx context.Context, o *options, cache *passwd.Cache, logger *slog.Logger) (*openedStore, error) {
 	example := &loaded{exampleUser: "USER", examplePass: "PASSWORD"}

@@ -18,7 +18,7 @@ import (
 // So that the time a login takes does not tell which users exist, a name
 // that is refused, a user the source does not know, and a user whose hash
 // cannot be checked have the password checked anyway, with
-// [passwd.VerifyUnknownUser]; the result is ignored.
+// [passwd.VerifyUnknownUserOf]; the result is ignored.
 //
 // With [Config.Verified], a repeat login runs no hash, and when the source
 // fails, a user whose password succeeded last time is let in on the entry

@@ -9,7 +9,7 @@
 //     [passwd.Verify] through an optional [passwd.Cache], or by the source
 //     itself when it is a [passwd.Authenticator] (LDAP's auth_bind) and the
 //     entry has a DN. A refused name, an unknown user and a hash that
-//     cannot be checked cost a decoy hash ([passwd.VerifyUnknownUser]), so
+//     cannot be checked cost a decoy hash ([passwd.VerifyUnknownUserOf]), so
 //     that the time of a login does not tell which users exist. When the
 //     source fails, the cache may vouch for a user whose password it saw
 //     succeed ([passwd.Cache.Offline]).
