@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,7 +135,10 @@ func TestUIDLsSurviveFailedQuit(t *testing.T) {
 	// A mail reader holds the dotlock through QUIT: Delete fails, and QUIT
 	// rightly answers -ERR.
 	lock := path + ".lock"
-	require.NoError(t, os.WriteFile(lock, []byte(fmt.Sprintf("%d:%s\n", os.Getpid(), hostname)), 0o600))
+	reader := exec.Command("sleep", "60")
+	require.NoError(t, reader.Start())
+	t.Cleanup(func() { _ = reader.Process.Kill(); _ = reader.Wait() })
+	require.NoError(t, os.WriteFile(lock, []byte(fmt.Sprintf("%d:%s\n", reader.Process.Pid, hostname)), 0o600))
 	require.Error(t, m.Delete(context.Background(), []int{0}))
 	require.NoError(t, os.Remove(lock))
 	require.NoError(t, m.Close())

@@ -146,7 +146,7 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 			return err
 		}
 		fmt.Fprintf(w, "X-IMAP: %d %010d\n", base.validity, base.lastUID)
-		if err := m.copyHeader(w, p, copyTo, skipTo, map[string]bool{"x-imap": true, "x-imapbase": true}); err != nil {
+		if err := m.copyHeader(w, p, copyTo, skipTo, dropped{imap: true, imapBase: true}); err != nil {
 			return err
 		}
 		if err := copyTo(p.next); err != nil {
@@ -168,18 +168,18 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 		if err := copyTo(msg.headerStart); err != nil {
 			return err
 		}
-		drop := map[string]bool{"x-imapbase": true}
+		drop := dropped{imapBase: true}
 		if !baseWritten {
 			fmt.Fprintf(w, "X-IMAPbase: %d %010d\n", base.validity, base.lastUID)
 			baseWritten = true
 		}
 		if c.assigned[i] {
 			w.WriteString("X-UID: " + strconv.FormatUint(uint64(msg.uid), 10) + "\n")
-			drop["x-uid"] = true
+			drop.uid = true
 		}
 		if c.retrieved[i] && !statusRead(msg.status) {
 			w.WriteString("Status: RO\n")
-			drop["status"] = true
+			drop.status = true
 		}
 		if err := m.copyHeader(w, msg, copyTo, skipTo, drop); err != nil {
 			return err
@@ -247,11 +247,30 @@ func separatorPrefix(r *bufio.Reader) int {
 // imapBase is the folder's UIDVALIDITY and last UID, as X-IMAPbase holds them.
 type imapBase struct{ validity, lastUID uint32 }
 
+// dropped is which of the fields the store keeps a rewrite leaves out,
+// because it writes them anew.
+type dropped struct{ imap, imapBase, uid, status bool }
+
+// has tells whether the field named name (lower case) is left out.
+func (d dropped) has(name string) bool {
+	switch name {
+	case "x-imap":
+		return d.imap
+	case "x-imapbase":
+		return d.imapBase
+	case "x-uid":
+		return d.uid
+	case "status":
+		return d.status
+	}
+	return false
+}
+
 // copyHeader copies the header of msg, from headerStart to bodyStart,
-// leaving out the fields named in drop.
-func (m *mailbox) copyHeader(w *bufio.Writer, msg *message, copyTo, skipTo func(int64) error, drop map[string]bool) error {
+// leaving out the fields that drop names.
+func (m *mailbox) copyHeader(w *bufio.Writer, msg *message, copyTo, skipTo func(int64) error, drop dropped) error {
 	for _, f := range msg.fields {
-		if !drop[f.name] {
+		if !drop.has(f.name) {
 			continue
 		}
 		if err := copyTo(f.start); err != nil {
