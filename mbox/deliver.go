@@ -63,10 +63,8 @@ func (b *Backend) Deliver(ctx context.Context, username string, r io.Reader) err
 		return err
 	}
 	defer fcntlUnlock(f)
-	if ok, err := recoverUpdate(f, a.Path, lock); err != nil {
+	if err := b.finishUpdate(f, a.Path, lock, a.Name); err != nil {
 		return err
-	} else if ok {
-		b.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "user", a.Name, "spool", a.Path)
 	}
 	fi, err := f.Stat()
 	if err != nil {

@@ -135,12 +135,7 @@ func (m *mailbox) recover(ctx context.Context, lock *dotlock) error {
 		return err
 	}
 	defer fcntlUnlock(m.f)
-	if ok, err := recoverUpdate(m.f, m.path, lock); err != nil {
-		return err
-	} else if ok {
-		m.backend.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "user", m.user, "spool", m.path)
-	}
-	return nil
+	return m.backend.finishUpdate(m.f, m.path, lock, m.user)
 }
 
 // errNotRegular is a spool that is not a regular file.

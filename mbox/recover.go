@@ -48,7 +48,6 @@ func (b *Backend) Recover(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		b.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "spool", path)
 		done++
 	}
 	return done, errors.Join(errs...)
@@ -72,6 +71,16 @@ func (b *Backend) recoverSpool(ctx context.Context, path string) error {
 		return err
 	}
 	defer fcntlUnlock(f)
-	_, err = recoverUpdate(f, path, lock)
+	return b.finishUpdate(f, path, lock, "")
+}
+
+// finishUpdate finishes an interrupted update of the spool f at path, if
+// there is one, under the dotlock and the fcntl write lock the caller
+// holds, and logs it.
+func (b *Backend) finishUpdate(f *os.File, path string, lock *dotlock, user string) error {
+	ok, err := recoverUpdate(f, path, lock)
+	if ok && err == nil {
+		b.logger.Warn("mbox: finished an update of the spool that a crash had interrupted", "user", user, "spool", path)
+	}
 	return err
 }
