@@ -71,22 +71,22 @@ func TestSessionShowsAndMarks(t *testing.T) {
 	validity := regexp.MustCompile(`X-IMAPbase: (\d+) 0000000003\n`).FindStringSubmatch(string(got))
 	require.NotNil(t, validity, "X-IMAPbase on the first message:\n%s", got)
 	assert.Equal(t, "From alice@example.org Sun Dec  6 19:22:23 2026\n"+
-		"X-IMAPbase: "+validity[1]+" 0000000003\n"+
-		"Status: RO\n"+
-		"X-UID: 1\n"+
 		"X-UIDL: 4f1c2a3b5d6e7f80\n"+
 		"Subject: one\n"+
+		"X-IMAPbase: "+validity[1]+" 0000000003\n"+
+		"X-UID: 1\n"+
+		"Status: RO\n"+
 		"\n"+
 		">From the start\n"+
 		"\n"+
 		"From bob@example.org Sun Dec  6 19:23:00 2026\n"+
-		"Status: RO\n"+
-		"X-UID: 2\n"+
 		"Subject: two\n"+
 		"Content-Length: 5\n"+
+		"X-UID: 2\n"+
+		"Status: RO\n"+
 		"\n"+
 		"body\n"+
-		"\n", string(got))
+		"\n", string(got), "Dovecot's fields at the end of the header, as Dovecot writes them")
 
 	c = srv.Dial()
 	c.Login("alice", "pw")

@@ -41,6 +41,7 @@ type message struct {
 	offset      int64   // of its "From " line
 	headerStart int64   // first octet after the From line
 	bodyStart   int64   // first octet of the body: after the empty line that ends the header (== end when none)
+	headerEnd   int64   // first octet of the empty line that ends the header (== end when none): where a rewrite adds header fields
 	end         int64   // first octet after the message as Dovecot shows it (before the line end that precedes the next From line)
 	next        int64   // offset of the next message's From line, or the spool's size
 	size        int64   // octets RETR sends: pop3.CRLFSize of reader
@@ -362,7 +363,7 @@ func cutFrom(d []byte) []byte {
 // newMessage begins a message at the From line at off.
 func (p *parser) newMessage(off int64) {
 	p.seq++
-	p.m = message{offset: off, bodyStart: -1}
+	p.m = message{offset: off, bodyStart: -1, headerEnd: -1}
 	p.st = msgState{
 		fieldKind: kindOther, fieldIdx: -1, syncHdr: true,
 		rawBody: -1, forcedEnd: -1, forcedFrom: -1,
@@ -405,6 +406,7 @@ func (p *parser) lineStart(b, look []byte, ls int64, complete bool) {
 		p.endField()
 		st.inHeader = false
 		p.m.bodyStart = ls + int64(len(b))
+		p.m.headerEnd = ls
 		if st.rawBody >= 0 {
 			p.checkCL(-1)
 		}
@@ -729,6 +731,9 @@ func (p *parser) finish(end, next int64) {
 	m.end, m.next = end, next
 	if m.bodyStart < 0 || m.bodyStart > end {
 		m.bodyStart = end
+	}
+	if m.headerEnd < 0 || m.headerEnd > end {
+		m.headerEnd = end
 	}
 	for i := range m.fields {
 		m.fields[i].end = min(m.fields[i].end, end)

@@ -92,7 +92,7 @@ func checkSpool(tb testing.TB, raw []byte, s *spool) {
 		m := &all[i]
 		require.Equal(tb, pos, m.offset, "message %d: offset", i)
 		require.True(tb, bytes.HasPrefix(raw[m.offset:], []byte("From ")), "message %d: not at a From line", i)
-		require.True(tb, m.offset < m.headerStart && m.headerStart <= m.bodyStart && m.bodyStart <= m.end && m.end <= m.next,
+		require.True(tb, m.offset < m.headerStart && m.headerStart <= m.headerEnd && m.headerEnd <= m.bodyStart && m.bodyStart <= m.end && m.end <= m.next,
 			"message %d: offsets out of order: %+v", i, m)
 		require.Equal(tb, byte('\n'), raw[m.headerStart-1], "message %d: the From line ends at headerStart", i)
 		require.Contains(tb, []string{"", "\n", "\r\n"}, string(raw[m.end:m.next]), "message %d: between end and next", i)

@@ -145,10 +145,10 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 		if err := copyTo(p.headerStart); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "X-IMAP: %d %010d\n", base.validity, base.lastUID)
-		if err := m.copyHeader(w, p, copyTo, skipTo, dropped{imap: true, imapBase: true}); err != nil {
+		if err := m.copyHeader(p, copyTo, skipTo, dropped{imap: true, imapBase: true}); err != nil {
 			return err
 		}
+		fmt.Fprintf(w, "X-IMAP: %d %010d\n", base.validity, base.lastUID)
 		if err := copyTo(p.next); err != nil {
 			return err
 		}
@@ -168,21 +168,24 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 		if err := copyTo(msg.headerStart); err != nil {
 			return err
 		}
-		drop := dropped{imapBase: true}
-		if !baseWritten {
+		// New fields go at the end of the header, as Dovecot writes them:
+		// after the From line, a header that starts with a continuation
+		// line would take them in. In the first message X-UID must follow
+		// X-IMAPbase, or Dovecot ignores it, so there it is written anew.
+		first := !baseWritten
+		drop := dropped{imapBase: true, uid: c.assigned[i] || first, status: c.retrieved[i] && !statusRead(msg.status)}
+		if err := m.copyHeader(msg, copyTo, skipTo, drop); err != nil {
+			return err
+		}
+		if first {
 			fmt.Fprintf(w, "X-IMAPbase: %d %010d\n", base.validity, base.lastUID)
 			baseWritten = true
 		}
-		if c.assigned[i] {
+		if drop.uid && msg.uid != 0 {
 			w.WriteString("X-UID: " + strconv.FormatUint(uint64(msg.uid), 10) + "\n")
-			drop.uid = true
 		}
-		if c.retrieved[i] && !statusRead(msg.status) {
+		if drop.status {
 			w.WriteString("Status: RO\n")
-			drop.status = true
-		}
-		if err := m.copyHeader(w, msg, copyTo, skipTo, drop); err != nil {
-			return err
 		}
 		if err := copyTo(msg.next); err != nil {
 			return err
@@ -216,7 +219,9 @@ func (m *mailbox) writeSpool(w *bufio.Writer, r *bufio.Reader, h hash.Hash, c *c
 			return fmt.Errorf("mbox: reading %s: %w", m.path, err)
 		}
 		both.Write(line)
-		if bytes.HasPrefix(line, []byte("From ")) && err == nil {
+		next, _ := r.Peek(1)
+		continued := len(next) == 1 && (next[0] == ' ' || next[0] == '\t')
+		if bytes.HasPrefix(line, []byte("From ")) && err == nil && !continued {
 			fmt.Fprintf(w, "X-IMAPbase: %d %010d\n", base.validity, base.lastUID)
 		}
 	}
@@ -266,9 +271,9 @@ func (d dropped) has(name string) bool {
 	return false
 }
 
-// copyHeader copies the header of msg, from headerStart to bodyStart,
-// leaving out the fields that drop names.
-func (m *mailbox) copyHeader(w *bufio.Writer, msg *message, copyTo, skipTo func(int64) error, drop dropped) error {
+// copyHeader copies the header of msg, from headerStart to the empty line
+// that ends it (headerEnd), leaving out the fields that drop names.
+func (m *mailbox) copyHeader(msg *message, copyTo, skipTo func(int64) error, drop dropped) error {
 	for _, f := range msg.fields {
 		if !drop.has(f.name) {
 			continue
@@ -280,5 +285,5 @@ func (m *mailbox) copyHeader(w *bufio.Writer, msg *message, copyTo, skipTo func(
 			return err
 		}
 	}
-	return copyTo(msg.bodyStart)
+	return copyTo(msg.headerEnd)
 }
