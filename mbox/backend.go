@@ -34,13 +34,12 @@ const DefaultLockTimeout = 20 * time.Second
 // Backend serves users' mbox spools. Create it with [New]; it is safe for
 // concurrent use.
 type Backend struct {
-	template     *mailuser.Template
-	accounts     *mailuser.Accounts
-	logger       *slog.Logger
-	verified     *passwd.Cache
-	lockTimeout  time.Duration
-	staleDotlock time.Duration
-	ignoreXUIDL  bool
+	template    *mailuser.Template
+	accounts    *mailuser.Accounts
+	logger      *slog.Logger
+	verified    *passwd.Cache
+	lockTimeout time.Duration
+	ignoreXUIDL bool
 
 	mu sync.Mutex
 	// validities remembers the UIDVALIDITY given to each spool that had
@@ -116,11 +115,10 @@ func New(pathTemplate string, users passwd.Source, opts ...Option) (*Backend, er
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	b := &Backend{
-		template:     t,
-		logger:       slog.Default(),
-		lockTimeout:  DefaultLockTimeout,
-		staleDotlock: DefaultStaleDotlock,
-		validities:   make(map[string]uint32),
+		template:    t,
+		logger:      slog.Default(),
+		lockTimeout: DefaultLockTimeout,
+		validities:  make(map[string]uint32),
 	}
 	for _, o := range opts {
 		o(b)

@@ -41,7 +41,7 @@ func (b *Backend) Deliver(ctx context.Context, username string, r io.Reader) err
 	}
 	ctx, cancel := b.lockContext(ctx)
 	defer cancel()
-	lock, err := takeDotlock(ctx, a.Path, b.staleDotlock)
+	lock, err := takeDotlock(ctx, a.Path)
 	if err != nil {
 		return err
 	}

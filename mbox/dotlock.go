@@ -45,9 +45,9 @@ var hostname = func() string {
 // on NFS too: a unique file holding "pid:host" hard-linked to the lock's
 // name. A lock that exists is waited for, until ctx ends, and broken when
 // it is stale: its holder, a process of this host, is gone (Dovecot's and
-// dotlockfile's rule), or it has not changed for stale (Postfix's rule,
-// for a lock whose holder cannot be told).
-func takeDotlock(ctx context.Context, spool string, stale time.Duration) (*dotlock, error) {
+// dotlockfile's rule), or it has not changed for DefaultStaleDotlock
+// (Postfix's rule, for a lock whose holder cannot be told).
+func takeDotlock(ctx context.Context, spool string) (*dotlock, error) {
 	path := spool + ".lock"
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
@@ -71,7 +71,7 @@ func takeDotlock(ctx context.Context, spool string, stale time.Duration) (*dotlo
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("mbox: taking the dotlock of %s: %w", spool, err)
 		}
-		if breakStale(path, stale) {
+		if breakStale(path, DefaultStaleDotlock) {
 			continue
 		}
 		t := time.NewTimer(delay)

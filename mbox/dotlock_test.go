@@ -18,7 +18,7 @@ import (
 func TestDotlockTakeAndRelease(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "user")
-	l, err := takeDotlock(context.Background(), spool, DefaultStaleDotlock)
+	l, err := takeDotlock(context.Background(), spool)
 	require.NoError(t, err)
 	b, err := os.ReadFile(spool + ".lock")
 	require.NoError(t, err)
@@ -33,16 +33,16 @@ func TestDotlockTakeAndRelease(t *testing.T) {
 // gets it once it is released.
 func TestDotlockWaits(t *testing.T) {
 	spool := filepath.Join(t.TempDir(), "user")
-	l, err := takeDotlock(context.Background(), spool, DefaultStaleDotlock)
+	l, err := takeDotlock(context.Background(), spool)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = takeDotlock(ctx, spool, DefaultStaleDotlock)
+	_, err = takeDotlock(ctx, spool)
 	require.ErrorIs(t, err, errLockTimeout)
 
 	got := make(chan error, 1)
 	go func() {
-		l2, err := takeDotlock(context.Background(), spool, DefaultStaleDotlock)
+		l2, err := takeDotlock(context.Background(), spool)
 		if err == nil {
 			err = l2.release()
 		}
@@ -83,7 +83,7 @@ func TestDotlockBreaksStaleLocks(t *testing.T) {
 			require.NoError(t, os.Chtimes(spool+".lock", then, then))
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			l, err := takeDotlock(ctx, spool, DefaultStaleDotlock)
+			l, err := takeDotlock(ctx, spool)
 			if !tt.broken {
 				require.ErrorIs(t, err, errLockTimeout)
 				b, err := os.ReadFile(spool + ".lock")
@@ -101,7 +101,7 @@ func TestDotlockBreaksStaleLocks(t *testing.T) {
 // removed by our release.
 func TestDotlockReleaseLeavesAnotherHoldersLock(t *testing.T) {
 	spool := filepath.Join(t.TempDir(), "user")
-	l, err := takeDotlock(context.Background(), spool, DefaultStaleDotlock)
+	l, err := takeDotlock(context.Background(), spool)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(spool+".lock", []byte("1:elsewhere.example\n"), 0o600))
 	assert.Error(t, l.release())

@@ -63,7 +63,7 @@ func (m *mailbox) load(ctx context.Context) error {
 	// The dotlock too, not only the shared fcntl lock that Dovecot reads
 	// under: a delivery agent that takes only the dotlock (procmail,
 	// dotlockfile) must not be read half-way through a message.
-	lock, err := takeDotlock(ctx, m.path, b.staleDotlock)
+	lock, err := takeDotlock(ctx, m.path)
 	if err != nil {
 		return err
 	}
@@ -257,18 +257,27 @@ func (m *mailbox) stillThere(msg *message) error {
 	if fi.Size() < m.sp.size {
 		return errMoved
 	}
-	line := make([]byte, msg.headerStart-msg.offset)
-	if _, err := m.f.ReadAt(line, msg.offset); err != nil {
+	// The line end before the From line (none at the start of the spool),
+	// and the From line itself, in one read.
+	start := max(msg.offset-1, 0)
+	var buf [256]byte
+	var line []byte
+	if n := msg.headerStart - start; n <= int64(len(buf)) {
+		line = buf[:n]
+	} else {
+		line = make([]byte, n)
+	}
+	if _, err := m.f.ReadAt(line, start); err != nil {
 		return fmt.Errorf("mbox: reading the spool of %q: %w", m.user, err)
+	}
+	if msg.offset > 0 {
+		if line[0] != '\n' {
+			return errMoved
+		}
+		line = line[1:]
 	}
 	if !bytes.HasPrefix(line, []byte("From ")) || bytes.IndexByte(line, '\n') != len(line)-1 {
 		return errMoved
-	}
-	if msg.offset > 0 {
-		var before [1]byte
-		if _, err := m.f.ReadAt(before[:], msg.offset-1); err != nil || before[0] != '\n' {
-			return errMoved
-		}
 	}
 	if msg.next < m.sp.size {
 		var next [5]byte

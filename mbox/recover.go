@@ -57,7 +57,7 @@ func (b *Backend) Recover(ctx context.Context) (int, error) {
 func (b *Backend) recoverSpool(ctx context.Context, path string) error {
 	ctx, cancel := b.lockContext(ctx)
 	defer cancel()
-	lock, err := takeDotlock(ctx, path, b.staleDotlock)
+	lock, err := takeDotlock(ctx, path)
 	if err != nil {
 		return err
 	}

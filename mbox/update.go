@@ -55,7 +55,7 @@ var errChanged = errors.New("mbox: the spool was rewritten by another program du
 // failure to write it over the spool is logged, and finished by whoever
 // locks the spool next.
 func (m *mailbox) rewrite(ctx context.Context, c *changes) error {
-	lock, err := takeDotlock(ctx, m.path, m.backend.staleDotlock)
+	lock, err := takeDotlock(ctx, m.path)
 	if err != nil {
 		return err
 	}
